@@ -1,0 +1,1 @@
+"""Experiment configs: each ``configs/<name>.py`` defines ``get_config(arg=None) -> ConfigDict``."""

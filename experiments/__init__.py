@@ -1,0 +1,1 @@
+"""Experiment entry point (``python -m experiments.train``) and the experiments it runs."""

@@ -1,0 +1,95 @@
+"""The one entry point of jaxpref experiments.
+
+  python -m experiments.train --config configs/<name>.py[:arg] --workdir DIR [--config.a.b=value]
+
+Kept thin so the logic (``train_lib.train_and_evaluate``) can be imported and tested. Config
+overrides are checked against the config before anything runs: an unknown key is an error that
+names it and lists the valid keys next to it.
+"""
+
+import importlib.util
+import os
+import sys
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from experiments import train_lib
+
+_CONFIG = config_flags.DEFINE_config_file(
+  "config", None, "Experiment config: configs/<name>.py[:arg].", lock_config=True
+)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for results, plots and logs.")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+class ConfigError(ValueError):
+  """A bad --config flag or override."""
+
+
+def _flag_values(argv: list[str], name: str) -> list[tuple[str, str | None]]:
+  """Returns ``(flag, value)`` for each ``--name...`` flag in argv (value None if absent)."""
+  out = []
+  for k, a in enumerate(argv):
+    for prefix in (f"--{name}", f"-{name}"):
+      if a.startswith(prefix) and (len(a) == len(prefix) or a[len(prefix)] in "=."):
+        flag, sep, value = a.partition("=")
+        if not sep:
+          value = argv[k + 1] if k + 1 < len(argv) and not argv[k + 1].startswith("-") else None
+        out.append((flag[len(prefix) :], value))
+        break
+  return out
+
+
+def _load_config(spec: str):
+  path, _, arg = spec.partition(":") if ".py:" in spec else (spec, "", "")
+  if not os.path.isfile(path):
+    raise ConfigError(f"--config: no config file at {path!r}.")
+  module_spec = importlib.util.spec_from_file_location("_jaxpref_config_check", path)
+  module = importlib.util.module_from_spec(module_spec)
+  try:
+    module_spec.loader.exec_module(module)
+    return module.get_config(arg) if arg else module.get_config()
+  except (ValueError, TypeError, AttributeError) as e:
+    raise ConfigError(f"--config {spec}: {e}") from e
+
+
+def check_config_flags(argv: list[str]) -> None:
+  """Raises ``ConfigError`` if ``--config`` is missing or an override names an unknown key."""
+  specs = [v for name, v in _flag_values(argv, "config") if name == ""]
+  if not specs or specs[-1] is None:
+    raise ConfigError("--config is required: --config configs/<name>.py[:arg].")
+  config = _load_config(specs[-1])
+  for name, _ in _flag_values(argv, "config"):
+    if not name:
+      continue
+    node, path = config, []
+    for key in name[1:].split("."):
+      if not hasattr(node, "keys") or key not in node:
+        where = ".".join(path) or "the config"
+        valid = ", ".join(sorted(node.keys())) if hasattr(node, "keys") else "(a leaf)"
+        raise ConfigError(
+          f"--config{name}: unknown config key {key!r} in {where}; valid keys: {valid}."
+        )
+      node, path = node[key], [*path, key]
+
+
+def _parse_flags(argv: list[str]) -> list[str]:
+  try:
+    check_config_flags(argv)
+  except ConfigError as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(2)
+  return app.parse_flags_with_usage(argv)
+
+
+def main(argv: list[str]) -> None:
+  """Runs the experiment named by the config."""
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+  logging.info("workdir: %s", _WORKDIR.value)
+  train_lib.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+
+
+if __name__ == "__main__":
+  app.run(main, flags_parser=_parse_flags)

@@ -1,0 +1,12 @@
+"""jaxpref: game-theoretic and multi-objective alignment from preferences, in JAX.
+
+Subpackages: ``jaxpref.games`` (preference games), ``jaxpref.metrics`` (duality gap,
+exploitability, KL, win rates), ``jaxpref.equilibria`` (maximal lotteries and solvers),
+``jaxpref.data`` (real comparison data).
+"""
+
+from jaxpref import data, equilibria, games, metrics
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "data", "equilibria", "games", "metrics"]

@@ -1,0 +1,18 @@
+"""Equilibrium metrics: pure, jittable, batched over leading axes, differentiable where defined."""
+
+from jaxpref.metrics._divergences import kl_divergence, win_rate
+from jaxpref.metrics._duality_gap import (
+  duality_gap,
+  exploitability,
+  regularized_duality_gap,
+  regularized_exploitability,
+)
+
+__all__ = [
+  "duality_gap",
+  "exploitability",
+  "kl_divergence",
+  "regularized_duality_gap",
+  "regularized_exploitability",
+  "win_rate",
+]

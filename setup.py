@@ -1,0 +1,42 @@
+"""Installs jaxpref: game-theoretic and multi-objective alignment from preferences in JAX."""
+
+import pathlib
+
+import setuptools
+
+_TEST = [
+  "pytest>=8",
+  "pytest-xdist>=3",
+  "ruff>=0.6",
+  # Peer libraries used only as independent cross-checks in tests.
+  "highspy>=1.7",
+]
+_BENCH = [
+  "highspy>=1.7",
+  "nashpy>=0.0.40",
+]
+
+setuptools.setup(
+  name="jaxpref",
+  version="0.1.0",
+  description="Preference games, equilibria and multi-objective alignment in JAX.",
+  long_description=pathlib.Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
+  long_description_content_type="text/markdown",
+  python_requires=">=3.11",
+  packages=setuptools.find_packages(include=["jaxpref", "jaxpref.*", "experiments", "configs"]),
+  package_data={"jaxpref.data": ["llmfao/*.csv", "llmfao/LICENSE.CC-BY", "llmfao/NOTICE.md"]},
+  include_package_data=True,
+  install_requires=[
+    "jax>=0.10",
+    "flax>=0.12",
+    "optax>=0.2.5",
+    "orbax-checkpoint>=0.11",
+    "chex>=0.1.90",
+    "ml-collections>=1.0",
+    "absl-py>=2.0",
+    "numpy>=1.26",
+    "scipy>=1.13",
+    "matplotlib>=3.8",
+  ],
+  extras_require={"test": _TEST, "bench": _BENCH},
+)
