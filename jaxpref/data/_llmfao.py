@@ -14,7 +14,7 @@ import numpy as np
 
 from jaxpref.types import HostArray
 
-_REQUIRED = ("prompt", "model_x", "model_y", "worker", "winner", "left", "right")
+_REQUIRED = ("prompt", "winner", "left", "right")
 _SCORE = {"left": 1.0, "right": 0.0, "tie": 0.5}
 
 
@@ -27,7 +27,8 @@ class Comparisons(NamedTuple):
     outcome: ``[K]`` float score of ``item_a``: 1 won, 0 lost, 1/2 tie.
     items: names of the items, indexed by id.
     prompt: ``[K]`` int prompt (context) of each comparison.
-    annotator: ``[K]`` int annotator of each comparison.
+    annotator: ``[K]`` int annotator of each comparison (-1 where the file names none, as in the
+      judgments of a single LLM judge).
   """
 
   item_a: HostArray
@@ -46,9 +47,11 @@ def default_llmfao_path() -> str:
 def load_llmfao(path: str | os.PathLike | None = None) -> Comparisons:
   """Loads LLMFAO comparisons (crowd by default) as a :class:`Comparisons` table.
 
-  The file has columns ``id,prompt,model_x,model_y,worker,winner,left,right``: ``left``/``right``
-  name the models ``model_x``/``model_y`` and ``winner`` is ``left``, ``right`` or ``tie``. Items
-  are the model names, sorted alphabetically, so ids are stable across files.
+  The crowd file has columns ``id,prompt,model_x,model_y,worker,winner,left,right``: ``left`` and
+  ``right`` name the two models and ``winner`` is ``left``, ``right`` or ``tie``. Only ``prompt``,
+  ``winner``, ``left`` and ``right`` are required; ``worker`` is optional (the GPT-4 / GPT-3.5 judge
+  files have none). Items are the model names, sorted alphabetically, so ids are stable across
+  files.
 
   Args:
     path: a CSV in the LLMFAO format; the packaged crowd judgments (8,931 judgments of 59 models by
@@ -93,5 +96,5 @@ def load_llmfao(path: str | os.PathLike | None = None) -> Comparisons:
     outcome=np.array([_SCORE[r["winner"]] for r in rows], dtype=np.float64),
     items=items,
     prompt=np.array([int(r["prompt"]) for r in rows], dtype=np.int64),
-    annotator=np.array([int(r["worker"]) for r in rows], dtype=np.int64),
+    annotator=np.array([int(r.get("worker") or -1) for r in rows], dtype=np.int64),
   )

@@ -29,8 +29,8 @@ def kl_divergence(p: ArrayLike, q: ArrayLike) -> Array:
 
   Examples:
     >>> import jax.numpy as jnp
-    >>> kl_divergence(jnp.array([1.0, 0.0]), jnp.array([0.5, 0.5]))
-    Array(0.6931472, dtype=float32)
+    >>> round(float(kl_divergence(jnp.array([1.0, 0.0]), jnp.array([0.5, 0.5]))), 6)
+    0.693147
   """
   p = jnp.asarray(p)
   q = jnp.asarray(q)
@@ -60,8 +60,8 @@ def win_rate(P: ArrayLike, x: ArrayLike, y: ArrayLike) -> Array:
   Examples:
     >>> import jax.numpy as jnp
     >>> P = jnp.array([[0.5, 0.8], [0.2, 0.5]])
-    >>> win_rate(P, jnp.array([1.0, 0.0]), jnp.array([0.0, 1.0]))
-    Array(0.8, dtype=float32)
+    >>> round(float(win_rate(P, jnp.array([1.0, 0.0]), jnp.array([0.0, 1.0]))), 6)
+    0.8
   """
   P, x, y = check_game_and_policies("win_rate", P, x, y)
   return jnp.einsum("...i,...ij,...j->...", x, P, y)

@@ -1,0 +1,19 @@
+"""Shared fixtures. Tests run in float64: certified gaps reach 1e-16; float32 stops near 1e-7."""
+
+import pathlib
+
+import jax
+import pytest
+
+jax.config.update("jax_enable_x64", True)
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> pathlib.Path:
+  """The project's shared real-data folder (skips where a user's checkout lacks it)."""
+  if not SHARED_DATA.is_dir():
+    pytest.skip("../shared/data is not present in this checkout")
+  return SHARED_DATA

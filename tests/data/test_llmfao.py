@@ -1,0 +1,57 @@
+import filecmp
+
+import numpy as np
+import pytest
+
+from jaxpref.data import load_llmfao
+from jaxpref.data._llmfao import default_llmfao_path
+
+HEADER = "id,prompt,model_x,model_y,worker,winner,left,right\n"
+
+
+def test_packaged_crowd_file():
+  table = load_llmfao()
+  assert table.outcome.size == 8931
+  assert len(table.items) == 59
+  assert len(set(table.annotator.tolist())) == 124
+  assert len(set(table.prompt.tolist())) == 13
+  assert set(np.unique(table.outcome)) == {0.0, 0.5, 1.0}
+  assert np.all(table.item_a != table.item_b)
+  assert list(table.items) == sorted(table.items)
+  # First row: "0,8,97,98,58,tie,Airoboros L2 70B,Weaver 12k".
+  assert table.items[table.item_a[0]] == "Airoboros L2 70B"
+  assert table.items[table.item_b[0]] == "Weaver 12k"
+  assert table.outcome[0] == 0.5
+
+
+def test_packaged_copy_is_the_shared_file_and_other_files_load(shared_data):
+  assert filecmp.cmp(default_llmfao_path(), shared_data / "llmfao" / "crowd-comparisons.csv")
+  gpt4 = load_llmfao(shared_data / "llmfao" / "gpt4-crowd-comparisons.csv")
+  assert gpt4.outcome.size == 2139
+  assert np.all(gpt4.annotator == -1)  # one judge, no worker column
+
+
+def test_missing_file(tmp_path):
+  with pytest.raises(FileNotFoundError, match="No LLMFAO comparisons file"):
+    load_llmfao(tmp_path / "nope.csv")
+
+
+def test_missing_columns(tmp_path):
+  path = tmp_path / "bad.csv"
+  path.write_text("id,prompt,model_x,model_y,winner,left\n0,1,2,3,left,a\n")
+  with pytest.raises(ValueError, match=r"missing column\(s\) right"):
+    load_llmfao(path)
+
+
+def test_empty_table(tmp_path):
+  path = tmp_path / "empty.csv"
+  path.write_text(HEADER)
+  with pytest.raises(ValueError, match="no rows"):
+    load_llmfao(path)
+
+
+def test_bad_winner_names_line(tmp_path):
+  path = tmp_path / "bad.csv"
+  path.write_text(HEADER + "0,1,2,3,4,left,a,b\n1,1,2,3,5,draw,a,b\n")
+  with pytest.raises(ValueError, match="line 3: winner 'draw'"):
+    load_llmfao(path)
