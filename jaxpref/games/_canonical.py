@@ -68,6 +68,15 @@ def canonical_games() -> dict[str, CanonicalGame]:
   - ``rps_dominated`` [4]: rock-paper-scissors plus an item that loses to all three (0.3); the
     dominated item gets zero, (1/3, 1/3, 1/3, 0).
   - ``two_items`` [2]: item 0 beats item 1 with 0.7; (1, 0).
+
+  Returns:
+    A dict from name to :class:`CanonicalGame`, fresh arrays on every call.
+
+  References:
+    Munos et al., Nash Learning from Human Feedback, ICML 2024 (three types),
+    https://arxiv.org/abs/2312.00886; Sokota et al., ICLR 2023 (perturbed RPS),
+    https://arxiv.org/abs/2206.05825; Balduzzi et al., Re-evaluating evaluation, NeurIPS 2018
+    (max-entropy Nash and invariance to clones), https://arxiv.org/abs/1806.02643
   """
   games = {}
   games["rps"] = CanonicalGame(
