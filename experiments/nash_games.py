@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt
 
 
 def _summarize(
-  name: str, P: np.ndarray, items: list[str], x: np.ndarray, top_k: int, seconds: float
+  P: np.ndarray, items: list[str], x: np.ndarray, top_k: int, seconds: float
 ) -> dict[str, Any]:
   order = np.argsort(-x, kind="stable")
   support = int(np.sum(x > 0))
@@ -92,7 +92,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     for name, game in games.canonical_games().items():
       x, seconds = _solve(game.P, config.tol)
       items = [str(i) for i in range(game.P.shape[0])]
-      r = _summarize(name, game.P, items, x, config.top_k, seconds)
+      r = _summarize(game.P, items, x, config.top_k, seconds)
       r["error_vs_known"] = float(np.max(np.abs(x - game.equilibrium)))
       results[name] = r
       logging.info("%s: gap %.2e, error %.2e", name, r["duality_gap"], r["error_vs_known"])
@@ -109,7 +109,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     )
     _, counts = games.comparison_counts(table.item_a, table.item_b, table.outcome, n)
     x, seconds = _solve(P, config.tol)
-    r = _summarize("llmfao", P, list(table.items), x, config.top_k, seconds)
+    r = _summarize(P, list(table.items), x, config.top_k, seconds)
     r["comparisons"] = int(table.outcome.size)
     r["unseen_pairs"] = int((np.sum(counts == 0) - n) // 2)
     results["llmfao"] = r
