@@ -88,6 +88,11 @@ def _strictly_complementary_support(A: HostArray) -> tuple[HostArray, HostArray]
   return support, x / x.sum()
 
 
+def _duality_gap(P: HostArray, x: HostArray) -> float:
+  """The certificate: max_i (P x)_i - min_j (x^T P)_j in float64."""
+  return float(np.max(P @ x) - np.min(x @ P))
+
+
 def _entropy(x: HostArray) -> float:
   pos = x[x > 0]
   return float(-np.sum(pos * np.log(pos)))
@@ -97,22 +102,23 @@ def _max_entropy_barrier(x0: HostArray, D: HostArray, G: HostArray) -> HostArray
   """Maximizes ``H(x0 + D z)`` subject to ``x > 0`` and ``G x <= 0`` by a log-barrier method."""
   z = np.zeros(D.shape[1])
   m = x0.size + G.shape[0]
+  GD = G @ D  # constant across iterations
 
   def parts(z, t):
     x = x0 + D @ z
     s = -(G @ x)
     if np.any(x <= 0) or np.any(s <= 0):
-      return -np.inf, None, None, x
+      return -np.inf, None, None
     f = t * _entropy(x) + np.sum(np.log(x)) + np.sum(np.log(s))
     gx = t * (-np.log(x) - 1.0) + 1.0 / x - G.T @ (1.0 / s)
     hx_diag = -t / x - 1.0 / x**2
-    H = (D.T * hx_diag) @ D - (G @ D).T @ ((G @ D) / s[:, None] ** 2)
-    return f, D.T @ gx, H, x
+    H = (D.T * hx_diag) @ D - GD.T @ (GD / s[:, None] ** 2)
+    return f, D.T @ gx, H
 
   t = 1.0
   while True:
     for _ in range(100):  # Newton with backtracking on the barrier objective.
-      f, g, H, _ = parts(z, t)
+      f, g, H = parts(z, t)
       step = np.linalg.solve(H, -g)
       if float(g @ step) <= 1e-14:  # Newton decrement: centred for this t.
         break
@@ -197,10 +203,10 @@ def _solve_one(P: HostArray, tol: float) -> HostArray:
   x /= x.sum()
   if not np.all(np.isfinite(x)):
     raise RuntimeError("maximal_lottery: the refinement produced non-finite values.")
-  gap = float(np.max(P @ x) - np.min(x @ P))
+  gap = _duality_gap(P, x)
   if gap > tol:
     # Fall back on the LP's own equilibrium before giving up.
-    gap_lp = float(np.max(P @ x_lp) - np.min(x_lp @ P))
+    gap_lp = _duality_gap(P, x_lp)
     if gap_lp > tol:
       raise RuntimeError(
         f"maximal_lottery: certified duality gap {min(gap, gap_lp):.3g} exceeds tol={tol:g}."
