@@ -1,0 +1,85 @@
+r"""Fictitious play and smooth fictitious play in self-play."""
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxpref.equilibria._base import (
+  IterateAverage,
+  Operator,
+  Solver,
+  average_add,
+  average_init,
+  average_value,
+  check_hyperparameter,
+  log_policy,
+  normalize,
+)
+from jaxpref.types import Array, ArrayLike, PRNGKey
+
+
+class FictitiousPlayState(NamedTuple):
+  r"""State of fictitious play.
+
+  Attributes:
+    policy: ``[n]`` the empirical average :math:`\bar\\pi_t` (the iterate that converges).
+    ref_logits: ``[n]`` :math:`\\log\\pi_{\\mathrm{ref}}` (smooth fictitious play only).
+    average: sum of the start and the best responses played so far.
+    count: number of steps taken.
+  """
+
+  policy: Array
+  ref_logits: Array
+  average: IterateAverage
+  count: Array
+
+
+def _init(policy: ArrayLike, ref: ArrayLike | None = None) -> FictitiousPlayState:
+  policy = jnp.asarray(policy)
+  if not jnp.issubdtype(policy.dtype, jnp.floating):
+    policy = policy.astype(jnp.float32)
+  policy = policy / jnp.sum(policy)
+  ref_logits = normalize(log_policy(policy if ref is None else jnp.asarray(ref, policy.dtype)))[0]
+  average = average_add(average_init(policy), policy)
+  return FictitiousPlayState(policy, ref_logits, average, jnp.zeros((), jnp.int32))
+
+
+@functools.cache
+def fictitious_play(kl_coef: float = 0.0) -> Solver:
+  r"""Fictitious play: best-respond to the empirical average of past play.
+
+  .. math::
+    \bar\pi_{t+1} = \frac{(t+1)\,\bar\pi_t + \mathrm{BR}(\bar\pi_t)}{t+2},\qquad
+    \mathrm{BR}(\bar\pi) = e_{\arg\max_y (P\bar\pi)_y}
+    \ \ \text{or}\ \ \mathrm{softmax}(z_{\mathrm{ref}} + P\bar\pi/\beta)\ (\beta > 0).
+
+  Converges to a Nash equilibrium in zero-sum games (Robinson 1951), slowly in the worst case; the
+  iterate is itself an average (``policy`` and ``average`` coincide). With ``kl_coef > 0`` it is
+  smooth fictitious play, whose fixed point is the regularized equilibrium :math:`\pi^*_\beta`;
+  Nash-EMA-PG (NLHF Sec. 2.4) is its parametric approximation.
+
+  Args:
+    kl_coef: :math:`\beta \ge 0`; 0 gives the exact best response (ties go to the first item).
+
+  Returns:
+    A :class:`~jaxpref.equilibria.Solver` (one query per step).
+
+  References:
+    Brown, Iterative solution of games by fictitious play, 1951; Robinson, An iterative method of
+    solving a game, Ann. Math. 1951; Fudenberg & Levine, The Theory of Learning in Games, 1998.
+  """
+  check_hyperparameter("kl_coef", kl_coef, positive=False)
+
+  def step(state: FictitiousPlayState, operator: Operator, key: PRNGKey | None = None):
+    g = operator(state.policy, key)
+    if kl_coef > 0:
+      response = normalize(state.ref_logits + g / kl_coef)[1]
+    else:
+      response = jax.nn.one_hot(jnp.argmax(g), g.shape[-1], dtype=state.policy.dtype)
+    response = jnp.where(jnp.all(jnp.isfinite(g)), response, jnp.nan)
+    average = average_add(state.average, response)
+    return state._replace(policy=average_value(average), average=average, count=state.count + 1)
+
+  return Solver(_init, step, queries_per_step=1, kl_coef=float(kl_coef), name="fictitious_play")

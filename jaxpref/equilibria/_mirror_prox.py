@@ -1,0 +1,108 @@
+r"""Two-query extrapolation solvers: Mirror Prox (Nash-MP) and extragradient (EGPO).
+
+Both take a half step from the anchor :math:`z_t` with the payoff at :math:`\pi_t`, then a full step
+
+from the *same* anchor with the payoff at the half iterate :math:`\pi_{t+1/2}`. Mirror Prox treats
+the KL regularizer proximally (any step is stable); EGPO treats it explicitly
+(``nash_solvers.md`` Sec. 3.2, 4.2 and trap 4). Both average the half iterates, the sequence of
+Nemirovski's ergodic guarantee.
+"""
+
+import functools
+from collections.abc import Callable
+
+from jaxpref.equilibria._base import (
+  Operator,
+  ScalarOrSchedule,
+  Solver,
+  average_add,
+  check_hyperparameter,
+  normalize,
+  schedule_value,
+  split_key,
+)
+from jaxpref.equilibria._logit_state import LogitState, explicit_step, implicit_step, logit_init
+from jaxpref.types import Array, PRNGKey
+
+_Update = Callable[[Array, Array, Array, Array, Array], Array]
+
+
+def _extrapolation_step(step_size: ScalarOrSchedule, kl_coef: float, update: _Update):
+  def step(state: LogitState, operator: Operator, key: PRNGKey | None = None) -> LogitState:
+    k_half, k_full = split_key(key, 2)
+    eta = schedule_value(step_size, state.count)
+    z, z_ref = state.logits, state.ref_logits
+    _, half = normalize(update(z, z_ref, operator(state.policy, k_half), eta, kl_coef))
+    logits, policy = normalize(update(z, z_ref, operator(half, k_full), eta, kl_coef))
+    return state._replace(
+      policy=policy, logits=logits, average=average_add(state.average, half), count=state.count + 1
+    )
+
+  return step
+
+
+@functools.cache
+def mirror_prox(step_size: ScalarOrSchedule = 2.0, kl_coef: float = 0.0) -> Solver:
+  r"""Entropic Mirror Prox; with ``kl_coef > 0`` it is Nash Mirror Prox (Nash-MP).
+
+  .. math::
+    z_{t+1/2} = \frac{z_t + \eta\beta z_{\mathrm{ref}} + \eta P\pi_t}{1+\eta\beta},\qquad
+    z_{t+1} = \frac{z_t + \eta\beta z_{\mathrm{ref}} + \eta P\pi_{t+1/2}}{1+\eta\beta}.
+
+  With :math:`\beta > 0` it converges to :math:`\pi^*_\beta` in the **last iterate** at
+  :math:`\mathrm{KL}(\pi^*_\beta\|\pi_N) \le (1+2\beta)^{-N/2}\,\mathrm{KL}_0` after :math:`N`
+  queries, for :math:`\eta = 2 = 1/L`, independently of :math:`n`. With :math:`\beta = 0` the
+  **average** of the half iterates has gap :math:`O(1/T)` (Nemirovski 2004).
+
+  Args:
+    step_size: :math:`\eta`; 2 is :math:`1/L` for :math:`L = \max|P - 1/2| \le 1/2`.
+    kl_coef: :math:`\beta \ge 0`.
+
+  Returns:
+    A :class:`~jaxpref.equilibria.Solver` (two queries per step).
+
+  References:
+    Nemirovski, Prox-method with rate of convergence O(1/t), SIAM J. Optim. 2004; Tiapkin et al.,
+    Accelerating Nash Learning from Human Feedback via Mirror Prox, arXiv 2505.19731 v1,
+    https://arxiv.org/abs/2505.19731
+  """
+  check_hyperparameter("step_size", step_size)
+  check_hyperparameter("kl_coef", kl_coef, positive=False)
+  step = _extrapolation_step(step_size, kl_coef, implicit_step)
+  return Solver(logit_init, step, queries_per_step=2, kl_coef=float(kl_coef), name="mirror_prox")
+
+
+@functools.cache
+def extragradient(step_size: ScalarOrSchedule = 0.5, kl_coef: float = 0.1) -> Solver:
+  r"""Extragradient with an explicit KL regularizer (EGPO, tabular form).
+
+  .. math::
+    z_{t+1/2} = (1-\eta\beta) z_t + \eta\beta z_{\mathrm{ref}} + \eta P\pi_t,\qquad
+    z_{t+1} = (1-\eta\beta) z_t + \eta\beta z_{\mathrm{ref}} + \eta P\pi_{t+1/2}.
+
+  Converges linearly to :math:`\pi^*_\beta` in the **last iterate** (KL and duality gap; the KL
+  ratio per step is at most :math:`1-\eta\beta` for :math:`\eta \le 3`, ``nash_solvers.md``
+  Sec. 4.3); with :math:`\beta \to 0` it approaches the unregularized equilibrium at a polynomial
+  rate. Requires :math:`\eta\beta < 1`. An EGPO SGD learning rate ``lr`` on the tabular pairwise
+  loss equals ``step_size = 4 lr / (kl_coef n)`` (:func:`~jaxpref.equilibria.from_egpo`).
+
+  Args:
+    step_size: :math:`\eta`.
+    kl_coef: :math:`\beta \ge 0`.
+
+  Returns:
+    A :class:`~jaxpref.equilibria.Solver` (two queries per step).
+
+  References:
+    Zhou, Fazel, Du, Extragradient Preference Optimization, COLM 2025,
+    https://arxiv.org/abs/2503.08942; Korpelevich, The extragradient method, 1976.
+  """
+  check_hyperparameter("step_size", step_size)
+  check_hyperparameter("kl_coef", kl_coef, positive=False)
+  if isinstance(step_size, int | float) and step_size * kl_coef >= 1:
+    raise ValueError(
+      f"extragradient needs step_size * kl_coef < 1, got {step_size} * {kl_coef}; "
+      "use mirror_prox for large steps"
+    )
+  step = _extrapolation_step(step_size, kl_coef, explicit_step)
+  return Solver(logit_init, step, queries_per_step=2, kl_coef=float(kl_coef), name="extragradient")
