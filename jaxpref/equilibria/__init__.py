@@ -41,9 +41,20 @@ from jaxpref.equilibria._projected_extragradient import (
   project_to_simplex,
   projected_extragradient,
 )
-from jaxpref.equilibria._solve import SolveHistory, SolveResult, solve, support_polish
+from jaxpref.equilibria._solve import (
+  AVERAGE,
+  LAST,
+  POLISHED,
+  SolveHistory,
+  SolveResult,
+  solve,
+  support_polish,
+)
 
 __all__ = [
+  "AVERAGE",
+  "LAST",
+  "POLISHED",
   "FictitiousPlayState",
   "IterateAverage",
   "LogitState",

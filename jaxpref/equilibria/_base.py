@@ -127,8 +127,8 @@ def matrix_operator(P: ArrayLike) -> Operator:
   Examples:
     >>> import jax.numpy as jnp
     >>> op = matrix_operator(jnp.array([[0.5, 0.8], [0.2, 0.5]]))
-    >>> op(jnp.array([1.0, 0.0])).tolist()
-    [0.5, 0.20000000298023224]
+    >>> [round(v, 6) for v in op(jnp.array([1.0, 0.0])).tolist()]
+    [0.5, 0.2]
   """
   P = jnp.asarray(P)
 

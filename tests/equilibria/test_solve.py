@@ -1,0 +1,198 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxpref import equilibria as eq
+from jaxpref.games import canonical_games, uniform_random_game
+from jaxpref.metrics import regularized_duality_gap
+
+
+def _gap64(P, x):
+  P = np.asarray(P, np.float64)
+  x = np.asarray(x, np.float64)
+  x = x / x.sum(-1, keepdims=True)
+  return 2 * np.max(np.einsum("...ij,...j->...i", P, x), -1) - 1
+
+
+@pytest.mark.parametrize("n", [10, 50, 200])
+def test_default_solve_certifies_every_game_in_float32(n):
+  P = uniform_random_game(jax.random.key(n), n, (256,)).astype(jnp.float32)
+  result = eq.solve(P, tol=1e-4)
+  assert bool(result.converged.all())
+  assert _gap64(P, result.policy).max() <= 1e-4  # rechecked in float64
+  assert result.policy.shape == (256, n) and result.gap.shape == (256,)
+  assert int(result.num_queries.max()) < 2 * 2000  # per-game queries, certificates included
+  for b in range(4):  # agreement with the exact maximal lottery
+    p64 = np.asarray(P[b], np.float64)
+    star = np.asarray(eq.maximal_lottery((p64 + 1.0 - p64.T) / 2))  # exactly P + P^T = 1
+    # A gap of 1e-4 pins the policy down to O(gap / sharpness): polished answers agree to
+    # float32 precision, averaged ones to a few 1e-2 in l1 at n = 200.
+    tol_l1 = 1e-4 if int(result.source[b]) == eq.POLISHED else 5e-2
+    assert np.abs(np.asarray(result.policy[b]) - star).sum() < tol_l1
+
+
+@pytest.mark.parametrize("name", sorted(canonical_games()))
+def test_default_solve_on_canonical_games(name):
+  game = canonical_games()[name]
+  result = eq.solve(game.P, tol=1e-9)
+  assert bool(result.converged)
+  assert _gap64(game.P, result.policy) <= 1e-9
+
+
+def test_llmfao_crowd_game():
+  from jaxpref.data import load_llmfao
+  from jaxpref.games import game_from_comparisons
+
+  t = load_llmfao()
+  P = np.asarray(game_from_comparisons(t.item_a, t.item_b, t.outcome, len(t.items), unseen="tie"))
+  result = eq.solve(P, tol=1e-6)
+  assert bool(result.converged) and _gap64(P, result.policy) <= 1e-6
+  # The game has many equilibria (46% of the pairs are unseen ties): solve returns one of them,
+  # maximal_lottery the max-entropy one, whose support contains every equilibrium's (Kaplansky).
+  star = np.asarray(eq.maximal_lottery(P))
+  x = np.asarray(result.policy)
+  assert np.all(star[x > 1e-6] > 0)
+
+
+REGULARIZED = {
+  "mirror_prox": (eq.mirror_prox(2.0, 0.1), 1e-10),
+  "extragradient": (eq.extragradient(0.5, 0.1), 1e-10),
+  "omd": (eq.online_mirror_descent(0.5, 0.1), 1e-10),
+  "mmd": (eq.magnetic_mirror_descent(0.1, 0.5), 1e-10),
+  "nash_md": (eq.nash_md(0.1), 1e-3),
+  "smooth_fictitious_play": (eq.fictitious_play(kl_coef=0.1), 1e-3),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REGULARIZED))
+def test_regularized_solvers_on_all_canonical_games(name):
+  solver, tol = REGULARIZED[name]
+  games = canonical_games()
+  P = np.stack([g.P for g in games.values() if g.P.shape[0] == 3])
+  result = eq.solve(P, solver, tol=tol, max_steps=20_000)
+  assert bool(result.converged.all()), result.gap
+  gaps = regularized_duality_gap(P, result.policy, kl_coef=0.1)
+  assert float(gaps.max()) <= tol
+
+
+@pytest.mark.parametrize(
+  ("solver", "tol"),
+  [
+    (eq.optimistic_mwu(1.0), 1e-6),
+    (eq.mirror_prox(2.0), 1e-4),
+    (eq.extragradient(1.0, 0.0), 1e-4),
+    (eq.mwu(0.05), 2e-2),
+    (eq.fictitious_play(), 2e-2),
+    (eq.projected_extragradient(), 1e-9),
+  ],
+)
+def test_unregularized_solvers_on_full_support_canonical_games(solver, tol):
+  games = canonical_games()
+  full = [g.P for g in games.values() if np.all(g.equilibrium > 0) and g.P.shape[0] == 3]
+  result = eq.solve(np.stack(full), solver, tol=tol, max_steps=20_000, polish=False)
+  assert bool(result.converged.all()), result.gap
+  assert _gap64(np.stack(full), result.policy).max() <= tol * (1 + 1e-6)
+
+
+def test_vmapped_batch_equals_per_game_loop():
+  P = uniform_random_game(jax.random.key(7), 12, (6,))
+  for solver in (None, eq.mirror_prox(2.0, 0.05)):
+    batch = eq.solve(P, solver, tol=1e-8, max_steps=2000)
+    for b in range(6):
+      single = eq.solve(P[b], solver, tol=1e-8, max_steps=2000)
+      np.testing.assert_allclose(single.policy, batch.policy[b], atol=1e-12)
+      assert int(single.num_steps) == int(batch.num_steps[b])
+
+
+def test_leading_batch_dims_and_history():
+  P = uniform_random_game(jax.random.key(3), 8, (2, 3))
+  result = eq.solve(P, eq.mirror_prox(2.0, 0.1), tol=1e-10, max_steps=640, num_logs=10)
+  assert result.policy.shape == (2, 3, 8) and result.gap.shape == (2, 3)
+  assert result.history.best.shape == (2, 3, 10) and result.history.steps.shape == (10,)
+  assert result.num_queries.shape == (2, 3)
+  # two queries per Mirror Prox step plus two per certificate (every 16 steps)
+  np.testing.assert_array_equal(
+    result.num_queries, result.num_steps * 2 + result.num_steps // 16 * 2
+  )
+
+
+@pytest.mark.parametrize(
+  "solver",
+  [
+    eq.mirror_prox(2.0, 0.1),
+    eq.extragradient(0.5, 0.1),
+    eq.nash_md(0.1),
+    eq.magnetic_mirror_descent(0.1),
+    eq.online_mirror_descent(0.5, 0.1),
+    eq.optimistic_mwu(1.0),
+    eq.mwu(0.1),
+    eq.fictitious_play(),
+    eq.projected_extragradient(),
+  ],
+)
+def test_jit_and_eager_steps_agree(solver):
+  P = uniform_random_game(jax.random.key(5), 7)
+  op = eq.matrix_operator(P)
+  start = jnp.ones(7) / 7
+
+  def run(state):
+    for _ in range(25):
+      state = solver.step(state, op)
+    return state
+
+  jitted = jax.jit(run)(solver.init(start))
+  with jax.disable_jit():
+    eager = run(solver.init(start))
+  np.testing.assert_allclose(jitted.policy, eager.policy, atol=1e-12)
+
+
+def test_solve_under_jit():
+  P = uniform_random_game(jax.random.key(9), 6, (4,))
+  out = jax.jit(lambda p: eq.solve(p, tol=1e-8).policy)(P)
+  np.testing.assert_allclose(out, eq.solve(P, tol=1e-8).policy, atol=1e-12)
+
+
+def test_sampled_operator_through_solve_is_certified_exactly():
+  P = np.array([[0.5, 0.9, 0.3], [0.1, 0.5, 0.8], [0.7, 0.2, 0.5]])
+  result = eq.solve(
+    P,
+    eq.extragradient(0.05, 0.1),
+    tol=1e-3,
+    max_steps=20_000,
+    operator=lambda p: eq.sampled_operator(p, 64),
+    key=jax.random.key(0),
+  )
+  assert bool(result.converged)
+  assert float(regularized_duality_gap(P, result.policy, kl_coef=0.1)) <= 1e-3
+
+
+def test_bad_inputs_raise_clear_errors():
+  with pytest.raises(ValueError, match=r"P \+ P\^T|antisymmetr|diagonal|preference"):
+    eq.solve(np.array([[0.5, 0.9], [0.9, 0.5]]))
+  with pytest.raises(ValueError):
+    eq.solve(np.array([[0.5, np.nan], [0.5, 0.5]]))
+  with pytest.raises(ValueError, match="tol"):
+    eq.solve(np.array([[0.5, 0.9], [0.1, 0.5]]), tol=0.0)
+  with pytest.raises(ValueError, match="init"):
+    eq.solve(np.array([[0.5, 0.9], [0.1, 0.5]]), init=np.ones(3))
+  with pytest.raises(ValueError, match="restart"):
+    eq.solve(np.array([[0.5, 0.9], [0.1, 0.5]]), eq.mwu(0.1), restart=True)
+  with pytest.raises(ValueError, match="PRNG key"):
+    eq.solve(
+      np.array([[0.5, 0.9], [0.1, 0.5]]), eq.mwu(0.1), operator=lambda p: eq.sampled_operator(p, 4)
+    )
+
+
+def test_nan_operator_output_is_flagged_not_converged():
+  P = np.array([[0.5, 0.9, 0.3], [0.1, 0.5, 0.8], [0.7, 0.2, 0.5]])
+
+  def broken(p):
+    return lambda x, key=None: jnp.full_like(x, jnp.nan)
+
+  for solver in (eq.mirror_prox(2.0, 0.1), eq.projected_extragradient(), eq.fictitious_play()):
+    result = eq.solve(
+      P, solver, tol=1e-6, max_steps=64, operator=broken, init=np.array([0.6, 0.3, 0.1])
+    )
+    assert not bool(result.converged)
+    assert np.all(np.isfinite(result.policy))  # the start, never a NaN "solution"
