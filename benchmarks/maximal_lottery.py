@@ -14,60 +14,13 @@ import time
 
 import jax
 import numpy as np
-import scipy.optimize
 
 jax.config.update("jax_enable_x64", True)
 
+from _peers import highspy_lp, nashpy_lp, scipy_lp  # noqa: E402
+
 from jaxpref import games  # noqa: E402
 from jaxpref.equilibria import maximal_lottery  # noqa: E402
-
-
-def scipy_lp(P: np.ndarray) -> np.ndarray:
-  """Solves max v s.t. P^T x >= v, x in the simplex (scipy HiGHS)."""
-  n = P.shape[0]
-  res = scipy.optimize.linprog(
-    np.r_[np.zeros(n), -1.0],
-    A_ub=np.c_[-P.T, np.ones(n)],
-    b_ub=np.zeros(n),
-    A_eq=np.r_[np.ones(n), 0.0][None],
-    b_eq=[1.0],
-    bounds=[(0, None)] * n + [(None, None)],
-    method="highs",
-  )
-  return res.x[:n]
-
-
-def highspy_lp(P: np.ndarray) -> np.ndarray:
-  """The same LP passed straight to HiGHS."""
-  import highspy
-
-  n = P.shape[0]
-  h = highspy.Highs()
-  h.setOptionValue("output_flag", False)
-  inf = highspy.kHighsInf
-  lp = highspy.HighsLp()
-  lp.num_col_, lp.num_row_ = n + 1, n + 1
-  lp.col_cost_ = np.r_[np.zeros(n), -1.0]
-  lp.col_lower_ = np.r_[np.zeros(n), -inf]
-  lp.col_upper_ = np.full(n + 1, inf)
-  dense = np.r_[np.c_[-P.T, np.ones(n)], np.r_[np.ones(n), 0.0][None]]
-  lp.row_lower_ = np.r_[np.full(n, -inf), 1.0]
-  lp.row_upper_ = np.r_[np.zeros(n), 1.0]
-  lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-  lp.a_matrix_.start_ = np.arange(0, dense.size + 1, n + 1, dtype=np.int32)
-  lp.a_matrix_.index_ = np.tile(np.arange(n + 1, dtype=np.int32), n + 1)
-  lp.a_matrix_.value_ = dense.ravel()
-  h.passModel(lp)
-  h.run()
-  return np.array(h.getSolution().col_value)[:n]
-
-
-def nashpy_lp(P: np.ndarray) -> np.ndarray:
-  """Nashpy's linear_program on the payoff P - 1/2."""
-  import nashpy
-
-  x, _ = nashpy.Game(P - 0.5).linear_program()
-  return np.asarray(x)
 
 
 def _gap(P, x):

@@ -382,22 +382,29 @@ def _run(
     hist_best=nan_logs,
   )
 
+  small = max(1, tile // 16)
+
   def one_check(loop):
     c, it = loop
     # Active games first, so that the tiles processed below hold (almost) only active games.
     order = jnp.argsort(c.done, stable=True)
-    active_tiles = (jnp.sum(~c.done) + tile - 1) // tile
-    keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(
-      jax.random.fold_in(key, it), jnp.arange(total)
-    )
+    num_active = jnp.sum(~c.done)
+    check_key = jax.random.fold_in(key, it)
 
-    def tile_body(i, c):
-      idx = jax.lax.dynamic_slice(order, (i * tile,), (tile,))
-      sub = jax.tree.map(lambda a: a[idx], c)
-      sub = vcheck(P[idx], sub, ref[idx], keys[idx], it)
-      return jax.tree.map(lambda a, b: a.at[idx].set(b), c, sub)
+    def sweep(size: int):
+      def tile_body(i, c):
+        idx = jax.lax.dynamic_slice(order, (i * size,), (size,))
+        sub = jax.tree.map(lambda a: a[idx], c)
+        keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(check_key, idx)
+        sub = vcheck(P[idx], sub, ref[idx], keys, it)
+        return jax.tree.map(lambda a, b: a.at[idx].set(b), c, sub)
 
-    return jax.lax.fori_loop(0, active_tiles, tile_body, c), it + 1
+      return lambda c: jax.lax.fori_loop(0, (num_active + size - 1) // size, tile_body, c)
+
+    if small == tile:
+      return sweep(tile)(c), it + 1
+    # Stragglers get small tiles, so that they do not drag a full tile of finished games along.
+    return jax.lax.cond(num_active > 4 * small, sweep(tile), sweep(small), c), it + 1
 
   c, _ = jax.lax.while_loop(
     lambda loop: (loop[1] < num_checks) & ~jnp.all(loop[0].done), one_check, (carry0, jnp.int32(0))

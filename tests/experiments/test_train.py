@@ -97,3 +97,16 @@ def test_train_and_evaluate_in_process(tmp_path):
   config.experiment = "nope"
   with pytest.raises(ValueError, match="Unknown experiment 'nope'"):
     train_lib.train_and_evaluate(config, str(tmp_path))
+
+
+def test_nash_convergence_experiment_runs_in_process(tmp_path):
+  from configs import nash_convergence
+  from experiments import train_lib
+
+  config = nash_convergence.get_config("games=canonical")
+  config.max_steps = 320
+  results = train_lib.train_and_evaluate(config, str(tmp_path))
+  canonical = results["canonical (3 items)"]
+  assert canonical["mirror_prox (Nash-MP)"]["worst_gap"] <= 1e-10
+  assert canonical["projected_extragradient"]["worst_gap"] <= 1e-10
+  assert (tmp_path / "convergence.png").stat().st_size > 0
