@@ -14,6 +14,10 @@ _TEST = [
 _BENCH = [
   "highspy>=1.7",
   "nashpy>=0.0.40",
+  "open_spiel>=1.5",
+  "cvxpy>=1.4",
+  "ecos>=2.0",
+  "pref_voting>=1.10",
 ]
 
 setuptools.setup(
