@@ -186,6 +186,14 @@ def split_key(key: PRNGKey | None, num: int) -> list[PRNGKey | None]:
   return list(jax.random.split(key, num))
 
 
+def as_float_array(policy: ArrayLike) -> Array:
+  """``policy`` as a JAX array of a floating dtype (integers become float32)."""
+  policy = jnp.asarray(policy)
+  if not jnp.issubdtype(policy.dtype, jnp.floating):
+    policy = policy.astype(jnp.float32)
+  return policy
+
+
 def log_policy(policy: Array) -> Array:
   """Log-probabilities, with exact zeros mapped to a large negative finite number."""
   tiny = jnp.finfo(policy.dtype).tiny

@@ -10,6 +10,7 @@ from jaxpref.equilibria._base import (
   IterateAverage,
   Operator,
   Solver,
+  as_float_array,
   average_add,
   average_init,
   average_value,
@@ -37,9 +38,7 @@ class FictitiousPlayState(NamedTuple):
 
 
 def _init(policy: ArrayLike, ref: ArrayLike | None = None) -> FictitiousPlayState:
-  policy = jnp.asarray(policy)
-  if not jnp.issubdtype(policy.dtype, jnp.floating):
-    policy = policy.astype(jnp.float32)
+  policy = as_float_array(policy)
   policy = policy / jnp.sum(policy)
   ref_logits = normalize(log_policy(policy if ref is None else jnp.asarray(ref, policy.dtype)))[0]
   average = average_add(average_init(policy), policy)

@@ -15,7 +15,13 @@ from typing import NamedTuple
 
 import jax.numpy as jnp
 
-from jaxpref.equilibria._base import IterateAverage, average_init, log_policy, normalize
+from jaxpref.equilibria._base import (
+  IterateAverage,
+  as_float_array,
+  average_init,
+  log_policy,
+  normalize,
+)
 from jaxpref.types import Array, ArrayLike
 
 
@@ -39,9 +45,7 @@ class LogitState(NamedTuple):
 
 def logit_init(policy: ArrayLike, ref: ArrayLike | None = None) -> LogitState:
   """Starts at ``policy``; the reference defaults to the start."""
-  policy = jnp.asarray(policy)
-  if not jnp.issubdtype(policy.dtype, jnp.floating):
-    policy = policy.astype(jnp.float32)
+  policy = as_float_array(policy)
   logits, policy = normalize(log_policy(policy))
   ref_logits = logits if ref is None else normalize(log_policy(jnp.asarray(ref, policy.dtype)))[0]
   return LogitState(policy, logits, ref_logits, average_init(policy), jnp.zeros((), jnp.int32))

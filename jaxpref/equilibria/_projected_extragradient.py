@@ -19,6 +19,7 @@ from jaxpref.equilibria._base import (
   IterateAverage,
   Operator,
   Solver,
+  as_float_array,
   average_add,
   average_init,
   check_hyperparameter,
@@ -122,10 +123,7 @@ def projected_extragradient(step_size: float = 1.0, safety: float = 0.9) -> Solv
 
   def init(policy: ArrayLike, ref: ArrayLike | None = None) -> ProjectedExtragradientState:
     del ref  # the Euclidean method solves the unregularized game
-    policy = jnp.asarray(policy)
-    if not jnp.issubdtype(policy.dtype, jnp.floating):
-      policy = policy.astype(jnp.float32)
-    policy = project_to_simplex(policy)
+    policy = project_to_simplex(as_float_array(policy))
     eta = jnp.asarray(step_size, policy.dtype)
     return ProjectedExtragradientState(policy, average_init(policy), jnp.zeros((), jnp.int32), eta)
 
