@@ -52,6 +52,18 @@ def _played(state: LogitState, policy: Array, logits: Array) -> LogitState:
   )
 
 
+def _regularized_step(step_size: ScalarOrSchedule, kl_coef: float, update):
+  """One-query step ``z' = update(z, z_ref, P pi_t, eta, beta)``: OMD explicit, MMD implicit."""
+
+  def step(state: LogitState, operator: Operator, key: PRNGKey | None = None) -> LogitState:
+    eta = schedule_value(step_size, state.count)
+    g = operator(state.policy, key)
+    logits, policy = normalize(update(state.logits, state.ref_logits, g, eta, kl_coef))
+    return _played(state, policy, logits)
+
+  return step
+
+
 @functools.cache
 def mwu(step_size: ScalarOrSchedule = 0.1) -> Solver:
   r"""Multiplicative weights (Hedge) in self-play: exact SPPO / SPO.
@@ -112,12 +124,7 @@ def online_mirror_descent(step_size: ScalarOrSchedule = 0.5, kl_coef: float = 0.
   """
   _check_explicit(step_size, kl_coef, "online_mirror_descent")
 
-  def step(state: LogitState, operator: Operator, key: PRNGKey | None = None) -> LogitState:
-    eta = schedule_value(step_size, state.count)
-    g = operator(state.policy, key)
-    logits, policy = normalize(explicit_step(state.logits, state.ref_logits, g, eta, kl_coef))
-    return _played(state, policy, logits)
-
+  step = _regularized_step(step_size, kl_coef, explicit_step)
   return Solver(logit_init, step, queries_per_step=1, kl_coef=float(kl_coef), name="omd")
 
 
@@ -203,12 +210,7 @@ def magnetic_mirror_descent(
   step_size = 4.0 * kl_coef if step_size is None else step_size
   check_hyperparameter("step_size", step_size)
 
-  def step(state: LogitState, operator: Operator, key: PRNGKey | None = None) -> LogitState:
-    eta = schedule_value(step_size, state.count)
-    g = operator(state.policy, key)
-    logits, policy = normalize(implicit_step(state.logits, state.ref_logits, g, eta, kl_coef))
-    return _played(state, policy, logits)
-
+  step = _regularized_step(step_size, kl_coef, implicit_step)
   return Solver(logit_init, step, queries_per_step=1, kl_coef=float(kl_coef), name="mmd")
 
 
