@@ -22,6 +22,7 @@ number or a schedule ``count -> value``; :mod:`jaxpref.equilibria` exports conve
 paper's symbols.
 """
 
+import functools
 import math
 from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
@@ -106,9 +107,40 @@ def schedule_value(value: ScalarOrSchedule, count: Array) -> Array:
   return jnp.asarray(value(count) if callable(value) else value)
 
 
+def is_number(value: Any) -> bool:
+  """Whether ``value`` is a concrete Python number (not a schedule, array or tracer)."""
+  return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def coefficient(value: ArrayLike) -> float | Array:
+  """A concrete coefficient as a ``float``; a traced one (a vmapped sweep axis) as an array."""
+  return float(value) if is_number(value) else jnp.asarray(value)
+
+
+def solver_factory(factory: Callable[..., Solver]) -> Callable[..., Solver]:
+  """Caches a solver factory on hashable hyperparameters; traced ones build a fresh solver.
+
+  Caching makes ``solve(P, mirror_prox(2.0))`` hit the jit cache on every call. Hyperparameters
+  that are JAX arrays or tracers (a sweep axis ``vmap``ped inside one ``jit``) are unhashable;
+  the factory then runs uncached and its range checks are skipped (the sweep validates the
+  concrete values before compiling).
+  """
+  cached = functools.cache(factory)
+
+  @functools.wraps(factory)
+  def wrapper(*args: Any, **kwargs: Any) -> Solver:
+    try:
+      hash((args, tuple(kwargs.items())))
+    except TypeError:
+      return factory(*args, **kwargs)
+    return cached(*args, **kwargs)
+
+  return wrapper
+
+
 def check_hyperparameter(name: str, value: ScalarOrSchedule, *, positive: bool = True) -> None:
   """Raises ``ValueError`` for a concrete hyperparameter that is NaN, infinite or out of range."""
-  if callable(value) or not isinstance(value, int | float):
+  if not is_number(value):
     return
   if not math.isfinite(value) or value < 0 or (positive and value == 0):
     bound = "> 0" if positive else ">= 0"

@@ -1,6 +1,5 @@
 r"""Fictitious play and smooth fictitious play in self-play."""
 
-import functools
 from typing import NamedTuple
 
 import jax
@@ -15,8 +14,11 @@ from jaxpref.equilibria._base import (
   average_init,
   average_value,
   check_hyperparameter,
+  coefficient,
+  is_number,
   log_policy,
   normalize,
+  solver_factory,
 )
 from jaxpref.types import Array, ArrayLike, PRNGKey
 
@@ -45,7 +47,7 @@ def _init(policy: ArrayLike, ref: ArrayLike | None = None) -> FictitiousPlayStat
   return FictitiousPlayState(policy, ref_logits, average, jnp.zeros((), jnp.int32))
 
 
-@functools.cache
+@solver_factory
 def fictitious_play(kl_coef: float = 0.0) -> Solver:
   r"""Fictitious play: best-respond to the empirical average of past play.
 
@@ -73,12 +75,16 @@ def fictitious_play(kl_coef: float = 0.0) -> Solver:
 
   def step(state: FictitiousPlayState, operator: Operator, key: PRNGKey | None = None):
     g = operator(state.policy, key)
-    if kl_coef > 0:
-      response = normalize(state.ref_logits + g / kl_coef)[1]
-    else:
-      response = jax.nn.one_hot(jnp.argmax(g), g.shape[-1], dtype=state.policy.dtype)
+    best = jax.nn.one_hot(jnp.argmax(g), g.shape[-1], dtype=state.policy.dtype)
+    if is_number(kl_coef):
+      response = normalize(state.ref_logits + g / kl_coef)[1] if kl_coef > 0 else best
+    else:  # traced beta (a sweep axis): both responses, selected per value
+      smooth = normalize(state.ref_logits + g / jnp.where(kl_coef > 0, kl_coef, 1.0))[1]
+      response = jnp.where(kl_coef > 0, smooth, best)
     response = jnp.where(jnp.all(jnp.isfinite(g)), response, jnp.nan)
     average = average_add(state.average, response)
     return state._replace(policy=average_value(average), average=average, count=state.count + 1)
 
-  return Solver(_init, step, queries_per_step=1, kl_coef=float(kl_coef), name="fictitious_play")
+  return Solver(
+    _init, step, queries_per_step=1, kl_coef=coefficient(kl_coef), name="fictitious_play"
+  )

@@ -13,7 +13,6 @@ differ in what they converge to and in which iterate:
 - :func:`optimistic_mwu`: the unregularized NE, last iterate, linear under a full-support NE.
 """
 
-import functools
 from typing import NamedTuple
 
 import jax.numpy as jnp
@@ -25,8 +24,11 @@ from jaxpref.equilibria._base import (
   Solver,
   average_add,
   check_hyperparameter,
+  coefficient,
+  is_number,
   normalize,
   schedule_value,
+  solver_factory,
 )
 from jaxpref.equilibria._logit_state import LogitState, explicit_step, implicit_step, logit_init
 from jaxpref.types import Array, ArrayLike, PRNGKey
@@ -35,7 +37,7 @@ from jaxpref.types import Array, ArrayLike, PRNGKey
 def _check_explicit(step_size: ScalarOrSchedule, kl_coef: float, name: str) -> None:
   check_hyperparameter("step_size", step_size)
   check_hyperparameter("kl_coef", kl_coef, positive=False)
-  if not callable(step_size) and isinstance(step_size, int | float) and step_size * kl_coef > 1:
+  if is_number(step_size) and is_number(kl_coef) and step_size * kl_coef > 1:
     raise ValueError(
       f"{name}: the explicit KL step needs step_size * kl_coef <= 1, got "
       f"{step_size} * {kl_coef} = {step_size * kl_coef}; lower step_size or use "
@@ -64,7 +66,7 @@ def _regularized_step(step_size: ScalarOrSchedule, kl_coef: float, update):
   return step
 
 
-@functools.cache
+@solver_factory
 def mwu(step_size: ScalarOrSchedule = 0.1) -> Solver:
   r"""Multiplicative weights (Hedge) in self-play: exact SPPO / SPO.
 
@@ -97,7 +99,7 @@ def mwu(step_size: ScalarOrSchedule = 0.1) -> Solver:
   return Solver(logit_init, step, queries_per_step=1, kl_coef=0.0, name="mwu")
 
 
-@functools.cache
+@solver_factory
 def online_mirror_descent(step_size: ScalarOrSchedule = 0.5, kl_coef: float = 0.1) -> Solver:
   r"""Online mirror descent on the KL-regularized game: online IPO (exact) and INPO.
 
@@ -125,7 +127,7 @@ def online_mirror_descent(step_size: ScalarOrSchedule = 0.5, kl_coef: float = 0.
   _check_explicit(step_size, kl_coef, "online_mirror_descent")
 
   step = _regularized_step(step_size, kl_coef, explicit_step)
-  return Solver(logit_init, step, queries_per_step=1, kl_coef=float(kl_coef), name="omd")
+  return Solver(logit_init, step, queries_per_step=1, kl_coef=coefficient(kl_coef), name="omd")
 
 
 def nash_md_schedule(kl_coef: float) -> ScalarOrSchedule:
@@ -141,7 +143,7 @@ def nash_md_schedule(kl_coef: float) -> ScalarOrSchedule:
   return lambda t: jnp.minimum(1.0 / kl_coef, 2.0 / (kl_coef * (t + 2.0)))
 
 
-@functools.cache
+@solver_factory
 def nash_md(kl_coef: float = 0.1, step_size: ScalarOrSchedule | None = None) -> Solver:
   r"""Nash mirror descent (Nash-MD): a mirror step against the geometric mixture with the reference.
 
@@ -177,10 +179,10 @@ def nash_md(kl_coef: float = 0.1, step_size: ScalarOrSchedule | None = None) -> 
     logits, policy = normalize(mix_logits + eta * operator(mix, key))
     return _played(state, policy, logits)
 
-  return Solver(logit_init, step, queries_per_step=1, kl_coef=float(kl_coef), name="nash_md")
+  return Solver(logit_init, step, queries_per_step=1, kl_coef=coefficient(kl_coef), name="nash_md")
 
 
-@functools.cache
+@solver_factory
 def magnetic_mirror_descent(
   kl_coef: float = 0.1, step_size: ScalarOrSchedule | None = None
 ) -> Solver:
@@ -211,7 +213,7 @@ def magnetic_mirror_descent(
   check_hyperparameter("step_size", step_size)
 
   step = _regularized_step(step_size, kl_coef, implicit_step)
-  return Solver(logit_init, step, queries_per_step=1, kl_coef=float(kl_coef), name="mmd")
+  return Solver(logit_init, step, queries_per_step=1, kl_coef=coefficient(kl_coef), name="mmd")
 
 
 class OptimisticState(NamedTuple):
@@ -230,7 +232,7 @@ def _optimistic_init(policy: ArrayLike, ref: ArrayLike | None = None) -> Optimis
   return OptimisticState(*s, prev_win_rates=jnp.zeros_like(s.policy))
 
 
-@functools.cache
+@solver_factory
 def optimistic_mwu(step_size: ScalarOrSchedule = 1.0, kl_coef: float = 0.0) -> Solver:
   r"""Optimistic multiplicative weights (OMWU, optimistic OMD) in self-play.
 
@@ -268,4 +270,6 @@ def optimistic_mwu(step_size: ScalarOrSchedule = 1.0, kl_coef: float = 0.0) -> S
     logits, policy = normalize(logits)
     return _played(state, policy, logits)._replace(prev_win_rates=g)
 
-  return Solver(_optimistic_init, step, queries_per_step=1, kl_coef=float(kl_coef), name="omwu")
+  return Solver(
+    _optimistic_init, step, queries_per_step=1, kl_coef=coefficient(kl_coef), name="omwu"
+  )

@@ -8,7 +8,6 @@ the KL regularizer proximally (any step is stable); EGPO treats it explicitly
 Nemirovski's ergodic guarantee.
 """
 
-import functools
 from collections.abc import Callable
 
 from jaxpref.equilibria._base import (
@@ -17,8 +16,11 @@ from jaxpref.equilibria._base import (
   Solver,
   average_add,
   check_hyperparameter,
+  coefficient,
+  is_number,
   normalize,
   schedule_value,
+  solver_factory,
   split_key,
 )
 from jaxpref.equilibria._logit_state import LogitState, explicit_step, implicit_step, logit_init
@@ -41,7 +43,7 @@ def _extrapolation_step(step_size: ScalarOrSchedule, kl_coef: float, update: _Up
   return step
 
 
-@functools.cache
+@solver_factory
 def mirror_prox(step_size: ScalarOrSchedule = 2.0, kl_coef: float = 0.0) -> Solver:
   r"""Entropic Mirror Prox; with ``kl_coef > 0`` it is Nash Mirror Prox (Nash-MP).
 
@@ -69,10 +71,12 @@ def mirror_prox(step_size: ScalarOrSchedule = 2.0, kl_coef: float = 0.0) -> Solv
   check_hyperparameter("step_size", step_size)
   check_hyperparameter("kl_coef", kl_coef, positive=False)
   step = _extrapolation_step(step_size, kl_coef, implicit_step)
-  return Solver(logit_init, step, queries_per_step=2, kl_coef=float(kl_coef), name="mirror_prox")
+  return Solver(
+    logit_init, step, queries_per_step=2, kl_coef=coefficient(kl_coef), name="mirror_prox"
+  )
 
 
-@functools.cache
+@solver_factory
 def extragradient(step_size: ScalarOrSchedule = 0.5, kl_coef: float = 0.1) -> Solver:
   r"""Extragradient with an explicit KL regularizer (EGPO, tabular form).
 
@@ -99,10 +103,12 @@ def extragradient(step_size: ScalarOrSchedule = 0.5, kl_coef: float = 0.1) -> So
   """
   check_hyperparameter("step_size", step_size)
   check_hyperparameter("kl_coef", kl_coef, positive=False)
-  if isinstance(step_size, int | float) and step_size * kl_coef >= 1:
+  if is_number(step_size) and is_number(kl_coef) and step_size * kl_coef >= 1:
     raise ValueError(
       f"extragradient needs step_size * kl_coef < 1, got {step_size} * {kl_coef}; "
       "use mirror_prox for large steps"
     )
   step = _extrapolation_step(step_size, kl_coef, explicit_step)
-  return Solver(logit_init, step, queries_per_step=2, kl_coef=float(kl_coef), name="extragradient")
+  return Solver(
+    logit_init, step, queries_per_step=2, kl_coef=coefficient(kl_coef), name="extragradient"
+  )

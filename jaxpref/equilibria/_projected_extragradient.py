@@ -9,7 +9,6 @@ Euclidean projections put exact zeros on strategies outside the support, which l
 default solver of :func:`~jaxpref.equilibria.solve`.
 """
 
-import functools
 from typing import NamedTuple
 
 import jax
@@ -23,6 +22,7 @@ from jaxpref.equilibria._base import (
   average_add,
   average_init,
   check_hyperparameter,
+  solver_factory,
   split_key,
 )
 from jaxpref.types import Array, ArrayLike, PRNGKey
@@ -88,7 +88,7 @@ class ProjectedExtragradientState(NamedTuple):
   step_size: Array
 
 
-@functools.cache
+@solver_factory
 def projected_extragradient(step_size: float = 1.0, safety: float = 0.9) -> Solver:
   r"""Projected extragradient on the unregularized game with an adaptive, non-increasing step.
 
