@@ -58,3 +58,48 @@ def parse_arg(arg: str | None, **defaults: Any) -> ml_collections.ConfigDict:
     else:
       out[key] = _parse_value(key, text.strip(), defaults[key])
   return out
+
+
+def add_run_sections(
+  config: ml_collections.ConfigDict,
+  *,
+  steps: int,
+  log_every: int,
+  checkpoint_every: int = 0,
+  seeds: int = 1,
+  backend: str = "jit",
+) -> ml_collections.ConfigDict:
+  """Adds the sections ``jaxpref.training.run_sweep`` reads, each field commented.
+
+  The vectorized axes start empty: a config sets e.g.
+  ``config.vmap.axes.solver.step_size = (0.5, 1.0, 2.0)`` (axes mirror the config's fields).
+
+  Args:
+    config: the experiment config, modified in place.
+    steps: iterations at every sweep point.
+    log_every: steps per compiled chunk (metrics are logged and progress printed between chunks).
+    checkpoint_every: save every this many steps (a multiple of ``log_every``; 0 = never).
+    seeds: seeds per hyperparameter point.
+    backend: how the point axis is sharded (``jit``, ``shard_map``, ``pmap`` or ``none``).
+
+  Returns:
+    ``config``.
+  """
+  config.steps = steps  # Iterations at every sweep point.
+  config.vmap = ml_collections.ConfigDict()
+  config.vmap.seeds = seeds  # Seeds per hyperparameter point (the innermost vmapped axis).
+  config.vmap.seed_offset = 0  # First seed index (rerun seed s alone: seeds=1, seed_offset=s).
+  # Vectorized hyperparameter axes, mirroring the config: axes.solver.step_size = (0.5, 1.0).
+  config.vmap.axes = ml_collections.ConfigDict()
+  config.mesh = ml_collections.ConfigDict()
+  config.mesh.backend = backend  # "jit" (NamedSharding), "shard_map", "pmap" or "none".
+  config.mesh.devices = -1  # Devices the point axis is sharded over (-1 = all).
+  config.log = ml_collections.ConfigDict()
+  config.log.every = log_every  # Steps per compiled chunk; metrics are logged at chunk ends.
+  config.log.tensorboard = True  # Also write TensorBoard event files (workdir/tensorboard).
+  config.log.progress_seconds = 5.0  # Seconds between progress lines (0: every chunk, <0: none).
+  config.checkpoint = ml_collections.ConfigDict()
+  config.checkpoint.every = checkpoint_every  # Save every this many steps (0 = off).
+  config.checkpoint.max_to_keep = 3  # Most recent checkpoints kept.
+  config.checkpoint.async_save = True  # Save in the background (awaited before exit).
+  return config

@@ -9,11 +9,12 @@ import jax
 import ml_collections
 from absl import logging
 
-from experiments import nash_convergence, nash_games
+from experiments import nash_convergence, nash_games, nash_sweep
 
 EXPERIMENTS: dict[str, Callable[[ml_collections.ConfigDict, str], dict[str, Any]]] = {
   "nash_convergence": nash_convergence.run,
   "nash_games": nash_games.run,
+  "nash_sweep": nash_sweep.run,
 }
 
 

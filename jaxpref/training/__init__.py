@@ -1,0 +1,49 @@
+"""Experiment machinery: vectorized sweeps, sharding backends, checkpoints, metric logs, plots.
+
+:func:`run_sweep` runs a per-point :class:`Program` at every point of the config's sweep
+(hyperparameter axes x seeds) inside one compiled program, shards the points over a device mesh
+(``jit`` + ``NamedSharding``, ``shard_map`` or ``pmap``), resumes exactly from Orbax checkpoints,
+and logs JSONL + TensorBoard with progress lines.
+"""
+
+from jaxpref.training._checkpoint import Checkpointer, CheckpointError, fingerprint
+from jaxpref.training._loop import RESUMABLE_CHANGES, Program, SweepResult, run_sweep
+from jaxpref.training._metric_writer import METRICS_FILE, MetricWriter, read_metrics
+from jaxpref.training._plots import plot_sweep_curves
+from jaxpref.training._sharding import BACKENDS, PointMapper
+from jaxpref.training._sweep import (
+  Summary,
+  Sweep,
+  point_config,
+  seed_keys,
+  summarize,
+  sweep_from_config,
+  sweep_points,
+  unflatten,
+)
+from jaxpref.training._tensorboard import EventFileWriter
+
+__all__ = [
+  "BACKENDS",
+  "METRICS_FILE",
+  "RESUMABLE_CHANGES",
+  "CheckpointError",
+  "Checkpointer",
+  "EventFileWriter",
+  "MetricWriter",
+  "PointMapper",
+  "Program",
+  "Summary",
+  "Sweep",
+  "SweepResult",
+  "fingerprint",
+  "plot_sweep_curves",
+  "point_config",
+  "read_metrics",
+  "run_sweep",
+  "seed_keys",
+  "summarize",
+  "sweep_from_config",
+  "sweep_points",
+  "unflatten",
+]

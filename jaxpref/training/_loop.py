@@ -1,0 +1,304 @@
+r"""``run_sweep``: a program run at every sweep point in one compiled, sharded, resumable loop.
+
+A :class:`Program` is written for **one** point: ``init(hparams, key)`` builds its state,
+``step(state, hparams, t)`` advances it one iteration and ``metrics(state, hparams)`` reads what
+to log. :func:`run_sweep` ``vmap``\s it over the sweep's ``N`` points (hyperparameters outer, seeds
+inner), shards the point axis over the devices of ``config.mesh``, and runs ``config.steps``
+iterations as a ``lax.scan`` in chunks of ``config.log.every`` steps. Between chunks the host logs
+metrics (JSONL, TensorBoard), prints progress with steps/s and ETA, and saves checkpoints.
+
+The chunk boundaries depend only on the config, never on where a run was interrupted, so a run
+resumed from a checkpoint executes the same compiled chunks in the same order as an uninterrupted
+one and ends bit for bit identical (tested on CPU). Metric history lives in the checkpointed state,
+so curves survive a restart too.
+
+Config fields read (``configs/common.py::add_run_sections`` documents and fills them): ``seed``,
+``steps``, ``vmap.{seeds, seed_offset, axes}``, ``mesh.{backend, devices}``,
+``log.{every, tensorboard, progress_seconds}``, ``checkpoint.{every, max_to_keep, async_save}``.
+"""
+
+import dataclasses
+import json
+import os
+import time
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from absl import logging
+
+from jaxpref.training._checkpoint import Checkpointer
+from jaxpref.training._metric_writer import METRICS_FILE, MetricWriter
+from jaxpref.training._sharding import PointMapper
+from jaxpref.training._sweep import Sweep, seed_keys, sweep_from_config, sweep_points, unflatten
+from jaxpref.types import Array, HostArray, PRNGKey, PyTree
+
+# Config sections that may change between a run and its resumption (they do not change results).
+RESUMABLE_CHANGES = ("steps", "log", "checkpoint", "mesh", "plot")
+
+
+class Program(NamedTuple):
+  """What runs at one sweep point.
+
+  Attributes:
+    init: ``init(hparams, key) -> state``; ``hparams`` maps each swept config path to a scalar.
+    step: ``step(state, hparams, t) -> state`` for iteration ``t`` (a traced int32).
+    metrics: ``metrics(state, hparams) -> {name: scalar}``, read at every log step.
+  """
+
+  init: Callable[[dict[str, Array], PRNGKey], PyTree]
+  step: Callable[[PyTree, dict[str, Array], Array], PyTree]
+  metrics: Callable[[PyTree, dict[str, Array]], dict[str, Array]]
+
+
+class SweepResult(NamedTuple):
+  """Results of :func:`run_sweep`, with leading ``[*axes, seed]`` axes (host NumPy arrays).
+
+  Attributes:
+    state: the final per-point state (PRNG keys as raw data).
+    history: ``{metric: [*axes, seed, num_logs]}``.
+    log_steps: ``[num_logs]`` the step of each logged value.
+    sweep: the grid.
+    resumed_from: the checkpoint step the run resumed from, or ``None``.
+    steps_per_second: iterations per second of the last uninterrupted stretch (all points).
+  """
+
+  state: PyTree
+  history: dict[str, HostArray]
+  log_steps: HostArray
+  sweep: Sweep
+  resumed_from: int | None
+  steps_per_second: float
+
+
+class _Carry(NamedTuple):
+  state: PyTree
+  history: dict[str, Array]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Schedule:
+  steps: int
+  log_every: int
+  checkpoint_every: int
+
+  @property
+  def log_steps(self) -> HostArray:
+    ends = [*range(self.log_every, self.steps, self.log_every), self.steps]
+    return np.asarray(ends, np.int64)
+
+
+def _schedule(config: ml_collections.ConfigDict) -> _Schedule:
+  steps, every = int(config.steps), int(config.log.every)
+  ckpt = int(config.checkpoint.every)
+  if steps < 1:
+    raise ValueError(f"config.steps must be >= 1, got {steps}.")
+  if every < 1:
+    raise ValueError(f"config.log.every must be >= 1, got {every}.")
+  if ckpt < 0 or (ckpt and ckpt % every):
+    raise ValueError(
+      f"config.checkpoint.every={ckpt} must be 0 (off) or a multiple of config.log.every={every}."
+    )
+  return _Schedule(steps, every, ckpt)
+
+
+def _config_diff(saved: dict[str, Any], current: dict[str, Any], prefix: str = "") -> list[str]:
+  out = []
+  for key in sorted(set(saved) | set(current)):
+    path = f"{prefix}{key}"
+    if not prefix and key in RESUMABLE_CHANGES:
+      continue
+    a, b = saved.get(key), current.get(key)
+    if isinstance(a, dict) and isinstance(b, dict):
+      out.extend(_config_diff(a, b, path + "."))
+    elif a != b:
+      out.append(f"{path}: checkpoint {a!r}, now {b!r}")
+  return out
+
+
+def _progress(name: str, step: int, total: int, rate: float, points: int, extra: str) -> str:
+  eta = (total - step) / rate if rate > 0 else float("nan")
+  return (
+    f"[{name}] step {step}/{total} ({100 * step / total:.0f}%)  {rate:,.0f} steps/s  "
+    f"{rate * points:,.0f} point-steps/s  ETA {eta:.1f}s  {extra}"
+  )
+
+
+def run_sweep(
+  program: Program,
+  config: ml_collections.ConfigDict,
+  workdir: str,
+  *,
+  name: str = "run",
+  stop_after: int | None = None,
+) -> SweepResult:
+  """Runs ``program`` at every point of the config's sweep, resuming from ``workdir`` if possible.
+
+  Args:
+    program: the per-point :class:`Program`.
+    config: the experiment config (see the module docstring for the fields read).
+    workdir: output directory: ``metrics.jsonl``, ``tensorboard/``, ``checkpoints/``.
+    name: the label of progress lines.
+    stop_after: stop (as if preempted) after the chunk that reaches this step, once its
+      checkpoint is written; used to test resumption.
+
+  Returns:
+    A :class:`SweepResult` (also complete when the run resumed).
+
+  Raises:
+    ValueError: on an invalid config (before anything compiles), or when ``workdir`` holds a
+      checkpoint of a different config.
+    jaxpref.training.CheckpointError: when checkpoints exist but none is readable.
+  """
+  schedule = _schedule(config)
+  sweep = sweep_from_config(config)
+  hparams_host, seeds = sweep_points(sweep)
+  mapper = PointMapper(config.mesh.backend, sweep.num_points, int(config.mesh.devices))
+  # Hyperparameters in the run's float dtype; keys as raw data so every backend can place them.
+  dtype = jnp.zeros(()).dtype
+  hparams_host = {k: v.astype(dtype) if v.dtype.kind == "f" else v for k, v in hparams_host.items()}
+  keys = jax.random.key_data(seed_keys(sweep.seed, seeds))
+  hparams = mapper.put(hparams_host)
+
+  def init_point(args):
+    hp, key = args
+    state = program.init(hp, jax.random.wrap_key_data(key))
+    return state, program.metrics(state, hp)
+
+  num_logs = len(schedule.log_steps)
+  metric_shapes = jax.eval_shape(
+    lambda hp, k: init_point((hp, k))[1],
+    {k: jax.ShapeDtypeStruct((), v.dtype) for k, v in hparams_host.items()},
+    jax.ShapeDtypeStruct((2,), jnp.uint32),
+  )
+  not_scalar = [k for k, m in metric_shapes.items() if m.shape]
+  if not_scalar:
+    raise ValueError(f"Program.metrics must return scalars; {not_scalar} are not.")
+
+  def chunk_point(length):
+    def run(args, start, log_index):
+      (state, history), hp = args
+      state = jax.lax.fori_loop(
+        0, length, lambda i, s: program.step(s, hp, start + i), state, unroll=False
+      )
+      values = program.metrics(state, hp)
+      history = jax.tree.map(lambda h, v: h.at[log_index].set(v), history, values)
+      return _Carry(state, history), values
+
+    return run
+
+  def init_carry(args):
+    state, _ = init_point(args)
+    history = jax.tree.map(lambda m: jnp.zeros((num_logs, *m.shape), m.dtype), metric_shapes)
+    return _Carry(state, history)
+
+  init_fn = mapper.map(init_carry)
+  chunk_fns: dict[int, Callable[..., Any]] = {}
+
+  ckpt = None
+  if schedule.checkpoint_every:
+    ckpt = Checkpointer(
+      os.path.join(workdir, "checkpoints"),
+      max_to_keep=int(config.checkpoint.max_to_keep),
+      async_save=bool(config.checkpoint.async_save),
+    )
+  writer = MetricWriter(workdir, tensorboard=bool(config.log.tensorboard))
+  config_dict = json.loads(config.to_json())
+  restored = None
+  if ckpt is not None:
+    abstract = jax.eval_shape(init_fn, (hparams, mapper.put(keys)))
+    abstract = mapper.to_canonical(abstract)
+    abstract = jax.tree.map(
+      lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=mapper.canonical_sharding()),
+      abstract,
+    )
+    restored = ckpt.restore(abstract)
+  if restored is None:
+    step, resumed_from = 0, None
+    if writer.enabled and os.path.exists(os.path.join(workdir, METRICS_FILE)):
+      os.remove(os.path.join(workdir, METRICS_FILE))
+    carry = init_fn((hparams, mapper.put(keys)))
+    writer.write_hparams(config_dict, sweep)
+  else:
+    step, carry, meta = restored
+    diff = _config_diff(meta["config"], config_dict)
+    if diff:
+      raise ValueError(
+        f"{workdir} holds a checkpoint of a different run ({'; '.join(diff)}); "
+        "use a new --workdir or restore the config."
+      )
+    if meta["padded_points"] != mapper.padded:
+      raise ValueError(
+        f"The checkpoint in {workdir} has {meta['padded_points']} padded points but this mesh "
+        f"pads to {mapper.padded}; resume with the same number of devices."
+      )
+    carry = mapper.from_canonical(carry)
+    resumed_from = step
+    writer.truncate_after(step)
+    print(f"[{name}] resumed from checkpoint step {step} in {workdir}", flush=True)
+  logging.info(
+    "%s: %d points (%s), backend %s on %d device(s), %d steps",
+    name,
+    sweep.num_points,
+    "x".join(map(str, sweep.shape)),
+    mapper.backend,
+    mapper.num_devices,
+    schedule.steps,
+  )
+
+  # The rate excludes the first chunk (it includes compilation) once a later one has run.
+  t0, steps_done, rate, last_print = time.perf_counter(), 0, 0.0, -float("inf")
+  log_steps = schedule.log_steps
+  first_log = int(np.searchsorted(log_steps, step, side="right"))
+  for log_index in range(first_log, num_logs):
+    end = int(log_steps[log_index])
+    length = end - step
+    if length not in chunk_fns:
+      chunk_fns[length] = mapper.map(chunk_point(length), num_broadcast=2)
+    carry, values = chunk_fns[length](
+      (carry, hparams), mapper.broadcast(np.int32(step)), mapper.broadcast(np.int32(log_index))
+    )
+    values = unflatten(mapper.to_host(values), sweep)
+    now = time.perf_counter()
+    if log_index == first_log:
+      rate = length / (now - t0)
+      t0 = now
+    else:
+      steps_done += length
+      rate = steps_done / (now - t0)
+    step = end
+    writer.write_sweep(step, values, sweep)
+    every = float(config.log.progress_seconds)
+    due_print = every >= 0 and (now - last_print >= every or step == schedule.steps)
+    if due_print and jax.process_index() == 0:
+      last_print = now
+      first = next(iter(values), None)
+      extra = f"{first} {float(np.nanmean(values[first])):.3e} (mean)" if first else ""
+      print(_progress(name, step, schedule.steps, rate, sweep.num_points, extra), flush=True)
+    due = ckpt is not None and (step % schedule.checkpoint_every == 0 or step == schedule.steps)
+    if due:
+      meta = {
+        "config": config_dict,
+        "sweep": sweep.to_json(),
+        "padded_points": mapper.padded,
+        "data_position": step,
+      }
+      ckpt.save(step, mapper.to_canonical(carry), meta)
+    if stop_after is not None and step >= stop_after:
+      break
+  if ckpt is not None:
+    ckpt.close()
+  writer.close()
+  state, history = mapper.to_host(carry)
+  history = {k: np.moveaxis(v, 1, -1) for k, v in history.items()}
+  return SweepResult(
+    state=unflatten(state, sweep),
+    history=unflatten(history, sweep),
+    log_steps=log_steps,
+    sweep=sweep,
+    resumed_from=resumed_from,
+    steps_per_second=rate,
+  )
