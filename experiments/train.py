@@ -4,7 +4,13 @@
 
 Kept thin so the logic (``train_lib.train_and_evaluate``) can be imported and tested. Config
 overrides are checked against the config before anything runs: an unknown key is an error that
-names it and lists the valid keys next to it.
+names it and lists the valid keys next to it, a value of the wrong type is a flag-parsing error,
+and the experiment's own checks (swept fields, solver names, ...) run before anything compiles.
+
+Several processes (hosts, or local processes for testing) form one JAX runtime with
+``jax.distributed.initialize``: pass ``--coordinator_address host:port --num_processes N
+--process_id i`` to each (or ``--distributed`` where JAX detects the cluster: Cloud TPU, SLURM,
+Open MPI). Every process runs the same command; process 0 writes logs and results.
 """
 
 import importlib.util
@@ -20,6 +26,16 @@ _CONFIG = config_flags.DEFINE_config_file(
   "config", None, "Experiment config: configs/<name>.py[:arg].", lock_config=True
 )
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for results, plots and logs.")
+_COORDINATOR = flags.DEFINE_string(
+  "coordinator_address", None, "host:port of process 0, to run as one of several processes."
+)
+_NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Processes in a multi-process run.")
+_PROCESS_ID = flags.DEFINE_integer(
+  "process_id", None, "This process's index in [0, num_processes)."
+)
+_DISTRIBUTED = flags.DEFINE_bool(
+  "distributed", False, "Call jax.distributed.initialize() with cluster auto-detection."
+)
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -83,11 +99,32 @@ def _parse_flags(argv: list[str]) -> list[str]:
   return app.parse_flags_with_usage(argv)
 
 
+def _initialize_distributed() -> None:
+  if _COORDINATOR.value is not None:
+    import jax
+
+    jax.distributed.initialize(
+      coordinator_address=_COORDINATOR.value,
+      num_processes=_NUM_PROCESSES.value,
+      process_id=_PROCESS_ID.value,
+    )
+  elif _DISTRIBUTED.value:
+    import jax
+
+    jax.distributed.initialize()
+
+
 def main(argv: list[str]) -> None:
   """Runs the experiment named by the config."""
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+  _initialize_distributed()
   logging.info("workdir: %s", _WORKDIR.value)
+  try:
+    train_lib.validate_config(_CONFIG.value)
+  except ValueError as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(2)
   train_lib.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
 
 

@@ -10,12 +10,35 @@ import ml_collections
 from absl import logging
 
 from experiments import nash_convergence, nash_games, nash_sweep
+from jaxpref import training
 
 EXPERIMENTS: dict[str, Callable[[ml_collections.ConfigDict, str], dict[str, Any]]] = {
   "nash_convergence": nash_convergence.run,
   "nash_games": nash_games.run,
   "nash_sweep": nash_sweep.run,
 }
+# Checks run before anything compiles (shapes, names, swept values).
+VALIDATORS: dict[str, Callable[[ml_collections.ConfigDict], Any]] = {
+  "nash_sweep": nash_sweep.validate,
+}
+
+
+def validate_config(config: ml_collections.ConfigDict) -> None:
+  """Raises ``ValueError`` naming the problem if ``config`` cannot run; compiles nothing.
+
+  Args:
+    config: an experiment config.
+
+  Raises:
+    ValueError: on an unknown experiment, an invalid ``vmap`` section, or an experiment's own check.
+  """
+  name = config.get("experiment")
+  if name not in EXPERIMENTS:
+    raise ValueError(f"Unknown experiment {name!r}; known: {', '.join(sorted(EXPERIMENTS))}.")
+  if "vmap" in config:
+    training.sweep_from_config(config)
+  if name in VALIDATORS:
+    VALIDATORS[name](config)
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
@@ -29,17 +52,25 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     The experiment's results (also written to ``workdir/results.json``).
 
   Raises:
-    ValueError: if ``config.experiment`` names no known experiment.
+    ValueError: if the config fails :func:`validate_config`.
   """
+  validate_config(config)
   name = config.experiment
-  if name not in EXPERIMENTS:
-    raise ValueError(f"Unknown experiment {name!r}; known: {', '.join(sorted(EXPERIMENTS))}.")
   jax.config.update("jax_enable_x64", bool(config.get("x64", False)))
   os.makedirs(workdir, exist_ok=True)
-  with open(os.path.join(workdir, "config.json"), "w") as f:
-    f.write(config.to_json(indent=2))
-  logging.info("experiment %s, devices %s", name, jax.devices())
+  writes = jax.process_index() == 0
+  if writes:
+    with open(os.path.join(workdir, "config.json"), "w") as f:
+      f.write(config.to_json(indent=2))
+  logging.info(
+    "experiment %s, process %d/%d, devices %s",
+    name,
+    jax.process_index(),
+    jax.process_count(),
+    jax.devices(),
+  )
   results = EXPERIMENTS[name](config, workdir)
-  with open(os.path.join(workdir, "results.json"), "w") as f:
-    json.dump(results, f, indent=2)
+  if writes:
+    with open(os.path.join(workdir, "results.json"), "w") as f:
+      json.dump(results, f, indent=2)
   return results
