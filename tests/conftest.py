@@ -6,6 +6,9 @@ import jax
 import pytest
 
 jax.config.update("jax_enable_x64", True)
+# Eight CPU devices for the sharding invariance tests (before any backend starts); computations
+# that do not ask for sharding still run on device 0.
+jax.config.update("jax_num_cpu_devices", 8)
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"

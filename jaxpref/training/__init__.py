@@ -30,6 +30,7 @@ __all__ = [
   "CheckpointError",
   "Checkpointer",
   "EventFileWriter",
+  "IncompatibleCheckpointError",
   "MetricWriter",
   "PointMapper",
   "Program",

@@ -14,6 +14,7 @@ touches one file.
 """
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -26,6 +27,10 @@ from jaxpref.types import PyTree
 
 class CheckpointError(RuntimeError):
   """No usable checkpoint where one was expected (every saved step is unreadable)."""
+
+
+class IncompatibleCheckpointError(ValueError):
+  """A readable checkpoint of a different run (raised by a ``check`` callback; never skipped)."""
 
 
 def _is_key(x: Any) -> bool:
@@ -134,10 +139,14 @@ class Checkpointer:
       return []
     return sorted(n for n in os.listdir(self.directory) if "tmp" in n)
 
-  def _restore_step(self, step: int, abstract_state: PyTree) -> tuple[PyTree, dict[str, Any]]:
+  def _restore_step(
+    self, step: int, abstract_state: PyTree, check: Callable[[dict[str, Any]], None] | None
+  ) -> tuple[PyTree, dict[str, Any]]:
     meta = self._manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
     if not isinstance(meta, dict) or "fingerprint" not in meta:
       raise CheckpointError("its metadata is missing or unreadable")
+    if check is not None:
+      check(meta)
     raw = self._manager.restore(
       step, args=ocp.args.Composite(state=ocp.args.StandardRestore(_raw_abstract(abstract_state)))
     ).state
@@ -157,18 +166,23 @@ class Checkpointer:
       )
     return state, meta
 
-  def restore(self, abstract_state: PyTree) -> tuple[int, PyTree, dict[str, Any]] | None:
+  def restore(
+    self, abstract_state: PyTree, *, check: Callable[[dict[str, Any]], None] | None = None
+  ) -> tuple[int, PyTree, dict[str, Any]] | None:
     """Restores the latest readable step, falling back past corrupt ones.
 
     Args:
       abstract_state: the state's structure as ``jax.ShapeDtypeStruct`` leaves (with the
         shardings to restore into).
+      check: called with each step's metadata before its arrays are read; it raises
+        :class:`IncompatibleCheckpointError` for a checkpoint of another run, which propagates.
 
     Returns:
       ``(step, state, meta)``, or ``None`` if the directory holds no checkpoint (a fresh start).
 
     Raises:
       CheckpointError: if checkpoints exist but none can be restored.
+      IncompatibleCheckpointError: from ``check``.
     """
     for name in self._uncommitted():
       logging.warning("Ignoring uncommitted (partial) checkpoint %s/%s.", self.directory, name)
@@ -176,7 +190,9 @@ class Checkpointer:
     problems = []
     for step in steps:
       try:
-        state, meta = self._restore_step(step, abstract_state)
+        state, meta = self._restore_step(step, abstract_state, check)
+      except IncompatibleCheckpointError:
+        raise
       except Exception as e:
         message = f"checkpoint step {step} in {self.directory} is unusable: {e}"
         logging.warning("%s; trying the previous one.", message)

@@ -30,14 +30,14 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from jaxpref.training._checkpoint import Checkpointer
+from jaxpref.training._checkpoint import Checkpointer, IncompatibleCheckpointError
 from jaxpref.training._metric_writer import METRICS_FILE, MetricWriter
 from jaxpref.training._sharding import PointMapper
 from jaxpref.training._sweep import Sweep, seed_keys, sweep_from_config, sweep_points, unflatten
 from jaxpref.types import Array, HostArray, PRNGKey, PyTree
 
 # Config sections that may change between a run and its resumption (they do not change results).
-RESUMABLE_CHANGES = ("steps", "log", "checkpoint", "mesh", "plot")
+RESUMABLE_CHANGES = ("log", "checkpoint", "mesh", "plot")
 
 
 class Program(NamedTuple):
@@ -215,7 +215,21 @@ def run_sweep(
       lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=mapper.canonical_sharding()),
       abstract,
     )
-    restored = ckpt.restore(abstract)
+
+    def check(meta: dict[str, Any]) -> None:
+      diff = _config_diff(meta["config"], config_dict)
+      if diff:
+        raise IncompatibleCheckpointError(
+          f"{workdir} holds a checkpoint of a different run ({'; '.join(diff)}); "
+          "use a new --workdir or restore the config."
+        )
+      if meta["padded_points"] != mapper.padded:
+        raise IncompatibleCheckpointError(
+          f"The checkpoint in {workdir} has {meta['padded_points']} padded points but this mesh "
+          f"pads to {mapper.padded}; resume with the same number of devices."
+        )
+
+    restored = ckpt.restore(abstract, check=check)
   if restored is None:
     step, resumed_from = 0, None
     if writer.enabled and os.path.exists(os.path.join(workdir, METRICS_FILE)):
@@ -223,18 +237,7 @@ def run_sweep(
     carry = init_fn((hparams, mapper.put(keys)))
     writer.write_hparams(config_dict, sweep)
   else:
-    step, carry, meta = restored
-    diff = _config_diff(meta["config"], config_dict)
-    if diff:
-      raise ValueError(
-        f"{workdir} holds a checkpoint of a different run ({'; '.join(diff)}); "
-        "use a new --workdir or restore the config."
-      )
-    if meta["padded_points"] != mapper.padded:
-      raise ValueError(
-        f"The checkpoint in {workdir} has {meta['padded_points']} padded points but this mesh "
-        f"pads to {mapper.padded}; resume with the same number of devices."
-      )
+    step, carry, _ = restored
     carry = mapper.from_canonical(carry)
     resumed_from = step
     writer.truncate_after(step)

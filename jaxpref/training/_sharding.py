@@ -143,7 +143,14 @@ class PointMapper:
     """Device arrays with the point axis first (``[padded, ...]``), for checkpoints."""
     if self.backend != "pmap":
       return tree
-    return jax.tree.map(lambda x: jnp.reshape(x, (self.padded, *x.shape[2:])), tree)
+
+    def merge(x):
+      shape = (self.padded, *x.shape[2:])
+      if isinstance(x, jax.ShapeDtypeStruct):
+        return jax.ShapeDtypeStruct(shape, x.dtype)
+      return jnp.reshape(x, shape)
+
+    return jax.tree.map(merge, tree)
 
   def from_canonical(self, tree: PyTree) -> PyTree:
     """Inverse of :meth:`to_canonical`."""
