@@ -1,0 +1,71 @@
+"""Two local CPU processes form one JAX runtime (jax.distributed) and run one sharded sweep."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+
+from jaxpref import training
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ARGS = [
+  "--config",
+  "configs/nash_sweep.py:n=6,seeds=5,steps=60",
+  "--config.log.every=20",
+  "--config.checkpoint.every=20",
+  "--config.plot=False",
+]
+
+
+def _free_port():
+  with socket.socket() as s:
+    s.bind(("localhost", 0))
+    return s.getsockname()[1]
+
+
+def _launch(workdir, log, devices, *extra):
+  env = {
+    **os.environ,
+    "JAX_PLATFORMS": "cpu",
+    "JAX_NUM_CPU_DEVICES": str(devices),
+    "JAX_CPU_COLLECTIVES_IMPLEMENTATION": "gloo",
+  }
+  with open(log, "w") as out:
+    return subprocess.Popen(
+      [sys.executable, "-m", "experiments.train", *ARGS, "--workdir", str(workdir), *extra],
+      cwd=REPO,
+      env=env,
+      stdout=out,
+      stderr=subprocess.STDOUT,
+    )
+
+
+def test_two_processes_equal_one(tmp_path):
+  single = _launch(tmp_path / "single", tmp_path / "single.log", 8)
+  assert single.wait(timeout=300) == 0, (tmp_path / "single.log").read_text()[-3000:]
+  port = _free_port()
+  procs = [
+    _launch(
+      tmp_path / "multi",
+      tmp_path / f"p{i}.log",
+      4,
+      f"--coordinator_address=localhost:{port}",
+      "--num_processes=2",
+      f"--process_id={i}",
+    )
+    for i in range(2)
+  ]
+  for i, p in enumerate(procs):
+    assert p.wait(timeout=300) == 0, (tmp_path / f"p{i}.log").read_text()[-3000:]
+  assert "process 1/2" in (tmp_path / "p1.log").read_text()
+  one, two = (training.read_metrics(str(tmp_path / d)) for d in ("single", "multi"))
+  assert [r["step"] for r in two] == [0, 20, 40, 60]  # written once, by process 0
+  for a, b in zip(one[1:], two[1:], strict=True):
+    for name in a["metrics"]:
+      np.testing.assert_allclose(b["metrics"][name], a["metrics"][name], rtol=1e-5, atol=1e-7)
+  results = json.loads((tmp_path / "multi" / "results.json").read_text())
+  assert results["points"] == 4 * 3 * 5
+  assert sorted(os.listdir(tmp_path / "multi" / "checkpoints"), key=int) == ["20", "40", "60"]
