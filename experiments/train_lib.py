@@ -36,7 +36,7 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
   if name not in EXPERIMENTS:
     raise ValueError(f"Unknown experiment {name!r}; known: {', '.join(sorted(EXPERIMENTS))}.")
   if "vmap" in config:
-    training.sweep_from_config(config)
+    training.check_run_config(config)
   if name in VALIDATORS:
     VALIDATORS[name](config)
 

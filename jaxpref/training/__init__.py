@@ -7,7 +7,13 @@ and logs JSONL + TensorBoard with progress lines.
 """
 
 from jaxpref.training._checkpoint import Checkpointer, CheckpointError, fingerprint
-from jaxpref.training._loop import RESUMABLE_CHANGES, Program, SweepResult, run_sweep
+from jaxpref.training._loop import (
+  RESUMABLE_CHANGES,
+  Program,
+  SweepResult,
+  check_run_config,
+  run_sweep,
+)
 from jaxpref.training._metric_writer import METRICS_FILE, MetricWriter, read_metrics
 from jaxpref.training._plots import plot_sweep_curves
 from jaxpref.training._sharding import BACKENDS, PointMapper
@@ -37,6 +43,7 @@ __all__ = [
   "Summary",
   "Sweep",
   "SweepResult",
+  "check_run_config",
   "fingerprint",
   "plot_sweep_curves",
   "point_config",

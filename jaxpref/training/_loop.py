@@ -32,7 +32,7 @@ from absl import logging
 
 from jaxpref.training._checkpoint import Checkpointer, IncompatibleCheckpointError
 from jaxpref.training._metric_writer import METRICS_FILE, MetricWriter
-from jaxpref.training._sharding import PointMapper
+from jaxpref.training._sharding import BACKENDS, PointMapper
 from jaxpref.training._sweep import Sweep, seed_keys, sweep_from_config, sweep_points, unflatten
 from jaxpref.types import Array, HostArray, PRNGKey, PyTree
 
@@ -105,6 +105,28 @@ def _schedule(config: ml_collections.ConfigDict) -> _Schedule:
   return _Schedule(steps, every, ckpt)
 
 
+def check_run_config(config: ml_collections.ConfigDict) -> Sweep:
+  """Validates the sections :func:`run_sweep` reads, compiling nothing.
+
+  Args:
+    config: an experiment config with ``steps``, ``vmap``, ``mesh``, ``log`` and ``checkpoint``.
+
+  Returns:
+    The config's :class:`Sweep`.
+
+  Raises:
+    ValueError: naming the first invalid field.
+  """
+  _schedule(config)
+  if config.mesh.backend not in BACKENDS:
+    raise ValueError(
+      f"Unknown mesh backend {config.mesh.backend!r}; choose one of {', '.join(BACKENDS)}."
+    )
+  if int(config.mesh.devices) == 0 or int(config.mesh.devices) < -1:
+    raise ValueError(f"config.mesh.devices must be -1 (all) or >= 1, got {config.mesh.devices}.")
+  return sweep_from_config(config)
+
+
 def _config_diff(saved: dict[str, Any], current: dict[str, Any], prefix: str = "") -> list[str]:
   out = []
   for key in sorted(set(saved) | set(current)):
@@ -153,8 +175,8 @@ def run_sweep(
       checkpoint of a different config.
     jaxpref.training.CheckpointError: when checkpoints exist but none is readable.
   """
+  sweep = check_run_config(config)
   schedule = _schedule(config)
-  sweep = sweep_from_config(config)
   hparams_host, seeds = sweep_points(sweep)
   mapper = PointMapper(config.mesh.backend, sweep.num_points, int(config.mesh.devices))
   # Hyperparameters in the run's float dtype; keys as raw data so every backend can place them.

@@ -110,3 +110,69 @@ def test_nash_convergence_experiment_runs_in_process(tmp_path):
   assert canonical["mirror_prox (Nash-MP)"]["worst_gap"] <= 1e-10
   assert canonical["projected_extragradient"]["worst_gap"] <= 1e-10
   assert (tmp_path / "convergence.png").stat().st_size > 0
+
+
+def test_nash_sweep_cli_writes_everything(tmp_path):
+  proc = _cli(
+    "--config",
+    "configs/nash_sweep.py:n=5,seeds=4,steps=50",
+    "--workdir",
+    str(tmp_path),
+    "--config.log.every=25",
+    "--config.checkpoint.every=25",
+  )
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  results = json.loads((tmp_path / "results.json").read_text())
+  assert results["points"] == 4 * 3 * 4 and results["shape"] == [3, 4, 4]
+  for name in ("config.json", "metrics.jsonl", "convergence.png", "tensorboard"):
+    assert (tmp_path / name).exists(), name
+  assert "[mirror_prox] step 50/50 (100%)" in proc.stdout
+  assert "kl_coef=0.1 step_size=2" in proc.stdout  # the summary table
+  assert sorted(os.listdir(tmp_path / "checkpoints")) == ["25", "50"]
+
+
+@pytest.mark.parametrize(
+  "args, message",
+  [
+    (["--config.steps=abc"], "invalid literal for int()"),
+    (["--config.vmap.axes.solver.step_size=(0.1,'x')"], "values must be numbers"),
+    (["--config.vmap.axes.solver.step_size=(20.0,)"], "step_size * kl_coef < 1"),
+    (["--config.solver.name=mwu"], "config.solver.name must be one of"),
+    (["--config.mesh.backend=gpu"], "Unknown mesh backend 'gpu'"),
+    (["--config.checkpoint.every=30"], "must be 0 (off) or a multiple of config.log.every=100"),
+  ],
+)
+def test_nash_sweep_bad_config_fails_before_compiling(tmp_path, args, message):
+  proc = _cli(
+    "--config", "configs/nash_sweep.py:solver=extragradient", "--workdir", str(tmp_path), *args
+  )
+  assert proc.returncode != 0
+  assert message in proc.stderr, proc.stderr[-2000:]
+  assert "Traceback" not in proc.stderr
+  assert not (tmp_path / "checkpoints").exists()
+
+
+def test_launch_lists_static_runs(tmp_path):
+  proc = subprocess.run(
+    [
+      sys.executable,
+      "-m",
+      "experiments.launch",
+      "--config",
+      "configs/nash_sweep.py",
+      "--workdir",
+      str(tmp_path),
+      "--print_only",
+      "--",
+      "--config.steps=10",
+    ],
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+    timeout=120,
+  )
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  lines = proc.stdout.strip().splitlines()
+  assert len(lines) == 2
+  assert "--config.solver.name=extragradient" in lines[1] and "--config.steps=10" in lines[1]
+  assert str(tmp_path / "solver.name=mirror_prox") in lines[0]
