@@ -1,6 +1,6 @@
 """Step size x KL coefficient x seeds for Mirror Prox or extragradient, in one compiled program.
 
-Every seed draws a uniform random preference game (``P = (1 + U - U^T) / 2``) of ``game.n`` items;
+Every seed draws a random preference game of ``game.n`` items (EGPO's uniform family by default);
 the solver starts at the uniform policy (also the KL reference) and runs ``steps`` iterations at
 every (step_size, kl_coef, seed) point, vmapped and sharded over the available devices. Writes
 ``metrics.jsonl``, TensorBoard files, checkpoints, ``convergence.png`` (mean and 95% band over
@@ -15,9 +15,11 @@ The last line runs both solvers (the static axis listed by ``sweep``) one after 
 workdir resumes from its latest checkpoint.
 
 Expected (4 step sizes x 3 KL coefficients x 16 seeds = 192 points, n = 20, 2000 steps; about
-10 s on 2 CPU cores): with kl_coef 0.01 and 0.1 the regularized gap of the last iterate falls
-to float32 round-off (<= 1e-6) for every step size; with kl_coef 0 the last iterate of Mirror
-Prox keeps cycling (gap ~1e-2) while its average converges at O(1/T); larger steps converge faster.
+4 s on 2 CPU cores, Mirror Prox): with kl_coef 0.1 the regularized gap of the last iterate is at
+float32 round-off (|gap| <= 1e-8) for every step size, with kl_coef 0.01 for step sizes >= 0.5
+(2e-6 at 0.25); with kl_coef 0 the last iterate keeps cycling (gap 1e-2 to 8e-2) while the
+average converges at O(1/T), to 6.7e-4 (step 2) ... 5.9e-3 (step 0.25), intervals over seeds
+about 12% of the mean.
 """
 
 import ml_collections

@@ -23,6 +23,17 @@ VALIDATORS: dict[str, Callable[[ml_collections.ConfigDict], Any]] = {
 }
 
 
+def _numeric_leaves(tree: Any, prefix: str = "") -> dict[str, float]:
+  """``{"a/b/c": value}`` for every int/float leaf of nested dicts (for scalar logs)."""
+  out: dict[str, float] = {}
+  if isinstance(tree, dict):
+    for key, value in tree.items():
+      out.update(_numeric_leaves(value, f"{prefix}{key}/"))
+  elif isinstance(tree, int | float) and not isinstance(tree, bool):
+    out[prefix.rstrip("/")] = float(tree)
+  return out
+
+
 def validate_config(config: ml_collections.ConfigDict) -> None:
   """Raises ``ValueError`` naming the problem if ``config`` cannot run; compiles nothing.
 
@@ -47,6 +58,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   Args:
     config: the experiment config (``configs/<name>.py``).
     workdir: output directory, created if needed; ``config.json`` is written there first.
+      Experiments without a ``vmap`` section get ``metrics.jsonl`` (the config at step 0, then
+      every numeric result) and TensorBoard files there too; sweeps log through ``run_sweep``.
 
   Returns:
     The experiment's results (also written to ``workdir/results.json``).
@@ -69,7 +82,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     jax.process_count(),
     jax.devices(),
   )
-  results = EXPERIMENTS[name](config, workdir)
+  if "vmap" in config:  # run_sweep logs hyperparameters and metrics itself
+    results = EXPERIMENTS[name](config, workdir)
+  else:
+    writer = training.MetricWriter(workdir, tensorboard=bool(config.get("tensorboard", True)))
+    writer.write_hparams(json.loads(config.to_json()))
+    results = EXPERIMENTS[name](config, workdir)
+    writer.write_scalars(1, _numeric_leaves(results))
+    writer.close()
   if writes:
     with open(os.path.join(workdir, "results.json"), "w") as f:
       json.dump(results, f, indent=2)
