@@ -10,6 +10,8 @@ _TEST = [
   "ruff>=0.6",
   # Peer libraries used only as independent cross-checks in tests.
   "highspy>=1.7",
+  # Reads back the TensorBoard event files jaxpref writes (the core install does not need it).
+  "tensorboard>=2.15",
 ]
 _BENCH = [
   "highspy>=1.7",
