@@ -31,7 +31,7 @@ import numpy as np
 from absl import logging
 
 from jaxpref.training._checkpoint import Checkpointer, IncompatibleCheckpointError
-from jaxpref.training._metric_writer import METRICS_FILE, MetricWriter
+from jaxpref.training._metric_writer import MetricWriter
 from jaxpref.training._sharding import BACKENDS, PointMapper
 from jaxpref.training._sweep import Sweep, seed_keys, sweep_from_config, sweep_points, unflatten
 from jaxpref.types import Array, HostArray, PRNGKey, PyTree
@@ -183,22 +183,15 @@ def run_sweep(
   dtype = jnp.zeros(()).dtype
   hparams_host = {k: v.astype(dtype) if v.dtype.kind == "f" else v for k, v in hparams_host.items()}
   keys = jax.random.key_data(seed_keys(sweep.seed, seeds))
-  hparams = mapper.put(hparams_host)
+  points = (mapper.put(hparams_host), mapper.put(keys))
+  num_logs = len(schedule.log_steps)
 
-  def init_point(args):
+  def init_carry(args):
     hp, key = args
     state = program.init(hp, jax.random.wrap_key_data(key))
-    return state, program.metrics(state, hp)
-
-  num_logs = len(schedule.log_steps)
-  metric_shapes = jax.eval_shape(
-    lambda hp, k: init_point((hp, k))[1],
-    {k: jax.ShapeDtypeStruct((), v.dtype) for k, v in hparams_host.items()},
-    jax.ShapeDtypeStruct((2,), jnp.uint32),
-  )
-  not_scalar = [k for k, m in metric_shapes.items() if m.shape]
-  if not_scalar:
-    raise ValueError(f"Program.metrics must return scalars; {not_scalar} are not.")
+    values = program.metrics(state, hp)
+    history = jax.tree.map(lambda v: jnp.zeros((num_logs, *v.shape), v.dtype), values)
+    return _Carry(state, history)
 
   def chunk_point(length):
     def run(args, start, log_index):
@@ -212,13 +205,13 @@ def run_sweep(
 
     return run
 
-  def init_carry(args):
-    state, _ = init_point(args)
-    history = jax.tree.map(lambda m: jnp.zeros((num_logs, *m.shape), m.dtype), metric_shapes)
-    return _Carry(state, history)
-
   init_fn = mapper.map(init_carry)
   chunk_fns: dict[int, Callable[..., Any]] = {}
+  # Traced, not compiled: the checks below and the tree checkpoints are restored into.
+  abstract = mapper.to_canonical(jax.eval_shape(init_fn, points))
+  not_scalar = [k for k, h in abstract.history.items() if h.ndim > 2]  # [points, logs, ...]
+  if not_scalar:
+    raise ValueError(f"Program.metrics must return scalars; {not_scalar} are not.")
 
   ckpt = None
   if schedule.checkpoint_every:
@@ -231,8 +224,6 @@ def run_sweep(
   config_dict = json.loads(config.to_json())
   restored = None
   if ckpt is not None:
-    abstract = jax.eval_shape(init_fn, (hparams, mapper.put(keys)))
-    abstract = mapper.to_canonical(abstract)
     abstract = jax.tree.map(
       lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=mapper.canonical_sharding()),
       abstract,
@@ -254,9 +245,8 @@ def run_sweep(
     restored = ckpt.restore(abstract, check=check)
   if restored is None:
     step, resumed_from = 0, None
-    if writer.enabled and os.path.exists(os.path.join(workdir, METRICS_FILE)):
-      os.remove(os.path.join(workdir, METRICS_FILE))
-    carry = init_fn((hparams, mapper.put(keys)))
+    writer.reset()
+    carry = init_fn(points)
     writer.write_hparams(config_dict, sweep)
   else:
     step, carry, _ = restored
@@ -284,7 +274,7 @@ def run_sweep(
     if length not in chunk_fns:
       chunk_fns[length] = mapper.map(chunk_point(length), num_broadcast=2)
     carry, values = chunk_fns[length](
-      (carry, hparams), mapper.broadcast(np.int32(step)), mapper.broadcast(np.int32(log_index))
+      (carry, points[0]), mapper.broadcast(np.int32(step)), mapper.broadcast(np.int32(log_index))
     )
     values = unflatten(mapper.to_host(values), sweep)
     now = time.perf_counter()

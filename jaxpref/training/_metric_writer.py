@@ -91,6 +91,11 @@ class MetricWriter:
       self._tb.scalars(step, scalars)
       self._tb.flush()
 
+  def reset(self) -> None:
+    """Removes a previous run's ``metrics.jsonl`` (a fresh start overwrites its logs)."""
+    if self.enabled and os.path.exists(self.path):
+      os.remove(self.path)
+
   def truncate_after(self, step: int) -> None:
     """Drops logged lines past ``step`` (a resumed run rewrites them)."""
     if not self.enabled or not os.path.exists(self.path):
