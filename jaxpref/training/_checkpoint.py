@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import orbax.checkpoint as ocp
 from absl import logging
 
+from jaxpref.training._sharding import is_key
 from jaxpref.types import PyTree
 
 
@@ -31,10 +32,6 @@ class CheckpointError(RuntimeError):
 
 class IncompatibleCheckpointError(ValueError):
   """A readable checkpoint of a different run (raised by a ``check`` callback; never skipped)."""
-
-
-def _is_key(x: Any) -> bool:
-  return hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jax.dtypes.prng_key)
 
 
 def _leaf_words(x: jax.Array) -> jax.Array:
@@ -70,17 +67,16 @@ def fingerprint(tree: PyTree) -> int:
   Returns:
     The hash as a Python ``int``.
   """
-  leaves = [jax.random.key_data(x) if _is_key(x) else jnp.asarray(x) for x in jax.tree.leaves(tree)]
-  return int(_fingerprint(leaves))
+  return int(_fingerprint([jnp.asarray(x) for x in jax.tree.leaves(_raw(tree))]))
 
 
 def _raw(tree: PyTree) -> PyTree:
-  return jax.tree.map(lambda x: jax.random.key_data(x) if _is_key(x) else x, tree)
+  return jax.tree.map(lambda x: jax.random.key_data(x) if is_key(x) else x, tree)
 
 
 def _raw_abstract(tree: PyTree) -> PyTree:
   def convert(x):
-    if not _is_key(x):
+    if not is_key(x):
       return x
     raw = jax.eval_shape(jax.random.key_data, x)
     return jax.ShapeDtypeStruct(raw.shape, raw.dtype, sharding=getattr(x, "sharding", None))
@@ -123,9 +119,7 @@ class Checkpointer:
       **meta,
       "step": int(step),
       "fingerprint": fingerprint(state),
-      "key_impls": {
-        str(k): str(jax.random.key_impl(x)) for k, x in enumerate(leaves) if _is_key(x)
-      },
+      "key_impls": {str(k): str(jax.random.key_impl(x)) for k, x in enumerate(leaves) if is_key(x)},
     }
     self._manager.save(
       int(step),

@@ -34,7 +34,8 @@ BACKENDS = ("none", "jit", "shard_map", "pmap")
 AXIS = "points"
 
 
-def _is_key(x: Any) -> bool:
+def is_key(x: Any) -> bool:
+  """Whether ``x`` is an array of typed PRNG keys (``jax.random.key``)."""
   return hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jax.dtypes.prng_key)
 
 
@@ -170,7 +171,7 @@ class PointMapper:
     """NumPy copies ``[N, ...]`` with the padding dropped (PRNG keys as their raw data)."""
 
     def fetch(x):
-      if _is_key(x):
+      if is_key(x):
         x = jax.random.key_data(x)
       if self.backend == "pmap":
         x = np.asarray(x).reshape(self.padded, *x.shape[2:])
