@@ -1,8 +1,32 @@
 """Helpers shared by the experiment configs."""
 
+import importlib.util
+import os
+import types
 from typing import Any
 
 import ml_collections
+
+
+def load_config_module(spec: str) -> tuple[types.ModuleType, str]:
+  """Imports the config file of ``--config path/to/name.py[:arg]``.
+
+  Args:
+    spec: the file path, optionally followed by ``:arg``.
+
+  Returns:
+    ``(module, arg)``: the executed module and the text after the colon (``""`` if none).
+
+  Raises:
+    ValueError: if no file exists at the path.
+  """
+  path, _, arg = spec.partition(":") if ".py:" in spec else (spec, "", "")
+  if not os.path.isfile(path):
+    raise ValueError(f"no config file at {path!r}.")
+  module_spec = importlib.util.spec_from_file_location("_jaxpref_config", path)
+  module = importlib.util.module_from_spec(module_spec)
+  module_spec.loader.exec_module(module)
+  return module, arg
 
 
 def _parse_value(key: str, text: str, default: Any) -> Any:

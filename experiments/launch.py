@@ -10,7 +10,6 @@ the other; ``--print_only`` prints the commands instead, one per line, for a clu
 Flags after ``--`` are passed to every run. Each run is resumable on its own workdir.
 """
 
-import importlib.util
 import os
 import shlex
 import subprocess
@@ -18,6 +17,8 @@ import sys
 from typing import Any
 
 from absl import app, flags
+
+from configs import common
 
 _CONFIG = flags.DEFINE_string("config", None, "configs/<name>.py[:arg] with a sweep() function.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Parent directory; each run gets a subdirectory.")
@@ -37,18 +38,13 @@ def sweep_runs(spec: str) -> list[dict[str, Any]]:
   Raises:
     ValueError: if the file has no ``sweep`` function or lists no run.
   """
-  path, _, arg = spec.partition(":") if ".py:" in spec else (spec, "", "")
-  module_spec = importlib.util.spec_from_file_location("_jaxpref_sweep_config", path)
-  if module_spec is None or not os.path.isfile(path):
-    raise ValueError(f"--config: no config file at {path!r}.")
-  module = importlib.util.module_from_spec(module_spec)
-  module_spec.loader.exec_module(module)
+  module, arg = common.load_config_module(spec)
   if not hasattr(module, "sweep"):
-    raise ValueError(f"{path} has no sweep(add, arg) function; run it with experiments.train.")
+    raise ValueError(f"{spec} has no sweep(add, arg) function; run it with experiments.train.")
   runs: list[dict[str, Any]] = []
   module.sweep(lambda **overrides: runs.append(overrides), arg or None)
   if not runs:
-    raise ValueError(f"{path}: sweep() listed no run.")
+    raise ValueError(f"{spec}: sweep() listed no run.")
   return runs
 
 

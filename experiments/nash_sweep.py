@@ -106,8 +106,9 @@ def summary_table(result: training.SweepResult) -> list[dict[str, Any]]:
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Runs the sweep (resuming from ``workdir``), prints the summary table and plots curves."""
-  sweep = validate(config)
+  # train_lib.validate_config has run validate(config); run_sweep re-checks its own sections.
   result = training.run_sweep(make_program(config), config, workdir, name=config.solver.name)
+  sweep = result.sweep
   table = summary_table(result)
   if jax.process_index() == 0:
     print(

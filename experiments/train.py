@@ -13,13 +13,13 @@ Several processes (hosts, or local processes for testing) form one JAX runtime w
 Open MPI). Every process runs the same command; process 0 writes logs and results.
 """
 
-import importlib.util
-import os
 import sys
 
+import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from configs import common
 from experiments import train_lib
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -58,13 +58,8 @@ def _flag_values(argv: list[str], name: str) -> list[tuple[str, str | None]]:
 
 
 def _load_config(spec: str):
-  path, _, arg = spec.partition(":") if ".py:" in spec else (spec, "", "")
-  if not os.path.isfile(path):
-    raise ConfigError(f"--config: no config file at {path!r}.")
-  module_spec = importlib.util.spec_from_file_location("_jaxpref_config_check", path)
-  module = importlib.util.module_from_spec(module_spec)
   try:
-    module_spec.loader.exec_module(module)
+    module, arg = common.load_config_module(spec)
     return module.get_config(arg) if arg else module.get_config()
   except (ValueError, TypeError, AttributeError) as e:
     raise ConfigError(f"--config {spec}: {e}") from e
@@ -100,18 +95,13 @@ def _parse_flags(argv: list[str]) -> list[str]:
 
 
 def _initialize_distributed() -> None:
-  if _COORDINATOR.value is not None:
-    import jax
-
+  # Arguments left as None are auto-detected by JAX (Cloud TPU, SLURM, Open MPI).
+  if _COORDINATOR.value is not None or _DISTRIBUTED.value:
     jax.distributed.initialize(
       coordinator_address=_COORDINATOR.value,
       num_processes=_NUM_PROCESSES.value,
       process_id=_PROCESS_ID.value,
     )
-  elif _DISTRIBUTED.value:
-    import jax
-
-    jax.distributed.initialize()
 
 
 def main(argv: list[str]) -> None:
