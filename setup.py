@@ -10,6 +10,8 @@ _TEST = [
   "ruff>=0.6",
   # Peer libraries used only as independent cross-checks in tests.
   "highspy>=1.7",
+  # Bradley-Terry maximum likelihood reference for the preference-model fits.
+  "choix>=0.4",
   # Reads back the TensorBoard event files jaxpref writes (the core install does not need it).
   "tensorboard>=2.15",
 ]
@@ -20,6 +22,7 @@ _BENCH = [
   "cvxpy>=1.4",
   "ecos>=2.0",
   "pref_voting>=1.10",
+  "choix>=0.4",
 ]
 
 setuptools.setup(

@@ -1,5 +1,29 @@
-"""Loaders for real comparison data (LLMFAO ships inside the package under CC BY 4.0)."""
+"""Loaders for real comparison data, as integer-coded long-form tables.
 
-from jaxpref.data._llmfao import Comparisons, load_llmfao
+LLMFAO's crowd judgments ship inside the package (CC BY 4.0); any CSV of comparisons (the
+paired-comparison surveys and football results in ``../shared/data/paircomp``, or a user's own)
+loads through :func:`load_comparisons`. Splits hold out comparisons or whole annotators.
+"""
 
-__all__ = ["Comparisons", "load_llmfao"]
+from jaxpref.data._llmfao import default_llmfao_path, load_llmfao
+from jaxpref.data._table import (
+  SIGNED_CODES,
+  Comparisons,
+  covariate_matrix,
+  load_comparisons,
+  select,
+  split_annotators,
+  split_comparisons,
+)
+
+__all__ = [
+  "SIGNED_CODES",
+  "Comparisons",
+  "covariate_matrix",
+  "default_llmfao_path",
+  "load_comparisons",
+  "load_llmfao",
+  "select",
+  "split_annotators",
+  "split_comparisons",
+]

@@ -8,35 +8,13 @@ judgments of the same pairs, or a user's own copy) loads through ``path``.
 import csv
 import os
 from importlib import resources
-from typing import NamedTuple
 
 import numpy as np
 
-from jaxpref.types import HostArray
+from jaxpref.data._table import Comparisons, _codes
 
 _REQUIRED = ("prompt", "winner", "left", "right")
 _SCORE = {"left": 1.0, "right": 0.0, "tie": 0.5}
-
-
-class Comparisons(NamedTuple):
-  """A long-form table of pairwise comparisons.
-
-  Attributes:
-    item_a: ``[K]`` int ids of the first item of each comparison.
-    item_b: ``[K]`` int ids of the second item.
-    outcome: ``[K]`` float score of ``item_a``: 1 won, 0 lost, 1/2 tie.
-    items: names of the items, indexed by id.
-    prompt: ``[K]`` int prompt (context) of each comparison.
-    annotator: ``[K]`` int annotator of each comparison (-1 where the file names none, as in the
-      judgments of a single LLM judge).
-  """
-
-  item_a: HostArray
-  item_b: HostArray
-  outcome: HostArray
-  items: tuple[str, ...]
-  prompt: HostArray
-  annotator: HostArray
 
 
 def default_llmfao_path() -> str:
@@ -51,7 +29,7 @@ def load_llmfao(path: str | os.PathLike | None = None) -> Comparisons:
   ``right`` name the two models and ``winner`` is ``left``, ``right`` or ``tie``. Only ``prompt``,
   ``winner``, ``left`` and ``right`` are required; ``worker`` is optional (the GPT-4 / GPT-3.5 judge
   files have none). Items are the model names, sorted alphabetically, so ids are stable across
-  files.
+  files. Workers are coded in numeric order of their ids, named in ``annotators``.
 
   Args:
     path: a CSV in the LLMFAO format; the packaged crowd judgments (8,931 judgments of 59 models by
@@ -90,11 +68,16 @@ def load_llmfao(path: str | os.PathLike | None = None) -> Comparisons:
       )
   items = tuple(sorted({r["left"] for r in rows} | {r["right"] for r in rows}))
   index = {name: i for i, name in enumerate(items)}
+  if "worker" in rows[0]:
+    annotator, annotators = _codes([r["worker"] for r in rows])
+  else:
+    annotator, annotators = np.full(len(rows), -1, dtype=np.int64), ()
   return Comparisons(
     item_a=np.array([index[r["left"]] for r in rows], dtype=np.int64),
     item_b=np.array([index[r["right"]] for r in rows], dtype=np.int64),
     outcome=np.array([_SCORE[r["winner"]] for r in rows], dtype=np.float64),
     items=items,
     prompt=np.array([int(r["prompt"]) for r in rows], dtype=np.int64),
-    annotator=np.array([int(r.get("worker") or -1) for r in rows], dtype=np.int64),
+    annotator=annotator,
+    annotators=annotators,
   )

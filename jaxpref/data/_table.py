@@ -1,0 +1,305 @@
+"""Long-form comparison tables: one row per judgment, items and annotators integer-coded.
+
+The paired-comparison surveys in ``../shared/data/paircomp`` (psychotools / BradleyTerry2 data:
+``subject,item_a,item_b,outcome,<covariates>``, outcome 1 / 0 / -1), football results
+(``season,home,away,outcome``) and any user CSV of the same shape load through
+:func:`load_comparisons`; the column names and outcome codes are arguments.
+"""
+
+import csv
+import os
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from jaxpref.types import HostArray
+
+# Score of item_a for the codes used by psychotools / BradleyTerry2 and most survey exports.
+SIGNED_CODES: Mapping[str, float] = {"1": 1.0, "0": 0.5, "-1": 0.0}
+
+
+class Comparisons(NamedTuple):
+  """A long-form table of pairwise comparisons.
+
+  Attributes:
+    item_a: ``[K]`` int ids of the first item of each comparison (the left / home / first-shown
+      one, which is what a position or home advantage attaches to).
+    item_b: ``[K]`` int ids of the second item.
+    outcome: ``[K]`` float score of ``item_a``: 1 won, 0 lost, 1/2 tie.
+    items: names of the items, indexed by id.
+    prompt: ``[K]`` int prompt (context) of each comparison; 0 where the table has none.
+    annotator: ``[K]`` int annotator (subject, rater) of each comparison, indexing
+      ``annotators``; -1 where the file names none.
+    annotators: names of the annotators, indexed by id (empty when there are none).
+    covariates: annotator covariates by column name, each ``[K]`` (the row's annotator's value,
+      as text); empty when the table has none. :func:`covariate_matrix` encodes them.
+  """
+
+  item_a: HostArray
+  item_b: HostArray
+  outcome: HostArray
+  items: tuple[str, ...]
+  prompt: HostArray
+  annotator: HostArray
+  annotators: tuple[str, ...] = ()
+  covariates: Mapping[str, HostArray] = {}
+
+  @property
+  def num_items(self) -> int:
+    """Number of items ``n``."""
+    return len(self.items)
+
+  @property
+  def num_annotators(self) -> int:
+    """Number of annotators (0 when the table names none)."""
+    return len(self.annotators)
+
+  @property
+  def num_comparisons(self) -> int:
+    """Number of comparisons ``K`` (``len(table)`` counts the tuple's fields)."""
+    return int(self.outcome.shape[0])
+
+
+def _codes(values: Sequence[str]) -> tuple[HostArray, tuple[str, ...]]:
+  """Integer codes and sorted distinct names (numeric-looking names sorted as numbers)."""
+  distinct = set(values)
+  try:
+    names = tuple(sorted(distinct, key=float))
+  except ValueError:
+    names = tuple(sorted(distinct))
+  index = {name: i for i, name in enumerate(names)}
+  return np.array([index[v] for v in values], dtype=np.int64), names
+
+
+def load_comparisons(
+  path: str | os.PathLike,
+  *,
+  item_a: str = "item_a",
+  item_b: str = "item_b",
+  outcome: str = "outcome",
+  annotator: str | None = "subject",
+  prompt: str | None = None,
+  covariates: Sequence[str] | None = None,
+  outcome_codes: Mapping[str, float] = SIGNED_CODES,
+  items: Sequence[str] | None = None,
+) -> Comparisons:
+  """Reads a long-form comparison CSV into a :class:`Comparisons` table.
+
+  Items are coded in sorted name order (or in the order of ``items``), annotators in sorted order
+  (numerically when the ids are numbers); ties are kept as outcome 1/2. Covariates are annotator
+  attributes (age, gender, ...), stored per row as text.
+
+  Examples: the paircomp surveys load with the defaults; football with
+  ``item_a="home", item_b="away", annotator="season"``.
+
+  Args:
+    path: the CSV file (any path; the shared data folder is only the default of the experiments).
+    item_a: column naming the first item.
+    item_b: column naming the second item.
+    outcome: column holding the result, one of the keys of ``outcome_codes``.
+    annotator: column naming who judged (subject, worker, season); ``None`` for none.
+    prompt: column holding an integer context id; ``None`` for none.
+    covariates: annotator covariate columns to keep; ``None`` keeps every column not used above.
+    outcome_codes: map from the text of an outcome cell to the score of ``item_a`` in ``[0, 1]``
+      (default ``{"1": 1, "0": 1/2, "-1": 0}``).
+    items: the full item vocabulary in id order; every item must then occur in the table and no
+      other item may.
+
+  Returns:
+    The comparisons.
+
+  Raises:
+    FileNotFoundError: if ``path`` does not exist.
+    ValueError: if the file is empty or has no rows, a required column is missing (named), an
+      outcome is not a known code or an item cell is empty (line named), an item is compared with
+      itself, or ``items`` lists an item that never appears or misses one that does.
+  """
+  path = os.fspath(path)
+  if not os.path.exists(path):
+    raise FileNotFoundError(f"No comparisons file at {path!r}.")
+  for code, score in outcome_codes.items():
+    if not 0.0 <= float(score) <= 1.0:
+      raise ValueError(f"outcome_codes[{code!r}] = {score} is not a score of item_a in [0, 1].")
+  with open(path, newline="", encoding="utf-8") as f:
+    reader = csv.DictReader(f)
+    header = list(reader.fieldnames or ())
+    if not header:
+      raise ValueError(f"{path}: empty file (no header row).")
+    required = [c for c in (item_a, item_b, outcome, annotator, prompt) if c is not None]
+    missing = [c for c in required + list(covariates or ()) if c not in header]
+    if missing:
+      raise ValueError(
+        f"{path}: missing column(s) {', '.join(repr(c) for c in missing)}; "
+        f"the file has {', '.join(header)}."
+      )
+    rows = list(reader)
+  if not rows:
+    raise ValueError(f"{path}: no comparisons (the file has a header but no rows).")
+  for line, row in enumerate(rows, start=2):
+    if row[outcome] not in outcome_codes:
+      raise ValueError(
+        f"{path}, line {line}: outcome {row[outcome]!r} in column {outcome!r} is not one of "
+        f"{', '.join(repr(c) for c in outcome_codes)}."
+      )
+    if not row[item_a] or not row[item_b]:
+      raise ValueError(f"{path}, line {line}: empty item cell.")
+    if row[item_a] == row[item_b]:
+      raise ValueError(f"{path}, line {line}: item {row[item_a]!r} is compared with itself.")
+  seen = {r[item_a] for r in rows} | {r[item_b] for r in rows}
+  if items is None:
+    names = tuple(sorted(seen))
+  else:
+    names = tuple(items)
+    unknown = sorted(seen - set(names))
+    if unknown:
+      raise ValueError(f"{path}: item(s) {unknown} are not in the given items.")
+    absent = [name for name in names if name not in seen]
+    if absent:
+      raise ValueError(
+        f"{path}: item(s) {absent} never appear in any comparison; their strength is not "
+        "identified by the data. Drop them from `items`."
+      )
+  index = {name: i for i, name in enumerate(names)}
+  if annotator is None:
+    annotator_ids, annotator_names = np.full(len(rows), -1, dtype=np.int64), ()
+  else:
+    annotator_ids, annotator_names = _codes([r[annotator] for r in rows])
+  used = {item_a, item_b, outcome, annotator, prompt}
+  keep = [c for c in header if c not in used] if covariates is None else list(covariates)
+  return Comparisons(
+    item_a=np.array([index[r[item_a]] for r in rows], dtype=np.int64),
+    item_b=np.array([index[r[item_b]] for r in rows], dtype=np.int64),
+    outcome=np.array([float(outcome_codes[r[outcome]]) for r in rows], dtype=np.float64),
+    items=names,
+    prompt=np.array([int(r[prompt]) if prompt else 0 for r in rows], dtype=np.int64),
+    annotator=annotator_ids,
+    annotators=annotator_names,
+    covariates={c: np.array([r[c] for r in rows], dtype=object) for c in keep},
+  )
+
+
+def select(table: Comparisons, rows: HostArray) -> Comparisons:
+  """The comparisons ``rows`` (a boolean mask or integer indices) of ``table``.
+
+  Item and annotator codes and names are kept unchanged, so models fitted on a subset score the
+  same items as the full table.
+
+  Args:
+    table: the comparisons.
+    rows: ``[K]`` boolean mask or integer row indices.
+
+  Returns:
+    The selected comparisons.
+  """
+  rows = np.asarray(rows)
+  return table._replace(
+    item_a=table.item_a[rows],
+    item_b=table.item_b[rows],
+    outcome=table.outcome[rows],
+    prompt=table.prompt[rows],
+    annotator=table.annotator[rows],
+    covariates={name: column[rows] for name, column in table.covariates.items()},
+  )
+
+
+def split_comparisons(
+  table: Comparisons, test_fraction: float, seed: int
+) -> tuple[Comparisons, Comparisons]:
+  """Splits rows at random into train and test (held-out comparisons, seen annotators).
+
+  Args:
+    table: the comparisons.
+    test_fraction: fraction of rows in the test part, in ``(0, 1)``.
+    seed: seed of the permutation (numpy ``default_rng``).
+
+  Returns:
+    ``(train, test)``.
+
+  Raises:
+    ValueError: if ``test_fraction`` is not in ``(0, 1)`` or leaves a part empty.
+  """
+  k = table.num_comparisons
+  n_test = round(test_fraction * k)
+  if not 0.0 < test_fraction < 1.0 or not 0 < n_test < k:
+    raise ValueError(f"test_fraction {test_fraction} must leave both parts of {k} rows non-empty.")
+  test = np.zeros(k, dtype=bool)
+  test[np.random.default_rng(seed).permutation(k)[:n_test]] = True
+  return select(table, ~test), select(table, test)
+
+
+def split_annotators(
+  table: Comparisons, test_fraction: float, seed: int
+) -> tuple[Comparisons, Comparisons]:
+  """Splits annotators at random: every comparison of a held-out person goes to test.
+
+  Args:
+    table: the comparisons, with annotators.
+    test_fraction: fraction of annotators held out, in ``(0, 1)``.
+    seed: seed of the permutation (numpy ``default_rng``).
+
+  Returns:
+    ``(train, test)``.
+
+  Raises:
+    ValueError: if the table names no annotators or the split leaves a part empty.
+  """
+  u = table.num_annotators
+  if u == 0:
+    raise ValueError("The table names no annotators; split by comparison instead.")
+  n_test = round(test_fraction * u)
+  if not 0.0 < test_fraction < 1.0 or not 0 < n_test < u:
+    raise ValueError(
+      f"test_fraction {test_fraction} must leave both parts of {u} annotators non-empty."
+    )
+  held_out = np.zeros(u, dtype=bool)
+  held_out[np.random.default_rng(seed).permutation(u)[:n_test]] = True
+  test = held_out[table.annotator]
+  return select(table, ~test), select(table, test)
+
+
+def covariate_matrix(table: Comparisons, names: Sequence[str]) -> tuple[HostArray, tuple[str, ...]]:
+  """Per-annotator design matrix of covariates: numbers standardized, categories one-hot.
+
+  A column whose every value parses as a number is centred and scaled to unit variance; any
+  other column becomes one indicator per level but the first (treatment coding). The value of an
+  annotator is that of their first row (covariates are annotator attributes).
+
+  Args:
+    table: the comparisons, with annotators and the named covariates.
+    names: covariate columns to encode.
+
+  Returns:
+    ``(X, labels)``: ``X`` is ``[num_annotators, d]`` float64, ``labels`` names its columns.
+
+  Raises:
+    ValueError: if the table has no annotators or a name is not one of its covariates.
+  """
+  u = table.num_annotators
+  if u == 0:
+    raise ValueError("Covariates are per annotator, and the table names none.")
+  first = np.full(u, -1, dtype=np.int64)
+  for row in range(table.num_comparisons - 1, -1, -1):
+    first[table.annotator[row]] = row
+  columns, labels = [], []
+  for name in names:
+    if name not in table.covariates:
+      raise ValueError(
+        f"Unknown covariate {name!r}; the table has {', '.join(table.covariates) or 'none'}."
+      )
+    values = table.covariates[name][first]
+    try:
+      x = np.array([float(v) for v in values])
+    except ValueError:
+      levels = sorted(set(values.tolist()))
+      for level in levels[1:]:
+        columns.append((values == level).astype(np.float64))
+        labels.append(f"{name}={level}")
+      continue
+    if not np.all(np.isfinite(x)):
+      raise ValueError(f"Covariate {name!r} has missing or non-finite values.")
+    scale = x.std()
+    columns.append((x - x.mean()) / (scale if scale > 0 else 1.0))
+    labels.append(name)
+  x = np.stack(columns, axis=1) if columns else np.zeros((u, 0))
+  return x, tuple(labels)

@@ -1,0 +1,83 @@
+"""Preference models fitted to human comparisons, and the games they define.
+
+* :class:`BradleyTerry` (L2 prior, Davidson / Rao-Kupper ties, position or home advantage, item
+  and context features) and :class:`GeneralPreference` (GPM: skew-symmetric embeddings that
+  represent cycles), frozen pytree dataclasses with parameter dicts, fitted by :func:`fit` (optax
+  L-BFGS under ``jit``, vmappable over seeds and ``l2``).
+* :class:`Mixture`: K components over annotators fitted by EM (soft, or hard as MaxMin-RLHF), with
+  covariate-conditioned mixing.
+* Aggregation over groups: utilitarian, egalitarian (:func:`maxmin_lottery`), group-robust fitting.
+* :func:`preference_matrix` turns any fitted model into a game for :mod:`jaxpref.equilibria`.
+"""
+
+from jaxpref.preference._aggregate import (
+  GroupRobustFit,
+  MaxMinLottery,
+  fit_group_robust,
+  group_losses,
+  maxmin_lottery,
+  utilitarian_matrix,
+)
+from jaxpref.preference._fit import (
+  Fit,
+  fit,
+  log_likelihood,
+  minimize,
+  objective,
+  outcome_probabilities,
+  preference_matrix,
+  win_probability,
+)
+from jaxpref.preference._links import LINKS, outcome_log_likelihood, outcome_log_probs
+from jaxpref.preference._mixture import (
+  Mixture,
+  MixtureFit,
+  MixtureParams,
+  component_log_likelihoods,
+  component_matrices,
+  fit_mixture,
+  mixture_log_likelihood,
+  prior_log_weights,
+)
+from jaxpref.preference._models import BradleyTerry, GeneralPreference, Params, PreferenceModel
+from jaxpref.preference._pairs import Pairs, check_pairs, make_pairs, pairs_from_table
+from jaxpref.preference._synthetic import bt_mixture_games, cyclic_gpm, sample_comparisons
+
+__all__ = [
+  "LINKS",
+  "BradleyTerry",
+  "Fit",
+  "GeneralPreference",
+  "GroupRobustFit",
+  "MaxMinLottery",
+  "Mixture",
+  "MixtureFit",
+  "MixtureParams",
+  "Pairs",
+  "Params",
+  "PreferenceModel",
+  "bt_mixture_games",
+  "check_pairs",
+  "component_log_likelihoods",
+  "component_matrices",
+  "cyclic_gpm",
+  "fit",
+  "fit_group_robust",
+  "fit_mixture",
+  "group_losses",
+  "log_likelihood",
+  "make_pairs",
+  "maxmin_lottery",
+  "minimize",
+  "mixture_log_likelihood",
+  "objective",
+  "outcome_log_likelihood",
+  "outcome_log_probs",
+  "outcome_probabilities",
+  "pairs_from_table",
+  "preference_matrix",
+  "prior_log_weights",
+  "sample_comparisons",
+  "utilitarian_matrix",
+  "win_probability",
+]
