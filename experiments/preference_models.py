@@ -2,8 +2,10 @@ r"""Preference models on real human comparisons: BT, BT with ties, GPM and a K-m
 
 For every dataset: held-out log-loss and accuracy on held-out comparisons (seen annotators) and on
 held-out annotators (new people); the mixture's K chosen on a validation split; per-group
-accuracy of the mixture against pooled BT; and the maximal lottery of each fitted model's game
-against the BT ranking, plus the egalitarian (max-min) lottery over the mixture's groups. Writes
+accuracy of the mixture against pooled BT; the worst group's held-out log-loss under pooled BT
+and under a group-robust BT (fitted to the mixture's groups); and the maximal lottery of each
+fitted model's game against the BT ranking, plus the egalitarian (max-min) lottery over the
+mixture's groups. Writes
 ``results.json`` (via ``train_lib``), ``heldout.png`` and ``lotteries.png``, and prints a table.
 
 Metrics, so that models with and without a tie model compare on the same footing:
@@ -235,6 +237,24 @@ def _per_group(fitted, test: pm.Pairs, outcome: np.ndarray, k: int) -> dict[str,
   return {"test_rows": sizes, "mixture_accuracy": mix_acc, "bt_accuracy": bt_acc}
 
 
+def _group_robust(fitted, train: pm.Pairs, test: pm.Pairs, k: int) -> dict[str, Any]:
+  """Pooled BT vs a BT minimizing the worst group's log-loss, over the mixture's groups."""
+  assign = jnp.argmax(fitted["mixture"][1].responsibilities, axis=1)
+  model, pooled = fitted["bt"]
+  robust = pm.fit_group_robust(model, train, assign[train.annotator], k)
+  loss = {
+    name: np.asarray(pm.group_losses(model, params, test, assign[test.annotator], k))
+    for name, params in (("pooled", pooled), ("robust", robust.params))
+  }
+  return {
+    "test_group_loss_pooled": loss["pooled"].tolist(),
+    "test_group_loss_robust": loss["robust"].tolist(),
+    "worst_pooled": float(loss["pooled"].max()),
+    "worst_robust": float(loss["robust"].max()),
+    "weights": np.asarray(robust.group_weights).tolist(),
+  }
+
+
 def _lotteries(fitted, items: tuple[str, ...], top_k: int) -> dict[str, Any]:
   out: dict[str, Any] = {}
   scores = np.asarray(fitted["bt"][1]["scores"])
@@ -309,6 +329,8 @@ def run_dataset(config, name: str, entry: Dataset) -> dict[str, Any]:
   fitted = models.fit_all(_padded(train, size), k)
   result["heldout_comparisons"] = _evaluate(models, fitted, test_pairs, test.outcome, False)
   result["per_group"] = _per_group(fitted, test_pairs, test.outcome, k)
+  if k > 1:
+    result["group_robust"] = _group_robust(fitted, _padded(train, size), test_pairs, k)
   result["lotteries"] = _lotteries(fitted, table.items, config.top_k)
   # Held-out annotators: new people, predicted from the prior (or their covariates).
   if table.num_annotators >= 2:
@@ -345,6 +367,12 @@ def table(results: dict[str, Any]) -> str:
       if model in lot:
         top = ", ".join(f"{i} {m:.2f}" for i, m in lot[model]["top"][:3])
         lines.append(f"  {model:<8} support {lot[model]['support']:>2}: {top}")
+    if "group_robust" in r:
+      gr = r["group_robust"]
+      lines.append(
+        f"  worst-group test log-loss over the {r['mixture_K']} groups: pooled BT "
+        f"{gr['worst_pooled']:.3f}, group-robust BT {gr['worst_robust']:.3f}"
+      )
     mm = lot["mixture_maxmin"]
     top = ", ".join(f"{i} {m:.2f}" for i, m in mm["top"][:3])
     lines.append(f"  max-min  worst-group value {mm['value']:.3f}: {top}")

@@ -78,6 +78,9 @@ def test_runs_on_a_user_csv(tmp_path):
   new = r["heldout_annotators"]
   assert new["mixture"]["logloss"] < new["bt"]["logloss"] - 0.1
   assert max(a for a in r["per_group"]["mixture_accuracy"] if a is not None) > 0.7
+  robust = r["group_robust"]
+  assert len(robust["test_group_loss_robust"]) == 2
+  assert abs(sum(robust["weights"]) - 1) < 1e-9
 
 
 @pytest.mark.parametrize(
