@@ -11,7 +11,7 @@ from importlib import resources
 
 import numpy as np
 
-from jaxpref.data._table import Comparisons, _codes
+from jaxpref.data._table import Comparisons, encode_labels
 
 _REQUIRED = ("prompt", "winner", "left", "right")
 _SCORE = {"left": 1.0, "right": 0.0, "tie": 0.5}
@@ -69,7 +69,7 @@ def load_llmfao(path: str | os.PathLike | None = None) -> Comparisons:
   items = tuple(sorted({r["left"] for r in rows} | {r["right"] for r in rows}))
   index = {name: i for i, name in enumerate(items)}
   if "worker" in rows[0]:
-    annotator, annotators = _codes([r["worker"] for r in rows])
+    annotator, annotators = encode_labels([r["worker"] for r in rows])
   else:
     annotator, annotators = np.full(len(rows), -1, dtype=np.int64), ()
   return Comparisons(

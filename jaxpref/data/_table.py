@@ -8,6 +8,7 @@ The paired-comparison surveys in ``../shared/data/paircomp`` (psychotools / Brad
 
 import csv
 import os
+import types
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
@@ -16,7 +17,7 @@ import numpy as np
 from jaxpref.types import HostArray
 
 # Score of item_a for the codes used by psychotools / BradleyTerry2 and most survey exports.
-SIGNED_CODES: Mapping[str, float] = {"1": 1.0, "0": 0.5, "-1": 0.0}
+SIGNED_CODES: Mapping[str, float] = types.MappingProxyType({"1": 1.0, "0": 0.5, "-1": 0.0})
 
 
 class Comparisons(NamedTuple):
@@ -43,7 +44,7 @@ class Comparisons(NamedTuple):
   prompt: HostArray
   annotator: HostArray
   annotators: tuple[str, ...] = ()
-  covariates: Mapping[str, HostArray] = {}
+  covariates: Mapping[str, HostArray] = types.MappingProxyType({})
 
   @property
   def num_items(self) -> int:
@@ -61,8 +62,15 @@ class Comparisons(NamedTuple):
     return int(self.outcome.shape[0])
 
 
-def _codes(values: Sequence[str]) -> tuple[HostArray, tuple[str, ...]]:
-  """Integer codes and sorted distinct names (numeric-looking names sorted as numbers)."""
+def encode_labels(values: Sequence[str]) -> tuple[HostArray, tuple[str, ...]]:
+  """Integer codes of ``values`` and their sorted distinct names (numbers sorted as numbers).
+
+  Args:
+    values: one label per row.
+
+  Returns:
+    ``(codes, names)`` with ``names[codes[k]] == values[k]``.
+  """
   distinct = set(values)
   try:
     names = tuple(sorted(distinct, key=float))
@@ -164,7 +172,7 @@ def load_comparisons(
   if annotator is None:
     annotator_ids, annotator_names = np.full(len(rows), -1, dtype=np.int64), ()
   else:
-    annotator_ids, annotator_names = _codes([r[annotator] for r in rows])
+    annotator_ids, annotator_names = encode_labels([r[annotator] for r in rows])
   used = {item_a, item_b, outcome, annotator, prompt}
   keep = [c for c in header if c not in used] if covariates is None else list(covariates)
   return Comparisons(

@@ -37,7 +37,7 @@ def test_recovers_a_three_component_mixture_and_beats_bt(three_groups):
   truth, groups, train, test = three_groups
   mixture = pm.Mixture(pm.BradleyTerry(N_ITEMS, l2=1e-2), N_GROUPS, N_PEOPLE)
   fits = jax.vmap(lambda k: pm.fit_mixture(mixture, train, k))(
-    jax.random.split(jax.random.key(0), 4)
+    jax.random.split(jax.random.key(0), 2)
   )
   best = _best(fits)
   error = _matched_error(pm.component_matrices(mixture, best.params), truth)

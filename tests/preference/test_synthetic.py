@@ -28,8 +28,8 @@ def test_cyclic_gpm_is_recovered_and_beats_bt():
   train = pm.sample_comparisons(jax.random.key(2), P, 20000)
   test = pm.sample_comparisons(jax.random.key(3), P, 4000)
   gpm = pm.GeneralPreference(10, dim=4, l2=1e-2)
-  fits = jax.vmap(lambda k: pm.fit(gpm, train, k))(jax.random.split(jax.random.key(0), 3))
-  params = jax.tree.map(lambda x: x[int(jnp.argmin(fits.objective))], fits.params)
+  fits = [pm.fit(gpm, train, k) for k in jax.random.split(jax.random.key(0), 2)]
+  params = min(fits, key=lambda f: float(f.objective)).params
   error = float(jnp.abs(pm.preference_matrix(gpm, params) - P).max())
   assert error < 0.06  # measured 0.038 over 45 pairs from 20,000 comparisons (BT: 0.589)
   bt = pm.BradleyTerry(10, l2=1e-3)
