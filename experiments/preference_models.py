@@ -47,20 +47,10 @@ class Dataset:
   llmfao_format: bool = False
 
 
-def datasets(config: ml_collections.ConfigDict) -> dict[str, Dataset]:
-  """The datasets the config asks for, by name (paircomp ones skipped if their folder is absent).
-
-  Args:
-    config: the experiment config.
-
-  Returns:
-    ``{name: Dataset}`` in the config's order.
-
-  Raises:
-    ValueError: on an unknown dataset name, or ``csv`` without ``csv.path``.
-  """
+def _registry(config: ml_collections.ConfigDict) -> dict[str, Dataset]:
+  """Every dataset the experiment knows, with its path and columns under ``config``."""
   paircomp = config.data.paircomp_dir
-  known = {
+  return {
     "llmfao": Dataset(config.data.llmfao, {}, advantage=True, llmfao_format=True),
     "soundquality": Dataset(
       os.path.join(paircomp, "SoundQuality.csv"), {}, False, ("progmat", "time")
@@ -83,14 +73,23 @@ def datasets(config: ml_collections.ConfigDict) -> dict[str, Dataset]:
       tuple(c for c in config.csv.covariates.split(",") if c),
     ),
   }
-  names = [n.strip() for n in config.datasets.replace("+", ",").split(",") if n.strip()]
-  unknown = [n for n in names if n not in known]
-  if unknown or not names:
-    raise ValueError(f"Unknown dataset(s) {unknown}; choose from {', '.join(known)}.")
-  if "csv" in names and not config.csv.path:
-    raise ValueError("datasets includes 'csv' but csv.path is empty; set --config.csv.path=FILE.")
+
+
+def datasets(config: ml_collections.ConfigDict) -> dict[str, Dataset]:
+  """The datasets the config asks for, by name (paircomp ones skipped if their folder is absent).
+
+  Args:
+    config: the experiment config.
+
+  Returns:
+    ``{name: Dataset}`` in the config's order.
+
+  Raises:
+    ValueError: on an unknown dataset name, or ``csv`` without ``csv.path``.
+  """
+  known = _registry(config)
   chosen = {}
-  for name in names:
+  for name in _names(config, known):
     entry = known[name]
     if name not in ("llmfao", "csv") and not os.path.exists(entry.path):
       logging.warning("skipping %s: %s not found (set data.paircomp_dir)", name, entry.path)
@@ -100,9 +99,20 @@ def datasets(config: ml_collections.ConfigDict) -> dict[str, Dataset]:
   return chosen
 
 
+def _names(config: ml_collections.ConfigDict, known: dict[str, Dataset]) -> list[str]:
+  """The dataset names in ``config.datasets``, checked against ``known``."""
+  names = [n.strip() for n in config.datasets.replace("+", ",").split(",") if n.strip()]
+  unknown = [n for n in names if n not in known]
+  if unknown or not names:
+    raise ValueError(f"Unknown dataset(s) {unknown}; choose from {', '.join(known)}.")
+  if "csv" in names and not config.csv.path:
+    raise ValueError("datasets includes 'csv' but csv.path is empty; set --config.csv.path=FILE.")
+  return names
+
+
 def validate(config: ml_collections.ConfigDict) -> None:
   """Checks the config before anything runs (dataset names, sizes, fractions)."""
-  datasets(config)
+  _names(config, _registry(config))
   ks = _ks(config)
   if not ks or min(ks) < 1:
     raise ValueError(f"mixture.components must list K >= 1; got {config.mixture.components!r}.")
@@ -193,9 +203,14 @@ def _probs(name: str, fitted, pairs: pm.Pairs, new_people: bool, covariates) -> 
   return np.einsum("rk,krc->rc", np.asarray(weights[pairs.annotator]), np.asarray(per_component))
 
 
+def _decisive_win(p: np.ndarray) -> np.ndarray:
+  """``[R]`` probability that the first item wins, given that the comparison is not a tie."""
+  return p[:, 0] / (p[:, 0] + p[:, 2])
+
+
 def _metrics(p: np.ndarray, outcome: np.ndarray, tie_model: bool) -> dict[str, float | None]:
   decisive = outcome != 0.5
-  win = p[:, 0] / (p[:, 0] + p[:, 2])
+  win = _decisive_win(p)
   won = outcome[decisive] == 1.0
   pw = np.clip(win[decisive], 1e-300, 1.0)
   pl = np.clip(1.0 - win[decisive], 1e-300, 1.0)
@@ -209,30 +224,29 @@ def _metrics(p: np.ndarray, outcome: np.ndarray, tie_model: bool) -> dict[str, f
 
 
 def _evaluate(models: _Models, fitted, test: pm.Pairs, outcome, new_people: bool):
-  out = {}
+  """``(metrics, probabilities)`` of every fitted model on the test rows."""
+  metrics, probs = {}, {}
   for name, fit in fitted.items():
     tie_model = models.has_ties and (
       name == "bt_ties" or (name == "mixture" and models.component.ties is not None)
     )
-    p = _probs(name, fit, test, new_people, models.covariates)
-    out[name] = _metrics(p, outcome, tie_model)
-  return out
+    probs[name] = _probs(name, fit, test, new_people, models.covariates)
+    metrics[name] = _metrics(probs[name], outcome, tie_model)
+  return metrics, probs
 
 
-def _per_group(fitted, test: pm.Pairs, outcome: np.ndarray, k: int) -> dict[str, Any]:
+def _per_group(fitted, probs, test: pm.Pairs, outcome: np.ndarray, k: int) -> dict[str, Any]:
   """Accuracy of the mixture and of pooled BT on each group's held-out decisive comparisons."""
   fit = fitted["mixture"][1]
   group = np.asarray(jnp.argmax(fit.responsibilities, axis=1))[np.asarray(test.annotator)]
-  p_mix = _probs("mixture", fitted["mixture"], test, False, None)
-  p_bt = np.asarray(pm.outcome_probabilities(*fitted["bt"], test))
   decisive = outcome != 0.5
   sizes, mix_acc, bt_acc = [], [], []
   for g in range(k):
     rows = decisive & (group == g)
     sizes.append(int(np.sum(rows)))
     won = outcome[rows] == 1.0
-    for p, acc in ((p_mix, mix_acc), (p_bt, bt_acc)):
-      win = p[rows, 0] / (p[rows, 0] + p[rows, 2])
+    for p, acc in ((probs["mixture"], mix_acc), (probs["bt"], bt_acc)):
+      win = _decisive_win(p[rows])
       acc.append(float(np.mean((win > 0.5) == won)) if rows.any() else None)
   return {"test_rows": sizes, "mixture_accuracy": mix_acc, "bt_accuracy": bt_acc}
 
@@ -327,8 +341,8 @@ def run_dataset(config, name: str, entry: Dataset) -> dict[str, Any]:
   result["validation_loglik"] = {str(kk): v for kk, v in val_ll.items()}
   test_pairs = pm.pairs_from_table(test)
   fitted = models.fit_all(_padded(train, size), k)
-  result["heldout_comparisons"] = _evaluate(models, fitted, test_pairs, test.outcome, False)
-  result["per_group"] = _per_group(fitted, test_pairs, test.outcome, k)
+  result["heldout_comparisons"], probs = _evaluate(models, fitted, test_pairs, test.outcome, False)
+  result["per_group"] = _per_group(fitted, probs, test_pairs, test.outcome, k)
   if k > 1:
     result["group_robust"] = _group_robust(fitted, _padded(train, size), test_pairs, k)
   result["lotteries"] = _lotteries(fitted, table.items, config.top_k)
@@ -338,7 +352,7 @@ def run_dataset(config, name: str, entry: Dataset) -> dict[str, Any]:
     fitted = models.fit_all(_padded(a_train, size), k)
     result["heldout_annotators"] = _evaluate(
       models, fitted, pm.pairs_from_table(a_test), a_test.outcome, True
-    )
+    )[0]
   result["seconds"] = time.perf_counter() - start
   logging.info("%s done in %.1f s", name, result["seconds"])
   return result

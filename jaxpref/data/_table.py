@@ -211,6 +211,16 @@ def select(table: Comparisons, rows: HostArray) -> Comparisons:
   )
 
 
+def _random_subset(size: int, fraction: float, seed: int, unit: str) -> HostArray:
+  """``[size]`` mask of a random ``round(fraction * size)`` members; both parts non-empty."""
+  n_test = round(fraction * size)
+  if not 0.0 < fraction < 1.0 or not 0 < n_test < size:
+    raise ValueError(f"test_fraction {fraction} must leave both parts of {size} {unit} non-empty.")
+  mask = np.zeros(size, dtype=bool)
+  mask[np.random.default_rng(seed).permutation(size)[:n_test]] = True
+  return mask
+
+
 def split_comparisons(
   table: Comparisons, test_fraction: float, seed: int
 ) -> tuple[Comparisons, Comparisons]:
@@ -227,12 +237,7 @@ def split_comparisons(
   Raises:
     ValueError: if ``test_fraction`` is not in ``(0, 1)`` or leaves a part empty.
   """
-  k = table.num_comparisons
-  n_test = round(test_fraction * k)
-  if not 0.0 < test_fraction < 1.0 or not 0 < n_test < k:
-    raise ValueError(f"test_fraction {test_fraction} must leave both parts of {k} rows non-empty.")
-  test = np.zeros(k, dtype=bool)
-  test[np.random.default_rng(seed).permutation(k)[:n_test]] = True
+  test = _random_subset(table.num_comparisons, test_fraction, seed, "rows")
   return select(table, ~test), select(table, test)
 
 
@@ -255,13 +260,7 @@ def split_annotators(
   u = table.num_annotators
   if u == 0:
     raise ValueError("The table names no annotators; split by comparison instead.")
-  n_test = round(test_fraction * u)
-  if not 0.0 < test_fraction < 1.0 or not 0 < n_test < u:
-    raise ValueError(
-      f"test_fraction {test_fraction} must leave both parts of {u} annotators non-empty."
-    )
-  held_out = np.zeros(u, dtype=bool)
-  held_out[np.random.default_rng(seed).permutation(u)[:n_test]] = True
+  held_out = _random_subset(u, test_fraction, seed, "annotators")
   test = held_out[table.annotator]
   return select(table, ~test), select(table, test)
 

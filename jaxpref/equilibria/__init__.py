@@ -1,7 +1,7 @@
 r"""Equilibria of preference games: the exact maximal lottery and iterative solvers.
 
 Iterative solvers share one optax-like interface (:class:`Solver`: ``init`` / ``step`` pure
-functions, ``NamedTuple`` states, an operator returning :math:`P\\pi`), and :func:`solve` runs
+functions, ``NamedTuple`` states, an operator returning :math:`P\pi`), and :func:`solve` runs
 any of them on a batch of games to a certified duality gap.
 """
 

@@ -27,8 +27,8 @@ class FictitiousPlayState(NamedTuple):
   r"""State of fictitious play.
 
   Attributes:
-    policy: ``[n]`` the empirical average :math:`\bar\\pi_t` (the iterate that converges).
-    ref_logits: ``[n]`` :math:`\\log\\pi_{\\mathrm{ref}}` (smooth fictitious play only).
+    policy: ``[n]`` the empirical average :math:`\bar\pi_t` (the iterate that converges).
+    ref_logits: ``[n]`` :math:`\log\pi_{\mathrm{ref}}` (smooth fictitious play only).
     average: sum of the start and the best responses played so far.
     count: number of steps taken.
   """

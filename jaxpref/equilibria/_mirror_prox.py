@@ -1,7 +1,6 @@
 r"""Two-query extrapolation solvers: Mirror Prox (Nash-MP) and extragradient (EGPO).
 
 Both take a half step from the anchor :math:`z_t` with the payoff at :math:`\pi_t`, then a full step
-
 from the *same* anchor with the payoff at the half iterate :math:`\pi_{t+1/2}`. Mirror Prox treats
 the KL regularizer proximally (any step is stable); EGPO treats it explicitly
 (``nash_solvers.md`` Sec. 3.2, 4.2 and trap 4). Both average the half iterates, the sequence of

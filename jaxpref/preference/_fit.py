@@ -106,13 +106,11 @@ def preference_matrix(
   n = model.num_items
   dtype = jax.tree.leaves(params)[0].dtype
   context = jnp.zeros(model.context_dim, dtype) if context is None else jnp.asarray(context, dtype)
-  params = {k: v for k, v in params.items() if k != "advantage"}
   neutral = model.replace(advantage=False)
   items = jnp.arange(n)
   logit = jax.vmap(
     jax.vmap(neutral.logit, in_axes=(None, None, 0, None)), in_axes=(None, 0, None, None)
   )(params, items, items, context)
-  logit = 0.5 * (logit - logit.T)  # exact antisymmetry in floating point
   p = preference_probability(logit, params.get("tie"), model.link)
   # Exact P + P^T = 1 with a diagonal of 1/2, whatever the rounding of the link.
   return jnp.fill_diagonal(0.5 * (p + 1.0 - p.T), 0.5, inplace=False)
@@ -199,13 +197,12 @@ def _fit(
   if params is None:
     params = model.init(key, pairs.outcome.dtype)
   fun = functools.partial(objective, model, pairs=pairs)
-  params, value, grad_norm, steps = minimize(
-    fun, params, max_steps, tol * (1.0 + jnp.sum(pairs.weight))
-  )
+  threshold = tol * (1.0 + jnp.sum(pairs.weight))
+  params, value, grad_norm, steps = minimize(fun, params, max_steps, threshold)
   return Fit(
     params=model.canonicalize(params),
     objective=value,
     grad_norm=grad_norm,
     steps=steps,
-    converged=grad_norm <= tol * (1.0 + jnp.sum(pairs.weight)),
+    converged=grad_norm <= threshold,
   )

@@ -208,15 +208,8 @@ def fit_mixture(
     ValueError: for malformed concrete ``pairs``, annotator ids out of range, or covariates that
       do not match ``covariate_dim``.
   """
-  check_pairs(pairs, mixture.component.num_items, mixture.component.context_dim)
-  try:
-    ids = jax.device_get(pairs.annotator)
-    if ids.min() < 0 or ids.max() >= mixture.num_annotators:
-      raise ValueError(
-        f"annotator ids must be in [0, {mixture.num_annotators}); got [{ids.min()}, {ids.max()}]."
-      )
-  except jax.errors.ConcretizationTypeError:
-    pass
+  component = mixture.component
+  check_pairs(pairs, component.num_items, component.context_dim, mixture.num_annotators)
   if mixture.covariate_dim and (
     covariates is None or jnp.shape(covariates) != (mixture.num_annotators, mixture.covariate_dim)
   ):

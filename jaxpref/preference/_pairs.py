@@ -110,17 +110,24 @@ def pairs_from_table(
   )
 
 
-def check_pairs(pairs: Pairs, num_items: int, context_dim: int | None = None) -> None:
+def check_pairs(
+  pairs: Pairs,
+  num_items: int,
+  context_dim: int | None = None,
+  num_annotators: int | None = None,
+) -> None:
   """Raises ``ValueError`` naming the first problem in concrete ``pairs``; skips tracers.
 
   Args:
     pairs: the comparisons.
     num_items: number of items the model scores.
     context_dim: the context width the model expects (unchecked when ``None``).
+    num_annotators: annotator ids must lie in ``[0, num_annotators)`` (unchecked when ``None``).
 
   Raises:
     ValueError: on empty or mismatched arrays, ids out of range, self-comparisons, outcomes outside
-      ``[0, 1]``, negative or non-finite weights, non-finite context or a wrong context width.
+      ``[0, 1]``, negative or non-finite weights, non-finite context, a wrong context width, or
+      annotator ids out of range.
   """
   try:
     a, b, y, w, u, c = (np.asarray(x) for x in pairs)
@@ -154,3 +161,5 @@ def check_pairs(pairs: Pairs, num_items: int, context_dim: int | None = None) ->
     raise ValueError(
       f"The model expects {context_dim} context features; the pairs have {c.shape[1]}."
     )
+  if num_annotators is not None and (u.min() < 0 or u.max() >= num_annotators):
+    raise ValueError(f"annotator ids must be in [0, {num_annotators}); got [{u.min()}, {u.max()}].")
