@@ -12,6 +12,9 @@ _TEST = [
   "highspy>=1.7",
   # Bradley-Terry maximum likelihood reference for the preference-model fits.
   "choix>=0.4",
+  # Hypervolume, non-dominated sorting and IGD references for jaxpref.pareto.
+  "moocore>=0.3",
+  "pymoo>=0.6.1",
   # Reads back the TensorBoard event files jaxpref writes (the core install does not need it).
   "tensorboard>=2.15",
 ]
@@ -23,6 +26,8 @@ _BENCH = [
   "ecos>=2.0",
   "pref_voting>=1.10",
   "choix>=0.4",
+  "moocore>=0.3",
+  "pymoo>=0.6.1",
 ]
 
 setuptools.setup(

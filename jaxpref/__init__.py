@@ -2,11 +2,12 @@
 
 Subpackages: ``jaxpref.games`` (preference games), ``jaxpref.metrics`` (duality gap,
 exploitability, KL, win rates), ``jaxpref.equilibria`` (maximal lotteries and solvers),
-``jaxpref.data`` (real comparison data).
+``jaxpref.data`` (real comparison data), ``jaxpref.preference`` (preference models),
+``jaxpref.pareto`` (multi-objective toolkit).
 """
 
-from jaxpref import data, equilibria, games, metrics
+from jaxpref import data, equilibria, games, metrics, pareto, preference
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "data", "equilibria", "games", "metrics"]
+__all__ = ["__version__", "data", "equilibria", "games", "metrics", "pareto", "preference"]

@@ -1,0 +1,51 @@
+"""Pareto toolkit: scalarizations, weights, dominance, hypervolume, indicators, aggregators.
+
+Pure functions that jit and vmap, with static shapes (a boolean ``valid`` mask marks the real rows
+where front sizes vary) and an explicit ``sense`` (``"min"`` for losses, ``"max"`` for rewards;
+metrics negate internally to minimisation, as pymoo and moocore do). Host-side exact
+hypervolume for any number of objectives is :func:`hypervolume_host`.
+"""
+
+from jaxpref.pareto._dominance import dominance_matrix, front_ranks, nondominated_mask
+from jaxpref.pareto._hypervolume import (
+  hypervolume,
+  hypervolume_contributions,
+  hypervolume_host,
+  hypervolume_mc,
+)
+from jaxpref.pareto._indicators import (
+  controllability,
+  gd,
+  gd_plus,
+  igd,
+  igd_plus,
+  r2,
+  spacing,
+  sparsity,
+)
+from jaxpref.pareto._scalarize import linear, smooth_tchebycheff, tchebycheff
+from jaxpref.pareto._weights import das_dennis, dirichlet, unit_directions
+
+__all__ = [
+  "controllability",
+  "das_dennis",
+  "dirichlet",
+  "dominance_matrix",
+  "front_ranks",
+  "gd",
+  "gd_plus",
+  "hypervolume",
+  "hypervolume_contributions",
+  "hypervolume_host",
+  "hypervolume_mc",
+  "igd",
+  "igd_plus",
+  "linear",
+  "nondominated_mask",
+  "r2",
+  "smooth_tchebycheff",
+  "spacing",
+  "sparsity",
+  "tchebycheff",
+  "unit_directions",
+]

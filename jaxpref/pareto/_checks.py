@@ -1,0 +1,117 @@
+"""Input checks shared by the Pareto toolkit.
+
+Every public function in :mod:`jaxpref.pareto` jits and vmaps, so values can only be checked when
+they are concrete. The checks below run on concrete inputs (eager calls, or the host side of a
+jitted program's arguments) and are skipped on tracers, where only shapes are checked.
+"""
+
+from typing import Literal
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxpref.types import Array, ArrayLike
+
+Sense = Literal["min", "max"]
+
+
+def is_concrete(*xs: ArrayLike | None) -> bool:
+  """True when no argument is a tracer (values can be inspected)."""
+  return not any(isinstance(x, jax.core.Tracer) for x in xs)
+
+
+def to_min(F: ArrayLike, sense: str) -> Array:
+  """Returns ``F`` in minimisation form (negated for ``sense="max"``)."""
+  if sense == "min":
+    return jnp.asarray(F)
+  if sense == "max":
+    return -jnp.asarray(F)
+  raise ValueError(f'sense must be "min" or "max"; got {sense!r}.')
+
+
+def check_points(
+  name: str, F: ArrayLike, *, ndim: int | None = 2, m: int | None = None, where: str = ""
+) -> Array:
+  """Checks shape (and finiteness when concrete) of an objective array; returns it as an array.
+
+  Args:
+    name: the argument name used in messages.
+    F: the values; ``[..., n, m]`` points (``ndim=2`` means exactly ``[n, m]``).
+    ndim: the required number of axes, or ``None`` for at least one.
+    m: the required size of the last axis (number of objectives), or ``None``.
+    where: the calling function, for messages.
+
+  Returns:
+    ``F`` as a floating JAX array.
+
+  Raises:
+    ValueError: on a wrong number of axes, a mismatched last axis, or (when concrete) NaN/inf.
+  """
+  F = jnp.asarray(F)
+  if not jnp.issubdtype(F.dtype, jnp.floating):
+    F = F.astype(jnp.result_type(float))
+  prefix = f"{where}: " if where else ""
+  if ndim is not None and F.ndim != ndim:
+    raise ValueError(f"{prefix}{name} must have {ndim} axes; got shape {F.shape}.")
+  if F.ndim < 1:
+    raise ValueError(f"{prefix}{name} must have at least one axis; got a scalar.")
+  if m is not None and F.shape[-1] != m:
+    raise ValueError(
+      f"{prefix}{name} has {F.shape[-1]} objectives (last axis) but {m} were expected; "
+      "the number of objectives must match."
+    )
+  if is_concrete(F):
+    bad = ~np.isfinite(np.asarray(F))
+    if bad.any():
+      idx = tuple(int(i) for i in np.argwhere(bad)[0])
+      raise ValueError(f"{prefix}{name} must be finite; {name}{list(idx)} = {np.asarray(F)[idx]}.")
+  return F
+
+
+def check_valid(valid: ArrayLike | None, n: int, where: str) -> Array:
+  """Returns the ``[n]`` boolean mask of real rows (all ``True`` when ``valid`` is ``None``)."""
+  if valid is None:
+    return jnp.ones((n,), dtype=bool)
+  valid = jnp.asarray(valid)
+  if valid.shape != (n,) or valid.dtype != jnp.bool_:
+    raise ValueError(
+      f"{where}: valid must be a boolean [n] = [{n}] mask; got {valid.dtype}{valid.shape}."
+    )
+  return valid
+
+
+def check_simplex(name: str, w: ArrayLike, *, where: str = "", atol: float = 1e-6) -> Array:
+  """Checks that the last axis of ``w`` lies on the probability simplex (when concrete).
+
+  Args:
+    name: the argument name used in messages.
+    w: ``[..., m]`` weights.
+    where: the calling function, for messages.
+    atol: tolerance on the sum and on negativity.
+
+  Returns:
+    ``w`` as a floating JAX array.
+
+  Raises:
+    ValueError: if ``w`` is not finite, has a negative entry or does not sum to one.
+  """
+  w = check_points(name, w, ndim=None, where=where)
+  if is_concrete(w):
+    prefix = f"{where}: " if where else ""
+    wh = np.asarray(w, dtype=np.float64)
+    if (wh < -atol).any():
+      idx = tuple(int(i) for i in np.argwhere(wh < -atol)[0])
+      raise ValueError(
+        f"{prefix}{name} must be non-negative (on the simplex); {name}{list(idx)} = {wh[idx]}."
+      )
+    sums = wh.sum(axis=-1)
+    off = np.abs(sums - 1.0) > atol * max(1, wh.shape[-1])
+    if off.any():
+      idx = tuple(int(i) for i in np.argwhere(np.atleast_1d(off))[0])
+      total = np.atleast_1d(sums)[idx]
+      raise ValueError(
+        f"{prefix}{name} must sum to 1 over its last axis (on the simplex); "
+        f"a row sums to {total:.6g}."
+      )
+  return w
