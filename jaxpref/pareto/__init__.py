@@ -6,6 +6,13 @@ metrics negate internally to minimisation, as pymoo and moocore do). Host-side e
 hypervolume for any number of objectives is :func:`hypervolume_host`.
 """
 
+from jaxpref.pareto._aggregators import (
+  dualproj_weights,
+  mean_weights,
+  mgda_weights,
+  pcgrad_weights,
+  upgrad_weights,
+)
 from jaxpref.pareto._dominance import dominance_matrix, front_ranks, nondominated_mask
 from jaxpref.pareto._hypervolume import (
   hypervolume,
@@ -23,17 +30,23 @@ from jaxpref.pareto._indicators import (
   spacing,
   sparsity,
 )
+from jaxpref.pareto._jacobian import aggregate, combine, gramian, gramian_and_values
 from jaxpref.pareto._scalarize import linear, smooth_tchebycheff, tchebycheff
 from jaxpref.pareto._weights import das_dennis, dirichlet, unit_directions
 
 __all__ = [
+  "aggregate",
+  "combine",
   "controllability",
   "das_dennis",
   "dirichlet",
   "dominance_matrix",
+  "dualproj_weights",
   "front_ranks",
   "gd",
   "gd_plus",
+  "gramian",
+  "gramian_and_values",
   "hypervolume",
   "hypervolume_contributions",
   "hypervolume_host",
@@ -41,11 +54,15 @@ __all__ = [
   "igd",
   "igd_plus",
   "linear",
+  "mean_weights",
+  "mgda_weights",
   "nondominated_mask",
+  "pcgrad_weights",
   "r2",
   "smooth_tchebycheff",
   "spacing",
   "sparsity",
   "tchebycheff",
   "unit_directions",
+  "upgrad_weights",
 ]

@@ -1,0 +1,151 @@
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxpref import pareto
+
+J = jnp.array([[-4.0, 1, 1], [6, 1, 1]])
+G = J @ J.T
+
+
+def test_spec_vectors():
+  np.testing.assert_allclose(J.T @ pareto.mean_weights(G), [1, 1, 1])
+  np.testing.assert_allclose(pareto.mgda_weights(G), [0.6, 0.4], atol=1e-12)
+  np.testing.assert_allclose(J.T @ pareto.mgda_weights(G), [0, 1, 1], atol=1e-12)
+  w = pareto.pcgrad_weights(G)
+  np.testing.assert_allclose(w, [1 + 22 / 18, 1 + 22 / 38], rtol=1e-12)  # 2.2222, 1.5789
+  np.testing.assert_allclose(J.T @ w, [0.5848, 3.8012, 3.8012], atol=5e-5)
+  w = pareto.upgrad_weights(G)
+  np.testing.assert_allclose(w, [10 / 9, 15 / 19], rtol=1e-12)
+  np.testing.assert_allclose(J.T @ w, [0.29240, 1.90058, 1.90058], atol=5e-6)
+  np.testing.assert_allclose(
+    J.T @ pareto.upgrad_weights(G, ridge=1e-4), [0.2929, 1.9004, 1.9004], atol=5e-5
+  )
+  np.testing.assert_allclose(
+    J.T @ pareto.dualproj_weights(G, ridge=1e-4), [0.5563, 1.1109, 1.1109], atol=5e-5
+  )
+
+
+def _random_jacobian(seed, m, d):
+  rng = np.random.default_rng(seed)
+  return jnp.asarray(rng.normal(size=(m, d)) + rng.normal(size=(1, d)) * rng.uniform())
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_qps_match_scipy_nnls(seed):
+  scipy_optimize = pytest.importorskip("scipy.optimize")
+  m = 2 + seed % 6
+  Jr = _random_jacobian(seed, m, 2 * m + 1 if seed % 2 else m - 1)  # full and low rank
+  Gr = Jr @ Jr.T
+  scale = float(jnp.trace(Gr))
+  p = np.full(m, 1 / m)
+  expected = np.zeros(m)
+  for i in range(m):  # v = p_i e_i + s, s >= 0: min ||J^T (l + s)||^2 is a non-negative LSQ
+    low = p[i] * np.eye(m)[i]
+    s, _ = scipy_optimize.nnls(
+      np.asarray(Jr.T) / np.sqrt(scale), -np.asarray(Jr.T @ low) / np.sqrt(scale)
+    )
+    expected += low + s
+  ours = pareto.upgrad_weights(Gr)
+  # Compare the directions (weights are not unique when J is rank deficient).
+  np.testing.assert_allclose(Jr.T @ ours, Jr.T @ expected, atol=1e-8)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_non_conflicting_and_mgda_optimality(seed):
+  m = 3 + seed % 5
+  Jr = _random_jacobian(100 + seed, m, 12)
+  Gr = Jr @ Jr.T
+  for weighting in (pareto.upgrad_weights, pareto.dualproj_weights):
+    assert bool(jnp.all(Jr @ (Jr.T @ weighting(Gr)) >= -1e-9))
+  # MGDA: no simplex vertex improves the min-norm objective (Frank-Wolfe gap ~ 0).
+  a = pareto.mgda_weights(Gr, max_iters=5000)
+  gap = a @ Gr @ a - jnp.min(Gr @ a)
+  assert float(gap) < 1e-3 * float(jnp.trace(Gr))
+  np.testing.assert_allclose(a.sum(), 1.0)
+
+
+def test_upgrad_scale_linear():
+  Jr = _random_jacobian(7, 4, 9)
+  scales = jnp.array([0.1, 1.0, 10.0, 3.0])
+  d = Jr.T @ pareto.upgrad_weights(Jr @ Jr.T)
+  Js = scales[:, None] * Jr
+  ds = Js.T @ pareto.upgrad_weights(Js @ Js.T, pref=jnp.full(4, 0.25) / scales)
+  np.testing.assert_allclose(ds, d, atol=1e-9)
+
+
+def test_pcgrad_random_orders_and_jit():
+  Jr = _random_jacobian(3, 5, 6)
+  Gr = Jr @ Jr.T
+  a = jax.jit(pareto.pcgrad_weights)(Gr, jax.random.key(0))
+  b = pareto.pcgrad_weights(Gr, jax.random.key(0))
+  np.testing.assert_allclose(a, b)
+  # Direct PCGrad on vectors, natural order, matches the Gramian form.
+  gs = np.asarray(Jr).copy()
+  out = np.zeros(6)
+  for i in range(5):
+    g = gs[i].copy()
+    for j in range(5):
+      if j != i and g @ gs[j] < 0:
+        g -= (g @ gs[j]) / (gs[j] @ gs[j]) * gs[j]
+    out += g
+  np.testing.assert_allclose(Jr.T @ pareto.pcgrad_weights(Gr), out, atol=1e-10)
+
+
+def test_vmap_over_gramians():
+  Gs = jnp.stack([_random_jacobian(s, 3, 5) @ _random_jacobian(s, 3, 5).T for s in range(4)])
+  for fn in (pareto.mgda_weights, pareto.upgrad_weights, pareto.dualproj_weights):
+    batched = jax.jit(jax.vmap(fn))(Gs)
+    for k in range(4):
+      np.testing.assert_allclose(batched[k], fn(Gs[k]), atol=1e-12)
+
+
+def test_gramian_routes_agree_on_a_network():
+  key = jax.random.key(0)
+  params = {
+    "w1": jax.random.normal(key, (10, 5)) / 3,
+    "w2": jax.random.normal(jax.random.key(1), (5, 1)) / 2,
+  }
+  x = jax.random.normal(jax.random.key(2), (16, 10))
+  y = jax.random.normal(jax.random.key(3), (16,))
+
+  def losses(p, x, y):  # IWRM: every example's loss is an objective
+    pred = (jax.nn.relu(x @ p["w1"]) @ p["w2"])[:, 0]
+    return (pred - y) ** 2
+
+  jac = jax.jacrev(losses)(params, x, y)
+  G1 = pareto.gramian(jac)
+  for chunk in (None, 1, 4):
+    values, G2 = pareto.gramian_and_values(losses, params, x, y, chunk_size=chunk)
+    np.testing.assert_allclose(G2, G1, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(values, losses(params, x, y))
+  direction, _, w = pareto.aggregate(losses, params, pareto.upgrad_weights, x, y, chunk_size=4)
+  expected = pareto.combine(jac, w)
+  for k in params:
+    np.testing.assert_allclose(direction[k], expected[k], rtol=1e-10, atol=1e-12)
+  # Non-conflicting: J d >= 0, so a small step along -d raises no example's loss.
+  flat = jnp.concatenate([jac[k].reshape(16, -1) for k in params], axis=1)
+  d = jnp.concatenate([direction[k].ravel() for k in params])
+  assert bool(jnp.all(flat @ d >= -1e-9))
+  step = jax.tree.map(lambda p, g: p - 1e-4 * g, params, direction)
+  assert bool(jnp.all(losses(step, x, y) <= losses(params, x, y) + 1e-12))
+  mean_dir = pareto.combine(jac, jnp.full(16, 1 / 16))
+  mean_step = jax.tree.map(lambda p, g: p - 1e-4 * g, params, mean_dir)
+  assert bool(jnp.any(losses(mean_step, x, y) > losses(params, x, y)))  # ERM may raise some
+
+
+def test_bad_inputs():
+  with pytest.raises(ValueError, match="square"):
+    pareto.upgrad_weights(jnp.ones((2, 3)))
+  with pytest.raises(ValueError, match="symmetric"):
+    pareto.mgda_weights(jnp.array([[1.0, 2.0], [0.0, 1.0]]))
+  with pytest.raises(ValueError, match="must be finite"):
+    pareto.dualproj_weights(jnp.array([[1.0, jnp.nan], [jnp.nan, 1.0]]))
+  with pytest.raises(ValueError, match="non-negative"):
+    pareto.upgrad_weights(G, pref=jnp.array([0.5, -0.1]))
+  with pytest.raises(ValueError, match="leading objective axis"):
+    pareto.gramian({"a": jnp.ones((2, 3)), "b": jnp.ones((3, 3))})
+  assert functools.partial(pareto.upgrad_weights, ridge=1e-4)(G).shape == (2,)
