@@ -31,10 +31,17 @@ from jaxpref.pareto._indicators import (
   sparsity,
 )
 from jaxpref.pareto._jacobian import aggregate, combine, gramian, gramian_and_values
-from jaxpref.pareto._scalarize import linear, smooth_tchebycheff, tchebycheff
+from jaxpref.pareto._scalarize import (
+  SCALARIZATIONS,
+  linear,
+  scalarize,
+  smooth_tchebycheff,
+  tchebycheff,
+)
 from jaxpref.pareto._weights import das_dennis, dirichlet, unit_directions
 
 __all__ = [
+  "SCALARIZATIONS",
   "aggregate",
   "combine",
   "controllability",
@@ -59,6 +66,7 @@ __all__ = [
   "nondominated_mask",
   "pcgrad_weights",
   "r2",
+  "scalarize",
   "smooth_tchebycheff",
   "spacing",
   "sparsity",

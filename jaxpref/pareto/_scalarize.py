@@ -138,3 +138,42 @@ def smooth_tchebycheff(
     raise ValueError(f"smooth_tchebycheff: mu must be > 0; got {mu}.")
   L, w, z = _prepare(values, weights, ideal, sense, "smooth_tchebycheff")
   return _signed(mu * logsumexp(w * (L - z) / mu, axis=-1), sense)
+
+
+SCALARIZATIONS = ("ls", "tch", "stch")
+
+
+def scalarize(
+  values: ArrayLike,
+  weights: ArrayLike,
+  method: str,
+  *,
+  ideal: ArrayLike | None = None,
+  mu: float = 0.1,
+  rho: float = 0.0,
+  sense: str = "min",
+) -> Array:
+  """Dispatches to a scalarization by name: ``"ls"``, ``"tch"`` or ``"stch"``.
+
+  Args:
+    values: ``[..., m]`` objective values.
+    weights: ``[..., m]`` weights on the simplex.
+    method: ``"ls"`` (:func:`linear`), ``"tch"`` (:func:`tchebycheff`, with ``rho``) or
+      ``"stch"`` (:func:`smooth_tchebycheff`, with ``mu``).
+    ideal: ideal (or utopia) point, required by ``"tch"`` and ``"stch"``.
+    mu: STCH temperature.
+    rho: TCH augmentation.
+    sense: ``"min"`` or ``"max"``.
+
+  Returns:
+    ``[...]`` scalarized values.
+  """
+  if method not in SCALARIZATIONS:
+    raise ValueError(f"Unknown scalarization {method!r}; known: {', '.join(SCALARIZATIONS)}.")
+  if method == "ls":
+    return linear(values, weights, sense=sense)
+  if ideal is None:
+    raise ValueError(f"scalarization {method!r} needs an ideal point.")
+  if method == "tch":
+    return tchebycheff(values, weights, ideal, rho=rho, sense=sense)
+  return smooth_tchebycheff(values, weights, ideal, mu=mu, sense=sense)
