@@ -9,18 +9,26 @@ import jax
 import ml_collections
 from absl import logging
 
-from experiments import nash_convergence, nash_games, nash_sweep, preference_models
+from experiments import (
+  nash_convergence,
+  nash_games,
+  nash_sweep,
+  pareto_front,
+  preference_models,
+)
 from jaxpref import training
 
 EXPERIMENTS: dict[str, Callable[[ml_collections.ConfigDict, str], dict[str, Any]]] = {
   "nash_convergence": nash_convergence.run,
   "nash_games": nash_games.run,
   "nash_sweep": nash_sweep.run,
+  "pareto_front": pareto_front.run,
   "preference_models": preference_models.run,
 }
 # Checks run before anything compiles (shapes, names, swept values).
 VALIDATORS: dict[str, Callable[[ml_collections.ConfigDict], Any]] = {
   "nash_sweep": nash_sweep.validate,
+  "pareto_front": pareto_front.validate,
   "preference_models": preference_models.validate,
 }
 

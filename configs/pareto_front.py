@@ -1,0 +1,77 @@
+"""Pareto fronts from one preference-conditioned model (Panacea) against per-weight baselines.
+
+Three parts, all float32 on CPU, written to the workdir as ``results.json`` and PNGs:
+
+* ``ff``: Pareto-set learning on Fonseca-Fleming. A network maps the weight vector to a point
+  x in R^2; LS, TCH and STCH with SVD-LoRA, concat and FiLM conditioning. Reported: hypervolume
+  of the front traced on a 201-point weight grid against the exact front's 0.34209 (reference
+  (1, 1)) and against the best any 201 points on the true front reach. Plot ``ff_fronts.png``.
+* ``kl``: a KL-regularized multi-objective categorical policy (a "tiny LM": prompts with feature
+  vectors, V responses, m reward vectors). One SVD-LoRA-conditioned policy trained with LS against
+  the closed form pi_ref exp(lam^T r / beta), per-weight MODPO (one model per weight) and Rewarded
+  Soups (one expert per reward, weights interpolated). Reported: max KL to the closed form on the
+  weight grid, hypervolume in reward space, controllability, wall time, models trained. Plot
+  ``kl_fronts.png``.
+* ``llmfao``: a real two-objective case. BT strengths of the 59 LLMs from the crowd's judgments
+  and from GPT-4's judgments of the same pairs are two rewards; a conditioned policy over the 59
+  models traces their KL-regularized front; the Pareto-optimal LLMs are listed. Needs
+  ``../shared/data/llmfao/gpt4-crowd-comparisons.csv`` (or ``--config.llmfao.gpt4=FILE``);
+  skipped with a message when it is absent. Plot ``llmfao_front.png``.
+
+Run (about 1.5 minutes on 2 CPU cores):
+
+  python -m experiments.train --config configs/pareto_front.py --workdir /tmp/pareto
+
+Variants after a colon: ``parts=ff`` (any of ff, kl, llmfao joined by "+"), ``plot=false``.
+"""
+
+import ml_collections
+
+from configs import common
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  """Returns the config of the ``pareto_front`` experiment."""
+  arg = common.parse_arg(arg, parts="ff+kl+llmfao", plot=True)
+  config = ml_collections.ConfigDict()
+  config.experiment = "pareto_front"  # Which experiment train_lib runs.
+  config.x64 = False  # Float32 throughout (neural training).
+  config.seed = 0  # Seed of the initializations, weight samples and synthetic rewards.
+  config.parts = arg.parts  # Parts joined by "+": ff, kl, llmfao.
+  config.plot = arg.plot  # Write the PNG figures.
+  config.grid = 200  # Evaluation grid: Das-Dennis lattice with this many divisions (m = 2).
+
+  config.ff = ml_collections.ConfigDict()
+  config.ff.dim = 2  # Decision-space dimension n of Fonseca-Fleming.
+  config.ff.hidden = "32,32"  # Hidden widths of the conditioned network.
+  config.ff.rank = 4  # Learned singular values per SVD-LoRA layer.
+  config.ff.conditionings = "svd_lora,concat,film"  # Conditionings compared.
+  config.ff.methods = "ls,tch,stch"  # Scalarizations compared.
+  config.ff.steps = 3000  # Optimizer steps.
+  config.ff.learning_rate = 3e-3  # Adam step size.
+  config.ff.num_weights = 16  # Weight vectors sampled per step.
+  config.ff.mu = 0.01  # STCH temperature.
+
+  config.kl = ml_collections.ConfigDict()
+  config.kl.num_prompts = 64  # Prompts (contexts) x.
+  config.kl.features = 8  # Feature width of a prompt.
+  config.kl.vocab = 16  # Responses V per prompt.
+  config.kl.num_objectives = 2  # Reward vectors m (2 or 3).
+  config.kl.correlation = -0.6  # Correlation between the rewards (negative: conflicting).
+  config.kl.beta = 0.5  # KL coefficient.
+  config.kl.hidden = "64,64"  # Hidden widths of every policy network.
+  config.kl.rank = 4  # Learned singular values per SVD-LoRA layer.
+  config.kl.steps = 4000  # Steps of the conditioned policy.
+  config.kl.baseline_steps = 2000  # Steps of each MODPO model and each Rewarded-Soups expert.
+  config.kl.learning_rate = 3e-3  # Adam step size (all methods).
+  config.kl.num_weights = 16  # Weight vectors per step for the conditioned policy.
+  config.kl.sweep = 10  # Divisions of the weight grid of the baselines (11 models for m = 2).
+
+  config.llmfao = ml_collections.ConfigDict()
+  config.llmfao.crowd = ""  # Crowd comparisons; "" = the copy shipped with jaxpref.
+  config.llmfao.gpt4 = "../shared/data/llmfao/gpt4-crowd-comparisons.csv"  # GPT-4 judgments.
+  config.llmfao.l2 = 0.01  # L2 strength of the two Bradley-Terry fits.
+  config.llmfao.beta = 0.25  # KL coefficient of the router policy (uniform reference).
+  config.llmfao.steps = 3000  # Steps of the conditioned policy.
+  config.llmfao.learning_rate = 3e-3  # Adam step size.
+  return config
