@@ -53,8 +53,12 @@ def validate(config: ml_collections.ConfigDict) -> None:
       raise ValueError(f"Unknown scalarization {m!r}; known: {', '.join(pareto.SCALARIZATIONS)}.")
   if config.kl.num_objectives not in (2, 3):
     raise ValueError(f"kl.num_objectives must be 2 or 3; got {config.kl.num_objectives}.")
-  if not -1 < config.kl.correlation < 1:
-    raise ValueError(f"kl.correlation must lie in (-1, 1); got {config.kl.correlation}.")
+  low = -1 / (config.kl.num_objectives - 1)  # Equicorrelated m x m matrices need c > -1/(m-1).
+  if not low < config.kl.correlation < 1:
+    raise ValueError(
+      f"kl.correlation must lie in ({low:.3g}, 1) for {config.kl.num_objectives} objectives; "
+      f"got {config.kl.correlation}."
+    )
   for name in ("kl.beta", "llmfao.beta"):
     part, key = name.split(".")
     if config[part][key] <= 0:

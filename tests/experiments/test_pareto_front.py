@@ -80,6 +80,7 @@ def test_closed_form_maximizes_every_linear_scalarization():
     ({"ff.methods": "pbi"}, "Unknown scalarization"),
     ({"kl.num_objectives": 5}, "must be 2 or 3"),
     ({"kl.beta": 0.0}, "kl.beta must be > 0"),
+    ({"kl.num_objectives": 3, "kl.correlation": -0.6}, "must lie in"),
   ],
 )
 def test_validation(override, message):
