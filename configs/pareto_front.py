@@ -27,7 +27,7 @@ Variants after a colon: ``parts=ff`` (any of ff, kl, llmfao joined by "+"), ``pl
 Expected (seed 0; the README's results section has the tables): Fonseca-Fleming HV 0.3396
 (99.28% of 0.34209) with TCH/STCH for every conditioning, LS 56-83% (endpoints only); the
 conditioned KL policy within KL 1.1e-3 of the closed form, HV 3.9224 vs per-weight MODPO 3.9232
-(11 models, exact) and Rewarded Soups 3.5403 (KL 0.30); LLMFAO: GPT 4 and GPT 3.5 Turbo are the
+(11 models, exact) and Rewarded Soups 3.4966 (KL 0.34); LLMFAO: GPT 4 and GPT 3.5 Turbo are the
 only Pareto-optimal LLMs under crowd vs GPT-4 strengths.
 """
 
