@@ -1,0 +1,429 @@
+r"""Voting rules on one profile (host side, exact), with pref_voting's conventions.
+
+Every rule returns the sorted list of winners (all tied winners). Positional and elimination
+rules need linear orders; the rules on the margin matrix M (Copeland, Llull, Condorcet, minimax,
+leximax, ranked pairs, beat path, split cycle, top cycle, uncovered set, Kemeny-Young, the
+maximal lottery) accept ties. Combinatorial rules run on the host in numpy: they are cheap at
+election sizes (m up to a few dozen; Kemeny-Young is exact only up to ``KEMENY_MAX``
+candidates). Batched margins and positional scores for many profiles at once are in
+:func:`jaxpref.social.margins` and :func:`jaxpref.social.scoring_scores` (JAX).
+
+References:
+  Holliday & Pacuit, pref_voting: the preferential voting tools package for Python, JOSS 2025;
+  Brandt, Conitzer, Endriss, Lang, Procaccia (eds.), Handbook of Computational Social Choice,
+  Cambridge University Press 2016.
+"""
+
+import itertools
+from collections.abc import Callable
+
+import numpy as np
+
+from jaxpref.social._profile import Profile
+from jaxpref.types import HostArray
+
+KEMENY_MAX = 8  # m! rankings are enumerated: 40,320 at m = 8.
+
+
+def _argmax(scores: HostArray, tol: float = 1e-9) -> list[int]:
+  return [int(i) for i in np.flatnonzero(scores >= scores.max() - tol)]
+
+
+def _argmin(scores: HostArray, tol: float = 1e-9) -> list[int]:
+  return [int(i) for i in np.flatnonzero(scores <= scores.min() + tol)]
+
+
+def _linear(profile: Profile, rule: str) -> HostArray:
+  if not profile.is_linear:
+    raise ValueError(
+      f"{rule} needs linear orders (no ties); use a margin-based rule, or the Vote'n'Rank rules "
+      "(jaxpref.social.Leaderboard) for score tables with ties."
+    )
+  return profile.ranks
+
+
+# Positional rules -----------------------------------------------------------------------------
+
+
+def positional_scores(profile: Profile, weights: HostArray) -> HostArray:
+  """``sum_r n_r weights[rank_r(c)]`` for every candidate c (linear profiles)."""
+  ranks = _linear(profile, "positional scoring")
+  return np.einsum("r,rc->c", profile.counts, np.asarray(weights, np.float64)[ranks])
+
+
+def plurality_scores(profile: Profile) -> HostArray:
+  """First places per candidate."""
+  return positional_scores(profile, np.eye(profile.num_candidates)[0])
+
+
+def borda_scores(profile: Profile) -> HostArray:
+  """Borda: candidates ranked below, summed over voters."""
+  m = profile.num_candidates
+  return positional_scores(profile, m - 1 - np.arange(m))
+
+
+def dowdall_scores(profile: Profile) -> HostArray:
+  """Dowdall: 1 / position (1-based)."""
+  return positional_scores(profile, 1 / (1 + np.arange(profile.num_candidates)))
+
+
+def anti_plurality_scores(profile: Profile) -> HostArray:
+  """Last places per candidate (fewest wins)."""
+  return positional_scores(profile, np.eye(profile.num_candidates)[-1])
+
+
+def plurality(profile: Profile) -> list[int]:
+  """Most first places."""
+  return _argmax(plurality_scores(profile))
+
+
+def borda(profile: Profile) -> list[int]:
+  """Highest Borda score."""
+  return _argmax(borda_scores(profile))
+
+
+def dowdall(profile: Profile) -> list[int]:
+  """Highest Dowdall score."""
+  return _argmax(dowdall_scores(profile))
+
+
+def anti_plurality(profile: Profile) -> list[int]:
+  """Fewest last places."""
+  return _argmin(anti_plurality_scores(profile))
+
+
+# Margin-based rules ---------------------------------------------------------------------------
+
+
+def copeland_scores(profile: Profile, scores: tuple[float, float, float] = (1, 0, -1)) -> HostArray:
+  """Copeland: ``scores[0]`` per majority win, ``[1]`` per tie, ``[2]`` per loss."""
+  M = profile.margin_matrix()
+  off = ~np.eye(len(M), dtype=bool)
+  return (
+    scores[0] * np.sum((M > 0) & off, 1)
+    + scores[1] * np.sum((M == 0) & off, 1)
+    + scores[2] * np.sum((M < 0) & off, 1)
+  )
+
+
+def copeland(profile: Profile) -> list[int]:
+  """Most wins minus losses in the majority graph."""
+  return _argmax(copeland_scores(profile))
+
+
+def llull(profile: Profile) -> list[int]:
+  """Most wins plus ties."""
+  return _argmax(copeland_scores(profile, (1, 1, 0)))
+
+
+def condorcet_winner(profile: Profile) -> int | None:
+  """The candidate beating every other by a strict majority, or ``None``."""
+  M = profile.margin_matrix()
+  wins = np.sum(M > 0, axis=1)
+  best = np.flatnonzero(wins == len(M) - 1)
+  return int(best[0]) if len(best) else None
+
+
+def condorcet(profile: Profile) -> list[int]:
+  """The Condorcet winner, or every candidate when there is none (pref_voting's convention)."""
+  c = condorcet_winner(profile)
+  return [c] if c is not None else list(range(profile.num_candidates))
+
+
+MINIMAX_SCORES = ("margins", "winning", "pairwise_opposition")
+
+
+def minimax_scores(profile: Profile, score_method: str = "margins") -> HostArray:
+  """Worst defeat of every candidate (lower is better).
+
+  Args:
+    profile: the profile.
+    score_method: ``"margins"`` (largest margin against, 0 if unbeaten), ``"winning"``
+      (largest support of a candidate that beats it, 0 if unbeaten) or
+      ``"pairwise_opposition"`` (largest support against, beaten or not).
+
+  Returns:
+    ``[m]`` scores.
+  """
+  N = profile.support()
+  M = N - N.T
+  off = ~np.eye(len(M), dtype=bool)
+  if score_method == "margins":  # 0 for an unbeaten candidate, as pref_voting
+    return np.maximum(np.max(np.where(off, M.T, -np.inf), axis=1), 0.0)
+  if score_method == "winning":
+    return np.max(np.where(off & (M.T > 0), N.T, 0.0), axis=1)
+  if score_method == "pairwise_opposition":
+    return np.max(np.where(off, N.T, -np.inf), axis=1)
+  raise ValueError(f"Unknown minimax score_method {score_method!r}; known: {MINIMAX_SCORES}.")
+
+
+def minimax(profile: Profile, score_method: str = "margins") -> list[int]:
+  """Smallest worst defeat (Simpson-Kramer)."""
+  return _argmin(minimax_scores(profile, score_method))
+
+
+def leximax(profile: Profile) -> list[int]:
+  """Minimax with ties broken by the sorted margins against each candidate, lexicographically."""
+  M = profile.margin_matrix()
+  m = len(M)
+  seqs = [sorted((M[b, a] for b in range(m) if b != a), reverse=True) for a in range(m)]
+  best = min(seqs)
+  return [a for a in range(m) if seqs[a] == best]
+
+
+def _widest_paths(M: HostArray) -> HostArray:
+  """Strength of the strongest path (max over paths of the min edge) on the positive margins."""
+  m = len(M)
+  S = np.where(M > 0, M, 0.0)
+  np.fill_diagonal(S, 0.0)
+  for k in range(m):
+    S = np.maximum(S, np.minimum(S[:, k : k + 1], S[k : k + 1, :]))
+  np.fill_diagonal(S, 0.0)
+  return S
+
+
+def beat_path(profile: Profile) -> list[int]:
+  """Schulze's beat path: a wins if its strongest path to each b is at least b's path back."""
+  S = _widest_paths(profile.margin_matrix())
+  return [a for a in range(len(S)) if np.all(S[a] >= S[:, a])]
+
+
+def split_cycle(profile: Profile) -> list[int]:
+  """Split cycle: a defeats b iff ``M[a, b] > 0`` exceeds the strongest path from b back to a."""
+  M = profile.margin_matrix()
+  S = _widest_paths(M)
+  defeated = np.any((M > 0) & (M > S.T), axis=0)
+  return [int(c) for c in np.flatnonzero(~defeated)]
+
+
+def _closure(R: HostArray) -> HostArray:
+  R = R.copy()
+  for k in range(len(R)):
+    R |= R[:, k : k + 1] & R[k : k + 1, :]
+  return R
+
+
+def top_cycle(profile: Profile) -> list[int]:
+  """The Smith set: the smallest set whose members all beat every non-member."""
+  M = profile.margin_matrix()
+  R = _closure(M >= 0)
+  return [a for a in range(len(M)) if np.all(R[a])]
+
+
+def uncovered_set(profile: Profile) -> list[int]:
+  """Gillies' uncovered set: a covers b if a beats b and everyone beating a also beats b."""
+  M = profile.margin_matrix()
+  beats = M > 0
+  m = len(M)
+  covered = [
+    any(beats[a, b] and all(beats[c, b] for c in range(m) if beats[c, a]) for a in range(m))
+    for b in range(m)
+  ]
+  return [b for b in range(m) if not covered[b]]
+
+
+def ranked_pairs(profile: Profile) -> list[int]:
+  """Ranked pairs (Tideman) with every tie-breaking of equal margins: the union of winners.
+
+  Majority edges are locked from the largest margin down unless they close a cycle; equal margins
+  are tried in every order (memoised over the locked sets).
+  """
+  M = profile.margin_matrix()
+  m = len(M)
+  edges = [(M[a, b], a, b) for a in range(m) for b in range(m) if M[a, b] > 0]
+  groups = [
+    [(a, b) for _, a, b in grp]
+    for _, grp in itertools.groupby(sorted(edges, key=lambda e: -e[0]), key=lambda e: e[0])
+  ]
+  winners: set[int] = set()
+  seen: set[tuple[int, frozenset, frozenset]] = set()
+
+  def reaches(locked: frozenset, src: int, dst: int) -> bool:
+    stack, visited = [src], {src}
+    while stack:
+      u = stack.pop()
+      if u == dst:
+        return True
+      for x, y in locked:
+        if x == u and y not in visited:
+          visited.add(y)
+          stack.append(y)
+    return False
+
+  def search(g: int, locked: frozenset, pending: frozenset) -> None:
+    if (g, locked, pending) in seen:
+      return
+    seen.add((g, locked, pending))
+    if not pending:
+      if g == len(groups):
+        beaten = {b for _, b in locked}
+        winners.update(c for c in range(m) if c not in beaten)
+        return
+      search(g + 1, locked, frozenset(groups[g]))
+      return
+    for a, b in pending:
+      rest = pending - {(a, b)}
+      search(g, locked if reaches(locked, b, a) else locked | {(a, b)}, rest)
+
+  search(0, frozenset(), frozenset())
+  return sorted(winners)
+
+
+def kemeny_young(profile: Profile) -> list[int]:
+  """First places of every ranking minimising the total pairwise disagreement (exact, m <= 8)."""
+  m = profile.num_candidates
+  if m > KEMENY_MAX:
+    raise ValueError(
+      f"kemeny_young enumerates all m! rankings and is limited to m <= {KEMENY_MAX}; got m = {m}."
+    )
+  N = profile.support()
+  best, tops = -np.inf, set()
+  for perm in itertools.permutations(range(m)):
+    idx = np.array(perm)
+    agree = np.sum(np.triu(N[np.ix_(idx, idx)], 1))
+    if agree > best + 1e-9:
+      best, tops = agree, {perm[0]}
+    elif agree >= best - 1e-9:
+      tops.add(perm[0])
+  return sorted(tops)
+
+
+def pareto(profile: Profile) -> list[int]:
+  """Candidates that no other candidate beats on every ballot."""
+  dominated = np.all(profile.ranks[:, :, None] < profile.ranks[:, None, :], axis=0)
+  return [int(c) for c in np.flatnonzero(~np.any(dominated, axis=0))]
+
+
+# Elimination rules ----------------------------------------------------------------------------
+
+
+def _eliminate(profile: Profile, pick: Callable[[Profile], list[int] | None], losers) -> list[int]:
+  remaining = list(range(profile.num_candidates))
+  while True:
+    sub = profile.restrict(remaining)
+    done = pick(sub)
+    if done is not None:
+      return sorted(remaining[i] for i in done)
+    out = losers(sub)
+    if len(out) == len(remaining):
+      return sorted(remaining)
+    remaining = [c for i, c in enumerate(remaining) if i not in set(out)]
+    if len(remaining) == 1:
+      return remaining
+
+
+def baldwin(profile: Profile) -> list[int]:
+  """Repeatedly drop every candidate with the lowest Borda score; recompute."""
+  _linear(profile, "baldwin")
+  return _eliminate(profile, lambda p: None, lambda p: _argmin(borda_scores(p)))
+
+
+def strict_nanson(profile: Profile) -> list[int]:
+  """Repeatedly drop every candidate with Borda score strictly below the average."""
+  _linear(profile, "strict_nanson")
+
+  def losers(p):
+    s = borda_scores(p)
+    below = [int(i) for i in np.flatnonzero(s < s.mean() - 1e-9)]
+    return below or list(range(len(s)))
+
+  return _eliminate(profile, lambda p: None, losers)
+
+
+def weak_nanson(profile: Profile) -> list[int]:
+  """Repeatedly drop every candidate with Borda score at most the average."""
+  _linear(profile, "weak_nanson")
+
+  def losers(p):
+    s = borda_scores(p)
+    return [int(i) for i in np.flatnonzero(s <= s.mean() + 1e-9)]
+
+  return _eliminate(profile, lambda p: None, losers)
+
+
+def instant_runoff(profile: Profile) -> list[int]:
+  """Repeatedly drop every candidate with the fewest first places until one has a majority."""
+  _linear(profile, "instant_runoff")
+
+  def majority(p):
+    s = plurality_scores(p)
+    top = np.flatnonzero(s > p.num_voters / 2)
+    return [int(top[0])] if len(top) else None
+
+  return _eliminate(profile, majority, lambda p: _argmin(plurality_scores(p)))
+
+
+def coombs(profile: Profile) -> list[int]:
+  """Repeatedly drop every candidate with the most last places until one has a majority."""
+  _linear(profile, "coombs")
+
+  def majority(p):
+    s = plurality_scores(p)
+    top = np.flatnonzero(s > p.num_voters / 2)
+    return [int(top[0])] if len(top) else None
+
+  return _eliminate(profile, majority, lambda p: _argmax(anti_plurality_scores(p)))
+
+
+# Rules that fit a model -----------------------------------------------------------------------
+
+
+def maximal_lottery(profile: Profile) -> HostArray:
+  """The maximal lottery: the max-entropy equilibrium of the profile's preference game.
+
+  Uses :func:`jaxpref.equilibria.maximal_lottery` on ``P = (N + ties/2) / n``, the same code that
+  serves preference games; a Condorcet winner gets all the mass.
+
+  Returns:
+    ``[m]`` probabilities.
+  """
+  from jaxpref import equilibria
+
+  return np.asarray(equilibria.maximal_lottery(profile.preference_matrix()), np.float64)
+
+
+def bradley_terry_scores(profile: Profile, l2: float = 0.0) -> HostArray:
+  """Bradley-Terry strengths fitted to the pairwise support (ties count half each way)."""
+  import jax.numpy as jnp
+
+  from jaxpref import preference as pm
+
+  N = profile.support()
+  n = profile.num_voters
+  m = len(N)
+  a, b = np.nonzero(~np.eye(m, dtype=bool))
+  wins = N[a, b] + (n - N[a, b] - N[b, a]) / 2
+  pairs = pm.make_pairs(a, b, np.ones(len(a)), weight=jnp.asarray(wins))
+  model = pm.BradleyTerry(num_items=m, l2=max(l2, 1e-9))
+  return np.asarray(pm.fit(model, pairs).params["scores"], np.float64)
+
+
+def bradley_terry(profile: Profile) -> list[int]:
+  """Highest Bradley-Terry strength (up to 1e-6)."""
+  return _argmax(bradley_terry_scores(profile), tol=1e-6)
+
+
+RULES: dict[str, Callable[[Profile], list[int]]] = {
+  "plurality": plurality,
+  "borda": borda,
+  "dowdall": dowdall,
+  "anti_plurality": anti_plurality,
+  "copeland": copeland,
+  "llull": llull,
+  "condorcet": condorcet,
+  "minimax": minimax,
+  "leximax": leximax,
+  "baldwin": baldwin,
+  "strict_nanson": strict_nanson,
+  "weak_nanson": weak_nanson,
+  "instant_runoff": instant_runoff,
+  "coombs": coombs,
+  "ranked_pairs": ranked_pairs,
+  "beat_path": beat_path,
+  "split_cycle": split_cycle,
+  "top_cycle": top_cycle,
+  "uncovered_set": uncovered_set,
+  "kemeny_young": kemeny_young,
+  "bradley_terry": bradley_terry,
+  "pareto": pareto,
+}

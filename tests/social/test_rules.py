@@ -1,0 +1,139 @@
+import json
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from jaxpref import social
+
+SEVENTEEN = social.Profile.from_rankings(
+  [[3, 1, 2, 0], [0, 1, 3, 2], [0, 2, 3, 1], [2, 3, 1, 0], [1, 3, 2, 0]], [2, 3, 5, 4, 3]
+)
+ORACLE = pathlib.Path(__file__).with_name("_pref_voting_oracle.py")
+
+
+def test_seventeen_voter_profile():
+  p = SEVENTEEN
+  np.testing.assert_array_equal(social.borda_scores(p), [24, 23, 27, 28])
+  np.testing.assert_array_equal(social.copeland_scores(p), [-3, -1, 3, 1])
+  np.testing.assert_array_equal(social.plurality_scores(p), [8, 3, 4, 2])
+  np.testing.assert_array_equal(
+    p.margin_matrix(), [[0, -1, -1, -1], [1, 0, -1, -5], [1, 1, 0, 1], [1, 5, -1, 0]]
+  )
+  expected = {"plurality": [0], "borda": [3], "copeland": [2], "minimax": [2], "condorcet": [2]}
+  expected |= {"instant_runoff": [1], "baldwin": [2]}
+  for rule, winners in expected.items():
+    assert social.RULES[rule](p) == winners, rule
+  assert social.condorcet_winner(p) == 2
+  np.testing.assert_allclose(social.maximal_lottery(p), [0, 0, 1, 0], atol=1e-9)
+
+
+def test_cycles():
+  cyc = [[0, 1, 2], [1, 2, 0], [2, 0, 1]]
+  np.testing.assert_allclose(
+    social.maximal_lottery(social.Profile.from_rankings(cyc, [1, 1, 1])), [1 / 3] * 3, atol=1e-9
+  )
+  p = social.Profile.from_rankings(cyc, [3, 2, 2])
+  np.testing.assert_array_equal(p.margin_matrix(), [[0, 3, -1], [-3, 0, 3], [1, -3, 0]])
+  np.testing.assert_allclose(social.maximal_lottery(p), [3 / 7, 1 / 7, 3 / 7], atol=1e-9)
+  assert social.condorcet_winner(p) is None and social.condorcet(p) == [0, 1, 2]
+
+
+def test_batched_margins_and_scores_equal_host():
+  rng = np.random.default_rng(0)
+  ranks = np.stack([np.argsort(rng.permutation(5)) for _ in range(7 * 9)]).reshape(7, 9, 5)
+  counts = rng.integers(1, 5, size=(7, 9)).astype(float)
+  M = np.asarray(social.margins(ranks, counts))
+  S = np.asarray(social.scoring_scores(ranks, counts, 4 - np.arange(5.0)))
+  for k in range(7):
+    p = social.Profile.from_ranks(ranks[k], counts[k])
+    np.testing.assert_allclose(M[k], p.margin_matrix())
+    np.testing.assert_allclose(S[k], social.borda_scores(p))
+
+
+def _random_profiles(seed: int, count: int):
+  """Impartial culture and Mallows-like profiles, m = 3..6, odd and even electorates."""
+  rng = np.random.default_rng(seed)
+  out = []
+  for k in range(count):
+    m = int(rng.integers(3, 7))
+    num_ballots = int(rng.integers(2, 9))
+    if k % 3 == 0:  # a shared centre ranking, perturbed: often a Condorcet winner
+      centre = rng.permutation(m)
+      rows = []
+      for _ in range(num_ballots):
+        row = centre.copy()
+        for _ in range(int(rng.integers(0, 3))):
+          i = int(rng.integers(0, m - 1))
+          row[[i, i + 1]] = row[[i + 1, i]]
+        rows.append(row)
+    else:
+      rows = [rng.permutation(m) for _ in range(num_ballots)]
+    counts = rng.integers(1, 6, size=num_ballots)
+    out.append(([r.tolist() for r in rows], counts.tolist()))
+  return out
+
+
+@pytest.fixture(scope="module")
+def oracle_answers():
+  pytest.importorskip("pref_voting")
+  profiles = _random_profiles(1, 800)
+  proc = subprocess.run(
+    [sys.executable, str(ORACLE)],
+    input=json.dumps(profiles),
+    capture_output=True,
+    text=True,
+    timeout=600,
+  )
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  return profiles, json.loads(proc.stdout)
+
+
+def test_every_shared_rule_agrees_with_pref_voting(oracle_answers):
+  profiles, answers = oracle_answers
+  with_cw = 0
+  compared = dict.fromkeys(social.RULES, 0)
+  for (rankings, counts), answer in zip(profiles, answers, strict=True):
+    p = social.Profile.from_rankings(rankings, counts)
+    for name, rule in social.RULES.items():
+      if answer[name] is None:  # pref_voting gave no answer (BT MLE does not exist)
+        continue
+      assert rule(p) == answer[name], (name, rankings, counts)
+      compared[name] += 1
+    for method in social.MINIMAX_SCORES:
+      ours = social.minimax_scores(p, method)
+      theirs = np.asarray(answer[f"minimax_scores/{method}"])
+      # pref_voting reports minimax scores negated (higher is better).
+      np.testing.assert_allclose(ours, -theirs, err_msg=method)
+    assert social.condorcet_winner(p) == answer["condorcet_winner"]
+    with_cw += answer["condorcet_winner"] is not None
+    ours, theirs = social.maximal_lottery(p), np.asarray(answer["maximal_lottery"])
+    M = p.margin_matrix()
+    assert np.all(ours @ M >= -1e-7) and np.all(theirs @ M >= -1e-7)  # both are maximal lotteries
+    if p.num_voters % 2 == 1:  # unique for an odd number of linear ballots
+      np.testing.assert_allclose(ours, theirs, atol=1e-6)
+  assert with_cw >= 100 and len(profiles) - with_cw >= 50  # both kinds are well represented
+  assert min(compared.values()) >= 500, compared
+
+
+def test_bad_profiles():
+  with pytest.raises(ValueError, match="not a permutation"):
+    social.Profile.from_rankings([[0, 1, 1]])
+  with pytest.raises(ValueError, match="non-negative"):
+    social.Profile.from_rankings([[0, 1, 2], [2, 1, 0]], [1, -1])
+  with pytest.raises(ValueError, match="empty"):
+    social.Profile.from_rankings([[0, 1, 2]], [0])
+  with pytest.raises(ValueError, match="non-empty"):
+    social.Profile.from_rankings(np.zeros((0, 3), int))
+  with pytest.raises(ValueError, match="finite"):
+    social.Profile.from_ranks([[0, 1]], [np.nan])
+  with pytest.raises(ValueError, match="one entry per ballot"):
+    social.Profile.from_rankings([[0, 1, 2]], [1, 2])
+  with pytest.raises(ValueError, match="linear orders"):
+    social.borda(social.Profile.from_ranks([[0, 0, 1]]))
+  with pytest.raises(ValueError, match="m <= 8"):
+    social.kemeny_young(social.Profile.from_rankings([list(range(9))]))
+  with pytest.raises(ValueError, match="Unknown minimax"):
+    social.minimax_scores(SEVENTEEN, "borda")
