@@ -5,6 +5,24 @@ Profiles and score tables become margin matrices and preference games; the same
 scores of many profiles are batched in JAX; combinatorial rules and LPs run on the host.
 """
 
+from jaxpref.social._axioms import (
+  check_condorcet,
+  check_majority,
+  check_pairwise_majority,
+  check_pareto,
+  check_winner_monotonicity,
+  majority_order,
+)
+from jaxpref.social._generative import check_bjr, greedy_slate
+from jaxpref.social._linear import (
+  induced_ranking,
+  is_feasible,
+  lcpo,
+  linear_btl,
+  linear_loss_fit,
+  majority_loss_rule,
+  theorem_3_1_instance,
+)
 from jaxpref.social._profile import Profile, margins, scoring_scores
 from jaxpref.social._rules import (
   KEMENY_MAX,
@@ -43,11 +61,14 @@ from jaxpref.social._rules import (
   uncovered_set,
   weak_nanson,
 )
+from jaxpref.social._votenrank import LEADERBOARD_RULES, Leaderboard, task_ranks
 
 __all__ = [
   "KEMENY_MAX",
+  "LEADERBOARD_RULES",
   "MINIMAX_SCORES",
   "RULES",
+  "Leaderboard",
   "Profile",
   "anti_plurality",
   "anti_plurality_scores",
@@ -57,6 +78,12 @@ __all__ = [
   "borda_scores",
   "bradley_terry",
   "bradley_terry_scores",
+  "check_bjr",
+  "check_condorcet",
+  "check_majority",
+  "check_pairwise_majority",
+  "check_pareto",
+  "check_winner_monotonicity",
   "condorcet",
   "condorcet_winner",
   "coombs",
@@ -64,10 +91,18 @@ __all__ = [
   "copeland_scores",
   "dowdall",
   "dowdall_scores",
+  "greedy_slate",
+  "induced_ranking",
   "instant_runoff",
+  "is_feasible",
   "kemeny_young",
+  "lcpo",
   "leximax",
+  "linear_btl",
+  "linear_loss_fit",
   "llull",
+  "majority_loss_rule",
+  "majority_order",
   "margins",
   "maximal_lottery",
   "minimax",
@@ -80,6 +115,8 @@ __all__ = [
   "scoring_scores",
   "split_cycle",
   "strict_nanson",
+  "task_ranks",
+  "theorem_3_1_instance",
   "top_cycle",
   "uncovered_set",
   "weak_nanson",
