@@ -15,6 +15,7 @@ from experiments import (
   nash_sweep,
   pareto_front,
   preference_models,
+  social_choice,
 )
 from jaxpref import training
 
@@ -24,12 +25,14 @@ EXPERIMENTS: dict[str, Callable[[ml_collections.ConfigDict, str], dict[str, Any]
   "nash_sweep": nash_sweep.run,
   "pareto_front": pareto_front.run,
   "preference_models": preference_models.run,
+  "social_choice": social_choice.run,
 }
 # Checks run before anything compiles (shapes, names, swept values).
 VALIDATORS: dict[str, Callable[[ml_collections.ConfigDict], Any]] = {
   "nash_sweep": nash_sweep.validate,
   "pareto_front": pareto_front.validate,
   "preference_models": preference_models.validate,
+  "social_choice": social_choice.validate,
 }
 
 

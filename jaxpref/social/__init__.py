@@ -23,7 +23,7 @@ from jaxpref.social._linear import (
   majority_loss_rule,
   theorem_3_1_instance,
 )
-from jaxpref.social._profile import Profile, margins, scoring_scores
+from jaxpref.social._profile import PairwiseCounts, Profile, margins, scoring_scores
 from jaxpref.social._rules import (
   KEMENY_MAX,
   MINIMAX_SCORES,
@@ -69,6 +69,7 @@ __all__ = [
   "MINIMAX_SCORES",
   "RULES",
   "Leaderboard",
+  "PairwiseCounts",
   "Profile",
   "anti_plurality",
   "anti_plurality_scores",

@@ -144,6 +144,71 @@ class Profile:
     return P
 
 
+@dataclasses.dataclass(frozen=True)
+class PairwiseCounts:
+  """An election known only through pairwise counts (e.g. crowd comparisons of LLM answers).
+
+  ``support[a, b]`` is how many judgments put a above b (a tie counts half each way). Margin-based
+  rules (Copeland, minimax, ranked pairs, beat path, split cycle, Smith and uncovered sets,
+  Bradley-Terry, the maximal lottery) accept it; rules that need ballots raise.
+
+  Attributes:
+    support: ``[m, m]`` non-negative counts with a zero diagonal.
+  """
+
+  support_counts: HostArray
+
+  def __post_init__(self):
+    """Validates the counts."""
+    N = np.asarray(self.support_counts, np.float64)
+    if N.ndim != 2 or N.shape[0] != N.shape[1] or N.shape[0] < 2:
+      raise ValueError(f"pairwise counts must be [m, m] with m >= 2; got shape {N.shape}.")
+    if not np.all(np.isfinite(N)) or (N < 0).any():
+      raise ValueError("pairwise counts must be finite and non-negative.")
+    if N.sum() <= 0:
+      raise ValueError("The election is empty: all pairwise counts are 0.")
+    N = N.copy()
+    np.fill_diagonal(N, 0.0)
+    object.__setattr__(self, "support_counts", N)
+
+  @property
+  def num_candidates(self) -> int:
+    """Number of candidates m."""
+    return int(self.support_counts.shape[0])
+
+  @property
+  def is_linear(self) -> bool:
+    """Always False: there are no ballots."""
+    return False
+
+  @property
+  def ranks(self) -> HostArray:
+    """Not available: there are no ballots."""
+    raise ValueError("This election has pairwise counts only; the rule needs ballots.")
+
+  @property
+  def num_voters(self) -> float:
+    """The largest number of judgments of any pair."""
+    N = self.support_counts
+    return float(np.max(N + N.T))
+
+  def support(self) -> HostArray:
+    """``N[a, b]``."""
+    return self.support_counts
+
+  def margin_matrix(self) -> HostArray:
+    """``N - N^T``."""
+    return self.support_counts - self.support_counts.T
+
+  def preference_matrix(self) -> HostArray:
+    """``P[a, b] = N[a, b] / (N[a, b] + N[b, a])`` (1/2 for pairs never judged)."""
+    N = self.support_counts
+    total = N + N.T
+    P = np.where(total > 0, N / np.where(total > 0, total, 1.0), 0.5)
+    np.fill_diagonal(P, 0.5)
+    return P
+
+
 def margins(ranks: ArrayLike, counts: ArrayLike) -> Array:
   """Margin matrices of a batch of profiles in JAX: ``[..., m, m]``.
 

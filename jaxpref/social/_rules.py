@@ -222,15 +222,26 @@ def uncovered_set(profile: Profile) -> list[int]:
   return [b for b in range(m) if not covered[b]]
 
 
-def ranked_pairs(profile: Profile) -> list[int]:
-  """Ranked pairs (Tideman) with every tie-breaking of equal margins: the union of winners.
+def ranked_pairs(profile: Profile, *, all_tiebreaks: bool = True) -> list[int]:
+  """Ranked pairs (Tideman): lock majority edges from the largest margin down, skipping cycles.
 
-  Majority edges are locked from the largest margin down unless they close a cycle; equal margins
-  are tried in every order (memoised over the locked sets).
+  With ``all_tiebreaks`` (pref_voting's definition) equal margins are tried in every order
+  (memoised over the locked sets) and the winners are the union; the search can grow quickly with
+  many equal margins (large elections), where ``all_tiebreaks=False`` breaks ties by candidate
+  index (the source of the edge, then its target) in one pass.
   """
   M = profile.margin_matrix()
   m = len(M)
   edges = [(M[a, b], a, b) for a in range(m) for b in range(m) if M[a, b] > 0]
+  if not all_tiebreaks:
+    locked: list[tuple[int, int]] = []
+    reach = np.eye(m, dtype=bool)
+    for _, a, b in sorted(edges, key=lambda e: (-e[0], e[1], e[2])):
+      if not reach[b, a]:
+        locked.append((a, b))
+        reach |= reach[:, a : a + 1] & reach[b : b + 1, :]
+    beaten = {b for _, b in locked}
+    return [c for c in range(m) if c not in beaten]
   groups = [
     [(a, b) for _, a, b in grp]
     for _, grp in itertools.groupby(sorted(edges, key=lambda e: -e[0]), key=lambda e: e[0])
@@ -290,6 +301,8 @@ def kemeny_young(profile: Profile) -> list[int]:
 
 def pareto(profile: Profile) -> list[int]:
   """Candidates that no other candidate beats on every ballot."""
+  if not isinstance(profile, Profile):
+    raise ValueError("pareto needs ballots; this election has pairwise counts only.")
   dominated = np.all(profile.ranks[:, :, None] < profile.ranks[:, None, :], axis=0)
   return [int(c) for c in np.flatnonzero(~np.any(dominated, axis=0))]
 

@@ -1,0 +1,237 @@
+"""Social choice on real judgments: see ``configs/social_choice.py``."""
+
+import os
+from typing import Any
+
+import matplotlib
+import ml_collections
+import numpy as np
+import scipy.stats
+
+from jaxpref import data, social
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+SURVEYS = {
+  "topmodel2007": "Topmodel2007.csv",
+  "germanparties2009": "GermanParties2009.csv",
+  "firstnames": "FirstNames.csv",
+  "cemschoice": "CEMSChoice.csv",
+}
+DATASETS = ("llmfao", "gpt4", *SURVEYS)
+MARGIN_RULES = (
+  "copeland",
+  "llull",
+  "minimax",
+  "leximax",
+  "ranked_pairs",
+  "beat_path",
+  "split_cycle",
+  "top_cycle",
+  "uncovered_set",
+  "bradley_terry",
+)
+
+
+def _names(text: str) -> list[str]:
+  return [w.strip() for w in str(text).replace("+", ",").split(",") if w.strip()]
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+  """Raises ``ValueError`` on an unknown or empty dataset list."""
+  names = _names(config.datasets)
+  if not names:
+    raise ValueError("datasets is empty; choose from " + ", ".join(DATASETS) + ".")
+  for name in names:
+    if name not in DATASETS:
+      raise ValueError(f"Unknown dataset {name!r}; known: {', '.join(DATASETS)}.")
+
+
+def _support(table: data.Comparisons) -> np.ndarray:
+  """``N[a, b]``: judgments of a over b, ties half each way."""
+  m = table.num_items
+  N = np.zeros((m, m))
+  np.add.at(N, (table.item_a, table.item_b), table.outcome)
+  np.add.at(N, (table.item_b, table.item_a), 1 - table.outcome)
+  return N
+
+
+def _margin_rules(election) -> dict[str, list[int]]:
+  out = {}
+  for name in MARGIN_RULES:
+    if name == "ranked_pairs":
+      out[name] = social.ranked_pairs(election, all_tiebreaks=election.num_candidates <= 8)
+    else:
+      out[name] = social.RULES[name](election)
+  return out
+
+
+def _rule_scores(election, board: social.Leaderboard | None) -> dict[str, np.ndarray]:
+  """A score per candidate for each rule that ranks everyone (higher is better)."""
+  M = election.margin_matrix()
+  S = social._rules._widest_paths(M)
+  scores = {
+    "copeland": social.copeland_scores(election).astype(float),
+    "minimax": -social.minimax_scores(election),
+    "beat_path": np.sum(S > S.T, axis=1).astype(float),
+    "bradley_terry": social.bradley_terry_scores(election),
+    "maximal_lottery": social.maximal_lottery(election),
+  }
+  if isinstance(election, social.Profile):
+    scores |= {
+      "borda": social.borda_scores(election),
+      "plurality": social.plurality_scores(election),
+      "dowdall": social.dowdall_scores(election),
+    }
+  if board is not None:
+    for rule in ("borda", "plurality", "dowdall", "copeland", "mean"):
+      scores[f"prompts/{rule}"] = board.score(rule)
+    scores["prompts/minimax"] = -board.score("minimax")
+  return scores
+
+
+def _kendall(scores: dict[str, np.ndarray]) -> tuple[list[str], np.ndarray]:
+  names = list(scores)
+  K = np.ones((len(names), len(names)))
+  for i, a in enumerate(names):
+    for j, b in enumerate(names):
+      if i < j:
+        K[i, j] = K[j, i] = scipy.stats.kendalltau(scores[a], scores[b]).statistic
+  return names, K
+
+
+def _summary(election, items, winners, scores, top_k) -> dict[str, Any]:
+  ml = social.maximal_lottery(election)
+  order = np.argsort(-ml, kind="stable")
+  cw = social.condorcet_winner(election)
+  named = {rule: [items[c] for c in w] for rule, w in winners.items()}
+  distinct = sorted({tuple(w) for w in named.values()})
+  names, K = _kendall(scores)
+  return {
+    "candidates": len(items),
+    "condorcet_winner": None if cw is None else items[cw],
+    "smith_set": [items[c] for c in social.top_cycle(election)],
+    "maximal_lottery": [
+      (items[c], float(ml[c])) for c in order[: min(top_k, int(np.sum(ml > 1e-9)))]
+    ],
+    "winners": named,
+    "distinct_winner_sets": len(distinct),
+    "kendall_rules": names,
+    "kendall_tau": K.tolist(),
+  }
+
+
+def _llmfao(path: str | None, top_k: int) -> dict[str, Any]:
+  table = data.load_llmfao(path)
+  items = list(table.items)
+  election = social.PairwiseCounts(_support(table))
+  prompts = np.unique(table.prompt)
+  S = np.full((len(items), len(prompts)), np.nan)
+  for t, prompt in enumerate(prompts):
+    sel = table.prompt == prompt
+    N = np.zeros((len(items), len(items)))
+    np.add.at(N, (table.item_a[sel], table.item_b[sel]), table.outcome[sel])
+    np.add.at(N, (table.item_b[sel], table.item_a[sel]), 1 - table.outcome[sel])
+    total = N.sum(1) + N.sum(0)
+    S[:, t] = np.where(total > 0, N.sum(1) / np.where(total > 0, total, 1), np.nan)
+  missing = int(np.isnan(S).sum())
+  S = np.where(np.isnan(S), np.nanmedian(S, axis=0, keepdims=True), S)
+  board = social.Leaderboard(S)
+  winners = _margin_rules(election)
+  for rule in social.LEADERBOARD_RULES:
+    winners[f"prompts/{rule}"] = board.winners(rule)
+  out = _summary(election, items, winners, _rule_scores(election, board), top_k)
+  out |= {"judgments": table.num_comparisons, "prompts": len(prompts), "imputed_cells": missing}
+  return out
+
+
+def _survey(path: str, top_k: int) -> dict[str, Any]:
+  table = data.load_comparisons(path, annotator="subject")
+  items, m = list(table.items), table.num_items
+  election = social.PairwiseCounts(_support(table))
+  winners = _margin_rules(election)
+  ballots = []
+  for subject in range(table.num_annotators):
+    sel = table.annotator == subject
+    N = np.zeros((m, m))
+    np.add.at(N, (table.item_a[sel], table.item_b[sel]), table.outcome[sel])
+    np.add.at(N, (table.item_b[sel], table.item_a[sel]), 1 - table.outcome[sel])
+    wins = np.sum(N == 1, axis=1)
+    complete = np.sum(N + N.T == 1) == m * (m - 1) and not np.any(N == 0.5)
+    if complete and sorted(wins.tolist()) == list(range(m)):  # strict and transitive
+      ballots.append(np.argsort(-wins))
+  profile = social.Profile.from_rankings(np.array(ballots))
+  for name, rule in social.RULES.items():
+    winners[f"ballots/{name}"] = rule(profile)
+  out = _summary(profile, items, winners, _rule_scores(profile, None), top_k)
+  out |= {
+    "respondents": table.num_annotators,
+    "linear_ballots": len(ballots),
+    "pairwise_condorcet_winner": (
+      None
+      if social.condorcet_winner(election) is None
+      else items[social.condorcet_winner(election)]
+    ),
+  }
+  return out
+
+
+def _plot(results: dict[str, Any], path: str) -> None:
+  names = [k for k, r in results.items() if r]
+  fig, axes = plt.subplots(1, len(names), figsize=(6 * len(names), 5.2), squeeze=False)
+  for ax, name in zip(axes[0], names, strict=True):
+    r = results[name]
+    K = np.asarray(r["kendall_tau"])
+    im = ax.imshow(K, vmin=-1, vmax=1, cmap="RdBu")
+    labels = r["kendall_rules"]
+    ax.set_xticks(range(len(labels)), labels, rotation=70, fontsize=7)
+    ax.set_yticks(range(len(labels)), labels, fontsize=7)
+    ax.set_title(f"{name}: Kendall tau between rule rankings", fontsize=9)
+  fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8)
+  fig.savefig(path, dpi=110, bbox_inches="tight")
+  plt.close(fig)
+
+
+def _report(results: dict[str, Any]) -> None:
+  for name, r in results.items():
+    if not r:
+      continue
+    extra = (
+      f"{r['linear_ballots']} of {r['respondents']} respondents give linear orders"
+      if "respondents" in r
+      else f"{r['judgments']} judgments, {r['prompts']} prompts, {r['imputed_cells']} cells imputed"
+    )
+    print(f"\n{name} ({r['candidates']} candidates; {extra})")
+    print(f"  Condorcet winner: {r['condorcet_winner']}; Smith set: {', '.join(r['smith_set'])}")
+    ml = ", ".join(f"{c} {p:.3f}" for c, p in r["maximal_lottery"])
+    print(f"  maximal lottery: {ml}")
+    print(f"  {r['distinct_winner_sets']} distinct winner sets across {len(r['winners'])} rules:")
+    for rule, w in r["winners"].items():
+      print(f"    {rule:<26} {', '.join(w) if len(w) <= 4 else f'{len(w)} tied'}")
+
+
+def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+  """Runs every rule on the configured electorates; returns the results (printed and plotted)."""
+  validate(config)
+  results: dict[str, Any] = {}
+  for name in _names(config.datasets):
+    if name == "llmfao":
+      results[name] = _llmfao(config.data.llmfao or None, config.top_k)
+    elif name == "gpt4":
+      if not os.path.isfile(config.data.gpt4):
+        print(f"skipping gpt4: no file at {config.data.gpt4!r}")
+        continue
+      results[name] = _llmfao(config.data.gpt4, config.top_k)
+    else:
+      path = os.path.join(config.data.paircomp_dir, SURVEYS[name])
+      if not os.path.isfile(path):
+        print(f"skipping {name}: no file at {path!r}")
+        continue
+      results[name] = _survey(path, config.top_k)
+  _report(results)
+  if config.plot and results:
+    path = os.path.join(workdir, "rule_disagreement.png")
+    _plot(results, path)
+    print(f"\nWrote {path}")
+  return results
