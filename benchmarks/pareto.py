@@ -14,7 +14,6 @@ take more than ``--budget`` seconds per call are skipped.
 
 import argparse
 import platform
-import statistics
 import time
 
 import jax
@@ -23,22 +22,14 @@ import numpy as np
 
 jax.config.update("jax_enable_x64", True)
 
+from _timing import median_seconds as _time  # noqa: E402
+
 from jaxpref import pareto  # noqa: E402
 
 
 def _front(rng: np.random.Generator, n: int, m: int) -> np.ndarray:
   g = np.abs(rng.normal(size=(n, m)))
   return 1.0 - g / np.linalg.norm(g, axis=1, keepdims=True) * rng.uniform(0.7, 1.0, (n, 1))
-
-
-def _time(fn, repeats: int) -> float:
-  fn()
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    fn()
-    times.append(time.perf_counter() - start)
-  return statistics.median(times)
 
 
 def _compile_seconds(fn, *args) -> float:

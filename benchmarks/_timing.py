@@ -1,0 +1,17 @@
+"""Wall-clock timing shared by the benchmark scripts."""
+
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def median_seconds(fn: Callable[[], Any], repeats: int) -> float:
+  """Median wall time of ``fn()`` over ``repeats`` calls after one warm-up call."""
+  fn()
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    fn()
+    times.append(time.perf_counter() - start)
+  return statistics.median(times)

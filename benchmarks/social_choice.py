@@ -1,0 +1,104 @@
+"""Margins and voting rules for many profiles at once: jaxpref.social against pref_voting.
+
+  python benchmarks/social_choice.py [--profiles 10000] [--voters 101] [--repeats 3]
+
+Impartial-culture profiles (random linear orders) of ``--voters`` voters over m = 4, 6, 10
+candidates, the same profiles for both libraries. jaxpref computes the margin matrices and Borda
+scores of all profiles in one compiled call (``social.margins``, ``social.scoring_scores``); its
+combinatorial rules (Copeland, beat path, ranked pairs) run per profile on the host from those
+margins. pref_voting builds a ``Profile`` per election and answers each rule per profile.
+Medians over ``--repeats`` after a warm-up (jaxpref's compile listed apart); ratio = pref_voting /
+jaxpref. Results are checked for equality on every profile.
+"""
+
+import argparse
+import platform
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+jax.config.update("jax_enable_x64", True)
+
+from _timing import median_seconds as _time  # noqa: E402
+
+from jaxpref import social  # noqa: E402
+
+
+def _row(task: str, ours: float, compile_s: str, theirs: float) -> None:
+  print(f"{task:<28} {ours:10.4f} {compile_s:>10} {theirs:14.3f} {theirs / ours:7.1f}x")
+
+
+def main() -> None:
+  """Prints one table row per (task, m)."""
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--profiles", type=int, default=10_000)
+  parser.add_argument("--voters", type=int, default=101)
+  parser.add_argument("--repeats", type=int, default=3)
+  parser.add_argument("--rule_profiles", type=int, default=1000)
+  args = parser.parse_args()
+  from pref_voting import c1_methods, margin_based_methods, scoring_methods
+  from pref_voting.profiles import Profile
+
+  cpu = platform.processor() or platform.machine()
+  print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {cpu}")
+  print(
+    f"{args.profiles} profiles x {args.voters} voters (rules on the first {args.rule_profiles})"
+  )
+  print(f"{'task':<28} {'jaxpref s':>10} {'compile s':>10} {'pref_voting s':>14} {'ratio':>8}")
+  rng = np.random.default_rng(0)
+  for m in (4, 6, 10):
+    rankings = np.argsort(rng.random((args.profiles, args.voters, m)), axis=-1)
+    ranks = np.argsort(rankings, axis=-1)
+    counts = np.ones((args.profiles, args.voters))
+    R, C = jnp.asarray(ranks), jnp.asarray(counts)
+    borda_w = jnp.asarray(m - 1 - np.arange(m), jnp.float64)
+    margins = jax.jit(social.margins)
+    scores = jax.jit(social.scoring_scores)
+    start = time.perf_counter()
+    jax.block_until_ready(margins(R, C))
+    jax.block_until_ready(scores(R, C, borda_w))
+    compile_s = time.perf_counter() - start
+    ours_m = _time(lambda R=R, C=C, f=margins: jax.block_until_ready(f(R, C)), args.repeats)
+    ours_b = _time(
+      lambda R=R, C=C, f=scores, w=borda_w: jax.block_until_ready(f(R, C, w)), args.repeats
+    )
+    profiles = [Profile(rankings[k].tolist()) for k in range(args.profiles)]
+    M = np.asarray(margins(R, C))
+    B = np.asarray(scores(R, C, borda_w))
+    for k in range(0, args.profiles, max(1, args.profiles // 50)):
+      theirs = np.array([[profiles[k].margin(a, b) for b in range(m)] for a in range(m)])
+      assert np.array_equal(theirs, M[k]), k
+      bs = profiles[k].borda_scores()
+      assert np.allclose([bs[c] for c in range(m)], B[k]), k
+
+    def pv_margins(rankings=rankings, m=m):  # Profile() computes and caches the margins
+      out = []
+      for r in rankings:
+        p = Profile(r.tolist())
+        out.append([[p.margin(a, b) for b in range(m)] for a in range(m)])
+      return out
+
+    start = time.perf_counter()
+    pv_margins()
+    theirs_m = time.perf_counter() - start
+    theirs_b = _time(lambda profiles=profiles: [p.borda_scores() for p in profiles], 1)
+    _row(f"margins m={m}", ours_m, f"{compile_s:10.2f}", theirs_m)
+    _row(f"borda scores m={m}", ours_b, "", theirs_b)
+    n = args.rule_profiles
+    for name, ours_fn, theirs_fn in (
+      ("copeland", social.copeland, c1_methods.copeland),
+      ("beat_path", social.beat_path, margin_based_methods.beat_path),
+      ("borda winners", social.borda, scoring_methods.borda),
+    ):
+      ours_profiles = [social.Profile.from_ranks(ranks[k], counts[k]) for k in range(n)]
+      ours = _time(lambda fn=ours_fn, ps=ours_profiles: [fn(p) for p in ps], 1)
+      theirs = _time(lambda fn=theirs_fn, ps=profiles[:n]: [fn(p) for p in ps], 1)
+      for k in range(0, n, max(1, n // 50)):
+        assert ours_fn(ours_profiles[k]) == theirs_fn(profiles[k]), (name, k)
+      _row(f"{name} m={m} ({n})", ours, "", theirs)
+
+
+if __name__ == "__main__":
+  main()
