@@ -15,6 +15,8 @@ _TEST = [
   # Hypervolume, non-dominated sorting and IGD references for jaxpref.pareto.
   "moocore>=0.3",
   "pymoo>=0.6.1",
+  # Voting-rule oracle for jaxpref.social (run in a subprocess: its ortools clashes with highspy).
+  "pref_voting>=1.16",
   # Reads back the TensorBoard event files jaxpref writes (the core install does not need it).
   "tensorboard>=2.15",
 ]
