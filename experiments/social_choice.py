@@ -69,8 +69,7 @@ def _margin_rules(election) -> dict[str, list[int]]:
 
 def _rule_scores(election, board: social.Leaderboard | None) -> dict[str, np.ndarray]:
   """A score per candidate for each rule that ranks everyone (higher is better)."""
-  M = election.margin_matrix()
-  S = social._rules._widest_paths(M)
+  S = social.path_strengths(election)
   scores = {
     "copeland": social.copeland_scores(election).astype(float),
     "minimax": -social.minimax_scores(election),

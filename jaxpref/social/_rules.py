@@ -182,6 +182,11 @@ def _widest_paths(M: HostArray) -> HostArray:
   return S
 
 
+def path_strengths(profile: Profile) -> HostArray:
+  """Schulze's strongest-path strengths ``S[a, b]`` on the positive margins (0 if no path)."""
+  return _widest_paths(profile.margin_matrix())
+
+
 def beat_path(profile: Profile) -> list[int]:
   """Schulze's beat path: a wins if its strongest path to each b is at least b's path back."""
   S = _widest_paths(profile.margin_matrix())
