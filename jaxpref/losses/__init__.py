@@ -1,0 +1,38 @@
+"""Policy-level preference objectives, each a pure per-example function ``(example, **hp)``.
+
+Every loss takes one :class:`Example` (log-probabilities of y and y' under the policy, the
+reference and the previous iterate; preference probabilities, labels, win rates or scores) and
+hyperparameters, and returns ``(loss, aux)``; callers vmap over a batch. :data:`LOSSES` maps
+config names to functions, :func:`register` adds a new one, :func:`combined_loss` mixes several.
+"""
+
+from jaxpref.losses._example import Example
+from jaxpref.losses._extragradient import ExtragradientStep, extragradient_step
+from jaxpref.losses._multi import group_robust_weights, modpo
+from jaxpref.losses._offline import cdpo, dpo, ipo, rdpo
+from jaxpref.losses._online import geometric_mixture, inpo, nash_md_pg, online_ipo
+from jaxpref.losses._registry import LOSSES, combined_loss, get_loss, register
+from jaxpref.losses._self_play import dno, gpo, sppo
+
+__all__ = [
+  "LOSSES",
+  "Example",
+  "ExtragradientStep",
+  "cdpo",
+  "combined_loss",
+  "dno",
+  "dpo",
+  "extragradient_step",
+  "geometric_mixture",
+  "get_loss",
+  "gpo",
+  "group_robust_weights",
+  "inpo",
+  "ipo",
+  "modpo",
+  "nash_md_pg",
+  "online_ipo",
+  "rdpo",
+  "register",
+  "sppo",
+]

@@ -1,0 +1,82 @@
+"""One preference example, the shared input of every loss in :mod:`jaxpref.losses`.
+
+Every loss is written for a single example and vmapped by the caller. Fields a loss does not use
+stay ``None``; a loss that needs a missing field raises a ``ValueError`` naming it.
+
+Log-probabilities are sequence log-probabilities (sums over tokens) of the responses y and y'
+under the policy being trained (``logp``, ``logp2``), the fixed reference policy (``ref``,
+``ref2``) and, for iterative methods, the previous iterate / sampling policy pi_t (``anchor``,
+``anchor2``).
+"""
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxpref.types import Array
+
+
+class Example(NamedTuple):
+  """Inputs of a per-example preference loss (any field may be ``None``).
+
+  Attributes:
+    logp: log pi_theta(y | x).
+    logp2: log pi_theta(y' | x).
+    ref: log pi_ref(y | x).
+    ref2: log pi_ref(y' | x).
+    anchor: log pi_t(y | x) (previous iterate, SPPO / DNO / INPO / GPO).
+    anchor2: log pi_t(y' | x).
+    pref: P(y > y' | x) in [0, 1], or a label (1 = y preferred, 0 = y' preferred, 1/2 = tie).
+    win: estimated win rate of y against the opponent, P(y > pi_s) in [0, 1].
+    win2: the same for y'.
+    score: a general preference score s(y > y' | x) or s(y > pi_t) (GPO), any real.
+    margin: ``[k - 1]`` margin rewards of y under the other objectives (MODPO).
+    margin2: ``[k - 1]`` margin rewards of y'.
+    weight: per-example weight (default 1).
+  """
+
+  logp: Array | None = None
+  logp2: Array | None = None
+  ref: Array | None = None
+  ref2: Array | None = None
+  anchor: Array | None = None
+  anchor2: Array | None = None
+  pref: Array | None = None
+  win: Array | None = None
+  win2: Array | None = None
+  score: Array | None = None
+  margin: Array | None = None
+  margin2: Array | None = None
+  weight: Array | None = None
+
+
+PROBABILITY_FIELDS = ("pref", "win", "win2")
+
+
+def require(example: Example, loss: str, *fields: str) -> list[Array]:
+  """Returns the named fields as arrays; raises ``ValueError`` naming a missing or bad one.
+
+  Probabilities (``pref``, ``win``, ``win2``) must lie in [0, 1] and every value must be finite
+  (checked when the values are concrete, i.e. outside ``jit``).
+  """
+  out = []
+  for name in fields:
+    value = getattr(example, name)
+    if value is None:
+      raise ValueError(f"{loss} needs Example.{name}; it is None.")
+    value = jnp.asarray(value)
+    if not isinstance(value, jax.core.Tracer):
+      host = np.asarray(value)
+      if not np.all(np.isfinite(host)):
+        raise ValueError(f"{loss}: Example.{name} must be finite; got {host}.")
+      if name in PROBABILITY_FIELDS and (np.any(host < 0) or np.any(host > 1)):
+        raise ValueError(f"{loss}: Example.{name} must be a probability in [0, 1]; got {host}.")
+    out.append(value)
+  return out
+
+
+def example_weight(example: Example) -> Array:
+  """The example's weight (1 when unset)."""
+  return jnp.asarray(1.0) if example.weight is None else jnp.asarray(example.weight)

@@ -1,0 +1,129 @@
+r"""Offline pairwise losses on a labelled pair: DPO, IPO, conservative DPO and robust DPO.
+
+With the reference-normalised log-ratio difference
+
+.. math:: h = \log\frac{\pi_\theta(y)}{\pi_{ref}(y)} - \log\frac{\pi_\theta(y')}{\pi_{ref}(y')}
+
+and a preference probability (or label) p = P(y > y'), ties being p = 1/2. Symbols: DPO's and
+IPO's beta/tau are the KL weights of their objectives (nash_solvers.md Sec. 0.1): a larger value
+keeps the policy closer to pi_ref.
+"""
+
+import jax
+
+from jaxpref.losses._example import Example, example_weight, require
+from jaxpref.types import Array
+
+
+def _h(example: Example, loss: str) -> tuple[Array, Array]:
+  logp, logp2, ref, ref2, p = require(example, loss, "logp", "logp2", "ref", "ref2", "pref")
+  return (logp - ref) - (logp2 - ref2), p
+
+
+def dpo(example: Example, *, beta: float = 0.1) -> tuple[Array, dict[str, Array]]:
+  r"""DPO with soft labels: binary cross-entropy of :math:`\sigma(\beta h)` against p.
+
+  .. math:: \ell = -p \log\sigma(\beta h) - (1 - p) \log\sigma(-\beta h).
+
+  With p = 1 this is Rafailov et al.'s :math:`-\log\sigma(\beta h)`; a tie (p = 1/2) pulls h to 0.
+  Its population optimum under Bradley-Terry labels :math:`p = \sigma(r(y) - r(y'))` is
+  :math:`\pi \propto \pi_{ref} e^{r/\beta}`.
+
+  Args:
+    example: needs ``logp, logp2, ref, ref2, pref``.
+    beta: KL weight (DPO's beta; NLHF's tau).
+
+  Returns:
+    ``(loss, {"logits": beta h, "reward_margin": beta h})``.
+
+  References:
+    Rafailov et al., Direct preference optimization, NeurIPS 2023. https://arxiv.org/abs/2305.18290
+  """
+  h, p = _h(example, "dpo")
+  z = beta * h
+  loss = -(p * jax.nn.log_sigmoid(z) + (1 - p) * jax.nn.log_sigmoid(-z))
+  return example_weight(example) * loss, {"logits": z, "reward_margin": z}
+
+
+def ipo(example: Example, *, tau: float = 0.1) -> tuple[Array, dict[str, Array]]:
+  r"""IPO: squared regression of h onto :math:`(p - 1/2) / \tau`.
+
+  .. math:: \ell = \big(h - (p - \tfrac12)/\tau\big)^2,
+
+  which is Azar et al.'s :math:`(h - 1/(2\tau))^2` for p = 1 and pulls h to 0 on ties. With p the
+  true P(y > y') and pairs from a policy, it is the online IPO loss of Calandriello et al.
+
+  Args:
+    example: needs ``logp, logp2, ref, ref2, pref``.
+    tau: KL weight (TRL and SPPO code call it beta).
+
+  Returns:
+    ``(loss, {"h": h, "target": (p - 1/2) / tau})``.
+
+  References:
+    Azar et al., A general theoretical paradigm to understand learning from human preferences,
+    AISTATS 2024. https://arxiv.org/abs/2310.12036
+  """
+  h, p = _h(example, "ipo")
+  target = (p - 0.5) / tau
+  return example_weight(example) * (h - target) ** 2, {"h": h, "target": target}
+
+
+def cdpo(
+  example: Example, *, beta: float = 0.1, label_smoothing: float = 0.1
+) -> tuple[Array, dict[str, Array]]:
+  r"""Conservative DPO: DPO with the label smoothed towards 1/2 by ``label_smoothing`` (epsilon).
+
+  .. math:: \tilde p = (1 - \epsilon) p + \epsilon (1 - p), \qquad
+     \ell = -\tilde p \log\sigma(\beta h) - (1 - \tilde p)\log\sigma(-\beta h).
+
+  Args:
+    example: needs ``logp, logp2, ref, ref2, pref``.
+    beta: KL weight.
+    label_smoothing: probability that a label is flipped, in [0, 1/2).
+
+  Returns:
+    ``(loss, aux)`` as :func:`dpo`.
+
+  References:
+    Mitchell, A note on DPO with noisy preferences and relationship to IPO, 2023.
+  """
+  h, p = _h(example, "cdpo")
+  p = (1 - label_smoothing) * p + label_smoothing * (1 - p)
+  z = beta * h
+  loss = -(p * jax.nn.log_sigmoid(z) + (1 - p) * jax.nn.log_sigmoid(-z))
+  return example_weight(example) * loss, {"logits": z, "reward_margin": z}
+
+
+def rdpo(
+  example: Example, *, beta: float = 0.1, flip_rate: float = 0.1
+) -> tuple[Array, dict[str, Array]]:
+  r"""Robust DPO: the unbiased loss under labels flipped with rate :math:`\epsilon`.
+
+  .. math:: \ell = \frac{(1 - \epsilon)\,\ell_{DPO}(h) - \epsilon\, \ell_{DPO}(-h)}{1 - 2\epsilon},
+
+  with :math:`\ell_{DPO}` the soft-label DPO loss of the example as labelled; its expectation over
+  the flips equals the clean loss.
+
+  Args:
+    example: needs ``logp, logp2, ref, ref2, pref``.
+    beta: KL weight.
+    flip_rate: epsilon in [0, 1/2).
+
+  Returns:
+    ``(loss, aux)`` as :func:`dpo`.
+
+  References:
+    Chowdhury, Kini, Natarajan, Provably robust DPO: aligning language models with noisy feedback,
+    ICML 2024. https://arxiv.org/abs/2403.00409
+  """
+  if not isinstance(flip_rate, jax.core.Tracer) and not 0 <= flip_rate < 0.5:
+    raise ValueError(f"rdpo: flip_rate must lie in [0, 1/2); got {flip_rate}.")
+  h, p = _h(example, "rdpo")
+  z = beta * h
+
+  def bce(z):
+    return -(p * jax.nn.log_sigmoid(z) + (1 - p) * jax.nn.log_sigmoid(-z))
+
+  loss = ((1 - flip_rate) * bce(z) - flip_rate * bce(-z)) / (1 - 2 * flip_rate)
+  return example_weight(example) * loss, {"logits": z, "reward_margin": z}
