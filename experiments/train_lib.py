@@ -14,6 +14,7 @@ from experiments import (
   nash_games,
   nash_sweep,
   pareto_front,
+  policy_objectives,
   preference_models,
   social_choice,
 )
@@ -24,6 +25,7 @@ EXPERIMENTS: dict[str, Callable[[ml_collections.ConfigDict, str], dict[str, Any]
   "nash_games": nash_games.run,
   "nash_sweep": nash_sweep.run,
   "pareto_front": pareto_front.run,
+  "policy_objectives": policy_objectives.run,
   "preference_models": preference_models.run,
   "social_choice": social_choice.run,
 }
@@ -31,6 +33,7 @@ EXPERIMENTS: dict[str, Callable[[ml_collections.ConfigDict, str], dict[str, Any]
 VALIDATORS: dict[str, Callable[[ml_collections.ConfigDict], Any]] = {
   "nash_sweep": nash_sweep.validate,
   "pareto_front": pareto_front.validate,
+  "policy_objectives": policy_objectives.validate,
   "preference_models": preference_models.validate,
   "social_choice": social_choice.validate,
 }
