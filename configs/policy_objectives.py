@@ -53,5 +53,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.sppo_eta = 1.0  # SPPO step size eta.
   config.inpo_eta = 0.3  # INPO's inverse step size (its tau is beta).
   config.custom_loss = ""  # "file.py:function" of a per-example loss to train as "custom".
+  config.combination = ""  # e.g. "dpo:0.5,ipo:0.5": a weighted sum trained as "combined".
   config.plot = arg.plot  # Write curves.png.
   return config

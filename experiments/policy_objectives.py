@@ -30,7 +30,26 @@ SCHEMES = {
   "sppo": ("policy_win_rate", None),
   "inpo": ("policy_pairs", 1),
   "custom": ("policy_pairs", 1),
+  "combined": ("policy_pairs", 1),
 }
+# Registered losses that a combination may use (they read pairs sampled from the policy).
+COMBINABLE = ("dpo", "ipo", "cdpo", "rdpo")
+
+
+def parse_combination(text: str) -> dict[str, float]:
+  """``"dpo:0.5,ipo:0.5"`` -> ``{"dpo": 0.5, "ipo": 0.5}``; raises on unknown names or weights."""
+  out = {}
+  for part in _names(text):
+    name, _, weight = part.partition(":")
+    if name not in COMBINABLE:
+      raise ValueError(f"combination: unknown loss {name!r}; known: {', '.join(COMBINABLE)}.")
+    try:
+      out[name] = float(weight or 1.0)
+    except ValueError:
+      raise ValueError(
+        f"combination: weight of {name!r} must be a number; got {weight!r}."
+      ) from None
+  return out
 
 
 def _names(text: str) -> list[str]:
@@ -64,6 +83,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
     raise ValueError(f"beta must be > 0; got {config.beta}.")
   if config.custom_loss:
     load_custom_loss(config.custom_loss)
+  if config.get("combination"):
+    parse_combination(config.combination)
 
 
 class PolicyMLP(nnx.Module):
@@ -169,6 +190,16 @@ def _loss_fn(name: str, config, custom: Callable | None) -> Callable:
       return losses.inpo(won, eta=config.inpo_eta, tau=beta)[0]
 
     return inpo
+  if name == "combined":
+    weights = parse_combination(config.combination)
+    hp = {
+      "dpo": {"beta": beta},
+      "ipo": {"tau": beta},
+      "cdpo": {"beta": beta},
+      "rdpo": {"beta": beta},
+    }
+    hp = {k: v for k, v in hp.items() if k in weights}
+    return lambda e: losses.combined_loss(weights, e, hp)[0]
   return lambda e: custom(e)[0]
 
 
@@ -270,6 +301,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   custom = load_custom_loss(config.custom_loss) if config.custom_loss else None
   if custom is not None:
     names.append("custom")
+  if config.get("combination"):
+    names.append("combined")
   results = {name: train_one(name, config, X, P, custom) for name in names}
   print(
     f"{config.oracle} oracle, n = {config.responses}, {config.prompts} prompts, beta {config.beta},"

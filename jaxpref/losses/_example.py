@@ -62,6 +62,7 @@ def require(example: Example, loss: str, *fields: str) -> list[Array]:
   (checked when the values are concrete, i.e. outside ``jit``).
   """
   out = []
+  shapes = {}
   for name in fields:
     value = getattr(example, name)
     if value is None:
@@ -73,7 +74,13 @@ def require(example: Example, loss: str, *fields: str) -> list[Array]:
         raise ValueError(f"{loss}: Example.{name} must be finite; got {host}.")
       if name in PROBABILITY_FIELDS and (np.any(host < 0) or np.any(host > 1)):
         raise ValueError(f"{loss}: Example.{name} must be a probability in [0, 1]; got {host}.")
+    if name not in ("margin", "margin2"):
+      shapes[name] = value.shape
     out.append(value)
+  if len(set(shapes.values())) > 1:
+    raise ValueError(
+      f"{loss}: Example fields must share one shape (one example, or vmap a batch); got {shapes}."
+    )
   return out
 
 

@@ -59,6 +59,18 @@ def test_validation(override, message):
     train_lib.validate_config(config)
 
 
+def test_weighted_combination_from_the_config(tmp_path):
+  config = config_lib.get_config("plot=false")
+  config.losses = "online_dpo"
+  config.combination = "dpo:0.5,ipo:0.5"
+  config.queries, config.evals = 5000, 2
+  results = train_lib.train_and_evaluate(config, str(tmp_path))
+  assert set(results) == {"online_dpo", "combined"}
+  config.combination = "dpo:0.5,kto:1"
+  with pytest.raises(ValueError, match="unknown loss 'kto'"):
+    train_lib.validate_config(config)
+
+
 def test_custom_loss_without_the_function(tmp_path):
   path = tmp_path / "empty.py"
   path.write_text("x = 1\n")

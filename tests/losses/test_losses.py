@@ -265,5 +265,11 @@ def test_bad_inputs():
     )
   with pytest.raises(ValueError, match="flip_rate"):
     L.rdpo(L.Example(**PAIR, pref=1.0), flip_rate=0.5)
+  with pytest.raises(ValueError, match="must share one shape"):
+    L.dpo(
+      L.Example(
+        logp=jnp.ones(3), logp2=jnp.ones(2), ref=jnp.ones(3), ref2=jnp.ones(3), pref=jnp.ones(3)
+      )
+    )
   with pytest.raises(ValueError, match="not in the combination"):
     L.combined_loss({"dpo": 1.0}, L.Example(**PAIR, pref=1.0), {"ipo": {"tau": 1.0}})
