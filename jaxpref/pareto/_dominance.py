@@ -56,6 +56,8 @@ def nondominated_mask(F: ArrayLike, *, sense: str = "min", valid: ArrayLike | No
   """
   F = check_points("F", F, where="nondominated_mask")
   valid = check_valid(valid, F.shape[0], "nondominated_mask")
+  if F.shape[1] == 2:  # O(n log n) sweep instead of the n x n matrix
+    return _front_ranks_2d(to_min(F, sense), valid) == 0
   D = dominance_matrix(F, sense=sense, valid=valid)
   return valid & ~jnp.any(D, axis=0)
 
@@ -63,9 +65,11 @@ def nondominated_mask(F: ArrayLike, *, sense: str = "min", valid: ArrayLike | No
 def front_ranks(F: ArrayLike, *, sense: str = "min", valid: ArrayLike | None = None) -> Array:
   """Non-dominated sorting: the front index of every point (0 = non-dominated), -1 for padding.
 
-  Fronts are peeled with a ``lax.while_loop``: front k is the set of remaining points that no
-  remaining point dominates. Each peel costs one O(n^2) update of the domination counts, so the
-  total is O(n^2 m + K n^2) for K fronts.
+  Two objectives: one sweep in lexicographic order (a ``lax.scan``), assigning each point to the
+  first front whose last point does not dominate it (binary search over the fronts' last f2
+  values; an exact duplicate joins its twin's front), O(n log n). More objectives: fronts are
+  peeled with a ``lax.while_loop`` (front k = the remaining points no remaining point dominates),
+  one O(n^2) update of the domination counts per front, O(n^2 m + K n^2) for K fronts.
 
   Args:
     F: ``[n, m]`` objective values.
@@ -86,6 +90,8 @@ def front_ranks(F: ArrayLike, *, sense: str = "min", valid: ArrayLike | None = N
   """
   F = check_points("F", F, where="front_ranks")
   valid = check_valid(valid, F.shape[0], "front_ranks")
+  if F.shape[1] == 2:
+    return _front_ranks_2d(to_min(F, sense), valid)
   D = dominance_matrix(F, sense=sense, valid=valid).astype(jnp.int32)
   count = jnp.sum(D, axis=0)  # How many remaining points dominate each point.
   ranks = jnp.full(F.shape[0], -1, dtype=jnp.int32)
@@ -103,3 +109,23 @@ def front_ranks(F: ArrayLike, *, sense: str = "min", valid: ArrayLike | None = N
 
   ranks, *_ = jax.lax.while_loop(cond, body, (ranks, valid, count, jnp.int32(0)))
   return ranks
+
+
+def _front_ranks_2d(F: Array, valid: Array) -> Array:
+  n = F.shape[0]
+  big = jnp.finfo(F.dtype).max
+  P = jnp.where(valid[:, None], F, big)  # padding sorts last
+  order = jnp.lexsort((P[:, 1], P[:, 0]))
+  x, y = P[order, 0], P[order, 1]
+  same = jnp.concatenate([jnp.zeros(1, bool), (x[1:] == x[:-1]) & (y[1:] == y[:-1])])
+
+  def step(carry, i):
+    last, prev = carry  # last[k]: f2 of front k's latest point (non-decreasing in k)
+    k = jnp.where(same[i], prev, jnp.searchsorted(last, y[i], side="right"))
+    last = last.at[k].set(jnp.where(same[i], last[k], y[i]))
+    return (last, k), k
+
+  init = (jnp.full(n, jnp.inf, F.dtype), jnp.int32(0))
+  _, ranks_sorted = jax.lax.scan(step, init, jnp.arange(n))
+  ranks = jnp.zeros(n, jnp.int32).at[order].set(ranks_sorted.astype(jnp.int32))
+  return jnp.where(valid, ranks, -1)
