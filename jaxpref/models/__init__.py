@@ -5,6 +5,7 @@ Conditioning by Panacea's SVD-LoRA, by concatenation or by FiLM.
 """
 
 from jaxpref.models._conditioned import CONDITIONINGS, ConditionedMLP
+from jaxpref.models._gguf import load_llama_gguf
 from jaxpref.models._llama import KVCache, Llama, LlamaConfig, init_cache, sequence_log_probs
 from jaxpref.models._pareto_set import fit_pareto_set, pareto_set_loss
 from jaxpref.models._svd_lora import SVDLoRALinear
@@ -18,6 +19,7 @@ __all__ = [
   "SVDLoRALinear",
   "fit_pareto_set",
   "init_cache",
+  "load_llama_gguf",
   "pareto_set_loss",
   "sequence_log_probs",
 ]

