@@ -3,7 +3,6 @@
 See ``configs/pareto_front.py`` for the three parts and the command line.
 """
 
-import itertools
 import os
 import time
 from collections.abc import Callable
@@ -143,22 +142,6 @@ def _ff(cfg: ml_collections.ConfigDict, grid: np.ndarray, seed: int) -> dict[str
 
 # ---------------------------------------------------------------------------------------------
 # Shared by (b) and (c): KL-regularized multi-objective categorical policies.
-
-
-class PolicyMLP(nnx.Module):
-  """Unconditioned policy residual ``f(x) -> [V]`` (tanh MLP), added to the reference logits."""
-
-  def __init__(self, in_features: int, hidden: list[int], vocab: int, *, rngs: nnx.Rngs):
-    """Builds the network (same widths as the conditioned one)."""
-    widths = [in_features, *hidden]
-    self.layers = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in itertools.pairwise(widths)])
-    self.out = nnx.Linear(widths[-1], vocab, rngs=rngs)
-
-  def __call__(self, x: jax.Array) -> jax.Array:
-    """Returns the logit residual."""
-    for layer in self.layers:
-      x = jnp.tanh(layer(x))
-    return self.out(x)
 
 
 def closed_form(log_ref: jax.Array, R: jax.Array, lam: jax.Array, beta: float) -> jax.Array:
@@ -336,7 +319,7 @@ def _kl(cfg: ml_collections.ConfigDict, grid: np.ndarray, seed: int) -> dict[str
       bce = -(target * jax.nn.log_sigmoid(z) + (1 - target) * jax.nn.log_sigmoid(-z))
       return jnp.sum(bce) / (R.shape[0] * V * V)
 
-    net = PolicyMLP(X.shape[1], hidden, V, rngs=nnx.Rngs(seed))
+    net = models.MLP(X.shape[1], hidden, V, rngs=nnx.Rngs(seed))
     seconds += _train(net, loss_fn, cfg.baseline_steps, cfg.learning_rate)
     modpo_logps.append(policy(net))
   results["modpo"] = {
@@ -348,7 +331,7 @@ def _kl(cfg: ml_collections.ConfigDict, grid: np.ndarray, seed: int) -> dict[str
   # Rewarded Soups: one expert per reward from a shared init, parameters interpolated.
   experts, seconds = [], 0.0
   for i in range(m):
-    net = PolicyMLP(X.shape[1], hidden, V, rngs=nnx.Rngs(seed))
+    net = models.MLP(X.shape[1], hidden, V, rngs=nnx.Rngs(seed))
 
     def loss_fn(model, i=i):
       return -policy_values(policy(model), log_ref, R, beta)[i]

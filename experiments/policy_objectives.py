@@ -1,7 +1,6 @@
 """Policy-level preference objectives on a neural contextual bandit: see the config's docstring."""
 
 import importlib.util
-import itertools
 import os
 import time
 from collections.abc import Callable
@@ -15,7 +14,7 @@ import optax
 from absl import logging
 from flax import nnx
 
-from jaxpref import losses, metrics
+from jaxpref import losses, metrics, models
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -85,22 +84,6 @@ def validate(config: ml_collections.ConfigDict) -> None:
     load_custom_loss(config.custom_loss)
   if config.get("combination"):
     parse_combination(config.combination)
-
-
-class PolicyMLP(nnx.Module):
-  """Softmax policy logits ``f(x) -> [n]`` (tanh MLP)."""
-
-  def __init__(self, features: int, hidden: list[int], responses: int, *, rngs: nnx.Rngs):
-    """Builds the network."""
-    widths = [features, *hidden]
-    self.layers = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in itertools.pairwise(widths)])
-    self.out = nnx.Linear(widths[-1], responses, rngs=rngs)
-
-  def __call__(self, x: jax.Array) -> jax.Array:
-    """Returns the logits."""
-    for layer in self.layers:
-      x = jnp.tanh(layer(x))
-    return self.out(x)
 
 
 def make_task(config: ml_collections.ConfigDict, key: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -223,7 +206,7 @@ def train_one(name, config, X, P, custom=None) -> dict[str, Any]:
   per = config.sppo_samples if per is None else per
   updates = max(1, config.queries // (per * config.prompts))
   chunk = max(1, updates // config.evals)
-  model = PolicyMLP(
+  model = models.MLP(
     config.features,
     [int(h) for h in config.hidden.split(",")],
     config.responses,

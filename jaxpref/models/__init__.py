@@ -7,11 +7,13 @@ Conditioning by Panacea's SVD-LoRA, by concatenation or by FiLM.
 from jaxpref.models._conditioned import CONDITIONINGS, ConditionedMLP
 from jaxpref.models._gguf import load_llama_gguf
 from jaxpref.models._llama import KVCache, Llama, LlamaConfig, init_cache, sequence_log_probs
+from jaxpref.models._mlp import MLP
 from jaxpref.models._pareto_set import fit_pareto_set, pareto_set_loss
 from jaxpref.models._svd_lora import SVDLoRALinear
 
 __all__ = [
   "CONDITIONINGS",
+  "MLP",
   "ConditionedMLP",
   "KVCache",
   "Llama",
