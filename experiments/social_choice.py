@@ -8,7 +8,7 @@ import ml_collections
 import numpy as np
 import scipy.stats
 
-from jaxpref import data, social
+from jaxpref import data, games, social
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -48,13 +48,13 @@ def validate(config: ml_collections.ConfigDict) -> None:
       raise ValueError(f"Unknown dataset {name!r}; known: {', '.join(DATASETS)}.")
 
 
-def _support(table: data.Comparisons) -> np.ndarray:
-  """``N[a, b]``: judgments of a over b, ties half each way."""
-  m = table.num_items
-  N = np.zeros((m, m))
-  np.add.at(N, (table.item_a, table.item_b), table.outcome)
-  np.add.at(N, (table.item_b, table.item_a), 1 - table.outcome)
-  return N
+def _support(table: data.Comparisons, rows: np.ndarray | None = None) -> np.ndarray:
+  """``N[a, b]``: judgments of a over b (ties half each way), over ``rows`` (a mask) or all."""
+  sel = slice(None) if rows is None else rows
+  wins, _ = games.comparison_counts(
+    table.item_a[sel], table.item_b[sel], table.outcome[sel], table.num_items
+  )
+  return wins
 
 
 def _margin_rules(election) -> dict[str, list[int]]:
@@ -128,10 +128,7 @@ def _llmfao(path: str | None, top_k: int) -> dict[str, Any]:
   prompts = np.unique(table.prompt)
   S = np.full((len(items), len(prompts)), np.nan)
   for t, prompt in enumerate(prompts):
-    sel = table.prompt == prompt
-    N = np.zeros((len(items), len(items)))
-    np.add.at(N, (table.item_a[sel], table.item_b[sel]), table.outcome[sel])
-    np.add.at(N, (table.item_b[sel], table.item_a[sel]), 1 - table.outcome[sel])
+    N = _support(table, table.prompt == prompt)
     total = N.sum(1) + N.sum(0)
     S[:, t] = np.where(total > 0, N.sum(1) / np.where(total > 0, total, 1), np.nan)
   missing = int(np.isnan(S).sum())
@@ -152,10 +149,7 @@ def _survey(path: str, top_k: int) -> dict[str, Any]:
   winners = _margin_rules(election)
   ballots = []
   for subject in range(table.num_annotators):
-    sel = table.annotator == subject
-    N = np.zeros((m, m))
-    np.add.at(N, (table.item_a[sel], table.item_b[sel]), table.outcome[sel])
-    np.add.at(N, (table.item_b[sel], table.item_a[sel]), 1 - table.outcome[sel])
+    N = _support(table, table.annotator == subject)
     wins = np.sum(N == 1, axis=1)
     complete = np.sum(N + N.T == 1) == m * (m - 1) and not np.any(N == 0.5)
     if complete and sorted(wins.tolist()) == list(range(m)):  # strict and transitive

@@ -359,28 +359,24 @@ def weak_nanson(profile: Profile) -> list[int]:
   return _eliminate(profile, lambda p: None, losers)
 
 
+def _majority_winner(profile: Profile) -> list[int] | None:
+  """The candidate with more than half the first places, as a one-element list, or None."""
+  top = np.flatnonzero(plurality_scores(profile) > profile.num_voters / 2)
+  return [int(top[0])] if len(top) else None
+
+
 def instant_runoff(profile: Profile) -> list[int]:
   """Repeatedly drop every candidate with the fewest first places until one has a majority."""
   _linear(profile, "instant_runoff")
 
-  def majority(p):
-    s = plurality_scores(p)
-    top = np.flatnonzero(s > p.num_voters / 2)
-    return [int(top[0])] if len(top) else None
-
-  return _eliminate(profile, majority, lambda p: _argmin(plurality_scores(p)))
+  return _eliminate(profile, _majority_winner, lambda p: _argmin(plurality_scores(p)))
 
 
 def coombs(profile: Profile) -> list[int]:
   """Repeatedly drop every candidate with the most last places until one has a majority."""
   _linear(profile, "coombs")
 
-  def majority(p):
-    s = plurality_scores(p)
-    top = np.flatnonzero(s > p.num_voters / 2)
-    return [int(top[0])] if len(top) else None
-
-  return _eliminate(profile, majority, lambda p: _argmax(anti_plurality_scores(p)))
+  return _eliminate(profile, _majority_winner, lambda p: _argmax(anti_plurality_scores(p)))
 
 
 # Rules that fit a model -----------------------------------------------------------------------
