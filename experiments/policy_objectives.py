@@ -99,8 +99,12 @@ def make_task(config: ml_collections.ConfigDict, key: jax.Array) -> tuple[jax.Ar
   return X, jax.nn.sigmoid(s[:, :, None] - s[:, None, :] + gamma * C)
 
 
-def _examples(scheme, key, logp, P, config) -> losses.Example:
-  """One example per prompt, sampled per ``scheme`` with Bernoulli labels from the oracle."""
+def _examples(scheme, key, logp, P, config, opponent=None) -> losses.Example:
+  """One example per prompt, sampled per ``scheme`` with Bernoulli labels from the oracle.
+
+  ``opponent`` (log-probabilities) is the policy the uniform pairs are compared against in the
+  ``uniform_vs_policy`` scheme (EGPO's extrapolated policy); the current policy by default.
+  """
   prompts, n = logp.shape
   sg = jax.lax.stop_gradient(logp)
   idx = jnp.arange(prompts)
@@ -123,7 +127,7 @@ def _examples(scheme, key, logp, P, config) -> losses.Example:
     )
   if scheme == "uniform_vs_policy":
     y, y2 = jax.random.randint(k1, (prompts,), 0, n), jax.random.randint(k2, (prompts,), 0, n)
-    opp = jax.random.categorical(k3, sg)
+    opp = jax.random.categorical(k3, sg if opponent is None else opponent)
     ka, kb = jax.random.split(k4)
     return losses.Example(
       logp=logp[idx, y],
@@ -217,15 +221,11 @@ def train_one(name, config, X, P, custom=None) -> dict[str, Any]:
   loss_of = _loss_fn(name, config, custom)
 
   def batch_loss(params, opponent, key):
-    logits = nnx.merge(graphdef, params)(X)
+    logp = jax.nn.log_softmax(nnx.merge(graphdef, params)(X))
+    opp_logp = None
     if name == "egpo":  # the opponent's win rates come from the extrapolated policy
-      opp_logits = jax.lax.stop_gradient(nnx.merge(graphdef, opponent)(X))
-      logp = jax.nn.log_softmax(logits)
-      sg_opp = jax.nn.log_softmax(opp_logits)
-      ex = _examples(scheme, key, logp, P, config)
-      ex = ex._replace(**_rewin(key, sg_opp, P, config))
-    else:
-      ex = _examples(scheme, key, jax.nn.log_softmax(logits), P, config)
+      opp_logp = jax.nn.log_softmax(jax.lax.stop_gradient(nnx.merge(graphdef, opponent)(X)))
+    ex = _examples(scheme, key, logp, P, config, opp_logp)
     return jnp.mean(jax.vmap(loss_of)(ex))
 
   @jax.jit
@@ -261,19 +261,6 @@ def train_one(name, config, X, P, custom=None) -> dict[str, Any]:
     "%s: gap %.4f after %d queries", name, curve[-1]["regularized_gap"], curve[-1]["queries"]
   )
   return {"curve": curve, "final": curve[-1], "seconds": seconds, "queries_per_update": per}
-
-
-def _rewin(key, opp_logp, P, config) -> dict[str, jax.Array]:
-  """Win labels of the uniform pair against a sample of the (extrapolated) opponent."""
-  prompts, n = opp_logp.shape
-  idx = jnp.arange(prompts)
-  k1, k2, k3, k4 = jax.random.split(key, 4)
-  y, y2 = jax.random.randint(k1, (prompts,), 0, n), jax.random.randint(k2, (prompts,), 0, n)
-  opp = jax.random.categorical(k3, opp_logp)
-  ka, kb = jax.random.split(k4)
-  win = jax.random.bernoulli(ka, P[idx, y, opp]).astype(opp_logp.dtype)
-  win2 = jax.random.bernoulli(kb, P[idx, y2, opp]).astype(opp_logp.dtype)
-  return {"win": win, "win2": win2}
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:

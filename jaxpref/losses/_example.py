@@ -84,6 +84,14 @@ def require(example: Example, loss: str, *fields: str) -> list[Array]:
   return out
 
 
+def soft_bce(logits: Array, p: Array) -> Array:
+  r"""Binary cross-entropy of :math:`\sigma(z)` against a soft label p.
+
+  .. math:: -p \log\sigma(z) - (1 - p)\log\sigma(-z).
+  """
+  return -(p * jax.nn.log_sigmoid(logits) + (1 - p) * jax.nn.log_sigmoid(-logits))
+
+
 def example_weight(example: Example) -> Array:
   """The example's weight (1 when unset)."""
   return jnp.asarray(1.0) if example.weight is None else jnp.asarray(example.weight)

@@ -3,7 +3,7 @@ r"""Multi-objective and group-robust preference losses: MODPO and group-robust D
 import jax
 import jax.numpy as jnp
 
-from jaxpref.losses._example import Example, example_weight, require
+from jaxpref.losses._example import Example, example_weight, require, soft_bce
 from jaxpref.types import Array, ArrayLike
 
 
@@ -42,10 +42,7 @@ def modpo(
     )
   h = (logp - ref) - (logp2 - ref2)
   z = (beta * h - jnp.dot(w[1:], m - m2)) / w[0]
-  if hinge:
-    loss = p * jax.nn.relu(1 - z) + (1 - p) * jax.nn.relu(1 + z)
-  else:
-    loss = -(p * jax.nn.log_sigmoid(z) + (1 - p) * jax.nn.log_sigmoid(-z))
+  loss = p * jax.nn.relu(1 - z) + (1 - p) * jax.nn.relu(1 + z) if hinge else soft_bce(z, p)
   return example_weight(example) * loss, {"logits": z}
 
 

@@ -11,7 +11,7 @@ keeps the policy closer to pi_ref.
 
 import jax
 
-from jaxpref.losses._example import Example, example_weight, require
+from jaxpref.losses._example import Example, example_weight, require, soft_bce
 from jaxpref.types import Array
 
 
@@ -41,8 +41,7 @@ def dpo(example: Example, *, beta: float = 0.1) -> tuple[Array, dict[str, Array]
   """
   h, p = _h(example, "dpo")
   z = beta * h
-  loss = -(p * jax.nn.log_sigmoid(z) + (1 - p) * jax.nn.log_sigmoid(-z))
-  return example_weight(example) * loss, {"logits": z, "reward_margin": z}
+  return example_weight(example) * soft_bce(z, p), {"logits": z, "reward_margin": z}
 
 
 def ipo(example: Example, *, tau: float = 0.1) -> tuple[Array, dict[str, Array]]:
@@ -91,8 +90,7 @@ def cdpo(
   h, p = _h(example, "cdpo")
   p = (1 - label_smoothing) * p + label_smoothing * (1 - p)
   z = beta * h
-  loss = -(p * jax.nn.log_sigmoid(z) + (1 - p) * jax.nn.log_sigmoid(-z))
-  return example_weight(example) * loss, {"logits": z, "reward_margin": z}
+  return example_weight(example) * soft_bce(z, p), {"logits": z, "reward_margin": z}
 
 
 def rdpo(
@@ -122,8 +120,5 @@ def rdpo(
   h, p = _h(example, "rdpo")
   z = beta * h
 
-  def bce(z):
-    return -(p * jax.nn.log_sigmoid(z) + (1 - p) * jax.nn.log_sigmoid(-z))
-
-  loss = ((1 - flip_rate) * bce(z) - flip_rate * bce(-z)) / (1 - 2 * flip_rate)
+  loss = ((1 - flip_rate) * soft_bce(z, p) - flip_rate * soft_bce(-z, p)) / (1 - 2 * flip_rate)
   return example_weight(example) * loss, {"logits": z, "reward_margin": z}

@@ -7,7 +7,7 @@ soft policy iteration target :math:`\pi_t e^{r_t/\eta}` (DNO).
 
 import jax
 
-from jaxpref.losses._example import Example, example_weight, require
+from jaxpref.losses._example import Example, example_weight, require, soft_bce
 from jaxpref.types import Array
 
 
@@ -89,5 +89,4 @@ def dno(example: Example, *, eta: float = 1.0) -> tuple[Array, dict[str, Array]]
   )
   delta = eta * ((logp - a) - (logp2 - a2))
   label = jax.nn.sigmoid(r - r2)
-  loss = -(label * jax.nn.log_sigmoid(delta) + (1 - label) * jax.nn.log_sigmoid(-delta))
-  return example_weight(example) * loss, {"delta": delta, "label": label}
+  return example_weight(example) * soft_bce(delta, label), {"delta": delta, "label": label}
