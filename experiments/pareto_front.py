@@ -274,17 +274,10 @@ def _kl(cfg: ml_collections.ConfigDict, grid: np.ndarray, seed: int) -> dict[str
     "hv": pareto.hypervolume_host(exact_F, ref, sense="max"),
     "front": exact_F.tolist(),
   }
-  results["closed_form_sweep"] = {
-    "hv": pareto.hypervolume_host(
-      np.asarray(
-        policy_values(
-          closed_form(log_ref, R, jnp.asarray(sweep, jnp.float32), beta), log_ref, R, beta
-        )
-      ),
-      ref,
-      sense="max",
-    )
-  }
+  sweep_j = jnp.asarray(sweep, jnp.float32)
+  sweep_exact = closed_form(log_ref, R, sweep_j, beta)
+  sweep_F = np.asarray(policy_values(sweep_exact, log_ref, R, beta))
+  results["closed_form_sweep"] = {"hv": pareto.hypervolume_host(sweep_F, ref, sense="max")}
 
   # One conditioned policy (Panacea SVD-LoRA, LS).
   model, logp_fn, seconds = _conditioned_policy(
@@ -296,8 +289,6 @@ def _kl(cfg: ml_collections.ConfigDict, grid: np.ndarray, seed: int) -> dict[str
     "seconds": seconds,
     "models_trained": 1,
   }
-
-  sweep_exact = closed_form(log_ref, R, jnp.asarray(sweep, jnp.float32), beta)
 
   def policy(model):
     return jax.nn.log_softmax(log_ref + model(X), axis=-1)
@@ -351,7 +342,7 @@ def _kl(cfg: ml_collections.ConfigDict, grid: np.ndarray, seed: int) -> dict[str
     "models_trained": m,
   }
   # The conditioned policy on the baselines' sweep, for a like-for-like HV.
-  cond_sweep = logp_fn(model, jnp.asarray(sweep, jnp.float32))
+  cond_sweep = logp_fn(model, sweep_j)
   results["conditioned"]["hv_on_sweep"] = pareto.hypervolume_host(
     np.asarray(policy_values(cond_sweep, log_ref, R, beta), np.float64), ref, sense="max"
   )
