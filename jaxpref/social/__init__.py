@@ -47,6 +47,7 @@ from jaxpref.social._rules import (
   kemeny_young,
   leximax,
   llull,
+  majority_winner,
   maximal_lottery,
   minimax,
   minimax_scores,
@@ -59,6 +60,7 @@ from jaxpref.social._rules import (
   split_cycle,
   strict_nanson,
   top_cycle,
+  unanimity,
   uncovered_set,
   weak_nanson,
 )
@@ -105,6 +107,7 @@ __all__ = [
   "llull",
   "majority_loss_rule",
   "majority_order",
+  "majority_winner",
   "margins",
   "maximal_lottery",
   "minimax",
@@ -121,6 +124,7 @@ __all__ = [
   "task_ranks",
   "theorem_3_1_instance",
   "top_cycle",
+  "unanimity",
   "uncovered_set",
   "weak_nanson",
 ]

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from jaxpref.social._profile import Profile
-from jaxpref.social._rules import condorcet_winner
+from jaxpref.social._rules import condorcet_winner, majority_winner, unanimity
 
 Rule = Callable[[Profile], list[int]]
 
@@ -45,7 +45,7 @@ def check_pareto(
 ) -> dict[str, Any] | None:
   """Pareto optimality; returns ``{"axiom", "profile", "dominated", "by", ...}`` or None."""
   for p in _profiles(profiles):
-    dominates = np.all(p.ranks[:, :, None] < p.ranks[:, None, :], axis=0)  # [a, b]: a over b
+    dominates = unanimity(p)  # [a, b]: a over b on every ballot
     out = list(rule(p))
     for a, b in zip(*np.nonzero(dominates), strict=True):
       if ranking:
@@ -101,10 +101,11 @@ def check_majority(
 ) -> dict[str, Any] | None:
   """Majority consistency; a counterexample or None."""
   for p in _profiles(profiles):
-    firsts = np.bincount(np.argmin(p.ranks, axis=1), weights=p.counts, minlength=p.num_candidates)
-    top = np.flatnonzero(firsts > p.num_voters / 2)
-    if p.is_linear and len(top) and _winners(rule, p, ranking) != [int(top[0])]:
-      return _counterexample("majority", p, majority_winner=int(top[0]), output=list(rule(p)))
+    if not p.is_linear:
+      continue
+    top = majority_winner(p)
+    if top is not None and _winners(rule, p, ranking) != [top]:
+      return _counterexample("majority", p, majority_winner=top, output=list(rule(p)))
   return None
 
 

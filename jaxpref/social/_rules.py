@@ -304,12 +304,16 @@ def kemeny_young(profile: Profile) -> list[int]:
   return sorted(tops)
 
 
+def unanimity(profile: Profile) -> HostArray:
+  """``U[a, b]``: every ballot ranks a strictly above b (a Pareto-dominates b)."""
+  if not isinstance(profile, Profile):
+    raise ValueError("Pareto dominance needs ballots; this election has pairwise counts only.")
+  return np.all(profile.ranks[:, :, None] < profile.ranks[:, None, :], axis=0)
+
+
 def pareto(profile: Profile) -> list[int]:
   """Candidates that no other candidate beats on every ballot."""
-  if not isinstance(profile, Profile):
-    raise ValueError("pareto needs ballots; this election has pairwise counts only.")
-  dominated = np.all(profile.ranks[:, :, None] < profile.ranks[:, None, :], axis=0)
-  return [int(c) for c in np.flatnonzero(~np.any(dominated, axis=0))]
+  return [int(c) for c in np.flatnonzero(~np.any(unanimity(profile), axis=0))]
 
 
 # Elimination rules ----------------------------------------------------------------------------
@@ -359,24 +363,29 @@ def weak_nanson(profile: Profile) -> list[int]:
   return _eliminate(profile, lambda p: None, losers)
 
 
-def _majority_winner(profile: Profile) -> list[int] | None:
-  """The candidate with more than half the first places, as a one-element list, or None."""
+def majority_winner(profile: Profile) -> int | None:
+  """The candidate with more than half the first places (linear profiles), or ``None``."""
   top = np.flatnonzero(plurality_scores(profile) > profile.num_voters / 2)
-  return [int(top[0])] if len(top) else None
+  return int(top[0]) if len(top) else None
+
+
+def _majority_stop(profile: Profile) -> list[int] | None:
+  winner = majority_winner(profile)
+  return None if winner is None else [winner]
 
 
 def instant_runoff(profile: Profile) -> list[int]:
   """Repeatedly drop every candidate with the fewest first places until one has a majority."""
   _linear(profile, "instant_runoff")
 
-  return _eliminate(profile, _majority_winner, lambda p: _argmin(plurality_scores(p)))
+  return _eliminate(profile, _majority_stop, lambda p: _argmin(plurality_scores(p)))
 
 
 def coombs(profile: Profile) -> list[int]:
   """Repeatedly drop every candidate with the most last places until one has a majority."""
   _linear(profile, "coombs")
 
-  return _eliminate(profile, _majority_winner, lambda p: _argmax(anti_plurality_scores(p)))
+  return _eliminate(profile, _majority_stop, lambda p: _argmax(anti_plurality_scores(p)))
 
 
 # Rules that fit a model -----------------------------------------------------------------------
