@@ -84,8 +84,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     ValueError: if the config fails :func:`validate_config`.
   """
   validate_config(config)
-  name = config.experiment
+  # The experiment's precision holds for this call only: an in-process caller (a test, a
+  # notebook) gets its own setting back afterwards.
+  previous_x64 = bool(jax.config.jax_enable_x64)
   jax.config.update("jax_enable_x64", bool(config.get("x64", False)))
+  try:
+    return _run(config, workdir)
+  finally:
+    jax.config.update("jax_enable_x64", previous_x64)
+
+
+def _run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+  name = config.experiment
   os.makedirs(workdir, exist_ok=True)
   writes = jax.process_index() == 0
   if writes:

@@ -14,13 +14,6 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
-@pytest.fixture(autouse=True)
-def _float64_after_each_test():
-  """Experiments run in-process may switch x64 off (their config's ``x64``); switch it back."""
-  yield
-  jax.config.update("jax_enable_x64", True)
-
-
 @pytest.fixture(scope="session")
 def shared_data() -> pathlib.Path:
   """The project's shared real-data folder (skips where a user's checkout lacks it)."""
