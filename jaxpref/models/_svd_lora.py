@@ -90,7 +90,11 @@ class SVDLoRALinear(nnx.Module):
     Returns:
       ``[..., out]`` outputs, ``x W0 + b + ((x V) * diag) U^T``.
     """
-    return self.base(x) + ((x @ self.v[...]) * self._diag(lam)) @ self.u[...].T
+    return self.base(x) + self.delta(x, lam)
+
+  def delta(self, x: ArrayLike, lam: ArrayLike) -> Array:
+    """The adapter's contribution alone, ``((x V) * diag) U^T``."""
+    return ((x @ self.v[...]) * self._diag(lam)) @ self.u[...].T
 
   def merged_kernel(self, lam: ArrayLike) -> Array:
     r"""The kernel :math:`W(\\lambda)` for one preference vector ``lam`` ``[m]``: ``[in, out]``."""

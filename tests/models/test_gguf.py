@@ -93,9 +93,32 @@ def test_smollm2_logits_match_an_independent_numpy_pass():
 def test_missing_or_corrupt_weights(tmp_path):
   if importlib.util.find_spec("gguf") is None:
     pytest.skip("gguf is not installed")
-  with pytest.raises(ValueError, match="no GGUF file"):
+  with pytest.raises(FileNotFoundError, match="no GGUF file"):
     models.load_llama_gguf(tmp_path / "none.gguf")
   bad = tmp_path / "bad.gguf"
   bad.write_bytes(b"not a gguf file at all")
   with pytest.raises(ValueError, match="not a readable GGUF file"):
     models.load_llama_gguf(bad)
+
+
+@pytest.mark.slow
+def test_smollm2_answers_paris_and_scores_a_continuation():
+  path = _weights_path()
+  model = models.load_llama_gguf(path, max_len=128)
+  tok = models.load_bpe_gguf(path)
+  prompt = tok.encode_chat("What is the capital of France?")
+  out = models.generate(
+    model, [prompt], jax.random.key(0), max_new_tokens=16, eos_id=tok.eos_id, temperature=0.0
+  )
+  answer = tok.decode(out.tokens[0][out.mask[0]])
+  assert answer == "The capital of France is Paris.<|im_end|>"
+  # log p(continuation | prompt) against the independent numpy pass on the same weights
+  cont = tok.encode(" It is known for the Eiffel Tower.")
+  tokens = np.asarray(prompt + cont)
+  mask = np.arange(len(tokens)) >= len(prompt)
+  got = models.sequence_log_probs(model, jnp.asarray(tokens)[None], jnp.asarray(mask)[None])
+  ref = _numpy_forward(str(path), tokens)
+  ref_lp = ref - ref.max(-1, keepdims=True)
+  ref_lp -= np.log(np.exp(ref_lp).sum(-1, keepdims=True))
+  want = sum(ref_lp[t - 1, tokens[t]] for t in range(len(prompt), len(tokens)))
+  assert abs(float(got[0]) - want) < 1e-4 * max(1.0, abs(want))
