@@ -4,6 +4,15 @@ The Llama-family decoder has a key-value cache (the core of the language-model p
 Conditioning by Panacea's SVD-LoRA, by concatenation or by FiLM.
 """
 
+from jaxpref.models._bert import (
+  Bert,
+  BertConfig,
+  WordPieceTokenizer,
+  embed_texts,
+  load_minilm,
+  load_safetensors,
+  minilm_path,
+)
 from jaxpref.models._bpe import CHATML_SYSTEM, BPETokenizer, load_bpe_gguf
 from jaxpref.models._conditioned import CONDITIONINGS, ConditionedMLP
 from jaxpref.models._gguf import load_llama_gguf, open_gguf, smollm2_path
@@ -28,6 +37,8 @@ __all__ = [
   "CONDITIONINGS",
   "MLP",
   "BPETokenizer",
+  "Bert",
+  "BertConfig",
   "ConditionedMLP",
   "KVCache",
   "Llama",
@@ -35,12 +46,17 @@ __all__ = [
   "LoRALinear",
   "SVDLoRALinear",
   "Samples",
+  "WordPieceTokenizer",
   "bucket_length",
+  "embed_texts",
   "fit_pareto_set",
   "generate",
   "init_cache",
   "load_bpe_gguf",
   "load_llama_gguf",
+  "load_minilm",
+  "load_safetensors",
+  "minilm_path",
   "open_gguf",
   "pad_prompts",
   "pareto_set_loss",
