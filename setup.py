@@ -40,7 +40,9 @@ setuptools.setup(
   long_description_content_type="text/markdown",
   python_requires=">=3.11",
   packages=setuptools.find_packages(include=["jaxpref", "jaxpref.*", "experiments", "configs"]),
-  package_data={"jaxpref.data": ["llmfao/*.csv", "llmfao/LICENSE.CC-BY", "llmfao/NOTICE.md"]},
+  package_data={
+    "jaxpref.data": ["llmfao/*.csv", "llmfao/*.jsonl", "llmfao/LICENSE.CC-BY", "llmfao/NOTICE.md"]
+  },
   include_package_data=True,
   install_requires=[
     "jax>=0.10",

@@ -5,7 +5,13 @@ paired-comparison surveys and football results in ``../shared/data/paircomp``, o
 loads through :func:`load_comparisons`. Splits hold out comparisons or whole annotators.
 """
 
-from jaxpref.data._llmfao import default_llmfao_path, load_llmfao
+from jaxpref.data._llmfao import (
+  TextComparisons,
+  default_llmfao_path,
+  load_llmfao,
+  load_llmfao_prompts,
+  load_llmfao_texts,
+)
 from jaxpref.data._table import (
   SIGNED_CODES,
   Comparisons,
@@ -19,10 +25,13 @@ from jaxpref.data._table import (
 __all__ = [
   "SIGNED_CODES",
   "Comparisons",
+  "TextComparisons",
   "covariate_matrix",
   "default_llmfao_path",
   "load_comparisons",
   "load_llmfao",
+  "load_llmfao_prompts",
+  "load_llmfao_texts",
   "select",
   "split_annotators",
   "split_comparisons",

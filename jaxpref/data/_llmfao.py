@@ -1,13 +1,16 @@
 """LLMFAO: crowd judgments of LLM answers (Ustalov, CC BY 4.0), as a comparison table.
 
 The crowd file ships inside the package (``jaxpref/data/llmfao/``, with its licence and
-attribution), so the default needs no download. Any file in the same format (the GPT-4 / GPT-3.5
-judgments of the same pairs, or a user's own copy) loads through ``path``.
+attribution), with the prompts and the judged responses, so the default needs no download. Any
+file in the same format (the GPT-4 / GPT-3.5 judgments of the same pairs, or a user's own copy)
+loads through ``path``; :func:`load_llmfao_texts` joins the judgments with their texts.
 """
 
 import csv
+import json
 import os
 from importlib import resources
+from typing import NamedTuple
 
 import numpy as np
 
@@ -17,9 +20,16 @@ _REQUIRED = ("prompt", "winner", "left", "right")
 _SCORE = {"left": 1.0, "right": 0.0, "tie": 0.5}
 
 
+_RESULTS = ("prompt", "model", "result")
+
+
+def _packaged(name: str) -> str:
+  return str(resources.files("jaxpref.data") / "llmfao" / name)
+
+
 def default_llmfao_path() -> str:
   """Path of the crowd-comparisons file that ships with jaxpref."""
-  return str(resources.files("jaxpref.data") / "llmfao" / "crowd-comparisons.csv")
+  return _packaged("crowd-comparisons.csv")
 
 
 def load_llmfao(path: str | os.PathLike | None = None) -> Comparisons:
@@ -80,4 +90,105 @@ def load_llmfao(path: str | os.PathLike | None = None) -> Comparisons:
     prompt=np.array([int(r["prompt"]) for r in rows], dtype=np.int64),
     annotator=annotator,
     annotators=annotators,
+  )
+
+
+class TextComparisons(NamedTuple):
+  """LLMFAO judgments joined with the texts judged.
+
+  Attributes:
+    prompt: ``[N]`` LLMFAO prompt ids.
+    prompts: ``{prompt id: prompt text}``.
+    left: the left response's text per judgment.
+    right: the right response's text per judgment.
+    outcome: ``[N]`` 1 if the left response won, 0 if the right one did, 1/2 for a tie.
+    pair: ``[N]`` id of the judged (prompt, left model, right model) item, for grouped splits.
+  """
+
+  prompt: np.ndarray
+  prompts: dict[int, str]
+  left: list[str]
+  right: list[str]
+  outcome: np.ndarray
+  pair: np.ndarray
+
+
+def _jsonl(path: str, required: tuple[str, ...]) -> list[dict]:
+  if not os.path.exists(path):
+    raise FileNotFoundError(f"No LLMFAO file at {path!r}.")
+  rows = []
+  with open(path, encoding="utf-8") as f:
+    for line, text in enumerate(f, start=1):
+      if not text.strip():
+        continue
+      try:
+        row = json.loads(text)
+      except json.JSONDecodeError as e:
+        raise ValueError(f"{path}, line {line}: not JSON ({e}).") from None
+      missing = [k for k in required if k not in row]
+      if missing:
+        raise ValueError(f"{path}, line {line}: missing field(s) {', '.join(missing)}.")
+      rows.append(row)
+  if not rows:
+    raise ValueError(f"{path}: no rows.")
+  return rows
+
+
+def load_llmfao_prompts(path: str | os.PathLike | None = None) -> dict[int, str]:
+  """LLMFAO's prompts ``{id: text}`` (the 19 packaged ones by default, or a ``prompts.jsonl``)."""
+  path = _packaged("prompts.jsonl") if path is None else os.fspath(path)
+  return {int(r["id"]): r["text"] for r in _jsonl(path, ("id", "text"))}
+
+
+def load_llmfao_texts(folder: str | os.PathLike | None = None) -> TextComparisons:
+  """Crowd judgments with the prompt and both responses as text.
+
+  Joins ``crowd-comparisons.csv`` (``prompt, model_x, model_y, winner``; ``model_x`` is the left
+  model) with ``results.jsonl`` (``prompt, model, result``) and ``prompts.jsonl``.
+
+  Args:
+    folder: a folder holding those three files; the packaged copies when None.
+
+  Returns:
+    :class:`TextComparisons` (8,931 judgments for the packaged crowd file).
+
+  Raises:
+    FileNotFoundError: if a file is missing.
+    ValueError: on missing columns or fields, or a judged response absent from the results.
+  """
+  if folder is None:
+    comparisons, results, prompts = (
+      _packaged(n) for n in ("crowd-comparisons.csv", "results.jsonl", "prompts.jsonl")
+    )
+  else:
+    comparisons, results, prompts = (
+      os.path.join(os.fspath(folder), n)
+      for n in ("crowd-comparisons.csv", "results.jsonl", "prompts.jsonl")
+    )
+  table = load_llmfao(comparisons)
+  texts = {(int(r["prompt"]), int(r["model"])): r["result"] for r in _jsonl(results, _RESULTS)}
+  with open(comparisons, newline="", encoding="utf-8") as f:
+    rows = list(csv.DictReader(f))
+  for col in ("model_x", "model_y"):
+    if col not in rows[0]:
+      raise ValueError(f"{comparisons}: missing column {col} (the left and right model ids).")
+  left, right, pair_ids, pairs = [], [], [], {}
+  for line, r in enumerate(rows, start=2):
+    key = (int(r["prompt"]), int(r["model_x"]), int(r["model_y"]))
+    for model in key[1:]:
+      if (key[0], model) not in texts:
+        raise ValueError(
+          f"{comparisons}, line {line}: no response of model {model} to prompt {key[0]} in "
+          f"{results}."
+        )
+    left.append(texts[key[0], key[1]])
+    right.append(texts[key[0], key[2]])
+    pair_ids.append(pairs.setdefault(key, len(pairs)))
+  return TextComparisons(
+    prompt=table.prompt,
+    prompts=load_llmfao_prompts(prompts),
+    left=left,
+    right=right,
+    outcome=table.outcome,
+    pair=np.asarray(pair_ids, np.int64),
   )

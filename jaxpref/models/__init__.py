@@ -1,7 +1,12 @@
-"""Flax NNX models: preference-conditioned networks, Pareto-set training, a Llama decoder.
+"""Flax NNX models: preference-conditioned networks, Pareto-set training, the language-model path.
 
-The Llama-family decoder has a key-value cache (the core of the language-model path).
-Conditioning by Panacea's SVD-LoRA, by concatenation or by FiLM.
+* Pareto-conditioned networks: Panacea's SVD-LoRA, concatenation or FiLM conditioning.
+* A Llama-family decoder (GQA, RoPE, RMSNorm, tied embeddings, KV cache, LoRA / SVD-LoRA
+  adapters with a per-row gate) loaded from GGUF (SmolLM2-135M-Instruct), its byte-level BPE
+  tokenizer and ChatML template, and a jitted bucketed sampler with one-pass geometric-mixture
+  sampling.
+* A BERT sentence encoder (all-MiniLM-L6-v2 from safetensors, WordPiece) and Bradley-Terry / GPM
+  preference heads on its embeddings, usable as a text preference oracle.
 """
 
 from jaxpref.models._bert import (
@@ -27,6 +32,14 @@ from jaxpref.models._llama import (
 )
 from jaxpref.models._mlp import MLP
 from jaxpref.models._pareto_set import fit_pareto_set, pareto_set_loss
+from jaxpref.models._preference_heads import (
+  HEADS,
+  HeadMetrics,
+  PreferenceHead,
+  TextPreferenceOracle,
+  fit_preference_head,
+  head_metrics,
+)
 from jaxpref.models._sampling import BUCKETS, Samples, bucket_length, generate, pad_prompts
 from jaxpref.models._svd_lora import SVDLoRALinear
 
@@ -35,22 +48,28 @@ __all__ = [
   "BUCKETS",
   "CHATML_SYSTEM",
   "CONDITIONINGS",
+  "HEADS",
   "MLP",
   "BPETokenizer",
   "Bert",
   "BertConfig",
   "ConditionedMLP",
+  "HeadMetrics",
   "KVCache",
   "Llama",
   "LlamaConfig",
   "LoRALinear",
+  "PreferenceHead",
   "SVDLoRALinear",
   "Samples",
+  "TextPreferenceOracle",
   "WordPieceTokenizer",
   "bucket_length",
   "embed_texts",
   "fit_pareto_set",
+  "fit_preference_head",
   "generate",
+  "head_metrics",
   "init_cache",
   "load_bpe_gguf",
   "load_llama_gguf",

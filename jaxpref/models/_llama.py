@@ -147,14 +147,16 @@ class RMSNorm(nnx.Module):
 class LoRALinear(nnx.Module):
   r"""A frozen-able dense layer plus a LoRA update, :math:`xW_0 + g\,\tfrac{\alpha}{r}\,xAB`.
 
-  ``b`` starts at zero, so the layer starts at :math:`W_0` (Hu et al., LoRA, ICLR 2022).
+  ``b`` starts at zero, so the layer starts at :math:`W_0` (Hu et al., LoRA, ICLR 2022). The
+  adapter's weights are ``nnx.LoRAParam`` (a ``Param`` subtype), so ``nnx.split(model,
+  nnx.LoRAParam, ...)`` separates the trainable adapter from the frozen base weights.
   """
 
   def __init__(self, i: int, o: int, *, rank: int, alpha: float, rngs: nnx.Rngs):
     """Builds the layer."""
     self.base = nnx.Linear(i, o, use_bias=False, rngs=rngs)
-    self.a = nnx.Param(jax.random.normal(rngs.params(), (i, rank), jnp.float32) / jnp.sqrt(i))
-    self.b = nnx.Param(jnp.zeros((rank, o), jnp.float32))
+    self.a = nnx.LoRAParam(jax.random.normal(rngs.params(), (i, rank), jnp.float32) / jnp.sqrt(i))
+    self.b = nnx.LoRAParam(jnp.zeros((rank, o), jnp.float32))
     self.scaling = alpha / rank
 
   def delta(self, x: Array, lam: Array | None = None) -> Array:

@@ -130,7 +130,9 @@ def _next_token(key, logp: Array, temperature: Array, top_p: float) -> Array:
   return jnp.where(temperature > 0, drawn, greedy).astype(jnp.int32)
 
 
-@functools.partial(jax.jit, static_argnames=("graphdef", "max_new_tokens", "top_p", "mixture"))
+@functools.partial(
+  jax.jit, static_argnames=("graphdef", "max_new_tokens", "top_p", "mixture", "reference")
+)
 def _generate(
   graphdef,
   state,
@@ -146,6 +148,7 @@ def _generate(
   max_new_tokens: int,
   top_p: float,
   mixture: bool,
+  reference: bool,
 ):
   model = nnx.merge(graphdef, state)
   B, P = tokens.shape
@@ -154,7 +157,7 @@ def _generate(
     tokens, start = jnp.tile(tokens, (2, 1)), jnp.tile(start, 2)
     lam = None if lam is None else jnp.tile(lam, (2, 1))
   else:
-    gate = jnp.ones((B,))
+    gate = jnp.full((B,), 0.0 if reference else 1.0)
   cache = init_cache(model.config, tokens.shape[0], P + max_new_tokens, start=start)
   logits, cache = model(tokens, cache, gate=gate, lam=lam)
   last = logits[:, -1].astype(jnp.float32)
@@ -200,6 +203,7 @@ def generate(
   temperature: float = 1.0,
   top_p: float = 1.0,
   mixture: float | None = None,
+  reference: bool = False,
   lam: Array | None = None,
   buckets: Sequence[int] = BUCKETS,
 ) -> Samples:
@@ -218,6 +222,7 @@ def generate(
     top_p: nucleus threshold (static); 1 disables it.
     mixture: :math:`\lambda` of the geometric mixture :math:`\pi^{1-\lambda}\pi_{ref}^\lambda`,
       where the reference is the model with its adapters off; None samples the policy.
+    reference: sample the reference itself (adapters off) instead of the policy.
     lam: ``[num_prompts, m]`` preference vectors for an ``svd_lora`` model.
     buckets: prompt lengths compiled for.
 
@@ -232,6 +237,8 @@ def generate(
   config = nnx.merge(graphdef, state).config if not isinstance(model, Llama) else model.config
   if temperature < 0 or not 0 < top_p <= 1:
     raise ValueError(f"need temperature >= 0 and 0 < top_p <= 1; got {temperature}, {top_p}.")
+  if reference and mixture is not None:
+    raise ValueError("pass either mixture or reference=True, not both.")
   if mixture is not None:
     if not 0 <= mixture <= 1:
       raise ValueError(f"mixture lambda must lie in [0, 1], got {mixture}.")
@@ -259,5 +266,6 @@ def generate(
     max_new_tokens=max_new_tokens,
     top_p=float(top_p),
     mixture=mixture is not None,
+    reference=reference,
   )
   return Samples(jnp.asarray(tokens), jnp.asarray(start), out, mask)

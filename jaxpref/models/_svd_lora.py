@@ -9,7 +9,9 @@ with :math:`V \in \mathbb{R}^{d_{in} \times (k+m)}`, :math:`U \in \mathbb{R}^{d_
 (k+m)}`, k learned singular values :math:`\sigma`, and a learned per-layer scale s that matches
 the injected entries to the learned ones. :math:`\lambda` is an input, never a parameter (no
 gradient flows into it). At inference :math:`\lambda` can be merged into the kernel
-(:meth:`SVDLoRALinear.merged_kernel`), so a conditioned model costs nothing extra per token.
+(:meth:`SVDLoRALinear.merged_kernel`), so a conditioned model costs nothing extra per token. The
+adapter's weights are ``nnx.LoRAParam`` (a ``Param`` subtype): ``nnx.split(model, nnx.LoRAParam,
+...)`` trains the adapter alone.
 """
 
 import jax
@@ -63,12 +65,12 @@ class SVDLoRALinear(nnx.Module):
       in_features, out_features, use_bias=use_bias, rngs=rngs, param_dtype=param_dtype
     )
     width = rank + num_objectives
-    self.u = nnx.Param(jnp.zeros((out_features, width), param_dtype))
-    self.v = nnx.Param(
+    self.u = nnx.LoRAParam(jnp.zeros((out_features, width), param_dtype))
+    self.v = nnx.LoRAParam(
       jax.random.normal(rngs.params(), (in_features, width), param_dtype) / jnp.sqrt(in_features)
     )
-    self.sigma = nnx.Param(jnp.zeros((rank,), param_dtype))
-    self.scale = nnx.Param(jnp.asarray(scale_init, param_dtype))
+    self.sigma = nnx.LoRAParam(jnp.zeros((rank,), param_dtype))
+    self.scale = nnx.LoRAParam(jnp.asarray(scale_init, param_dtype))
 
   def _diag(self, lam: ArrayLike) -> Array:
     lam = jax.lax.stop_gradient(jnp.asarray(lam))

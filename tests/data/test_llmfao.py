@@ -1,8 +1,10 @@
 import filecmp
+import os
 
 import numpy as np
 import pytest
 
+from jaxpref import data
 from jaxpref.data import load_llmfao
 from jaxpref.data._llmfao import default_llmfao_path
 
@@ -55,3 +57,26 @@ def test_bad_winner_names_line(tmp_path):
   path.write_text(HEADER + "0,1,2,3,4,left,a,b\n1,1,2,3,5,draw,a,b\n")
   with pytest.raises(ValueError, match="line 3: winner 'draw'"):
     load_llmfao(path)
+
+
+def test_texts_join_judgments_with_the_judged_responses():
+  t = data.load_llmfao_texts()
+  assert len(t.left) == len(t.right) == t.outcome.shape[0] == 8931
+  assert len(t.prompts) == 19 and len(np.unique(t.pair)) == 2139
+  assert t.left[0].startswith("For Kubernetes, a plea,")  # results.jsonl row 0 (model 97)
+  assert "kubernetes" in t.prompts[int(t.prompt[0])]
+
+
+def test_text_loader_errors(tmp_path):
+  import shutil
+
+  with pytest.raises(FileNotFoundError):
+    data.load_llmfao_texts(tmp_path)
+  for name in ("crowd-comparisons.csv", "prompts.jsonl"):
+    shutil.copy(os.path.join(os.path.dirname(data.default_llmfao_path()), name), tmp_path)
+  (tmp_path / "results.jsonl").write_text('{"prompt": 8, "model": 97}\n')
+  with pytest.raises(ValueError, match="missing field"):
+    data.load_llmfao_texts(tmp_path)
+  (tmp_path / "results.jsonl").write_text('{"prompt": 8, "model": 97, "result": "x"}\n')
+  with pytest.raises(ValueError, match="no response of model 98 to prompt 8"):
+    data.load_llmfao_texts(tmp_path)

@@ -136,3 +136,20 @@ def test_bad_requests(model):
     models.generate(plain, [[1]], jax.random.key(0), max_new_tokens=2, eos_id=1, mixture=0.5)
   with pytest.raises(ValueError, match="top_p"):
     models.generate(model, [[1]], jax.random.key(0), max_new_tokens=2, eos_id=1, top_p=0.0)
+
+
+def test_reference_sampling_turns_the_adapter_off(model):
+  out = models.generate(
+    model,
+    [[3, 1, 4, 1, 5]],
+    jax.random.key(0),
+    max_new_tokens=5,
+    eos_id=39,
+    temperature=0.0,
+    reference=True,
+  )
+  assert [int(t) for t in out.tokens[0]] == _greedy_by_hand(model, [3, 1, 4, 1, 5], 5, 0.0)
+  with pytest.raises(ValueError, match="either mixture or reference"):
+    models.generate(
+      model, [[1]], jax.random.key(0), max_new_tokens=2, eos_id=1, mixture=0.5, reference=True
+    )
