@@ -10,6 +10,7 @@ import ml_collections
 from absl import logging
 
 from experiments import (
+  lm_online,
   nash_convergence,
   nash_games,
   nash_sweep,
@@ -21,6 +22,7 @@ from experiments import (
 from jaxpref import training
 
 EXPERIMENTS: dict[str, Callable[[ml_collections.ConfigDict, str], dict[str, Any]]] = {
+  "lm_online": lm_online.run,
   "nash_convergence": nash_convergence.run,
   "nash_games": nash_games.run,
   "nash_sweep": nash_sweep.run,
@@ -31,6 +33,7 @@ EXPERIMENTS: dict[str, Callable[[ml_collections.ConfigDict, str], dict[str, Any]
 }
 # Checks run before anything compiles (shapes, names, swept values).
 VALIDATORS: dict[str, Callable[[ml_collections.ConfigDict], Any]] = {
+  "lm_online": lm_online.validate,
   "nash_sweep": nash_sweep.validate,
   "pareto_front": pareto_front.validate,
   "policy_objectives": policy_objectives.validate,

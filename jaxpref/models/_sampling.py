@@ -135,7 +135,7 @@ def _next_token(key, logp: Array, temperature: Array, top_p: float) -> Array:
 )
 def _generate(
   graphdef,
-  state,
+  states,
   tokens: Array,
   start: Array,
   key: Array,
@@ -150,7 +150,7 @@ def _generate(
   mixture: bool,
   reference: bool,
 ):
-  model = nnx.merge(graphdef, state)
+  model = nnx.merge(graphdef, *states)
   B, P = tokens.shape
   if mixture:  # rows [0, B) run the policy (gate 1), rows [B, 2B) the reference (gate 0)
     gate = jnp.concatenate([jnp.ones((B,)), jnp.zeros((B,))])
@@ -210,8 +210,8 @@ def generate(
   r"""Samples ``num_samples`` responses per prompt with a KV cache, in one compiled program.
 
   Args:
-    model: the decoder, or its ``nnx.split`` (graphdef, state); splitting once and passing the
-      pair avoids re-splitting on every call.
+    model: the decoder, or its ``nnx.split`` as a tuple ``(graphdef, *states)`` (e.g. the LoRA
+      and the frozen states); splitting once avoids re-splitting on every call.
     prompts: token id lists (e.g. from ``BPETokenizer.encode_chat``).
     key: PRNG key.
     max_new_tokens: response budget (static: one compile per value).
@@ -233,8 +233,8 @@ def generate(
     ValueError: on an over-long prompt, bad temperature/top-p/mixture values, or a mixture on a
       model without adapters (whose reference would equal the policy).
   """
-  graphdef, state = model if isinstance(model, tuple) else nnx.split(model)
-  config = nnx.merge(graphdef, state).config if not isinstance(model, Llama) else model.config
+  graphdef, *states = model if isinstance(model, tuple) else nnx.split(model)
+  config = model.config if isinstance(model, Llama) else nnx.merge(graphdef, *states).config
   if temperature < 0 or not 0 < top_p <= 1:
     raise ValueError(f"need temperature >= 0 and 0 < top_p <= 1; got {temperature}, {top_p}.")
   if reference and mixture is not None:
@@ -254,7 +254,7 @@ def generate(
     lam = jnp.repeat(jnp.asarray(lam, jnp.float32), num_samples, axis=0)
   out, mask = _generate(
     graphdef,
-    state,
+    tuple(states),
     jnp.asarray(tokens),
     jnp.asarray(start),
     key,

@@ -1,3 +1,5 @@
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -59,3 +61,41 @@ def test_rope_is_a_rotation_with_relative_positions():
 def test_bad_head_counts():
   with pytest.raises(ValueError, match="divisible"):
     llama.LlamaConfig(dim=24, num_heads=5)
+
+
+@pytest.mark.parametrize("adapter", ["lora", "svd_lora"])
+def test_adapters_start_at_the_base_model_and_gate_per_row(adapter):
+  config = dataclasses.replace(TINY, adapter=adapter, adapter_rank=2)
+  base = llama.Llama(dataclasses.replace(TINY), rngs=nnx.Rngs(0))
+  adapted = llama.Llama(config, rngs=nnx.Rngs(0))
+  for b, a in zip(base.blocks, adapted.blocks, strict=True):  # same base weights
+    for name in ("wq", "wk", "wv", "wo", "w_gate", "w_up", "w_down"):
+      src, dst = getattr(b, name), getattr(a, name)
+      getattr(dst, "base", dst).kernel[...] = src.kernel[...]
+  adapted.embed.embedding[...] = base.embed.embedding[...]
+  tokens = jax.random.randint(jax.random.key(5), (2, 6), 0, TINY.vocab_size)
+  lam = jnp.asarray([[0.3, 0.7], [0.9, 0.1]])
+  want, _ = base(tokens, llama.init_cache(TINY, 2))
+  got, _ = adapted(tokens, llama.init_cache(config, 2), lam=lam)
+  np.testing.assert_allclose(got, want, atol=1e-5)  # zero-initialised adapter = base model
+  graphdef, lora, rest = nnx.split(adapted, nnx.LoRAParam, ...)
+  lora = jax.tree.map(lambda x: x + 0.3 * jax.random.normal(jax.random.key(6), x.shape), lora)
+  adapted = nnx.merge(graphdef, lora, rest)
+  gate = jnp.asarray([1.0, 0.0])
+  mixed, _ = adapted(tokens, llama.init_cache(config, 2), gate=gate, lam=lam)
+  on, _ = adapted(tokens, llama.init_cache(config, 2), lam=lam)
+  np.testing.assert_allclose(mixed[1], want[1], atol=1e-5)  # gate 0: the reference
+  np.testing.assert_allclose(mixed[0], on[0], atol=1e-5)  # gate 1: the policy
+  assert not np.allclose(on[0], want[0], atol=1e-3)
+  if adapter == "svd_lora":
+    with pytest.raises(ValueError, match="needs lam"):
+      adapted(tokens, llama.init_cache(config, 2))
+    other, _ = adapted(tokens, llama.init_cache(config, 2), lam=lam[::-1])
+    assert not np.allclose(other[0], on[0], atol=1e-4)  # the preference vector steers the model
+
+
+def test_unknown_adapter_settings():
+  with pytest.raises(ValueError, match="unknown adapter"):
+    dataclasses.replace(TINY, adapter="dora")
+  with pytest.raises(ValueError, match="unknown adapter_targets"):
+    dataclasses.replace(TINY, adapter="lora", adapter_targets=("q_proj",))

