@@ -49,8 +49,8 @@ def check_pareto(
     out = list(rule(p))
     for a, b in zip(*np.nonzero(dominates), strict=True):
       if ranking:
-        if out.index(int(a)) > out.index(int(b)):
-          return _counterexample("pareto", p, dominated=int(a), by=int(b), output=out)
+        if out.index(int(a)) > out.index(int(b)):  # b, which a dominates, ranked above a
+          return _counterexample("pareto", p, dominated=int(b), by=int(a), output=out)
       elif int(b) in out and int(a) not in out:
         return _counterexample("pareto", p, dominated=int(b), by=int(a), output=out)
   return None

@@ -32,7 +32,9 @@ def test_btl_fails_po_and_pmc_while_lcpo_passes(p, delta, eps):
   btl = functools.partial(social.linear_btl, X)
   lcpo = functools.partial(social.lcpo, X)
   majority = functools.partial(social.majority_loss_rule, X)
-  assert social.check_pareto(btl, prof, ranking=True)["dominated"] == 4  # c' under c
+  violation = social.check_pareto(btl, prof, ranking=True)  # c' (5), dominated by c (4), above c
+  assert (violation["dominated"], violation["by"]) == (5, 4)
+  assert violation["output"].index(5) < violation["output"].index(4)
   assert social.check_pairwise_majority(btl, prof, ranking=True) is not None
   for rule in (lcpo, majority):
     assert social.check_pareto(rule, prof, ranking=True) is None
