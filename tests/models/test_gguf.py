@@ -90,11 +90,16 @@ def test_smollm2_logits_match_an_independent_numpy_pass():
   np.testing.assert_allclose(np.asarray(lp), ref_lp, atol=1e-4)
 
 
-def test_missing_or_corrupt_weights(tmp_path):
-  if importlib.util.find_spec("gguf") is None:
-    pytest.skip("gguf is not installed")
+def test_missing_weights_file(tmp_path):
   with pytest.raises(FileNotFoundError, match="no GGUF file"):
     models.load_llama_gguf(tmp_path / "none.gguf")
+  with pytest.raises(FileNotFoundError, match="no GGUF file"):
+    models.load_bpe_gguf(tmp_path / "none.gguf")
+
+
+def test_corrupt_weights_file(tmp_path):
+  if importlib.util.find_spec("gguf") is None:
+    pytest.skip("gguf is not installed")
   bad = tmp_path / "bad.gguf"
   bad.write_bytes(b"not a gguf file at all")
   with pytest.raises(ValueError, match="not a readable GGUF file"):
@@ -122,3 +127,87 @@ def test_smollm2_answers_paris_and_scores_a_continuation():
   ref_lp -= np.log(np.exp(ref_lp).sum(-1, keepdims=True))
   want = sum(ref_lp[t - 1, tokens[t]] for t in range(len(prompt), len(tokens)))
   assert abs(float(got[0]) - want) < 1e-4 * max(1.0, abs(want))
+
+
+def _write_tiny_gguf(path, model, tokens, merges):
+  """A GGUF file in llama.cpp's layout (Q/K rows interleaved per head) from a random model."""
+  import gguf
+
+  c = model.config
+  w = gguf.GGUFWriter(str(path), "llama")
+  w.add_block_count(c.num_layers)
+  w.add_context_length(c.max_len)
+  w.add_embedding_length(c.dim)
+  w.add_feed_forward_length(c.hidden_dim)
+  w.add_head_count(c.num_heads)
+  w.add_head_count_kv(c.num_kv_heads)
+  w.add_rope_freq_base(c.rope_theta)
+  w.add_layer_norm_rms_eps(c.norm_eps)
+  w.add_vocab_size(c.vocab_size)
+  w.add_tokenizer_model("gpt2")
+  w.add_token_list(tokens)
+  w.add_token_merges(merges)
+  w.add_token_types([3, 3] + [1] * (len(tokens) - 2))
+
+  def permute(k, heads):  # HF half-split rows -> llama.cpp interleaved pairs
+    out, d_in = k.shape
+    return k.reshape(heads, 2, out // heads // 2, d_in).swapaxes(1, 2).reshape(out, d_in)
+
+  def put(name, x):
+    w.add_tensor(name, np.ascontiguousarray(np.asarray(x, np.float32)))
+
+  put("token_embd.weight", model.embed.embedding[...])
+  put("output_norm.weight", model.norm.scale[...])
+  for i, b in enumerate(model.blocks):
+    p = f"blk.{i}."
+    put(p + "attn_norm.weight", b.attn_norm.scale[...])
+    put(p + "ffn_norm.weight", b.ffn_norm.scale[...])
+    put(p + "attn_q.weight", permute(np.asarray(b.wq.kernel[...]).T, c.num_heads))
+    put(p + "attn_k.weight", permute(np.asarray(b.wk.kernel[...]).T, c.num_kv_heads))
+    for name, layer in (
+      ("attn_v", b.wv),
+      ("attn_output", b.wo),
+      ("ffn_gate", b.w_gate),
+      ("ffn_up", b.w_up),
+      ("ffn_down", b.w_down),
+    ):
+      put(p + name + ".weight", np.asarray(layer.kernel[...]).T)
+  w.write_header_to_file()
+  w.write_kv_data_to_file()
+  w.write_tensors_to_file()
+  w.close()
+
+
+def test_a_written_gguf_round_trips_model_and_tokenizer(tmp_path):
+  if importlib.util.find_spec("gguf") is None:
+    pytest.skip("gguf is not installed")
+  from flax import nnx
+
+  from jaxpref.models import _bpe
+
+  byte_chars = list(_bpe._byte_chars())
+  tokens = ["<|im_start|>", "<|im_end|>", *byte_chars, "he", "hel", "hell", "hello"]
+  merges = ["h e", "he l", "hel l", "hell o"]
+  config = models.LlamaConfig(
+    vocab_size=len(tokens),
+    dim=24,
+    num_layers=2,
+    num_heads=6,
+    num_kv_heads=2,
+    hidden_dim=40,
+    max_len=32,
+  )
+  model = models.Llama(config, rngs=nnx.Rngs(0))
+  path = tmp_path / "tiny.gguf"
+  _write_tiny_gguf(path, model, tokens, merges)
+  loaded = models.load_llama_gguf(path, adapter="lora", adapter_rank=2)
+  assert loaded.config.tie_embeddings and loaded.config.adapter == "lora"
+  ids = jnp.asarray([[0, 262, 263, 5, 9, 1]])
+  want, _ = model(ids, models.init_cache(config, 1))
+  got, _ = loaded(ids, models.init_cache(loaded.config, 1))
+  np.testing.assert_allclose(got, want, atol=1e-5)
+  tok = models.load_bpe_gguf(path)
+  assert tok.encode("<|im_start|>hello<|im_end|>") == [0, len(tokens) - 1, 1]
+  assert tok.eos_id == 1
+  with pytest.raises(ValueError, match="fixed by the GGUF file"):
+    models.load_llama_gguf(path, dim=32)

