@@ -71,13 +71,14 @@ def _two_model_mixture(g1, s1, g2, s2, tokens, key, lam, *, steps):
 
   def body(carry, key):
     c1, c2, l1, l2 = carry
-    mix = (1 - lam) * jax.nn.log_softmax(l1[:, -1]) + lam * jax.nn.log_softmax(l2[:, -1])
+    mix = (1 - lam) * jax.nn.log_softmax(l1) + lam * jax.nn.log_softmax(l2)
     tok = jax.random.categorical(key, mix)[:, None]
     l1, c1 = pol(tok, c1)
     l2, c2 = ref(tok, c2)
-    return (c1, c2, l1, l2), tok[:, 0]
+    return (c1, c2, l1[:, -1], l2[:, -1]), tok[:, 0]
 
-  _, out = jax.lax.scan(body, (c1, c2, l1, l2), jax.random.split(key, steps))
+  carry = (c1, c2, l1[:, -1], l2[:, -1])
+  _, out = jax.lax.scan(body, carry, jax.random.split(key, steps))
   return out.T
 
 

@@ -5,7 +5,8 @@ Nash-MD-PG, K from the geometric mixture of policy and reference), asks the pref
 about the pairs, and takes one Adam step on the LoRA parameters with the chosen objective of
 ``jaxpref.losses``. Every ``eval_every`` steps it reports the win rate of the policy against the
 reference (both sampled with the same random numbers, so the win rate is exactly 1/2 at step 0)
-and the KL to the reference estimated on the policy's samples. Writes ``results.json``,
+and the KL to the reference on the policy's samples (exact per token, summed over the response:
+``models.sequence_kl``). Writes ``results.json``,
 ``metrics.jsonl``, ``curves.png`` and Orbax checkpoints (a rerun in the same workdir resumes).
 
 Variants after a colon:
@@ -77,7 +78,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.temperature = 1.0  # Sampling temperature.
   config.top_p = 1.0  # Nucleus threshold (1: off).
   config.learning_rate = 1e-3 if real else 1e-2  # Adam step size on the adapter.
-  config.steps = 8 if real else 60  # Optimizer steps.
+  config.steps = 10 if real else 60  # Optimizer steps.
   config.eval_every = 2 if real else 10  # Steps between win-rate / KL evaluations.
   config.eval_prompts = 19 if real else 16  # Prompts per evaluation (cycling through them).
 

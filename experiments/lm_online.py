@@ -260,11 +260,11 @@ def _make_steps(graphdef, config, tx):
 
   @jax.jit
   def score(lora, rest, tokens, mask, start):
-    """(policy, reference) sequence log-probabilities of the rows."""
+    """Reference log-probabilities of the rows and the policy's token-level KL along them."""
+    model = nnx.merge(graphdef, lora, rest)
     n = tokens.shape[0]
-    lp = logps(lora, rest, tokens, mask, start, jnp.ones((n,)))
-    ref = logps(lora, rest, tokens, mask, start, jnp.zeros((n,)))
-    return lp, ref
+    ref = models.sequence_log_probs(model, tokens, mask, start=start, gate=jnp.zeros((n,)))
+    return ref, models.sequence_kl(model, tokens, mask, start=start)
 
   def objective_loss(lora, rest, batch):
     tokens, mask, start, ref, target = batch
@@ -368,10 +368,10 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     ref = sample(lora, idx, key, reference=True)  # same random numbers: identical at step 0
     a, b = _responses(pol), _responses(ref)
     win = task.oracle(idx, a, b)
-    lp, rf = score(lora, rest, *pol.full())
+    _, kl = score(lora, rest, *pol.full())
     return {
       "win_rate": float(np.mean(win)),
-      "eval_kl": float(jnp.mean(lp - rf)),
+      "eval_kl": float(jnp.mean(kl)),
       "eval_reward": float(np.mean(task.reward(idx, a))),
       "eval_reference_reward": float(np.mean(task.reward(idx, b))),
     }
@@ -390,7 +390,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     pol = sample(lora, idx, k_pol, num_samples=K)
     pol_resp = _responses(pol)
     tokens, mask, start = pol.full()
-    lp, ref = score(lora, rest, tokens, mask, start)
+    ref, kl = score(lora, rest, tokens, mask, start)
     queries = 0
     if config.objective in ("online_dpo", "online_ipo"):
       target = task.oracle(idx, pol_resp[0::K], pol_resp[1::K])
@@ -420,7 +420,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     record = {
       "step": step,
       "loss": float(loss),
-      "kl": float(jnp.mean(lp - ref)),
+      "kl": float(jnp.mean(kl)),
       "reward": float(np.mean(task.reward(rows, pol_resp))),
       "oracle_mean": float(np.mean(target)),
       "response_tokens": float(lengths.mean()),

@@ -28,6 +28,7 @@ from jaxpref.models._llama import (
   LlamaConfig,
   LoRALinear,
   init_cache,
+  sequence_kl,
   sequence_log_probs,
 )
 from jaxpref.models._mlp import MLP
@@ -79,6 +80,7 @@ __all__ = [
   "open_gguf",
   "pad_prompts",
   "pareto_set_loss",
+  "sequence_kl",
   "sequence_log_probs",
   "smollm2_path",
 ]

@@ -153,3 +153,28 @@ def test_reference_sampling_turns_the_adapter_off(model):
     models.generate(
       model, [[1]], jax.random.key(0), max_new_tokens=2, eos_id=1, mixture=0.5, reference=True
     )
+
+
+def test_token_level_kl_is_exact_and_averages_the_log_ratio(model):
+  prompt = [[2, 7, 1]]
+  out = models.generate(
+    model, prompt, jax.random.key(4), max_new_tokens=3, eos_id=39, num_samples=3000
+  )
+  tokens, mask, start = out.full()
+  kl = models.sequence_kl(model, tokens, mask, start=start)
+  assert float(jnp.min(kl)) >= 0
+  lp = models.sequence_log_probs(model, tokens, mask, start=start)
+  ref = models.sequence_log_probs(model, tokens, mask, start=start, gate=jnp.zeros(3000))
+  # both estimate KL(pi || pi_ref) of the 3-token response; the exact one with far less noise
+  ratio = lp - ref
+  assert abs(float(jnp.mean(kl) - jnp.mean(ratio))) < 4 * float(jnp.std(ratio)) / np.sqrt(3000)
+  assert float(jnp.std(kl)) < float(jnp.std(ratio))
+  # first position by hand
+  t = jnp.asarray(prompt)
+  a, _ = model(t, models.init_cache(TINY, 1, 3), gate=jnp.ones(1))
+  b, _ = model(t, models.init_cache(TINY, 1, 3), gate=jnp.zeros(1))
+  pa, pb = jax.nn.log_softmax(a[0, -1]), jax.nn.log_softmax(b[0, -1])
+  first = models.sequence_kl(
+    model, tokens[:1], mask[:1] & (jnp.arange(tokens.shape[1]) == 16), start=start[:1]
+  )
+  np.testing.assert_allclose(first[0], jnp.sum(jnp.exp(pa) * (pa - pb)), rtol=1e-4)
