@@ -66,6 +66,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
       f"the largest prompt bucket ({max(_buckets(config))}) plus max_new_tokens "
       f"({config.max_new_tokens}) exceeds model.max_len ({config.model.max_len})."
     )
+  if config.oracle.labels not in ("soft", "hard"):
+    raise ValueError(f"oracle.labels must be 'soft' or 'hard', got {config.oracle.labels!r}.")
   if not 0 < config.oracle.holdout < 1:
     raise ValueError(f"oracle.holdout must lie in (0, 1), got {config.oracle.holdout}.")
 
@@ -380,7 +382,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   if first == 0:
     key, sub = jax.random.split(key)
     record = {"step": 0, **evaluate(lora, 0, sub)}
-    history.append({**record, "kl": 0.0, "reward": record["eval_reward"], "loss": float("nan")})
+    history.append({**record, "kl": 0.0, "reward": record["eval_reward"], "loss": None})
     print(f"step 0: win rate {record['win_rate']:.3f}, KL {record['eval_kl']:.4f}", flush=True)
   loop_start = time.time()
   for step in range(first + 1, config.steps + 1):
@@ -394,6 +396,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     queries = 0
     if config.objective in ("online_dpo", "online_ipo"):
       target = task.oracle(idx, pol_resp[0::K], pol_resp[1::K])
+      if config.oracle.labels == "hard":  # the oracle picks chosen / rejected (ties stay 1/2)
+        target = np.where(target == 0.5, 0.5, (target > 0.5).astype(float))
       queries += B
     elif config.objective == "sppo":
       win = np.zeros((B, K))

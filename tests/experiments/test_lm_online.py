@@ -47,13 +47,20 @@ def test_every_objective_moves_the_policy(objective, tmp_path):
   assert queries == {{"egpo": 16, "nash_md_pg": 8, "sppo": 8}.get(objective, 4)}
 
 
+def test_hard_labels_train_online_dpo(tmp_path):
+  config = _config(objective="online_dpo", steps=3, **{"oracle.labels": "hard"})
+  results = train_lib.train_and_evaluate(config, str(tmp_path))
+  assert {h["oracle_mean"] * 8 % 1 for h in results["history"][1:]} <= {0.0, 0.5}  # 0/1 labels
+  assert results["final_kl"] > 0
+
+
 def test_resumed_run_equals_the_uninterrupted_one(tmp_path):
   full = train_lib.train_and_evaluate(_config(), str(tmp_path / "full"))
-  cut = _config(steps=4)
-  cut.checkpoint.every = 2
+  cut = _config(steps=3)  # stops at an evaluation step, as the full run evaluates there too
+  cut.checkpoint.every = 3
   train_lib.train_and_evaluate(cut, str(tmp_path / "cut"))
   resumed_config = _config()
-  resumed_config.checkpoint.every = 2
+  resumed_config.checkpoint.every = 3
   resumed = train_lib.train_and_evaluate(resumed_config, str(tmp_path / "cut"))
   assert resumed["history"] == full["history"]
 
@@ -63,6 +70,8 @@ def test_bad_configs(tmp_path):
     train_lib.validate_config(_config(objective="dpo"))
   with pytest.raises(ValueError, match="text oracle needs a model with a tokenizer"):
     train_lib.validate_config(_config(**{"oracle.kind": "text"}))
+  with pytest.raises(ValueError, match=r"oracle\.labels must be"):
+    train_lib.validate_config(_config(**{"oracle.labels": "noisy"}))
   with pytest.raises(ValueError, match="needs samples >= 2"):
     train_lib.validate_config(_config(objective="sppo", samples=1))
   with pytest.raises(ValueError, match=r"exceeds model\.max_len"):
