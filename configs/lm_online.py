@@ -75,7 +75,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.oracle.l2 = 1e-3  # Head weight penalty.
   config.oracle.holdout = 0.2  # Share of LLMFAO's judged pairs held out for the head's metrics.
   config.oracle.scale = 4.0  # Token oracle: P = sigmoid(scale * (r(y) - r(y'))).
-  config.oracle.labels = "hard" if real else "soft"  # Online DPO/IPO: P itself or 0/1 (chosen).
+  config.oracle.labels = "soft"  # Online DPO/IPO: "soft" (P itself) or "hard" (0/1: chosen).
 
   config.objective = arg.objective  # online_dpo, online_ipo, sppo, nash_md_pg or egpo.
   config.beta = 0.1  # KL weight to the reference (DPO/IPO/Nash-MD-PG).
@@ -86,7 +86,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.max_new_tokens = 32 if real else 12  # Response budget.
   config.temperature = 1.0  # Sampling temperature.
   config.top_p = 1.0  # Nucleus threshold (1: off).
-  config.learning_rate = 2e-3 if real else 1e-2  # Adam step size on the adapter.
+  config.learning_rate = 1e-3 if real else 1e-2  # Adam step size on the adapter.
   config.steps = 10 if real else 60  # Optimizer steps.
   config.eval_every = 2 if real else 10  # Steps between win-rate / KL evaluations.
   config.eval_prompts = 19 if real else 16  # Prompts per evaluation (cycling through them).
