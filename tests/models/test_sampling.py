@@ -178,3 +178,22 @@ def test_token_level_kl_is_exact_and_averages_the_log_ratio(model):
     model, tokens[:1], mask[:1] & (jnp.arange(tokens.shape[1]) == 16), start=start[:1]
   )
   np.testing.assert_allclose(first[0], jnp.sum(jnp.exp(pa) * (pa - pb)), rtol=1e-4)
+
+
+def test_svd_lora_sampling_takes_a_preference_vector_per_prompt():
+  config = dataclasses.replace(TINY, adapter="svd_lora", adapter_rank=2, num_objectives=2)
+  m = models.Llama(config, rngs=nnx.Rngs(0))
+  graphdef, lora, rest = nnx.split(m, nnx.LoRAParam, ...)
+  lora = jax.tree.map(lambda x: x + jax.random.normal(jax.random.key(7), x.shape), lora)
+  kw = dict(max_new_tokens=6, eos_id=39, temperature=0.0)
+  lam = jnp.asarray([[1.0, 0.0], [0.0, 1.0]])
+  out = models.generate(
+    (graphdef, lora, rest), [[1, 2, 3], [1, 2, 3]], jax.random.key(0), lam=lam, **kw
+  )
+  assert not np.array_equal(out.tokens[0], out.tokens[1])  # same prompt, different preferences
+  mix = models.generate(
+    (graphdef, lora, rest), [[1, 2, 3]], jax.random.key(0), lam=lam[:1], mixture=0.0, **kw
+  )
+  assert np.array_equal(mix.tokens[0], out.tokens[0])
+  with pytest.raises(ValueError, match="needs lam"):
+    models.generate((graphdef, lora, rest), [[1, 2, 3]], jax.random.key(0), **kw)
