@@ -6,9 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 
-def median_seconds(fn: Callable[[], Any], repeats: int) -> float:
-  """Median wall time of ``fn()`` over ``repeats`` calls after one warm-up call."""
-  fn()
+def median_seconds(fn: Callable[[], Any], repeats: int, *, warmup: bool = True) -> float:
+  """Median wall time of ``fn()`` over ``repeats`` calls, after one warm-up call if ``warmup``.
+
+  Pass ``warmup=False`` when the caller has just made (and timed) the first call itself.
+  """
+  if warmup:
+    fn()
   times = []
   for _ in range(repeats):
     start = time.perf_counter()

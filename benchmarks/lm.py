@@ -127,7 +127,7 @@ def _timed(fn, repeats):
   start = time.perf_counter()
   jax.block_until_ready(fn())
   first = time.perf_counter() - start
-  return first, _time(lambda: jax.block_until_ready(fn()), repeats)
+  return first, _time(lambda: jax.block_until_ready(fn()), repeats, warmup=False)
 
 
 def main() -> None:

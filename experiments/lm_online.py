@@ -84,16 +84,33 @@ def read_prompts(path: str) -> list[str]:
 
 
 class Task(NamedTuple):
-  """What the loop needs: the model, tokenized prompts and a preference oracle."""
+  """What the loop needs: the model, tokenized prompts and a preference oracle.
+
+  The oracle works on per-response features, computed once per response by ``features``
+  (prompt ids, response token arrays) and then compared by ``prefer`` (P(a > b), [N]) or
+  scored by ``reward`` ([N]): a response compared several times is embedded once.
+  """
 
   model: models.Llama
   prompts: list[list[int]]
   prompt_texts: list[str] | None
   eos_id: int
   decode: Callable[[np.ndarray], str] | None
-  oracle: Callable[[np.ndarray, list, list], np.ndarray]
-  reward: Callable[[np.ndarray, list], np.ndarray]
+  features: Callable[[np.ndarray, list], np.ndarray]
+  prefer: Callable[[np.ndarray, np.ndarray], np.ndarray]
+  reward: Callable[[np.ndarray], np.ndarray]
   info: dict[str, Any]
+
+
+def _adapter(m: ml_collections.ConfigDict) -> dict[str, Any]:
+  """The LoRA settings of ``config.model`` as ``LlamaConfig`` fields."""
+  return dict(
+    max_len=m.max_len,
+    adapter="lora",
+    adapter_rank=m.rank,
+    adapter_alpha=m.alpha,
+    adapter_targets=tuple(t.strip() for t in m.targets.split(",")),
+  )
 
 
 def _tiny_task(config, key) -> Task:
@@ -105,11 +122,7 @@ def _tiny_task(config, key) -> Task:
     num_heads=m.heads,
     num_kv_heads=m.kv_heads,
     hidden_dim=m.hidden,
-    max_len=m.max_len,
-    adapter="lora",
-    adapter_rank=m.rank,
-    adapter_alpha=m.alpha,
-    adapter_targets=tuple(t.strip() for t in m.targets.split(",")),
+    **_adapter(m),
   )
   k_model, k_prompts, k_reward = jax.random.split(key, 3)
   model = models.Llama(lc, rngs=nnx.Rngs(k_model))
@@ -119,16 +132,15 @@ def _tiny_task(config, key) -> Task:
   token_reward = np.asarray(jax.random.normal(k_reward, (m.vocab,)))
   eos = m.vocab - 1
 
-  def reward(prompt_idx, responses):
+  def features(prompt_idx, responses):  # the reward itself
     del prompt_idx
     return np.asarray([token_reward[r].mean() if len(r) else 0.0 for r in responses])
 
-  def oracle(prompt_idx, a, b):
-    diff = reward(prompt_idx, a) - reward(prompt_idx, b)
-    return 1.0 / (1.0 + np.exp(-config.oracle.scale * diff))
+  def prefer(reward_a, reward_b):
+    return 1.0 / (1.0 + np.exp(-config.oracle.scale * (reward_a - reward_b)))
 
   info = {"oracle": "token rewards r(y) = mean of u[token], u ~ N(0, 1) per token"}
-  return Task(model, prompts, None, eos, None, oracle, reward, info)
+  return Task(model, prompts, None, eos, None, features, prefer, lambda r: r, info)
 
 
 def _text_oracle(config, key) -> tuple[models.TextPreferenceOracle, dict[str, Any]]:
@@ -188,14 +200,7 @@ def _text_oracle(config, key) -> tuple[models.TextPreferenceOracle, dict[str, An
 def _smollm2_task(config, key) -> Task:
   m = config.model
   path = m.path or models.smollm2_path()
-  model = models.load_llama_gguf(
-    path,
-    max_len=m.max_len,
-    adapter="lora",
-    adapter_rank=m.rank,
-    adapter_alpha=m.alpha,
-    adapter_targets=tuple(t.strip() for t in m.targets.split(",")),
-  )
+  model = models.load_llama_gguf(path, **_adapter(m))
   # The adapter's A is random and B zero (the loaded model); re-draw A from the run's seed.
   k_adapter, k_oracle = jax.random.split(key)
   graphdef, lora, rest = nnx.split(model, nnx.LoRAParam, ...)
@@ -220,15 +225,21 @@ def _smollm2_task(config, key) -> Task:
   def decode(tokens):
     return tokenizer.decode(tokens, skip_special=True)
 
-  def oracle(prompt_idx, a, b):
-    x = [texts[i] for i in prompt_idx]
-    return oracle_model(x, [decode(r) for r in a], [decode(r) for r in b])
-
-  def reward(prompt_idx, responses):
-    return oracle_model.rewards([texts[i] for i in prompt_idx], [decode(r) for r in responses])
+  def features(prompt_idx, responses):  # MiniLM embeddings of (prompt, response)
+    return oracle_model.embed([texts[i] for i in prompt_idx], [decode(r) for r in responses])
 
   info = {"oracle": f"MiniLM + {config.oracle.head} head on LLMFAO", "text_oracle": report}
-  return Task(model, prompts, texts, tokenizer.eos_id, decode, oracle, reward, info)
+  return Task(
+    model,
+    prompts,
+    texts,
+    tokenizer.eos_id,
+    decode,
+    features,
+    oracle_model.prefer,
+    oracle_model.reward,
+    info,
+  )
 
 
 def _responses(samples: models.Samples) -> list[np.ndarray]:
@@ -238,7 +249,8 @@ def _responses(samples: models.Samples) -> list[np.ndarray]:
 
 def _win_rates(task: Task, pairs: list, idx: np.ndarray, opponent: list) -> np.ndarray:
   """``[B, len(pairs)]`` oracle win rates of each response set against the opponent's samples."""
-  return np.stack([task.oracle(idx, p, opponent) for p in pairs], axis=1)
+  opponent = task.features(idx, opponent)
+  return np.stack([task.prefer(p, opponent) for p in pairs], axis=1)
 
 
 def _make_steps(graphdef, config, tx):
@@ -364,24 +376,23 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
       print(f"resumed from step {first}", flush=True)
   lora, opt_state, key = state["lora"], state["opt_state"], state["key"]
 
-  def evaluate(lora, step, key):
+  def evaluate(lora, key):
     idx = np.arange(config.eval_prompts) % n_prompts
     pol = sample(lora, idx, key)
     ref = sample(lora, idx, key, reference=True)  # same random numbers: identical at step 0
-    a, b = _responses(pol), _responses(ref)
-    win = task.oracle(idx, a, b)
+    a, b = task.features(idx, _responses(pol)), task.features(idx, _responses(ref))
     _, kl = score(lora, rest, *pol.full())
     return {
-      "win_rate": float(np.mean(win)),
+      "win_rate": float(np.mean(task.prefer(a, b))),
       "eval_kl": float(jnp.mean(kl)),
-      "eval_reward": float(np.mean(task.reward(idx, a))),
-      "eval_reference_reward": float(np.mean(task.reward(idx, b))),
+      "eval_reward": float(np.mean(task.reward(a))),
+      "eval_reference_reward": float(np.mean(task.reward(b))),
     }
 
   writer = training.MetricWriter(workdir, tensorboard=bool(config.tensorboard))
   if first == 0:
     key, sub = jax.random.split(key)
-    record = {"step": 0, **evaluate(lora, 0, sub)}
+    record = {"step": 0, **evaluate(lora, sub)}
     history.append({**record, "kl": 0.0, "reward": record["eval_reward"], "loss": None})
     print(f"step 0: win rate {record['win_rate']:.3f}, KL {record['eval_kl']:.4f}", flush=True)
   loop_start = time.time()
@@ -391,11 +402,12 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     rows = np.repeat(idx, K)
     pol = sample(lora, idx, k_pol, num_samples=K)
     pol_resp = _responses(pol)
+    feats = task.features(rows, pol_resp)  # each policy response embedded once per step
     tokens, mask, start = pol.full()
     ref, kl = score(lora, rest, tokens, mask, start)
     queries = 0
     if config.objective in ("online_dpo", "online_ipo"):
-      target = task.oracle(idx, pol_resp[0::K], pol_resp[1::K])
+      target = task.prefer(feats[0::K], feats[1::K])
       if config.oracle.labels == "hard":  # the oracle picks chosen / rejected (ties stay 1/2)
         target = np.where(target == 0.5, 0.5, (target > 0.5).astype(float))
       queries += B
@@ -404,15 +416,15 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
       for i in range(K):
         for j in range(K):
           if i != j:
-            win[:, i] += task.oracle(idx, pol_resp[i::K], pol_resp[j::K]) / (K - 1)
+            win[:, i] += task.prefer(feats[i::K], feats[j::K]) / (K - 1)
             queries += B
       target = win.reshape(-1)
     elif config.objective == "nash_md_pg":
       opp = sample(lora, idx, k_opp, num_samples=K, mixture=config.mixture)
-      target = task.oracle(rows, pol_resp, _responses(opp))
+      target = task.prefer(feats, task.features(rows, _responses(opp)))
       queries += B * K
     else:  # egpo: win rates of y_0, y_1 against pi_t, extrapolate, then against pi_{t+1/2}
-      pairs = [pol_resp[0::K], pol_resp[1::K]]
+      pairs = [feats[0::K], feats[1::K]]
       wins = _win_rates(task, pairs, idx, _responses(sample(lora, idx, k_opp)))
       batch = (tokens, mask, start, ref, jnp.asarray(wins, jnp.float32))
       half, _, _ = grad_step(lora, rest, opt_state, batch)
@@ -425,13 +437,13 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
       "step": step,
       "loss": float(loss),
       "kl": float(jnp.mean(kl)),
-      "reward": float(np.mean(task.reward(rows, pol_resp))),
+      "reward": float(np.mean(task.reward(feats))),
       "oracle_mean": float(np.mean(target)),
       "response_tokens": float(lengths.mean()),
       "queries": queries,
     }
     if step % config.eval_every == 0 or step == config.steps:
-      record.update(evaluate(lora, step, k_eval))
+      record.update(evaluate(lora, k_eval))
     history.append(record)
     writer.write_scalars(step, {k: v for k, v in record.items() if k != "step"})
     rate = (step - first) / (time.time() - loop_start)

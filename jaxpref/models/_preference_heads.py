@@ -190,9 +190,17 @@ class TextPreferenceOracle:
 
     return embed_texts(self.encoder, self.tokenizer, list(prompts), list(responses))
 
+  def prefer(self, phi_a: np.ndarray, phi_b: np.ndarray) -> np.ndarray:
+    """``[N]`` probabilities P(a ≻ b) from embeddings already computed by :meth:`embed`."""
+    return np.asarray(jax.nn.sigmoid(self.head.logit(jnp.asarray(phi_a), jnp.asarray(phi_b))))
+
+  def reward(self, phi: np.ndarray) -> np.ndarray:
+    """The head's reward r(x, y) (the BT part of the score) of embeddings from :meth:`embed`."""
+    return np.asarray(self.head.features(jnp.asarray(phi))[0])
+
   def rewards(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
-    """The head's reward r(x, y) per response (the BT part of the score)."""
-    return np.asarray(self.head.features(jnp.asarray(self.embed(prompts, responses)))[0])
+    """The head's reward r(x, y) per response."""
+    return self.reward(self.embed(prompts, responses))
 
   def __call__(
     self, prompts: Sequence[str], responses_a: Sequence[str], responses_b: Sequence[str]
@@ -200,4 +208,4 @@ class TextPreferenceOracle:
     """``[N]`` probabilities that ``responses_a[i]`` is preferred to ``responses_b[i]``."""
     phi = self.embed([*prompts, *prompts], [*responses_a, *responses_b])
     n = len(prompts)
-    return np.asarray(jax.nn.sigmoid(self.head.logit(jnp.asarray(phi[:n]), jnp.asarray(phi[n:]))))
+    return self.prefer(phi[:n], phi[n:])
