@@ -7,7 +7,8 @@ A SmolLM2-135M-shaped decoder (30 layers, d = 576, 9 / 3 heads, vocab 49,152; ra
 does not change the speed; ``--weights`` loads the GGUF instead) with a rank-8 LoRA adapter on
 the attention projections. Prompts of ``--prompt`` random ids, temperature 1, exactly
 ``--new_tokens`` new tokens (no end token), lambda = 0.5 for the mixture. The settings of the
-Hugging Face baseline in ``../shared/docs/performance.md`` section 9, so its figures compare.
+Hugging Face baseline (``docs/solvers.md``, 'Language-model sampling baseline'), so its figures
+compare.
 
 Rows, all in JAX in this one run:
 
