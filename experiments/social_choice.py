@@ -8,7 +8,7 @@ import ml_collections
 import numpy as np
 import scipy.stats
 
-from jaxpref import data, games, social
+from jaxpref import data, equilibria, games, social
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -57,6 +57,11 @@ def _support(table: data.Comparisons, rows: np.ndarray | None = None) -> np.ndar
   return wins
 
 
+def _maximal_lottery(election) -> np.ndarray:
+  """The election's maximal lottery: the max-entropy equilibrium of its majority game."""
+  return np.asarray(equilibria.maximal_lottery(social.majority_game(election)), np.float64)
+
+
 def _margin_rules(election) -> dict[str, list[int]]:
   out = {}
   for name in MARGIN_RULES:
@@ -75,7 +80,7 @@ def _rule_scores(election, board: social.Leaderboard | None) -> dict[str, np.nda
     "minimax": -social.minimax_scores(election),
     "beat_path": np.sum(S > S.T, axis=1).astype(float),
     "bradley_terry": social.bradley_terry_scores(election),
-    "maximal_lottery": social.maximal_lottery(election),
+    "maximal_lottery": _maximal_lottery(election),
   }
   if isinstance(election, social.Profile):
     scores |= {
@@ -101,7 +106,7 @@ def _kendall(scores: dict[str, np.ndarray]) -> tuple[list[str], np.ndarray]:
 
 
 def _summary(election, items, winners, scores, top_k) -> dict[str, Any]:
-  ml = social.maximal_lottery(election)
+  ml = _maximal_lottery(election)
   order = np.argsort(-ml, kind="stable")
   cw = social.condorcet_winner(election)
   named = {rule: [items[c] for c in w] for rule, w in winners.items()}

@@ -1,7 +1,9 @@
-"""Social choice: profiles, voting rules, maximal lotteries, axioms, linear social choice.
+"""Social choice: profiles, voting rules, majority games, axioms, linear social choice.
 
-Profiles and score tables become margin matrices and preference games; the same
-:func:`jaxpref.equilibria.maximal_lottery` serves games and elections. Margins and positional
+Profiles and score tables become margin matrices and preference games: :func:`majority_game`
+turns an election into the matrix P that :func:`jaxpref.equilibria.maximal_lottery` takes, so one
+maximal lottery serves games and elections
+(``equilibria.maximal_lottery(social.majority_game(profile))``). Margins and positional
 scores of many profiles are batched in JAX; combinatorial rules and LPs run on the host.
 """
 
@@ -23,7 +25,13 @@ from jaxpref.social._linear import (
   majority_loss_rule,
   theorem_3_1_instance,
 )
-from jaxpref.social._profile import PairwiseCounts, Profile, margins, scoring_scores
+from jaxpref.social._profile import (
+  PairwiseCounts,
+  Profile,
+  majority_game,
+  margins,
+  scoring_scores,
+)
 from jaxpref.social._rules import (
   KEMENY_MAX,
   MINIMAX_SCORES,
@@ -48,10 +56,9 @@ from jaxpref.social._rules import (
   leximax,
   llull,
   majority_winner,
-  maximal_lottery,
   minimax,
   minimax_scores,
-  pareto,
+  pareto_optimal,
   path_strengths,
   plurality,
   plurality_scores,
@@ -105,14 +112,14 @@ __all__ = [
   "linear_btl",
   "linear_loss_fit",
   "llull",
+  "majority_game",
   "majority_loss_rule",
   "majority_order",
   "majority_winner",
   "margins",
-  "maximal_lottery",
   "minimax",
   "minimax_scores",
-  "pareto",
+  "pareto_optimal",
   "path_strengths",
   "plurality",
   "plurality_scores",

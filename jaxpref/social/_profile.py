@@ -150,7 +150,7 @@ class PairwiseCounts:
 
   ``support[a, b]`` is how many judgments put a above b (a tie counts half each way). Margin-based
   rules (Copeland, minimax, ranked pairs, beat path, split cycle, Smith and uncovered sets,
-  Bradley-Terry, the maximal lottery) accept it; rules that need ballots raise.
+  Bradley-Terry) and :func:`majority_game` accept it; rules that need ballots raise.
 
   Attributes:
     support: ``[m, m]`` non-negative counts with a zero diagonal.
@@ -207,6 +207,34 @@ class PairwiseCounts:
     P = np.where(total > 0, N / np.where(total > 0, total, 1.0), 0.5)
     np.fill_diagonal(P, 0.5)
     return P
+
+
+def majority_game(election: "Profile | PairwiseCounts") -> HostArray:
+  """The election's preference game P, the input of :func:`jaxpref.equilibria.maximal_lottery`.
+
+  ``P[a, b]`` is the share of voters ranking a above b, a tie counting half each way, so that
+  ``P + P^T = 1``: for a :class:`Profile`, ``P = (N + ties / 2) / n``; for
+  :class:`PairwiseCounts`, ``P[a, b] = N[a, b] / (N[a, b] + N[b, a])`` (1/2 for a pair never
+  judged). The diagonal is 1/2. The maximal lottery of the election is
+  ``jaxpref.equilibria.maximal_lottery(majority_game(election))``; a Condorcet winner gets all
+  of its mass.
+
+  Args:
+    election: a :class:`Profile` or :class:`PairwiseCounts`.
+
+  Returns:
+    ``[m, m]`` float64 preference matrix.
+
+  Examples:
+    >>> p = Profile.from_rankings([[0, 1, 2], [1, 2, 0], [2, 0, 1]], [3, 2, 2])
+    >>> (7 * majority_game(p)).round(6).tolist()
+    [[3.5, 5.0, 3.0], [2.0, 3.5, 5.0], [4.0, 2.0, 3.5]]
+  """
+  if not isinstance(election, Profile | PairwiseCounts):
+    raise TypeError(
+      f"majority_game needs a Profile or PairwiseCounts; got {type(election).__name__}."
+    )
+  return np.asarray(election.preference_matrix(), np.float64)
 
 
 def margins(ranks: ArrayLike, counts: ArrayLike) -> Array:

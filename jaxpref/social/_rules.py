@@ -2,11 +2,13 @@ r"""Voting rules on one profile (host side, exact), with pref_voting's conventio
 
 Every rule returns the sorted list of winners (all tied winners). Positional and elimination
 rules need linear orders; the rules on the margin matrix M (Copeland, Llull, Condorcet, minimax,
-leximax, ranked pairs, beat path, split cycle, top cycle, uncovered set, Kemeny-Young, the
-maximal lottery) accept ties. Combinatorial rules run on the host in numpy: they are cheap at
-election sizes (m up to a few dozen; Kemeny-Young is exact only up to ``KEMENY_MAX``
-candidates). Batched margins and positional scores for many profiles at once are in
-:func:`jaxpref.social.margins` and :func:`jaxpref.social.scoring_scores` (JAX).
+leximax, ranked pairs, beat path, split cycle, top cycle, uncovered set, Kemeny-Young) accept
+ties. The maximal lottery is not a rule here: it is
+``jaxpref.equilibria.maximal_lottery(jaxpref.social.majority_game(profile))``. Combinatorial
+rules run on the host in numpy: they are cheap at election sizes (m up to a few dozen;
+Kemeny-Young is exact only up to ``KEMENY_MAX`` candidates). Batched margins and positional
+scores for many profiles at once are in :func:`jaxpref.social.margins` and
+:func:`jaxpref.social.scoring_scores` (JAX).
 
 References:
   Holliday & Pacuit, pref_voting: the preferential voting tools package for Python, JOSS 2025;
@@ -311,8 +313,8 @@ def unanimity(profile: Profile) -> HostArray:
   return np.all(profile.ranks[:, :, None] < profile.ranks[:, None, :], axis=0)
 
 
-def pareto(profile: Profile) -> list[int]:
-  """Candidates that no other candidate beats on every ballot."""
+def pareto_optimal(profile: Profile) -> list[int]:
+  """Candidates that no other candidate beats on every ballot (the Pareto-optimal ones)."""
   return [int(c) for c in np.flatnonzero(~np.any(unanimity(profile), axis=0))]
 
 
@@ -391,20 +393,6 @@ def coombs(profile: Profile) -> list[int]:
 # Rules that fit a model -----------------------------------------------------------------------
 
 
-def maximal_lottery(profile: Profile) -> HostArray:
-  """The maximal lottery: the max-entropy equilibrium of the profile's preference game.
-
-  Uses :func:`jaxpref.equilibria.maximal_lottery` on ``P = (N + ties/2) / n``, the same code that
-  serves preference games; a Condorcet winner gets all the mass.
-
-  Returns:
-    ``[m]`` probabilities.
-  """
-  from jaxpref import equilibria
-
-  return np.asarray(equilibria.maximal_lottery(profile.preference_matrix()), np.float64)
-
-
 def bradley_terry_scores(profile: Profile, l2: float = 0.0) -> HostArray:
   """Bradley-Terry strengths fitted to the pairwise support (ties count half each way)."""
   import jax.numpy as jnp
@@ -448,5 +436,5 @@ RULES: dict[str, Callable[[Profile], list[int]]] = {
   "uncovered_set": uncovered_set,
   "kemeny_young": kemeny_young,
   "bradley_terry": bradley_terry,
-  "pareto": pareto,
+  "pareto_optimal": pareto_optimal,
 }

@@ -1,7 +1,7 @@
 """Runs pref_voting on profiles read from stdin (JSON) and prints its answers as JSON.
 
 A separate process, because pref_voting (through ortools) and highspy/cvxpy cannot share one
-(clashing HiGHS symbols; ``../shared/docs/performance.md``).
+(clashing HiGHS symbols; ``docs/solvers.md``, 'Peer libraries that cannot share a process').
 """
 
 import json
@@ -42,7 +42,7 @@ RULES = {
   "uncovered_set": c1_methods.uc_gill,
   "kemeny_young": other_methods.kemeny_young,
   "bradley_terry": other_methods.bradley_terry,
-  "pareto": other_methods.pareto,
+  "pareto_optimal": other_methods.pareto,
 }
 
 

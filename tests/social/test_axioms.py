@@ -20,7 +20,7 @@ def test_condorcet_methods_pass_and_borda_plurality_fail():
 
 def test_pareto_and_majority():
   profiles = _profiles()
-  for name in ("borda", "copeland", "beat_path", "instant_runoff", "pareto"):
+  for name in ("borda", "copeland", "beat_path", "instant_runoff", "pareto_optimal"):
     assert social.check_pareto(social.RULES[name], profiles) is None, name
   for name in ("plurality", "instant_runoff", "copeland"):
     assert social.check_majority(social.RULES[name], profiles) is None, name

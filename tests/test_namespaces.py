@@ -1,0 +1,58 @@
+"""Public names: no export shadows a subpackage, and no two subpackages export different objects
+under one name (``from jaxpref.x import *`` from two subpackages must not silently rebind)."""
+
+import importlib
+import pkgutil
+
+import jaxpref
+from jaxpref import social
+
+SUBPACKAGES = (
+  "data",
+  "equilibria",
+  "games",
+  "losses",
+  "metrics",
+  "models",
+  "pareto",
+  "preference",
+  "social",
+  "training",
+)
+MODULES = (*SUBPACKAGES, "types")
+
+
+def _exports() -> dict[str, list[tuple[str, object]]]:
+  """Every exported name -> [(subpackage, object)] over all subpackages' ``__all__``."""
+  out: dict[str, list[tuple[str, object]]] = {}
+  for sub in SUBPACKAGES:
+    module = importlib.import_module(f"jaxpref.{sub}")
+    for name in module.__all__:
+      if hasattr(module, name):  # resolvability is another test's business
+        out.setdefault(name, []).append((sub, getattr(module, name)))
+  return out
+
+
+def test_subpackage_list_is_complete():
+  found = {m.name for m in pkgutil.iter_modules(jaxpref.__path__)}
+  assert found == set(MODULES), found ^ set(MODULES)
+
+
+def test_social_exports_no_subpackage_name():
+  assert not set(social.__all__) & set(MODULES), set(social.__all__) & set(MODULES)
+  assert "pareto_optimal" in social.__all__ and "majority_game" in social.__all__
+  assert "pareto_optimal" in social.RULES and "pareto" not in social.RULES
+
+
+def test_no_export_shadows_a_subpackage():
+  shadows = {name: [s for s, _ in where] for name, where in _exports().items() if name in MODULES}
+  assert not shadows, shadows
+
+
+def test_no_two_subpackages_export_different_objects_under_one_name():
+  clashes = {
+    name: [sub for sub, _ in where]
+    for name, where in _exports().items()
+    if any(obj is not where[0][1] for _, obj in where[1:])
+  }
+  assert not clashes, clashes
