@@ -3,6 +3,8 @@ under one name (``from jaxpref.x import *`` from two subpackages must not silent
 
 import importlib
 import pkgutil
+import subprocess
+import sys
 
 import jaxpref
 from jaxpref import social
@@ -56,3 +58,19 @@ def test_no_two_subpackages_export_different_objects_under_one_name():
     if any(obj is not where[0][1] for _, obj in where[1:])
   }
   assert not clashes, clashes
+
+
+EAGER = ("data", "equilibria", "games", "losses", "metrics", "pareto", "preference", "social")
+
+
+def test_top_level_exports_the_eager_subpackages_only():
+  assert sorted(jaxpref.__all__) == sorted(("__version__", *EAGER))
+  assert all(hasattr(jaxpref, name) for name in jaxpref.__all__)
+  # In a fresh process: the heavy subpackages and their dependencies stay out of `import jaxpref`.
+  code = (
+    "import sys, jaxpref; "
+    "print(sorted(m for m in ('jaxpref.models', 'jaxpref.training', 'flax.nnx', "
+    "'orbax.checkpoint', 'matplotlib.pyplot') if m in sys.modules))"
+  )
+  out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+  assert out.stdout.strip() == "[]", out.stdout
