@@ -6,7 +6,12 @@
 and logs JSONL + TensorBoard with progress lines.
 """
 
-from jaxpref.training._checkpoint import Checkpointer, CheckpointError, fingerprint
+from jaxpref.training._checkpoint import (
+  Checkpointer,
+  CheckpointError,
+  IncompatibleCheckpointError,
+  fingerprint,
+)
 from jaxpref.training._loop import (
   RESUMABLE_CHANGES,
   Program,

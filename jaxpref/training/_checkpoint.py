@@ -5,9 +5,10 @@ keys, metric history, sharded or not) and ``meta`` (JSON: step, data position, c
 and a fingerprint of ``state``). Saves are asynchronous; :meth:`Checkpointer.close` waits for them.
 
 Restoring walks the steps from the latest down. A step whose files cannot be read, whose metadata
-is missing, or whose restored arrays do not match the saved fingerprint is reported and skipped,
-so a checkpoint truncated by a preemption falls back to the previous good one. Save directories
-that Orbax never committed (``*.orbax-checkpoint-tmp-*``) are reported and ignored.
+is missing, or whose restored arrays do not match the saved fingerprint is logged (a warning) and
+skipped, so a checkpoint truncated by a preemption falls back to the previous good one. Save
+directories that Orbax never committed (``*.orbax-checkpoint-tmp-*``) are logged and ignored. A
+checkpoint of another run (the caller's ``check`` refuses it) is an error, never skipped.
 
 Keeping Orbax behind this module means the move to Orbax v1 (``ocp.training.Checkpointer``)
 touches one file.
@@ -133,14 +134,13 @@ class Checkpointer:
       return []
     return sorted(n for n in os.listdir(self.directory) if "tmp" in n)
 
-  def _restore_step(
-    self, step: int, abstract_state: PyTree, check: Callable[[dict[str, Any]], None] | None
-  ) -> tuple[PyTree, dict[str, Any]]:
+  def _read_meta(self, step: int) -> dict[str, Any]:
     meta = self._manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
     if not isinstance(meta, dict) or "fingerprint" not in meta:
       raise CheckpointError("its metadata is missing or unreadable")
-    if check is not None:
-      check(meta)
+    return meta
+
+  def _read_state(self, step: int, abstract_state: PyTree, meta: dict[str, Any]) -> PyTree:
     raw = self._manager.restore(
       step, args=ocp.args.Composite(state=ocp.args.StandardRestore(_raw_abstract(abstract_state)))
     ).state
@@ -158,7 +158,7 @@ class Checkpointer:
       raise CheckpointError(
         f"its arrays do not match the saved fingerprint ({got} != {meta['fingerprint']})"
       )
-    return state, meta
+    return state
 
   def restore(
     self, abstract_state: PyTree, *, check: Callable[[dict[str, Any]], None] | None = None
@@ -169,29 +169,39 @@ class Checkpointer:
       abstract_state: the state's structure as ``jax.ShapeDtypeStruct`` leaves (with the
         shardings to restore into).
       check: called with each step's metadata before its arrays are read; it raises
-        :class:`IncompatibleCheckpointError` for a checkpoint of another run, which propagates.
+        :class:`IncompatibleCheckpointError` for a checkpoint of another run. Whatever it raises
+        propagates: only unreadable files and mismatched arrays make a step fall back.
 
     Returns:
       ``(step, state, meta)``, or ``None`` if the directory holds no checkpoint (a fresh start).
 
     Raises:
       CheckpointError: if checkpoints exist but none can be restored.
-      IncompatibleCheckpointError: from ``check``.
+      IncompatibleCheckpointError: from ``check`` (as does anything else ``check`` raises).
     """
     for name in self._uncommitted():
       logging.warning("Ignoring uncommitted (partial) checkpoint %s/%s.", self.directory, name)
     steps = sorted(self._manager.all_steps(), reverse=True)
     problems = []
+
+    def skip(step: int, error: Exception) -> None:
+      message = f"checkpoint step {step} in {self.directory} is unusable: {error}"
+      logging.warning("%s; trying the previous one.", message)
+      problems.append(message)
+
     for step in steps:
       try:
-        state, meta = self._restore_step(step, abstract_state, check)
-      except IncompatibleCheckpointError:
-        raise
+        meta = self._read_meta(step)
+      except Exception as e:  # Unreadable files: fall back to the previous step.
+        skip(step, e)
+        continue
+      # Outside the fallback: a refusal (or a bug in ``check``) is never a corrupt checkpoint.
+      if check is not None:
+        check(meta)
+      try:
+        state = self._read_state(step, abstract_state, meta)
       except Exception as e:
-        message = f"checkpoint step {step} in {self.directory} is unusable: {e}"
-        logging.warning("%s; trying the previous one.", message)
-        print(f"warning: {message}; trying the previous one.", flush=True)
-        problems.append(message)
+        skip(step, e)
         continue
       return step, state, meta
     if problems:

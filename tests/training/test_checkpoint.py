@@ -66,3 +66,50 @@ def test_missing_metadata_falls_back(tmp_path):
 def test_bad_max_to_keep(tmp_path):
   with pytest.raises(ValueError, match="max_to_keep must be >= 1"):
     training.Checkpointer(str(tmp_path), max_to_keep=0)
+
+
+def _two_steps(directory):
+  ckpt = training.Checkpointer(str(directory), async_save=False)
+  state = _state()
+  ckpt.save(1, state, {"config": {"lr": 0.1}})
+  ckpt.save(2, state, {"config": {"lr": 0.1}})
+  ckpt.close()
+  return state
+
+
+def test_refusal_by_check_propagates_and_is_not_a_corrupt_checkpoint(tmp_path):
+  state = _two_steps(tmp_path)
+  seen = []
+
+  def check(meta):
+    seen.append(meta["step"])
+    if meta["config"] != {"lr": 0.2}:
+      raise training.IncompatibleCheckpointError("lr differs")
+
+  with pytest.raises(training.IncompatibleCheckpointError, match="lr differs"):
+    training.Checkpointer(str(tmp_path)).restore(_abstract(state), check=check)
+  assert seen == [2]  # refused at the latest step, no fallback to an older one
+
+
+def test_any_error_raised_by_check_propagates(tmp_path):
+  # A broken check (here an AttributeError, as when IncompatibleCheckpointError was missing
+  # from jaxpref.training) must surface, not be reported as "no usable checkpoint".
+  state = _two_steps(tmp_path)
+
+  def check(meta):
+    raise AttributeError("module has no attribute 'Nope'")
+
+  with pytest.raises(AttributeError, match="Nope"):
+    training.Checkpointer(str(tmp_path)).restore(_abstract(state), check=check)
+
+
+def test_check_passes_then_corrupt_arrays_still_fall_back(tmp_path):
+  state = _two_steps(tmp_path)
+  for root, _, files in os.walk(tmp_path / "2" / "state"):
+    for name in files:
+      os.remove(os.path.join(root, name))
+  checked = []
+  step, _, _ = training.Checkpointer(str(tmp_path)).restore(
+    _abstract(state), check=lambda meta: checked.append(meta["step"])
+  )
+  assert step == 1 and checked == [2, 1]
