@@ -17,7 +17,7 @@ _TEST = [
   "pymoo>=0.6.1",
   # Voting-rule oracle for jaxpref.social (run in a subprocess: its ortools clashes with highspy).
   "pref_voting>=1.16",
-  # Reads back the TensorBoard event files jaxpref writes (the core install does not need it).
+  # EventAccumulator reads back the TensorBoard event files jaxpref writes with tensorboardX.
   "tensorboard>=2.15",
   # GGUF reader/writer: the language-model loader's tests write a tiny GGUF and read it back.
   "gguf>=0.10",
@@ -61,6 +61,8 @@ setuptools.setup(
     "numpy>=1.26",
     "scipy>=1.13",
     "matplotlib>=3.8",
+    # TensorBoard event files (jaxpref.training.MetricWriter); no TensorFlow or PyTorch needed.
+    "tensorboardX>=2.6",
   ],
   extras_require={"test": _TEST, "bench": _BENCH, "lm": _LM},
 )

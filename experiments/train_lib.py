@@ -114,11 +114,11 @@ def _run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   if "vmap" in config:  # run_sweep logs hyperparameters and metrics itself
     results = EXPERIMENTS[name](config, workdir)
   else:
-    writer = training.MetricWriter(workdir, tensorboard=bool(config.get("tensorboard", True)))
-    writer.write_hparams(json.loads(config.to_json()))
-    results = EXPERIMENTS[name](config, workdir)
-    writer.write_scalars(1, _numeric_leaves(results))
-    writer.close()
+    tensorboard = bool(config.get("tensorboard", True))
+    with training.MetricWriter(workdir, tensorboard=tensorboard) as writer:
+      writer.write_hparams(json.loads(config.to_json()))
+      results = EXPERIMENTS[name](config, workdir)
+      writer.write_scalars(1, _numeric_leaves(results))
   if writes:
     with open(os.path.join(workdir, "results.json"), "w") as f:
       json.dump(results, f, indent=2)

@@ -32,7 +32,6 @@ from jaxpref.training._sweep import (
   sweep_points,
   unflatten,
 )
-from jaxpref.training._tensorboard import EventFileWriter
 
 __all__ = [
   "BACKENDS",
@@ -40,7 +39,6 @@ __all__ = [
   "RESUMABLE_CHANGES",
   "CheckpointError",
   "Checkpointer",
-  "EventFileWriter",
   "IncompatibleCheckpointError",
   "MetricWriter",
   "PointMapper",

@@ -25,11 +25,34 @@ def test_jsonl_and_tensorboard(tmp_path):
   accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
   acc = accumulator.EventAccumulator(str(tmp_path / "tensorboard"), size_guidance={"tensors": 0})
   acc.Reload()
-  tag = "gap/kl_coef=0.1 step_size=2"
-  assert tag in acc.Tags()["scalars"]
-  assert [(e.step, e.value) for e in acc.Scalars(tag)] == [(10, 10.0), (20, 5.0)]
-  text = acc.Tensors("hparams")[0].tensor_proto.string_val[0].decode()
+  tags = [f"gap/{label}" for label in ("kl_coef_0_step_size_0.5", "kl_coef_0.1_step_size_2")]
+  assert set(tags) <= set(acc.Tags()["scalars"]) and len(acc.Tags()["scalars"]) == 4
+  assert [(e.step, e.value) for e in acc.Scalars(tags[0])] == [(10, 1.0), (20, 0.5)]
+  assert [(e.step, e.value) for e in acc.Scalars(tags[1])] == [(10, 10.0), (20, 5.0)]
+  text = acc.Tensors("hparams/text_summary")[0].tensor_proto.string_val[0].decode()
   assert json.loads(text.strip("`\n")) == {"solver": {"step_size": 1.0}}
+
+
+def test_plain_scalars_tags_and_context_manager(tmp_path):
+  with training.MetricWriter(str(tmp_path)) as writer:
+    writer.write_scalars(1, {"rps/mirror_prox (Nash-MP)/worst_gap": 0.25, "loss": 2.0})
+    writer.write_scalars(2, {"loss": 1.0})
+  accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+  acc = accumulator.EventAccumulator(str(tmp_path / "tensorboard"))
+  acc.Reload()
+  assert sorted(acc.Tags()["scalars"]) == ["loss", "rps/mirror_prox__Nash-MP_/worst_gap"]
+  assert [(e.step, e.value) for e in acc.Scalars("loss")] == [(1, 2.0), (2, 1.0)]
+  assert training.read_metrics(str(tmp_path))[0]["scalars"]["loss"] == 2.0
+
+
+def test_no_tensorboard_and_other_processes_write_no_event_file(tmp_path, monkeypatch):
+  with training.MetricWriter(str(tmp_path), tensorboard=False) as writer:
+    writer.write_scalars(1, {"loss": 2.0})
+  assert not (tmp_path / "tensorboard").exists()
+  monkeypatch.setattr(training._metric_writer.jax, "process_index", lambda: 1)
+  with training.MetricWriter(str(tmp_path / "p1")) as writer:
+    writer.write_scalars(1, {"loss": 2.0})
+  assert not (tmp_path / "p1").exists()
 
 
 def test_truncate_after(tmp_path):
@@ -38,9 +61,3 @@ def test_truncate_after(tmp_path):
     writer.write_scalars(step, {"x": float(step)})
   writer.truncate_after(10)
   assert [r["step"] for r in training.read_metrics(str(tmp_path))] == [0, 10]
-
-
-def test_crc32c_known_value():
-  from jaxpref.training._tensorboard import crc32c
-
-  assert crc32c(b"123456789") == 0xE3069283
