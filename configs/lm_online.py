@@ -78,9 +78,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.oracle.labels = "soft"  # Online DPO/IPO: "soft" (P itself) or "hard" (0/1: chosen).
 
   config.objective = arg.objective  # online_dpo, online_ipo, sppo, nash_md_pg or egpo.
-  config.beta = 0.1  # KL weight to the reference (DPO/IPO/Nash-MD-PG).
+  config.kl_coef = 0.1  # KL weight beta to the reference (DPO/IPO/EGPO/Nash-MD-PG).
   config.mixture = 0.5  # Nash-MD-PG: lambda of the opponent pi^(1 - lambda) pi_ref^lambda.
-  config.sppo_eta = 1.0  # SPPO step size eta.
+  config.sppo_step_size = 1.0  # SPPO's step size eta (multiplier of the win rate).
   config.samples = 2  # K responses per prompt.
   config.batch_prompts = 4 if real else 8  # Prompts per step.
   config.max_new_tokens = 32 if real else 12  # Response budget.

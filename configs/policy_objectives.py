@@ -6,8 +6,8 @@ skew-symmetric part C (gamma = 0: a Bradley-Terry oracle). The policy is a Flax 
 n logits, the reference uniform. Every loss of ``jaxpref.losses`` listed in ``losses`` is trained
 with Adam from the same initialisation on sampled responses and Bernoulli preference labels
 (one oracle query per label), all with the same query budget. Reported after every chunk: the exact
-KL-regularized duality gap (beta) and unregularized duality gap of the learned policy, averaged
-over prompts, and its win rate against the reference. Writes ``results.json`` and
+KL-regularized duality gap (``kl_coef``) and unregularized duality gap of the learned policy,
+averaged over prompts, and its win rate against the reference. Writes ``results.json`` and
 ``curves.png``.
 
 Run (about 1 minute on 2 CPU cores):
@@ -42,7 +42,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.prompts = 32  # Number of prompts (all used every step).
   config.features = 8  # Prompt feature width.
   config.cycle = 2.0  # gamma: weight of the cyclic part of the oracle.
-  config.beta = 0.1  # KL weight to the reference in every regularized objective and metric.
+  config.kl_coef = 0.1  # KL weight beta to the reference in every regularized loss and metric.
   config.hidden = "64,64"  # Hidden widths of the policy MLP.
   config.learning_rate = 3e-3  # Adam step size (all losses).
   config.queries = 200_000  # Oracle queries per loss (labels summed over prompts and steps).
@@ -50,8 +50,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.losses = "online_dpo,online_ipo,online_ipo_uniform,egpo,nash_md_pg,sppo,inpo"  # Trained.
   config.mixture = 0.125  # lambda of Nash-MD-PG's geometric-mixture opponent.
   config.sppo_samples = 4  # Opponent samples per response for SPPO's win-rate estimate.
-  config.sppo_eta = 1.0  # SPPO step size eta.
-  config.inpo_eta = 0.3  # INPO's inverse step size (its tau is beta).
+  config.sppo_step_size = 1.0  # SPPO's step size eta (multiplier of the win rate).
+  config.inpo_step_size = 1 / 0.3  # INPO's inverse step eta = 0.3 (its tau is kl_coef).
   config.custom_loss = ""  # "file.py:function" of a per-example loss to train as "custom".
   config.combination = ""  # e.g. "dpo:0.5,ipo:0.5": a weighted sum trained as "combined".
   config.plot = arg.plot  # Write curves.png.

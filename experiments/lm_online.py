@@ -263,9 +263,7 @@ def _make_steps(graphdef, config, tx):
     "sppo": "sppo",
     "nash_md_pg": "nash_md_pg",
   }[objective]
-  hp = {"sppo": {"eta": config.sppo_eta}, "ipo": {"tau": config.beta}}.get(
-    loss_name, {"beta": config.beta}
-  )
+  hp = {"sppo": {"step_size": config.sppo_step_size}}.get(loss_name, {"kl_coef": config.kl_coef})
   loss_fn_one = losses.get_loss(loss_name)
 
   def logps(lora, rest, tokens, mask, start, gate):

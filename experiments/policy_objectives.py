@@ -78,8 +78,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
     raise ValueError(f'oracle must be "cyclic" or "bt"; got {config.oracle!r}.')
   if config.responses < 2 or config.prompts < 1 or config.queries < 1 or config.evals < 1:
     raise ValueError("responses >= 2, prompts >= 1, queries >= 1 and evals >= 1 are required.")
-  if config.beta <= 0:
-    raise ValueError(f"beta must be > 0; got {config.beta}.")
+  if config.kl_coef <= 0:
+    raise ValueError(f"kl_coef must be > 0; got {config.kl_coef}.")
   if config.custom_loss:
     load_custom_loss(config.custom_loss)
   if config.get("combination"):
@@ -139,7 +139,7 @@ def _examples(scheme, key, logp, P, config, opponent=None) -> losses.Example:
     )
   if scheme == "policy_vs_mixture":
     y = jax.random.categorical(k1, sg)
-    mix = losses.geometric_mixture(sg, jnp.broadcast_to(log_ref, sg.shape), config.mixture)
+    mix = losses.geometric_mixture(sg, jnp.broadcast_to(log_ref, sg.shape), mixture=config.mixture)
     y2 = jax.random.categorical(k2, mix)
     return losses.Example(logp=logp[idx, y], ref=log_ref[y], pref=label(k3, y, y2))
   # policy_win_rate (SPPO): K opponents per sampled response.
@@ -150,17 +150,17 @@ def _examples(scheme, key, logp, P, config, opponent=None) -> losses.Example:
 
 
 def _loss_fn(name: str, config, custom: Callable | None) -> Callable:
-  beta = config.beta
+  kl_coef = config.kl_coef
   if name == "online_dpo":
-    return lambda e: losses.dpo(e, beta=beta)[0]
+    return lambda e: losses.dpo(e, kl_coef=kl_coef)[0]
   if name == "online_ipo":
-    return lambda e: losses.ipo(e, tau=beta)[0]
+    return lambda e: losses.ipo(e, kl_coef=kl_coef)[0]
   if name in ("online_ipo_uniform", "egpo"):
-    return lambda e: losses.online_ipo(e, beta=beta)[0]
+    return lambda e: losses.online_ipo(e, kl_coef=kl_coef)[0]
   if name == "nash_md_pg":
-    return lambda e: losses.nash_md_pg(e, beta=beta)[0]
+    return lambda e: losses.nash_md_pg(e, kl_coef=kl_coef)[0]
   if name == "sppo":
-    return lambda e: losses.sppo(e, eta=config.sppo_eta)[0]
+    return lambda e: losses.sppo(e, step_size=config.sppo_step_size)[0]
   if name == "inpo":  # order each labelled pair as (winner, loser)
 
     def inpo(e):
@@ -174,30 +174,30 @@ def _loss_fn(name: str, config, custom: Callable | None) -> Callable:
         anchor2=jnp.where(swap, e.anchor, e.anchor2),
         pref=jnp.ones_like(e.pref),
       )
-      return losses.inpo(won, eta=config.inpo_eta, tau=beta)[0]
+      return losses.inpo(won, step_size=config.inpo_step_size, kl_coef=kl_coef)[0]
 
     return inpo
   if name == "combined":
     weights = parse_combination(config.combination)
     hp = {
-      "dpo": {"beta": beta},
-      "ipo": {"tau": beta},
-      "cdpo": {"beta": beta},
-      "rdpo": {"beta": beta},
+      "dpo": {"kl_coef": kl_coef},
+      "ipo": {"kl_coef": kl_coef},
+      "cdpo": {"kl_coef": kl_coef},
+      "rdpo": {"kl_coef": kl_coef},
     }
     hp = {k: v for k, v in hp.items() if k in weights}
-    return lambda e: losses.combined_loss(weights, e, hp)[0]
+    return lambda e: losses.combined_loss(e, weights=weights, hparams=hp)[0]
   return lambda e: custom(e)[0]
 
 
-def evaluate(policy_logits: jax.Array, P: jax.Array, beta: float) -> dict[str, float]:
+def evaluate(policy_logits: jax.Array, P: jax.Array, kl_coef: float) -> dict[str, float]:
   """Exact metrics of the policy averaged over prompts."""
   pi = jax.nn.softmax(policy_logits, axis=-1)
   n = pi.shape[-1]
   ref = jnp.full(n, 1.0 / n)
   return {
     "regularized_gap": float(
-      jnp.mean(metrics.regularized_duality_gap(P, pi, kl_coef=beta, ref=ref))
+      jnp.mean(metrics.regularized_duality_gap(P, pi, kl_coef=kl_coef, ref=ref))
     ),
     "duality_gap": float(jnp.mean(metrics.duality_gap(P, pi))),
     "win_rate_vs_ref": float(jnp.mean(metrics.win_rate(P, pi, jnp.broadcast_to(ref, pi.shape)))),
@@ -243,7 +243,7 @@ def train_one(name, config, X, P, custom=None) -> dict[str, Any]:
 
   opt_state = tx.init(params)
   key = jax.random.key(config.seed + 1)
-  curve = [{"queries": 0, **evaluate(model(X), P, config.beta)}]
+  curve = [{"queries": 0, **evaluate(model(X), P, config.kl_coef)}]
   start = time.perf_counter()
   for c in range(max(1, updates // chunk)):
     key, sub = jax.random.split(key)
@@ -253,7 +253,7 @@ def train_one(name, config, X, P, custom=None) -> dict[str, Any]:
       {
         "queries": (c + 1) * chunk * per * config.prompts,
         "loss": float(jnp.mean(loss)),
-        **evaluate(logits, P, config.beta),
+        **evaluate(logits, P, config.kl_coef),
       }
     )
   seconds = time.perf_counter() - start
@@ -275,8 +275,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     names.append("combined")
   results = {name: train_one(name, config, X, P, custom) for name in names}
   print(
-    f"{config.oracle} oracle, n = {config.responses}, {config.prompts} prompts, beta {config.beta},"
-    f" {config.queries} queries per loss"
+    f"{config.oracle} oracle, n = {config.responses}, {config.prompts} prompts,"
+    f" kl_coef {config.kl_coef}, {config.queries} queries per loss"
   )
   print(f"  {'loss':<20} {'reg. gap':>9} {'gap':>8} {'win vs ref':>10} {'updates':>8} {'s':>6}")
   init = next(iter(results.values()))["curve"][0]

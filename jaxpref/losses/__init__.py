@@ -2,8 +2,12 @@
 
 Every loss takes one :class:`Example` (log-probabilities of y and y' under the policy, the
 reference and the previous iterate; preference probabilities, labels, win rates or scores) and
-hyperparameters, and returns ``(loss, aux)``; callers vmap over a batch. :data:`LOSSES` maps
-config names to functions, :func:`register` adds a new one, :func:`combined_loss` mixes several.
+keyword-only hyperparameters, and returns ``(loss, aux)``; callers vmap over a batch.
+Hyperparameters have one name everywhere: ``kl_coef`` (beta, the KL weight to the reference),
+``step_size`` (eta, the multiplier of the win rate or score), ``mixture`` (lambda of the geometric
+mixture) and ``weights`` (objective weights); each docstring converts its paper's symbols.
+:data:`LOSSES` maps config names to functions, :func:`register` adds a new one,
+:func:`combined_loss` mixes several.
 """
 
 from jaxpref.losses._example import Example

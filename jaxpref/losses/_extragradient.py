@@ -10,7 +10,9 @@ update makes two optimizer calls from the same state:
 
 For a tabular softmax policy, SGD and the exact online-IPO loss this is the extragradient step
 :math:`z_{t+1} = (1 - \eta\beta) z_t + \eta\beta z_{ref} + \eta P\,\mathrm{softmax}(z_{t+1/2})`
-(tested). It costs two preference queries per update: compare methods at equal queries.
+with ``kl_coef`` :math:`\beta` of :func:`~jaxpref.losses.online_ipo` and ``step_size``
+:math:`\eta = 4\,\mathrm{lr}/(\beta n)` (tested). It costs two preference queries per update:
+compare methods at equal queries.
 
 References:
   Zhou, Fazel, Du, Extragradient preference optimization (EGPO), COLM 2025.

@@ -8,9 +8,11 @@ from jaxpref.types import Array, ArrayLike
 
 
 def modpo(
-  example: Example, *, weights: ArrayLike, beta: float = 0.1, hinge: bool = False
+  example: Example, *, weights: ArrayLike, kl_coef: float = 0.1, hinge: bool = False
 ) -> tuple[Array, dict[str, Array]]:
   r"""MODPO: DPO on objective 1's preferences with the other k-1 rewards as a margin.
+
+  With ``weights`` :math:`w` and ``kl_coef`` :math:`\beta`:
 
   .. math:: z = \frac{1}{w_1}\Big[\beta h - w_{2:k}^\top\big(r_\phi(y) - r_\phi(y')\big)\Big],
      \qquad \ell = -p\log\sigma(z) - (1 - p)\log\sigma(-z),
@@ -22,7 +24,7 @@ def modpo(
   Args:
     example: needs ``logp, logp2, ref, ref2, pref, margin, margin2`` (margins ``[k - 1]``).
     weights: ``[k]`` objective weights, ``w_1 > 0`` (objective 1 is the one labelled).
-    beta: KL weight.
+    kl_coef: KL weight :math:`\beta` (MODPO's :math:`\beta`).
     hinge: use the hinge variant.
 
   Returns:
@@ -41,7 +43,7 @@ def modpo(
       f"modpo: weights must have k = {m.shape[-1] + 1} entries (1 + the margins); got {w.shape}."
     )
   h = (logp - ref) - (logp2 - ref2)
-  z = (beta * h - jnp.dot(w[1:], m - m2)) / w[0]
+  z = (kl_coef * h - jnp.dot(w[1:], m - m2)) / w[0]
   loss = p * jax.nn.relu(1 - z) + (1 - p) * jax.nn.relu(1 + z) if hinge else soft_bce(z, p)
   return example_weight(example) * loss, {"logits": z}
 
@@ -59,7 +61,8 @@ def group_robust_weights(
     alpha: ``[G]`` current group weights (on the simplex).
     losses: ``[N]`` per-example losses (e.g. vmapped :func:`dpo`).
     groups: ``[N]`` group id of every example, in 0..G-1.
-    step_size: eta of the exponentiated-gradient step.
+    step_size: :math:`\eta`, the exponentiated-gradient step of the group weights (GRPO's
+      :math:`\eta_\alpha`).
 
   Returns:
     ``(objective, new_alpha [G], group_losses [G])``.

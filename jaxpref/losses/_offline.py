@@ -4,9 +4,10 @@ With the reference-normalised log-ratio difference
 
 .. math:: h = \log\frac{\pi_\theta(y)}{\pi_{ref}(y)} - \log\frac{\pi_\theta(y')}{\pi_{ref}(y')}
 
-and a preference probability (or label) p = P(y > y'), ties being p = 1/2. Symbols: DPO's and
-IPO's beta/tau are the KL weights of their objectives (nash_solvers.md Sec. 0.1): a larger value
-keeps the policy closer to pi_ref.
+and a preference probability (or label) p = P(y > y'), ties being p = 1/2. Every loss here takes
+the KL weight of its objective as ``kl_coef`` (:math:`\beta`): DPO's :math:`\beta` and IPO's
+:math:`\tau` are both ``kl_coef``, and a larger value keeps the policy closer to pi_ref (see
+docs/solvers.md, 'Hyperparameter names').
 """
 
 import jax
@@ -20,7 +21,7 @@ def _h(example: Example, loss: str) -> tuple[Array, Array]:
   return (logp - ref) - (logp2 - ref2), p
 
 
-def dpo(example: Example, *, beta: float = 0.1) -> tuple[Array, dict[str, Array]]:
+def dpo(example: Example, *, kl_coef: float = 0.1) -> tuple[Array, dict[str, Array]]:
   r"""DPO with soft labels: binary cross-entropy of :math:`\sigma(\beta h)` against p.
 
   .. math:: \ell = -p \log\sigma(\beta h) - (1 - p) \log\sigma(-\beta h).
@@ -31,20 +32,20 @@ def dpo(example: Example, *, beta: float = 0.1) -> tuple[Array, dict[str, Array]
 
   Args:
     example: needs ``logp, logp2, ref, ref2, pref``.
-    beta: KL weight (DPO's beta; NLHF's tau).
+    kl_coef: KL weight :math:`\beta` (DPO's and TRL's ``beta``; NLHF's :math:`\tau`).
 
   Returns:
-    ``(loss, {"logits": beta h, "reward_margin": beta h})``.
+    ``(loss, {"logits": kl_coef h, "reward_margin": kl_coef h})``.
 
   References:
     Rafailov et al., Direct preference optimization, NeurIPS 2023. https://arxiv.org/abs/2305.18290
   """
   h, p = _h(example, "dpo")
-  z = beta * h
+  z = kl_coef * h
   return example_weight(example) * soft_bce(z, p), {"logits": z, "reward_margin": z}
 
 
-def ipo(example: Example, *, tau: float = 0.1) -> tuple[Array, dict[str, Array]]:
+def ipo(example: Example, *, kl_coef: float = 0.1) -> tuple[Array, dict[str, Array]]:
   r"""IPO: squared regression of h onto :math:`(p - 1/2) / \tau`.
 
   .. math:: \ell = \big(h - (p - \tfrac12)/\tau\big)^2,
@@ -54,22 +55,22 @@ def ipo(example: Example, *, tau: float = 0.1) -> tuple[Array, dict[str, Array]]
 
   Args:
     example: needs ``logp, logp2, ref, ref2, pref``.
-    tau: KL weight (TRL and SPPO code call it beta).
+    kl_coef: KL weight: IPO's :math:`\tau` is ``kl_coef`` (TRL's and SPPO code's ``beta`` too).
 
   Returns:
-    ``(loss, {"h": h, "target": (p - 1/2) / tau})``.
+    ``(loss, {"h": h, "target": (p - 1/2) / kl_coef})``.
 
   References:
     Azar et al., A general theoretical paradigm to understand learning from human preferences,
     AISTATS 2024. https://arxiv.org/abs/2310.12036
   """
   h, p = _h(example, "ipo")
-  target = (p - 0.5) / tau
+  target = (p - 0.5) / kl_coef
   return example_weight(example) * (h - target) ** 2, {"h": h, "target": target}
 
 
 def cdpo(
-  example: Example, *, beta: float = 0.1, label_smoothing: float = 0.1
+  example: Example, *, kl_coef: float = 0.1, label_smoothing: float = 0.1
 ) -> tuple[Array, dict[str, Array]]:
   r"""Conservative DPO: DPO with the label smoothed towards 1/2 by ``label_smoothing`` (epsilon).
 
@@ -78,7 +79,7 @@ def cdpo(
 
   Args:
     example: needs ``logp, logp2, ref, ref2, pref``.
-    beta: KL weight.
+    kl_coef: KL weight :math:`\beta` (DPO's ``beta``).
     label_smoothing: probability that a label is flipped, in [0, 1/2).
 
   Returns:
@@ -89,12 +90,12 @@ def cdpo(
   """
   h, p = _h(example, "cdpo")
   p = (1 - label_smoothing) * p + label_smoothing * (1 - p)
-  z = beta * h
+  z = kl_coef * h
   return example_weight(example) * soft_bce(z, p), {"logits": z, "reward_margin": z}
 
 
 def rdpo(
-  example: Example, *, beta: float = 0.1, flip_rate: float = 0.1
+  example: Example, *, kl_coef: float = 0.1, flip_rate: float = 0.1
 ) -> tuple[Array, dict[str, Array]]:
   r"""Robust DPO: the unbiased loss under labels flipped with rate :math:`\epsilon`.
 
@@ -105,7 +106,7 @@ def rdpo(
 
   Args:
     example: needs ``logp, logp2, ref, ref2, pref``.
-    beta: KL weight.
+    kl_coef: KL weight :math:`\beta` (DPO's ``beta``).
     flip_rate: epsilon in [0, 1/2).
 
   Returns:
@@ -118,7 +119,7 @@ def rdpo(
   if not isinstance(flip_rate, jax.core.Tracer) and not 0 <= flip_rate < 0.5:
     raise ValueError(f"rdpo: flip_rate must lie in [0, 1/2); got {flip_rate}.")
   h, p = _h(example, "rdpo")
-  z = beta * h
+  z = kl_coef * h
 
   loss = ((1 - flip_rate) * soft_bce(z, p) - flip_rate * soft_bce(-z, p)) / (1 - 2 * flip_rate)
   return example_weight(example) * loss, {"logits": z, "reward_margin": z}

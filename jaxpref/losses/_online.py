@@ -1,7 +1,10 @@
 r"""Online and game-theoretic losses: online IPO (both sampled forms), Nash-MD-PG and INPO.
 
-Symbols follow nash_solvers.md: beta is the KL weight to pi_ref (NLHF's tau), the mixture weight
-of Nash-MD-PG's opponent is lambda (NLHF's beta), and INPO's eta is an *inverse* step size.
+Hyperparameters use jaxpref's names (see docs/solvers.md, 'Hyperparameter names'): ``kl_coef`` is
+the KL weight :math:`\beta` to pi_ref (NLHF's and INPO's :math:`\tau`, EGPO's :math:`\beta`),
+``mixture`` is the weight :math:`\lambda` of pi_ref in Nash-MD-PG's opponent (NLHF's
+:math:`\beta`, TRL's ``mixture_coef``), and ``step_size`` multiplies the win rate (INPO's
+:math:`\eta` is an *inverse* step: ``step_size = 1 / eta``).
 """
 
 import jax
@@ -10,21 +13,21 @@ from jaxpref.losses._example import Example, example_weight, require
 from jaxpref.types import Array
 
 
-def online_ipo(example: Example, *, beta: float = 0.1) -> tuple[Array, dict[str, Array]]:
+def online_ipo(example: Example, *, kl_coef: float = 0.1) -> tuple[Array, dict[str, Array]]:
   r"""Online IPO against an opponent pi_s (EGPO's form, "online IPO 1").
 
   .. math:: \ell = \Big(h - \frac{P(y \succ \pi_s) - P(y' \succ \pi_s)}{\beta}\Big)^2,
 
   with y, y' from any fixed full-support distribution (e.g. uniform) and the win rates estimated
   against pi_s. For a tabular softmax policy and exact win rates, one SGD step with learning rate lr
-  on the mean over all pairs is an online mirror descent step with
-  :math:`\eta = 4\,\mathrm{lr} / (\beta n)` (tested). Calandriello et al.'s form ("online IPO 2":
-  y, y' from the policy, target :math:`(P(y \succ y') - 1/2)/\beta`) is :func:`ipo` with
-  ``tau = beta`` and ``pref = P(y > y')``.
+  on the mean over all pairs is an online mirror descent step with ``kl_coef`` :math:`\beta` and
+  ``step_size`` :math:`\eta = 4\,\mathrm{lr} / (\beta n)` (tested). Calandriello et al.'s form
+  ("online IPO 2": y, y' from the policy, target :math:`(P(y \succ y') - 1/2)/\beta`) is
+  :func:`ipo` with the same ``kl_coef`` and ``pref = P(y > y')``.
 
   Args:
     example: needs ``logp, logp2, ref, ref2, win, win2``.
-    beta: KL weight.
+    kl_coef: KL weight :math:`\beta` (EGPO's :math:`\beta`, IPO's :math:`\tau`).
 
   Returns:
     ``(loss, {"h": h, "target": target})``.
@@ -37,11 +40,11 @@ def online_ipo(example: Example, *, beta: float = 0.1) -> tuple[Array, dict[str,
     example, "online_ipo", "logp", "logp2", "ref", "ref2", "win", "win2"
   )
   h = (logp - ref) - (logp2 - ref2)
-  target = (w - w2) / beta
+  target = (w - w2) / kl_coef
   return example_weight(example) * (h - target) ** 2, {"h": h, "target": target}
 
 
-def nash_md_pg(example: Example, *, beta: float = 0.1) -> tuple[Array, dict[str, Array]]:
+def nash_md_pg(example: Example, *, kl_coef: float = 0.1) -> tuple[Array, dict[str, Array]]:
   r"""Nash-MD-PG: REINFORCE on the win rate against the opponent, with baseline 1/2 and KL term.
 
   For y from the policy and y' from the opponent (the geometric mixture
@@ -56,7 +59,8 @@ def nash_md_pg(example: Example, *, beta: float = 0.1) -> tuple[Array, dict[str,
 
   Args:
     example: needs ``logp, ref, pref`` (pref = P(y > y') for the sampled pair).
-    beta: KL weight.
+    kl_coef: KL weight :math:`\beta` (NLHF's :math:`\tau`; NLHF's :math:`\beta` is the
+      ``mixture`` of :func:`geometric_mixture`).
 
   Returns:
     ``(loss, {"advantage": ...})``.
@@ -65,17 +69,18 @@ def nash_md_pg(example: Example, *, beta: float = 0.1) -> tuple[Array, dict[str,
     Munos et al., Nash learning from human feedback, ICML 2024. https://arxiv.org/abs/2312.00886
   """
   logp, ref, p = require(example, "nash_md_pg", "logp", "ref", "pref")
-  advantage = jax.lax.stop_gradient(p - 0.5 - beta * (logp - ref))
+  advantage = jax.lax.stop_gradient(p - 0.5 - kl_coef * (logp - ref))
   return example_weight(example) * (-advantage * logp), {"advantage": advantage}
 
 
-def geometric_mixture(logits: Array, ref_logits: Array, mixture: float) -> Array:
+def geometric_mixture(logits: Array, ref_logits: Array, *, mixture: float) -> Array:
   r"""Log-probabilities of :math:`\pi^{1-\lambda}\pi_{ref}^{\lambda}` renormalised (per token).
 
   Args:
     logits: ``[..., V]`` policy logits.
     ref_logits: ``[..., V]`` reference logits.
-    mixture: lambda in [0, 1] (NLHF's beta; TRL's ``mixture_coef``).
+    mixture: :math:`\lambda` in [0, 1], the weight of the reference (NLHF's :math:`\beta`; TRL's
+      ``mixture_coef``).
 
   Returns:
     ``[..., V]`` log-probabilities.
@@ -87,25 +92,34 @@ def geometric_mixture(logits: Array, ref_logits: Array, mixture: float) -> Array
 
 
 def inpo(
-  example: Example, *, eta: float = 0.005, tau: float | None = None
+  example: Example, *, step_size: float = 200.0, kl_coef: float | None = None
 ) -> tuple[Array, dict[str, Array]]:
-  r"""INPO: regression of a three-policy log-ratio onto :math:`1/(2\eta)` for a won pair.
+  r"""INPO: regression of a three-policy log-ratio onto :math:`\eta_s/2` for a won pair.
 
-  For y (winner) and y' (loser) sampled from pi_t and labelled by the preference oracle:
+  With ``step_size`` :math:`\eta_s` and ``kl_coef`` :math:`\beta`, for y (winner) and y' (loser)
+  sampled from pi_t and labelled by the preference oracle:
 
   .. math:: h_t = \log\frac{\pi_\theta(y)}{\pi_\theta(y')}
-     - \frac{\tau}{\eta}\log\frac{\pi_{ref}(y)}{\pi_{ref}(y')}
-     - \frac{\eta - \tau}{\eta}\log\frac{\pi_t(y)}{\pi_t(y')}, \qquad
-     \ell = \big(h_t - \tfrac{1}{2\eta}\big)^2.
+     - \eta_s\beta\log\frac{\pi_{ref}(y)}{\pi_{ref}(y')}
+     - (1 - \eta_s\beta)\log\frac{\pi_t(y)}{\pi_t(y')}, \qquad
+     \ell = \big(h_t - \tfrac{\eta_s}{2}\big)^2.
 
-  Its population minimiser is the OMD step
-  :math:`\pi_{t+1} \propto \exp(P(y \succ \pi_t)/\eta)\,\pi_{ref}^{\tau/\eta}\pi_t^{1-\tau/\eta}`.
-  Soft labels: with ``pref`` = p the target is :math:`(p - 1/2)/\eta` (1/(2 eta) for p = 1).
+  Its population minimiser is the online mirror descent step
+  :math:`\pi_{t+1} \propto \exp(\eta_s P(y \succ \pi_t))\,\pi_{ref}^{\eta_s\beta}
+  \pi_t^{1-\eta_s\beta}` (:func:`jaxpref.equilibria.online_mirror_descent` with the same
+  ``step_size`` and ``kl_coef``). Soft labels: with ``pref`` = p the target is
+  :math:`\eta_s (p - 1/2)` (:math:`\eta_s/2` for p = 1).
+
+  Symbols: the paper's :math:`\eta` is an *inverse* step size, ``step_size = 1 / eta`` (its
+  :math:`\eta = 0.005` is ``step_size = 200``), and its KL weight :math:`\tau` is ``kl_coef``; in
+  its symbols :math:`\eta_s\beta = \tau/\eta` and the target is :math:`1/(2\eta)`.
 
   Args:
     example: needs ``logp, logp2, ref, ref2, anchor, anchor2, pref``.
-    eta: inverse step size (larger = smaller steps).
-    tau: KL weight to pi_ref; eta / 3 by default (the paper's choice).
+    step_size: multiplier of the win rate, the inverse of INPO's :math:`\eta` (larger = larger
+      steps).
+    kl_coef: KL weight to pi_ref (INPO's :math:`\tau`); ``1 / (3 step_size)`` by default (the
+      paper's :math:`\tau = \eta/3`).
 
   Returns:
     ``(loss, {"h": h_t, "target": target})``.
@@ -113,10 +127,11 @@ def inpo(
   References:
     Zhang et al., Iterative Nash policy optimization, ICLR 2025. https://arxiv.org/abs/2407.00617
   """
-  tau = eta / 3 if tau is None else tau
+  kl_coef = 1 / (3 * step_size) if kl_coef is None else kl_coef
   logp, logp2, ref, ref2, a, a2, p = require(
     example, "inpo", "logp", "logp2", "ref", "ref2", "anchor", "anchor2", "pref"
   )
-  h = (logp - logp2) - (tau / eta) * (ref - ref2) - ((eta - tau) / eta) * (a - a2)
-  target = (p - 0.5) / eta
+  mix = step_size * kl_coef
+  h = (logp - logp2) - mix * (ref - ref2) - (1 - mix) * (a - a2)
+  target = step_size * (p - 0.5)
   return example_weight(example) * (h - target) ** 2, {"h": h, "target": target}

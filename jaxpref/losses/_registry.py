@@ -1,4 +1,8 @@
-"""Names for the losses, so configs can pick one (or a weighted combination) by name."""
+"""Names for the losses, so configs can pick one (or a weighted combination) by name.
+
+Every registered loss is ``fn(example, **hparams) -> (loss, aux)`` with keyword-only
+hyperparameters named ``kl_coef``, ``step_size``, ``mixture`` or ``weights`` where they apply.
+"""
 
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -30,7 +34,11 @@ LOSSES: dict[str, LossFn] = {
 
 
 def register(name: str, fn: LossFn, *, overwrite: bool = False) -> None:
-  """Adds a per-example loss ``fn(example, **hparams) -> (loss, aux)`` under ``name``."""
+  """Adds a per-example loss ``fn(example, **hparams) -> (loss, aux)`` under ``name``.
+
+  Hyperparameters should be keyword-only and use jaxpref's names (``kl_coef``, ``step_size``,
+  ``mixture``, ``weights``) so that :func:`combined_loss` and configs can pass them by name.
+  """
   if name in LOSSES and not overwrite:
     raise ValueError(f"A loss named {name!r} is already registered; pass overwrite=True.")
   LOSSES[name] = fn
@@ -44,16 +52,17 @@ def get_loss(name: str) -> LossFn:
 
 
 def combined_loss(
-  weights: Mapping[str, float],
   example: Example,
+  *,
+  weights: Mapping[str, float],
   hparams: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> tuple[Array, dict[str, Array]]:
   """A weighted sum of registered losses on one example.
 
   Args:
-    weights: ``{name: weight}``.
     example: the example (must hold every field the chosen losses need).
-    hparams: ``{name: {hyperparameter: value}}``.
+    weights: ``{name: weight}``.
+    hparams: ``{name: {hyperparameter: value}}``, e.g. ``{"ipo": {"kl_coef": 0.1}}``.
 
   Returns:
     ``(loss, {"<name>/loss": ..., "<name>/<aux key>": ...})``.

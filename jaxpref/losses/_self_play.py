@@ -1,8 +1,11 @@
 r"""Self-play regression losses against the previous iterate pi_t: SPPO, GPO and DNO.
 
 Each regresses a log-ratio to pi_t onto a win-rate (or score) target, so that its tabular minimiser
-is a multiplicative-weights step :math:`\pi_{t+1} \propto \pi_t e^{\eta\, g_t}` (SPPO, GPO) or the
-soft policy iteration target :math:`\pi_t e^{r_t/\eta}` (DNO).
+is a multiplicative-weights step :math:`\pi_{t+1} \propto \pi_t e^{\eta\, g_t}` with ``step_size``
+:math:`\eta` and :math:`g_t` the win rate (SPPO, DNO) or score (GPO) against pi_t. SPPO's and GPO's
+:math:`\eta` is ``step_size`` (SPPO code's ``beta = 1e-3`` is ``step_size = 1e3``); DNO's
+:math:`\eta` is a KL weight to pi_t, the inverse step: ``step_size = 1 / eta`` (see
+docs/solvers.md, 'Hyperparameter names').
 """
 
 import jax
@@ -11,7 +14,7 @@ from jaxpref.losses._example import Example, example_weight, require, soft_bce
 from jaxpref.types import Array
 
 
-def sppo(example: Example, *, eta: float = 1e3) -> tuple[Array, dict[str, Array]]:
+def sppo(example: Example, *, step_size: float = 1e3) -> tuple[Array, dict[str, Array]]:
   r"""SPPO's square loss for one response y sampled from pi_t.
 
   .. math:: \ell = \Big(\log\frac{\pi_\theta(y)}{\pi_t(y)} - \eta\,\big(\hat P(y \succ \pi_t) -
@@ -23,7 +26,8 @@ def sppo(example: Example, *, eta: float = 1e3) -> tuple[Array, dict[str, Array]
 
   Args:
     example: needs ``logp, anchor, win`` (win = estimated P(y > pi_t)).
-    eta: step size (the code's ``beta = 1e-3`` is eta = 1e3).
+    step_size: :math:`\eta`, the multiplier of the win rate (the paper's :math:`\eta`; the code's
+      ``beta = 1e-3`` is ``step_size = 1e3``).
 
   Returns:
     ``(loss, {"log_ratio": ..., "target": ...})``.
@@ -33,11 +37,11 @@ def sppo(example: Example, *, eta: float = 1e3) -> tuple[Array, dict[str, Array]
     https://arxiv.org/abs/2405.00675
   """
   logp, anchor, w = require(example, "sppo", "logp", "anchor", "win")
-  ratio, target = logp - anchor, eta * (w - 0.5)
+  ratio, target = logp - anchor, step_size * (w - 0.5)
   return example_weight(example) * (ratio - target) ** 2, {"log_ratio": ratio, "target": target}
 
 
-def gpo(example: Example, *, eta: float = 1e3) -> tuple[Array, dict[str, Array]]:
+def gpo(example: Example, *, step_size: float = 1e3) -> tuple[Array, dict[str, Array]]:
   r"""GPO: SPPO with a general preference score instead of a win probability.
 
   .. math:: \ell = \Big(\log\frac{\pi_\theta(y)}{\pi_t(y)} - \eta\, \hat s(y \succ \pi_t)\Big)^2,
@@ -47,7 +51,7 @@ def gpo(example: Example, *, eta: float = 1e3) -> tuple[Array, dict[str, Array]]
 
   Args:
     example: needs ``logp, anchor, score``.
-    eta: step size.
+    step_size: :math:`\eta`, the multiplier of the score (the paper's :math:`\eta`).
 
   Returns:
     ``(loss, {"log_ratio": ..., "target": ...})``.
@@ -57,26 +61,31 @@ def gpo(example: Example, *, eta: float = 1e3) -> tuple[Array, dict[str, Array]]
     model alignment, ICML 2025. https://arxiv.org/abs/2410.02197
   """
   logp, anchor, s = require(example, "gpo", "logp", "anchor", "score")
-  ratio, target = logp - anchor, eta * s
+  ratio, target = logp - anchor, step_size * s
   return example_weight(example) * (ratio - target) ** 2, {"log_ratio": ratio, "target": target}
 
 
-def dno(example: Example, *, eta: float = 1.0) -> tuple[Array, dict[str, Array]]:
+def dno(example: Example, *, step_size: float = 1.0) -> tuple[Array, dict[str, Array]]:
   r"""DNO's regression: binary cross-entropy with soft labels :math:`\sigma(r_t(y) - r_t(y'))`.
 
-  With :math:`\Delta = \eta\log\frac{\pi_\theta(y)}{\pi_t(y)} - \eta\log\frac{\pi_\theta(y')}
-  {\pi_t(y')}` and :math:`r_t(y) = P(y \succ \pi_t)`:
+  With ``step_size`` :math:`\eta_s`, :math:`\Delta = \frac{1}{\eta_s}\Big(\log\frac{\pi_\theta(y)}
+  {\pi_t(y)} - \log\frac{\pi_\theta(y')}{\pi_t(y')}\Big)` and :math:`r_t(y) = P(y \succ \pi_t)`:
 
   .. math:: \ell = -\sigma(r_t(y) - r_t(y'))\log\sigma(\Delta) - \sigma(r_t(y') - r_t(y))
      \log\sigma(-\Delta).
 
   Its minimiser over all pairs is :math:`\Delta = r_t(y) - r_t(y')`, i.e. the soft policy
-  iteration target :math:`\pi_{t+1} \propto \pi_t e^{r_t/\eta}`. eta is a KL-to-pi_t temperature
-  (larger = smaller step).
+  iteration target :math:`\pi_{t+1} \propto \pi_t e^{\eta_s r_t}` (multiplicative weights with
+  ``step_size`` :math:`\eta_s`).
+
+  Symbols: DNO's :math:`\eta` is the weight of the KL to pi_t in its per-iteration objective
+  :math:`E_\pi r_t - \eta\,\mathrm{KL}(\pi \| \pi_t)`, i.e. an inverse step:
+  ``step_size = 1 / eta`` (larger ``step_size`` = larger step; the paper's
+  :math:`\Delta = \eta \log\ldots` is the one above).
 
   Args:
     example: needs ``logp, logp2, anchor, anchor2, win, win2`` (win = r_t(y)).
-    eta: temperature.
+    step_size: :math:`\eta_s = 1/\eta`, the multiplier of the win rate.
 
   Returns:
     ``(loss, {"delta": ..., "label": ...})``.
@@ -87,6 +96,6 @@ def dno(example: Example, *, eta: float = 1.0) -> tuple[Array, dict[str, Array]]
   logp, logp2, a, a2, r, r2 = require(
     example, "dno", "logp", "logp2", "anchor", "anchor2", "win", "win2"
   )
-  delta = eta * ((logp - a) - (logp2 - a2))
+  delta = ((logp - a) - (logp2 - a2)) / step_size
   label = jax.nn.sigmoid(r - r2)
   return example_weight(example) * soft_bce(delta, label), {"delta": delta, "label": label}

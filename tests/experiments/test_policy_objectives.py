@@ -47,7 +47,7 @@ def test_cli_with_a_custom_loss_defined_outside_the_package(tmp_path):
   [
     ({"losses": "dpo_v2"}, "Unknown loss 'dpo_v2'"),
     ({"oracle": "random"}, "oracle must be"),
-    ({"beta": 0.0}, "beta must be > 0"),
+    ({"kl_coef": 0.0}, "kl_coef must be > 0"),
     ({"custom_loss": "/no/such/file.py:fn"}, "no file at"),
   ],
 )
