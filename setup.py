@@ -8,6 +8,9 @@ _TEST = [
   "pytest>=8",
   "pytest-xdist>=3",
   "ruff>=0.6",
+  # Test helpers only (jit/no-jit variants, tree and shape assertions); no library module
+  # imports it.
+  "chex>=0.1.90",
   # Peer libraries used only as independent cross-checks in tests.
   "highspy>=1.7",
   # Bradley-Terry maximum likelihood reference for the preference-model fits.
@@ -55,7 +58,6 @@ setuptools.setup(
     "flax>=0.12",
     "optax>=0.2.5",
     "orbax-checkpoint>=0.11",
-    "chex>=0.1.90",
     "ml-collections>=1.0",
     "absl-py>=2.0",
     "numpy>=1.26",

@@ -2,7 +2,9 @@
 under one name (``from jaxpref.x import *`` from two subpackages must not silently rebind)."""
 
 import importlib
+import pathlib
 import pkgutil
+import re
 import subprocess
 import sys
 
@@ -74,3 +76,14 @@ def test_top_level_exports_the_eager_subpackages_only():
   )
   out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
   assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_library_does_not_import_test_only_packages():
+  # chex is in setup.py's [test] extra only: the library must not need it.
+  root = pathlib.Path(jaxpref.__file__).parent
+  offenders = [
+    str(path.relative_to(root))
+    for path in root.rglob("*.py")
+    if re.search(r"^\s*(import|from)\s+chex\b", path.read_text(encoding="utf-8"), re.M)
+  ]
+  assert not offenders, offenders

@@ -1,3 +1,4 @@
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -16,7 +17,8 @@ def test_returns_host_array_and_accepts_batches_and_jax_arrays():
   P = uniform_random_game(jax.random.key(0), 5, batch_shape=(2, 3))
   out = validate_preference_matrix(P)
   assert isinstance(out, np.ndarray)
-  assert out.shape == (2, 3, 5, 5)
+  chex.assert_shape(out, (2, 3, 5, 5))
+  chex.assert_trees_all_equal(out, np.asarray(P))
 
 
 GOOD = np.array([[0.5, 0.7, 0.2], [0.3, 0.5, 0.9], [0.8, 0.1, 0.5]])
