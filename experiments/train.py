@@ -11,6 +11,10 @@ Several processes (hosts, or local processes for testing) form one JAX runtime w
 ``jax.distributed.initialize``: pass ``--coordinator_address host:port --num_processes N
 --process_id i`` to each (or ``--distributed`` where JAX detects the cluster: Cloud TPU, SLURM,
 Open MPI). Every process runs the same command; process 0 writes logs and results.
+
+The library prints nothing; this entry point prints ``jaxpref.training``'s progress lines and
+resume message to stdout (they are also logged). A workdir whose checkpoint belongs to another
+config, or whose checkpoints are all unreadable, is refused with an error naming the reason.
 """
 
 import sys
@@ -21,6 +25,7 @@ from ml_collections import config_flags
 
 from configs import common
 from experiments import train_lib
+from jaxpref import training
 
 _CONFIG = config_flags.DEFINE_config_file(
   "config", None, "Experiment config: configs/<name>.py[:arg].", lock_config=True
@@ -104,6 +109,11 @@ def _initialize_distributed() -> None:
     )
 
 
+def _print_line(line: str) -> None:
+  """Shows a progress line of the library (``training.progress_hook``) on stdout."""
+  print(line, flush=True)
+
+
 def main(argv: list[str]) -> None:
   """Runs the experiment named by the config."""
   if len(argv) > 1:
@@ -115,7 +125,12 @@ def main(argv: list[str]) -> None:
   except ValueError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)
-  train_lib.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  try:
+    with training.progress_hook(_print_line):
+      train_lib.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  except (training.IncompatibleCheckpointError, training.CheckpointError) as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ A :class:`Program` is written for **one** point: ``init(hparams, key)`` builds i
 to log. :func:`run_sweep` ``vmap``\s it over the sweep's ``N`` points (hyperparameters outer, seeds
 inner), shards the point axis over the devices of ``config.mesh``, and runs ``config.steps``
 iterations as a ``lax.scan`` in chunks of ``config.log.every`` steps. Between chunks the host logs
-metrics (JSONL, TensorBoard), prints progress with steps/s and ETA, and saves checkpoints.
+metrics (JSONL, TensorBoard), reports progress with steps/s and ETA (logged, and passed to the
+:func:`progress_hook` a caller such as the CLI installs to print it) and saves checkpoints.
 
 The chunk boundaries depend only on the config, never on where a run was interrupted, so a run
 resumed from a checkpoint executes the same compiled chunks in the same order as an uninterrupted
@@ -17,6 +18,7 @@ Config fields read (``configs/common.py::add_run_sections`` documents and fills 
 ``log.{every, tensorboard, progress_seconds}``, ``checkpoint.{every, max_to_keep, async_save}``.
 """
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -32,6 +34,7 @@ from absl import logging
 
 from jaxpref.training._checkpoint import Checkpointer, IncompatibleCheckpointError
 from jaxpref.training._metric_writer import MetricWriter
+from jaxpref.training._report import report
 from jaxpref.training._sharding import BACKENDS, PointMapper
 from jaxpref.training._sweep import Sweep, seed_keys, sweep_from_config, sweep_points, unflatten
 from jaxpref.types import Array, HostArray, PRNGKey, PyTree
@@ -213,100 +216,100 @@ def run_sweep(
   if not_scalar:
     raise ValueError(f"Program.metrics must return scalars; {not_scalar} are not.")
 
-  ckpt = None
-  if schedule.checkpoint_every:
-    ckpt = Checkpointer(
-      os.path.join(workdir, "checkpoints"),
-      max_to_keep=int(config.checkpoint.max_to_keep),
-      async_save=bool(config.checkpoint.async_save),
-    )
-  writer = MetricWriter(workdir, tensorboard=bool(config.log.tensorboard))
-  config_dict = json.loads(config.to_json())
-  restored = None
-  if ckpt is not None:
-    abstract = jax.tree.map(
-      lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=mapper.canonical_sharding()),
-      abstract,
-    )
+  with contextlib.ExitStack() as stack:
+    ckpt = None
+    if schedule.checkpoint_every:
+      ckpt = Checkpointer(
+        os.path.join(workdir, "checkpoints"),
+        max_to_keep=int(config.checkpoint.max_to_keep),
+        async_save=bool(config.checkpoint.async_save),
+      )
+      # Closed however the loop ends (an error, Ctrl-C): pending saves finish, so a rerun resumes.
+      stack.callback(ckpt.close)
+    writer = stack.enter_context(MetricWriter(workdir, tensorboard=bool(config.log.tensorboard)))
+    config_dict = json.loads(config.to_json())
+    restored = None
+    if ckpt is not None:
+      abstract = jax.tree.map(
+        lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=mapper.canonical_sharding()),
+        abstract,
+      )
 
-    def check(meta: dict[str, Any]) -> None:
-      diff = _config_diff(meta["config"], config_dict)
-      if diff:
-        raise IncompatibleCheckpointError(
-          f"{workdir} holds a checkpoint of a different run ({'; '.join(diff)}); "
-          "use a new --workdir or restore the config."
-        )
-      if meta["padded_points"] != mapper.padded:
-        raise IncompatibleCheckpointError(
-          f"The checkpoint in {workdir} has {meta['padded_points']} padded points but this mesh "
-          f"pads to {mapper.padded}; resume with the same number of devices."
-        )
+      def check(meta: dict[str, Any]) -> None:
+        diff = _config_diff(meta["config"], config_dict)
+        if diff:
+          raise IncompatibleCheckpointError(
+            f"{workdir} holds a checkpoint of a different run ({'; '.join(diff)}); "
+            "use a new --workdir or restore the config."
+          )
+        if meta["padded_points"] != mapper.padded:
+          raise IncompatibleCheckpointError(
+            f"The checkpoint in {workdir} has {meta['padded_points']} padded points but this mesh "
+            f"pads to {mapper.padded}; resume with the same number of devices."
+          )
 
-    restored = ckpt.restore(abstract, check=check)
-  if restored is None:
-    step, resumed_from = 0, None
-    writer.reset()
-    carry = init_fn(points)
-    writer.write_hparams(config_dict, sweep)
-  else:
-    step, carry, _ = restored
-    carry = mapper.from_canonical(carry)
-    resumed_from = step
-    writer.truncate_after(step)
-    print(f"[{name}] resumed from checkpoint step {step} in {workdir}", flush=True)
-  logging.info(
-    "%s: %d points (%s), backend %s on %d device(s), %d steps",
-    name,
-    sweep.num_points,
-    "x".join(map(str, sweep.shape)),
-    mapper.backend,
-    mapper.num_devices,
-    schedule.steps,
-  )
-
-  # The rate excludes the first chunk (it includes compilation) once a later one has run.
-  t0, steps_done, rate, last_print = time.perf_counter(), 0, 0.0, -float("inf")
-  log_steps = schedule.log_steps
-  first_log = int(np.searchsorted(log_steps, step, side="right"))
-  for log_index in range(first_log, num_logs):
-    end = int(log_steps[log_index])
-    length = end - step
-    if length not in chunk_fns:
-      chunk_fns[length] = mapper.map(chunk_point(length), num_broadcast=2)
-    carry, values = chunk_fns[length](
-      (carry, points[0]), mapper.broadcast(np.int32(step)), mapper.broadcast(np.int32(log_index))
-    )
-    values = unflatten(mapper.to_host(values), sweep)
-    now = time.perf_counter()
-    if log_index == first_log:
-      rate = length / (now - t0)
-      t0 = now
+      restored = ckpt.restore(abstract, check=check)
+    if restored is None:
+      step, resumed_from = 0, None
+      writer.reset()
+      carry = init_fn(points)
+      writer.write_hparams(config_dict, sweep)
     else:
-      steps_done += length
-      rate = steps_done / (now - t0)
-    step = end
-    writer.write_sweep(step, values, sweep)
-    every = float(config.log.progress_seconds)
-    due_print = every >= 0 and (now - last_print >= every or step == schedule.steps)
-    if due_print and jax.process_index() == 0:
-      last_print = now
-      first = next(iter(values), None)
-      extra = f"{first} {float(np.nanmean(values[first])):.3e} (mean)" if first else ""
-      print(_progress(name, step, schedule.steps, rate, sweep.num_points, extra), flush=True)
-    due = ckpt is not None and (step % schedule.checkpoint_every == 0 or step == schedule.steps)
-    if due:
-      meta = {
-        "config": config_dict,
-        "sweep": sweep.to_json(),
-        "padded_points": mapper.padded,
-        "data_position": step,
-      }
-      ckpt.save(step, mapper.to_canonical(carry), meta)
-    if stop_after is not None and step >= stop_after:
-      break
-  if ckpt is not None:
-    ckpt.close()
-  writer.close()
+      step, carry, _ = restored
+      carry = mapper.from_canonical(carry)
+      resumed_from = step
+      writer.truncate_after(step)
+      report(f"[{name}] resumed from checkpoint step {step} in {workdir}")
+    logging.info(
+      "%s: %d points (%s), backend %s on %d device(s), %d steps",
+      name,
+      sweep.num_points,
+      "x".join(map(str, sweep.shape)),
+      mapper.backend,
+      mapper.num_devices,
+      schedule.steps,
+    )
+
+    # The rate excludes the first chunk (it includes compilation) once a later one has run.
+    t0, steps_done, rate, last_report = time.perf_counter(), 0, 0.0, -float("inf")
+    log_steps = schedule.log_steps
+    first_log = int(np.searchsorted(log_steps, step, side="right"))
+    for log_index in range(first_log, num_logs):
+      end = int(log_steps[log_index])
+      length = end - step
+      if length not in chunk_fns:
+        chunk_fns[length] = mapper.map(chunk_point(length), num_broadcast=2)
+      carry, values = chunk_fns[length](
+        (carry, points[0]), mapper.broadcast(np.int32(step)), mapper.broadcast(np.int32(log_index))
+      )
+      values = unflatten(mapper.to_host(values), sweep)
+      now = time.perf_counter()
+      if log_index == first_log:
+        rate = length / (now - t0)
+        t0 = now
+      else:
+        steps_done += length
+        rate = steps_done / (now - t0)
+      step = end
+      writer.write_sweep(step, values, sweep)
+      every = float(config.log.progress_seconds)
+      due_report = every >= 0 and (now - last_report >= every or step == schedule.steps)
+      if due_report and jax.process_index() == 0:
+        last_report = now
+        first = next(iter(values), None)
+        extra = f"{first} {float(np.nanmean(values[first])):.3e} (mean)" if first else ""
+        report(_progress(name, step, schedule.steps, rate, sweep.num_points, extra))
+      due = ckpt is not None and (step % schedule.checkpoint_every == 0 or step == schedule.steps)
+      if due:
+        meta = {
+          "config": config_dict,
+          "sweep": sweep.to_json(),
+          "padded_points": mapper.padded,
+          "data_position": step,
+        }
+        ckpt.save(step, mapper.to_canonical(carry), meta)
+      if stop_after is not None and step >= stop_after:
+        break
   state, history = mapper.to_host(carry)
   history = {k: np.moveaxis(v, 1, -1) for k, v in history.items()}
   return SweepResult(

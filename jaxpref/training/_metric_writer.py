@@ -51,6 +51,9 @@ def _jsonable(x: Any) -> Any:
 class MetricWriter:
   """Writes metrics of a run into ``workdir``; a no-op on processes other than 0.
 
+  Use it as a context manager (or call :meth:`close`): closing writes the TensorBoard events still
+  queued in ``tensorboardX``'s writer thread.
+
   Args:
     workdir: the run's directory.
     tensorboard: also write TensorBoard event files under ``workdir/tensorboard``.

@@ -1,4 +1,5 @@
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -9,15 +10,14 @@ import jax
 import numpy as np
 import pytest
 
-from experiments import nash_sweep
 from jaxpref import training
-from tests.training._programs import small_config
+from tests.training._programs import make_program, small_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _run(config, workdir, **kwargs):
-  return training.run_sweep(nash_sweep.make_program(config), config, str(workdir), **kwargs)
+  return training.run_sweep(make_program(config), config, str(workdir), **kwargs)
 
 
 def _assert_trees_equal(a, b):
@@ -33,23 +33,24 @@ def reference(tmp_path_factory):
 
 def test_result_shapes_and_history(reference):
   assert reference.sweep.shape == (2, 2, 3)
-  assert reference.state.P.shape == (2, 2, 3, 5, 5)
+  assert reference.state.A.shape == (2, 2, 3, 5, 5)
+  assert reference.state.key.shape == (2, 2, 3, 2)  # PRNG keys come back as raw data
   assert reference.history["gap"].shape == (2, 2, 3, 4)
   assert reference.log_steps.tolist() == [10, 20, 30, 40]
   assert reference.resumed_from is None
-  # Regularized solvers converge: the gap shrinks along the logged history.
-  reg = reference.history["regularized_gap"][1]
-  assert np.all(reg[..., -1] < reg[..., 0])
+  # Every point's average policy gets less exploitable along the logged history.
+  gap = reference.history["gap_average"]
+  assert np.all(gap[..., -1] < gap[..., 0])
 
 
 def test_vmapped_sweep_equals_python_loop(reference):
   config = small_config()
   sweep = training.sweep_from_config(config)
-  flat_policy = reference.state.solver.policy.reshape(sweep.num_points, -1)
+  flat_logits = reference.state.logits.reshape(sweep.num_points, -1)
   flat_gap = reference.history["gap"].reshape(sweep.num_points, -1)
   for index in range(sweep.num_points):
     one = training.point_config(config, sweep, index)
-    program = nash_sweep.make_program(one)
+    program = make_program(one)
     _, seeds = training.sweep_points(training.sweep_from_config(one))
     key = training.seed_keys(one.seed, seeds)[0]
 
@@ -60,7 +61,7 @@ def test_vmapped_sweep_equals_python_loop(reference):
       return state, program.metrics(state, {})
 
     state, values = run_point(key)
-    np.testing.assert_allclose(state.solver.policy, flat_policy[index], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(state.logits, flat_logits[index], rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(values["gap"], flat_gap[index, -1], rtol=1e-10, atol=1e-15)
 
 
@@ -100,9 +101,48 @@ def test_resume_on_another_backend(reference, tmp_path):
 def test_config_mismatch_is_refused(tmp_path):
   _run(small_config(), tmp_path, stop_after=20)
   with pytest.raises(
-    ValueError, match=r"different run \(solver.step_size: checkpoint 1.0, now 0.7"
+    training.IncompatibleCheckpointError,
+    match=r"different run \(solver.step_size: checkpoint 1.0, now 0.7; steps: checkpoint 40, now 6",
   ):
-    _run(small_config(**{"solver.step_size": 0.7}), tmp_path)
+    _run(small_config(**{"solver.step_size": 0.7, "steps": 60}), tmp_path)
+  assert training.IncompatibleCheckpointError.__mro__[1] is ValueError
+  # The refused run left the workdir as it was: the original config still resumes.
+  assert _run(small_config(), tmp_path).resumed_from == 20
+
+
+def test_progress_and_resume_lines_go_to_the_hook_not_stdout(tmp_path, capfd):
+  config = small_config(**{"log.progress_seconds": 0.0})
+  lines = []
+  with training.progress_hook(lines.append):
+    _run(config, tmp_path, stop_after=20, name="game")
+  assert [line.split("  ")[0] for line in lines] == [
+    "[game] step 10/40 (25%)",
+    "[game] step 20/40 (50%)",
+  ]
+  assert "steps/s" in lines[0] and "ETA" in lines[0] and "(mean)" in lines[0]
+  lines.clear()
+  with training.progress_hook(lines.append):
+    _run(config, tmp_path, name="game")
+  assert lines[0] == f"[game] resumed from checkpoint step 20 in {tmp_path}"
+  assert lines[-1].startswith("[game] step 40/40 (100%)")
+  lines.clear()
+  _run(config, tmp_path / "again", name="game")  # no hook: logged only
+  assert lines == []
+  out, err = capfd.readouterr()
+  assert out == "" and "[game]" not in err
+
+
+def test_tensorboard_scalars_of_a_resumed_run(reference, tmp_path):
+  config = small_config(**{"mesh.backend": "none", "log.tensorboard": True})
+  _run(config, tmp_path, stop_after=20)
+  _run(config, tmp_path)
+  accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+  acc = accumulator.EventAccumulator(str(tmp_path / "tensorboard"))
+  acc.Reload()
+  events = acc.Scalars("gap/kl_coef_0.1_step_size_2")
+  assert [e.step for e in events] == [10, 20, 30, 40]  # the resumed file hides nothing twice
+  expected = reference.history["gap"][1, 1].mean(axis=0)
+  np.testing.assert_allclose([e.value for e in events], expected, rtol=1e-6)
 
 
 def _corrupt(step_dir, how):
@@ -126,14 +166,15 @@ def _corrupt(step_dir, how):
 
 
 @pytest.mark.parametrize("how", ["truncate", "delete_state", "flip_bytes"])
-def test_corrupt_latest_checkpoint_falls_back(reference, tmp_path, capsys, how):
+def test_corrupt_latest_checkpoint_falls_back(reference, tmp_path, caplog, how):
   config = small_config(**{"mesh.backend": "none", "checkpoint.every": 10})
   _run(config, tmp_path, stop_after=30)
   assert sorted(os.listdir(tmp_path / "checkpoints"), key=int) == ["10", "20", "30"]
   _corrupt(tmp_path / "checkpoints" / "30", how)
-  capsys.readouterr()
+  caplog.clear()
   resumed = _run(config, tmp_path)
-  assert "checkpoint step 30" in capsys.readouterr().out
+  warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+  assert any("checkpoint step 30" in w and "trying the previous one" in w for w in warnings)
   assert resumed.resumed_from == 20
   _assert_trees_equal(resumed.state, reference.state)
 
@@ -157,20 +198,7 @@ def test_empty_workdir_and_empty_checkpoint_dir_start_fresh(tmp_path):
 def _cli(workdir, log):
   with open(log, "a") as out:
     return subprocess.Popen(
-      [
-        sys.executable,
-        "-m",
-        "experiments.train",
-        "--config",
-        "configs/nash_sweep.py:n=8,seeds=4,steps=1000",
-        "--workdir",
-        str(workdir),
-        "--config.log.every=5",
-        "--config.checkpoint.every=25",
-        "--config.plot=False",
-        "--config.log.tensorboard=False",
-        "--config.log.progress_seconds=0",
-      ],
+      [sys.executable, "-m", "tests.training._programs", "--workdir", str(workdir)],
       cwd=REPO,
       stdout=out,
       stderr=subprocess.STDOUT,

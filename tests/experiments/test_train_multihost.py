@@ -1,4 +1,4 @@
-"""Two local CPU processes form one JAX runtime (jax.distributed) and run one sharded sweep."""
+"""The CLI as two local CPU processes forming one JAX runtime (jax.distributed), one sweep."""
 
 import json
 import os
