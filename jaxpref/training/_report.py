@@ -4,7 +4,8 @@ The library never prints. :func:`run_sweep` logs its progress lines and its resu
 absl ``logging.info``; an application that shows them to a user (the experiment CLI prints them)
 installs a callback for the duration of the run::
 
-  with training.progress_hook(lambda line: print(line, flush=True)):
+  lines = []
+  with training.progress_hook(lines.append):  # the CLI passes a function that prints each line
     training.run_sweep(program, config, workdir)
 
 The hook is held in a context variable: it applies to the calling thread (and tasks it starts)
