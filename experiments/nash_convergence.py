@@ -19,15 +19,15 @@ from jaxpref import data, equilibria, games
 
 def _solvers(beta: float) -> dict[str, equilibria.Solver]:
   return {
-    "mirror_prox (Nash-MP)": equilibria.mirror_prox(2.0, beta),
-    "extragradient (EGPO)": equilibria.extragradient(0.5, beta),
-    "online_mirror_descent": equilibria.online_mirror_descent(0.5, beta),
-    "magnetic_mirror_descent": equilibria.magnetic_mirror_descent(beta, 0.5),
-    "nash_md (decaying)": equilibria.nash_md(beta),
-    "smooth fictitious_play": equilibria.fictitious_play(beta),
+    "mirror_prox (Nash-MP)": equilibria.mirror_prox(step_size=2.0, kl_coef=beta),
+    "extragradient (EGPO)": equilibria.extragradient(step_size=0.5, kl_coef=beta),
+    "online_mirror_descent": equilibria.online_mirror_descent(step_size=0.5, kl_coef=beta),
+    "magnetic_mirror_descent": equilibria.magnetic_mirror_descent(kl_coef=beta, step_size=0.5),
+    "nash_md (decaying)": equilibria.nash_md(kl_coef=beta),
+    "smooth fictitious_play": equilibria.fictitious_play(kl_coef=beta),
     "projected_extragradient": equilibria.projected_extragradient(),
-    "optimistic_mwu": equilibria.optimistic_mwu(1.0),
-    "mwu": equilibria.mwu(0.1),
+    "optimistic_mwu": equilibria.optimistic_mwu(step_size=1.0),
+    "mwu": equilibria.mwu(step_size=0.1),
     "fictitious_play": equilibria.fictitious_play(),
   }
 

@@ -52,7 +52,7 @@ def validate(config: ml_collections.ConfigDict) -> training.Sweep:
   }
   for step_size, kl_coef in sorted(combos):
     try:
-      SOLVERS[config.solver.name](float(step_size), float(kl_coef))  # Concrete range checks.
+      SOLVERS[config.solver.name](step_size=float(step_size), kl_coef=float(kl_coef))  # Checks.
     except ValueError as e:
       raise ValueError(f"sweep point step_size={step_size}, kl_coef={kl_coef}: {e}") from None
   return sweep
@@ -64,7 +64,8 @@ def make_program(config: ml_collections.ConfigDict) -> training.Program:
   n = int(config.game.n)
 
   def solver(hparams):
-    return factory(*_hyperparameters(config, hparams))
+    step_size, kl_coef = _hyperparameters(config, hparams)
+    return factory(step_size=step_size, kl_coef=kl_coef)
 
   def init(hparams: dict[str, Array], key: PRNGKey) -> PointState:
     if config.game.family == "uniform":
@@ -82,12 +83,11 @@ def make_program(config: ml_collections.ConfigDict) -> training.Program:
     _, kl_coef = _hyperparameters(config, hparams)
     policy = state.solver.policy
     gap = metrics.duality_gap(state.P, policy)
-    safe = jnp.where(kl_coef > 0, kl_coef, 1.0)
-    regularized = metrics.regularized_duality_gap(state.P, policy, kl_coef=safe)
+    uniform = jnp.full(policy.shape, 1.0 / n, policy.dtype)
     return {
       "gap": gap,
       "gap_average": metrics.duality_gap(state.P, equilibria.average_value(state.solver.average)),
-      "regularized_gap": jnp.where(kl_coef > 0, regularized, gap),
+      "regularized_gap": equilibria.certified_gap(state.P, policy, uniform, kl_coef),
     }
 
   return training.Program(init, step, point_metrics)

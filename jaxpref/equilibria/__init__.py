@@ -1,8 +1,10 @@
 r"""Equilibria of preference games: the exact maximal lottery and iterative solvers.
 
 Iterative solvers share one optax-like interface (:class:`Solver`: ``init`` / ``step`` pure
-functions, ``NamedTuple`` states, an operator returning :math:`P\pi`), and :func:`solve` runs
-any of them on a batch of games to a certified duality gap.
+functions, ``NamedTuple`` states, an operator returning :math:`P\pi`, keyword-only
+hyperparameters that are the solver's pytree leaves), and :func:`solve` runs any of them on a batch
+of games to a certified duality gap (:func:`run_tiled` is its straggler scheduling, reusable for
+other per-item loops).
 """
 
 from jaxpref.equilibria._base import (
@@ -47,9 +49,11 @@ from jaxpref.equilibria._solve import (
   POLISHED,
   SolveHistory,
   SolveResult,
+  certified_gap,
   solve,
   support_polish,
 )
+from jaxpref.equilibria._tiling import run_tiled
 
 __all__ = [
   "AVERAGE",
@@ -65,6 +69,7 @@ __all__ = [
   "SolveResult",
   "Solver",
   "average_value",
+  "certified_gap",
   "extragradient",
   "fictitious_play",
   "from_dno",
@@ -86,6 +91,7 @@ __all__ = [
   "optimistic_mwu",
   "project_to_simplex",
   "projected_extragradient",
+  "run_tiled",
   "sampled_operator",
   "solve",
   "support_polish",

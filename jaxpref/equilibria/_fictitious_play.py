@@ -1,6 +1,7 @@
 r"""Fictitious play and smooth fictitious play in self-play."""
 
-from typing import NamedTuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -14,11 +15,9 @@ from jaxpref.equilibria._base import (
   average_init,
   average_value,
   check_hyperparameter,
-  coefficient,
   is_number,
   log_policy,
   normalize,
-  solver_factory,
 )
 from jaxpref.types import Array, ArrayLike, PRNGKey
 
@@ -39,16 +38,36 @@ class FictitiousPlayState(NamedTuple):
   count: Array
 
 
-def _init(policy: ArrayLike, ref: ArrayLike | None = None) -> FictitiousPlayState:
+def _init(
+  hp: Mapping[str, Any], policy: ArrayLike, ref_policy: ArrayLike | None = None
+) -> FictitiousPlayState:
+  del hp
   policy = as_float_array(policy)
   policy = policy / jnp.sum(policy)
-  ref_logits = normalize(log_policy(policy if ref is None else jnp.asarray(ref, policy.dtype)))[0]
+  ref = policy if ref_policy is None else jnp.asarray(ref_policy, policy.dtype)
+  ref_logits = normalize(log_policy(ref))[0]
   average = average_add(average_init(policy), policy)
   return FictitiousPlayState(policy, ref_logits, average, jnp.zeros((), jnp.int32))
 
 
-@solver_factory
-def fictitious_play(kl_coef: float = 0.0) -> Solver:
+def _step(
+  hp: Mapping[str, Any], state: FictitiousPlayState, operator: Operator, key: PRNGKey | None
+):
+  kl_coef = hp["kl_coef"]
+  g = operator(state.policy, key)
+  best = jax.nn.one_hot(jnp.argmax(g), g.shape[-1], dtype=state.policy.dtype)
+  if is_number(kl_coef):
+    response = normalize(state.ref_logits + g / kl_coef)[1] if kl_coef > 0 else best
+  else:  # traced beta (a sweep axis): both responses, selected per value
+    smooth = normalize(state.ref_logits + g / jnp.where(kl_coef > 0, kl_coef, 1.0))[1]
+    response = jnp.where(kl_coef > 0, smooth, best)
+  response = jnp.where(jnp.all(jnp.isfinite(g)), response, jnp.nan)
+  average = average_add(state.average, response)
+  new = state._replace(policy=average_value(average), average=average, count=state.count + 1)
+  return new, {"win_rates": g}
+
+
+def fictitious_play(*, kl_coef: float = 0.0) -> Solver:
   r"""Fictitious play: best-respond to the empirical average of past play.
 
   .. math::
@@ -72,19 +91,4 @@ def fictitious_play(kl_coef: float = 0.0) -> Solver:
     solving a game, Ann. Math. 1951; Fudenberg & Levine, The Theory of Learning in Games, 1998.
   """
   check_hyperparameter("kl_coef", kl_coef, positive=False)
-
-  def step(state: FictitiousPlayState, operator: Operator, key: PRNGKey | None = None):
-    g = operator(state.policy, key)
-    best = jax.nn.one_hot(jnp.argmax(g), g.shape[-1], dtype=state.policy.dtype)
-    if is_number(kl_coef):
-      response = normalize(state.ref_logits + g / kl_coef)[1] if kl_coef > 0 else best
-    else:  # traced beta (a sweep axis): both responses, selected per value
-      smooth = normalize(state.ref_logits + g / jnp.where(kl_coef > 0, kl_coef, 1.0))[1]
-      response = jnp.where(kl_coef > 0, smooth, best)
-    response = jnp.where(jnp.all(jnp.isfinite(g)), response, jnp.nan)
-    average = average_add(state.average, response)
-    return state._replace(policy=average_value(average), average=average, count=state.count + 1)
-
-  return Solver(
-    _init, step, queries_per_step=1, kl_coef=coefficient(kl_coef), name="fictitious_play"
-  )
+  return Solver(_init, _step, hparams={"kl_coef": kl_coef}, name="fictitious_play")

@@ -1,9 +1,9 @@
 r"""Converters from each paper's symbols to jaxpref's ``step_size`` / ``kl_coef`` / ``mixture``.
 
-The same Greek letter means different things across the NLHF literature (``nash_solvers.md``
-Sec. 0.1): NLHF's :math:`\beta` is a mixture weight while EGPO's is a KL coefficient; DNO's and
-INPO's :math:`\eta` is an *inverse* step; SPPO's code ``beta`` is the inverse of its step. Each
-converter returns a dict of jaxpref keyword arguments.
+The same Greek letter means different things across the NLHF literature (``docs/solvers.md``,
+'Vocabulary and symbol table'): NLHF's :math:`\beta` is a mixture weight while EGPO's is a KL
+coefficient; DNO's and INPO's :math:`\eta` is an *inverse* step; SPPO's code ``beta`` is the
+inverse of its step. Each converter returns a dict of jaxpref keyword arguments.
 """
 
 
@@ -14,7 +14,9 @@ def _positive(name: str, value: float) -> float:
   return value
 
 
-def from_nlhf(tau: float, eta: float | None = None, beta: float | None = None) -> dict[str, float]:
+def from_nlhf(
+  *, tau: float, eta: float | None = None, beta: float | None = None
+) -> dict[str, float]:
   r"""NLHF / Nash-MD: KL weight :math:`\tau`, step :math:`\eta`, mixture weight :math:`\beta`.
 
   Args:
@@ -26,7 +28,7 @@ def from_nlhf(tau: float, eta: float | None = None, beta: float | None = None) -
     ``{"kl_coef": tau, "step_size": eta, "mixture": beta}`` without the omitted keys.
 
   Examples:
-    >>> from_nlhf(0.008, beta=0.125)
+    >>> from_nlhf(tau=0.008, beta=0.125)
     {'kl_coef': 0.008, 'mixture': 0.125}
   """
   out = {"kl_coef": _positive("tau", tau)}
@@ -37,7 +39,7 @@ def from_nlhf(tau: float, eta: float | None = None, beta: float | None = None) -
   return out
 
 
-def from_inpo(eta: float, tau: float) -> dict[str, float]:
+def from_inpo(*, eta: float, tau: float) -> dict[str, float]:
   r"""INPO (and DNO): inverse step :math:`\eta`, KL weight :math:`\tau`.
 
   INPO's update :math:`z_{t+1} = (1-\tau/\eta) z_t + (\tau/\eta) z_{\mathrm{ref}} + P\pi_t/\eta` is
@@ -57,7 +59,7 @@ def from_inpo(eta: float, tau: float) -> dict[str, float]:
   return {"step_size": 1.0 / _positive("eta", eta), "kl_coef": float(tau)}
 
 
-def from_dno(eta: float) -> dict[str, float]:
+def from_dno(*, eta: float) -> dict[str, float]:
   r"""DNO: :math:`\pi_{t+1} \propto \pi_t \exp(r_t/\eta)` is MWU with ``step_size = 1/eta``.
 
   Args:
@@ -69,7 +71,7 @@ def from_dno(eta: float) -> dict[str, float]:
   return {"step_size": 1.0 / _positive("eta", eta)}
 
 
-def from_sppo(beta: float) -> dict[str, float]:
+def from_sppo(*, beta: float) -> dict[str, float]:
   r"""SPPO code: ``beta`` is the inverse of the multiplicative-weights step (``eta = 1/beta``).
 
   Args:
@@ -79,17 +81,17 @@ def from_sppo(beta: float) -> dict[str, float]:
     ``{"step_size": 1 / beta}``.
 
   Examples:
-    >>> from_sppo(1e-3)
+    >>> from_sppo(beta=1e-3)
     {'step_size': 1000.0}
   """
   return {"step_size": 1.0 / _positive("beta", beta)}
 
 
-def from_egpo(lr: float, beta: float, num_actions: int) -> dict[str, float]:
+def from_egpo(*, lr: float, beta: float, num_actions: int) -> dict[str, float]:
   r"""EGPO's tabular SGD learning rate on the pairwise online-IPO loss to a mirror step.
 
   One SGD step with learning rate ``lr`` on the all-pairs loss equals the mirror step
-  :math:`\eta = 4\,\mathrm{lr}/(\beta n)` (``nash_solvers.md`` Sec. 4.4).
+  :math:`\eta = 4\,\mathrm{lr}/(\beta n)` (``docs/solvers.md``, 'Tabular equivalences').
 
   Args:
     lr: EGPO's learning rate.
@@ -107,7 +109,7 @@ def from_egpo(lr: float, beta: float, num_actions: int) -> dict[str, float]:
   return {"step_size": 4.0 * _positive("lr", lr) / (beta * int(num_actions)), "kl_coef": beta}
 
 
-def from_mmd(alpha: float, eta: float, max_abs_payoff: float) -> dict[str, float]:
+def from_mmd(*, alpha: float, eta: float, max_abs_payoff: float) -> dict[str, float]:
   r"""MMD on a payoff matrix ``A`` to the same iteration on :math:`P = 1/2 + A/(2\max|A|)`.
 
   Args:
@@ -126,23 +128,23 @@ def from_mmd(alpha: float, eta: float, max_abs_payoff: float) -> dict[str, float
   return {"step_size": scale * _positive("eta", eta), "kl_coef": float(alpha) / scale}
 
 
-def ipo_target(tau: float) -> float:
+def ipo_target(*, kl_coef: float) -> float:
   r"""IPO's regression target :math:`1/(2\tau)` for the log-ratio margin.
 
   Args:
-    tau: IPO's KL weight.
+    kl_coef: IPO's KL weight :math:`\tau`.
 
   Returns:
     The target margin.
 
   Examples:
-    >>> ipo_target(0.5)
+    >>> ipo_target(kl_coef=0.5)
     1.0
   """
-  return 1.0 / (2.0 * _positive("tau", tau))
+  return 1.0 / (2.0 * _positive("kl_coef", kl_coef))
 
 
-def from_trl(mixture_coef: float) -> dict[str, float]:
+def from_trl(*, mixture_coef: float) -> dict[str, float]:
   r"""TRL's ``mixture_coef`` (weight of the reference logits) is our ``mixture`` :math:`\lambda`.
 
   Args:

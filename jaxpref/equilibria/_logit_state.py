@@ -1,7 +1,7 @@
 r"""State and update helpers shared by the softmax (entropic mirror) solvers.
 
-All entropic solvers of ``nash_solvers.md`` Sec. 0.2 are written on normalized logits
-:math:`z = \log\pi`. Two regularized mirror steps cover them all:
+All entropic solvers (``docs/solvers.md``, 'Entropic mirror solvers') are written on normalized
+logits :math:`z = \log\pi`. Two regularized mirror steps cover them all:
 
 - explicit (OMD, extragradient, Nash-MD, OMWU):
   :math:`z' = (1 - \eta\beta) z + \eta\beta z_{\mathrm{ref}} + \eta g`, needs
@@ -11,7 +11,8 @@ All entropic solvers of ``nash_solvers.md`` Sec. 0.2 are written on normalized l
   :math:`\eta > 0`.
 """
 
-from typing import NamedTuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import jax.numpy as jnp
 
@@ -43,11 +44,18 @@ class LogitState(NamedTuple):
   count: Array
 
 
-def logit_init(policy: ArrayLike, ref: ArrayLike | None = None) -> LogitState:
-  """Starts at ``policy``; the reference defaults to the start."""
+def logit_init(
+  hparams: Mapping[str, Any], policy: ArrayLike, ref_policy: ArrayLike | None = None
+) -> LogitState:
+  """Starts at ``policy``; the reference defaults to the start (``hparams`` unused)."""
+  del hparams
   policy = as_float_array(policy)
   logits, policy = normalize(log_policy(policy))
-  ref_logits = logits if ref is None else normalize(log_policy(jnp.asarray(ref, policy.dtype)))[0]
+  ref_logits = (
+    logits
+    if ref_policy is None
+    else normalize(log_policy(jnp.asarray(ref_policy, policy.dtype)))[0]
+  )
   return LogitState(policy, logits, ref_logits, average_init(policy), jnp.zeros((), jnp.int32))
 
 

@@ -1,7 +1,8 @@
 r"""One-query mirror-descent solvers: MWU, online mirror descent, Nash-MD, MMD and optimistic MWU.
 
 Each makes one win-rate query :math:`g_t = P\pi_t` (Nash-MD: at the geometric mixture) per step and
-updates the logits :math:`z_t = \log \pi_t` in closed form (``nash_solvers.md`` Sec. 0.2). They
+updates the logits :math:`z_t = \log \pi_t` in closed form (``docs/solvers.md``, 'Entropic mirror
+solvers'). They
 differ in what they converge to and in which iterate:
 
 - :func:`mwu`: the unregularized NE, average iterate, gap :math:`O(\sqrt{\log n / T})`;
@@ -13,7 +14,8 @@ differ in what they converge to and in which iterate:
 - :func:`optimistic_mwu`: the unregularized NE, last iterate, linear under a full-support NE.
 """
 
-from typing import NamedTuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import jax.numpy as jnp
 
@@ -24,11 +26,9 @@ from jaxpref.equilibria._base import (
   Solver,
   average_add,
   check_hyperparameter,
-  coefficient,
   is_number,
   normalize,
   schedule_value,
-  solver_factory,
 )
 from jaxpref.equilibria._logit_state import LogitState, explicit_step, implicit_step, logit_init
 from jaxpref.types import Array, ArrayLike, PRNGKey
@@ -54,20 +54,46 @@ def _played(state: LogitState, policy: Array, logits: Array) -> LogitState:
   )
 
 
-def _regularized_step(step_size: ScalarOrSchedule, kl_coef: float, update):
+def _regularized_step(update):
   """One-query step ``z' = update(z, z_ref, P pi_t, eta, beta)``: OMD explicit, MMD implicit."""
 
-  def step(state: LogitState, operator: Operator, key: PRNGKey | None = None) -> LogitState:
-    eta = schedule_value(step_size, state.count)
+  def step(hp: Mapping[str, Any], state: LogitState, operator: Operator, key: PRNGKey | None):
+    eta = schedule_value(hp["step_size"], state.count)
     g = operator(state.policy, key)
-    logits, policy = normalize(update(state.logits, state.ref_logits, g, eta, kl_coef))
-    return _played(state, policy, logits)
+    logits, policy = normalize(update(state.logits, state.ref_logits, g, eta, hp["kl_coef"]))
+    return _played(state, policy, logits), {"win_rates": g}
 
   return step
 
 
-@solver_factory
-def mwu(step_size: ScalarOrSchedule = 0.1) -> Solver:
+def _mwu_step(hp: Mapping[str, Any], state: LogitState, operator: Operator, key: PRNGKey | None):
+  eta = schedule_value(hp["step_size"], state.count)
+  g = operator(state.policy, key)
+  logits, policy = normalize(state.logits + eta * g)
+  return _played(state, policy, logits), {"win_rates": g}
+
+
+_omd_step = _regularized_step(explicit_step)
+_mmd_step = _regularized_step(implicit_step)
+
+
+def _nash_md_step(
+  hp: Mapping[str, Any], state: LogitState, operator: Operator, key: PRNGKey | None
+):
+  beta = hp["kl_coef"]
+  step_size = hp["step_size"]
+  if step_size is None:  # NLHF's decaying step
+    count = state.count.astype(state.logits.dtype)
+    eta = jnp.minimum(1.0 / beta, 2.0 / (beta * (count + 2.0)))
+  else:
+    eta = schedule_value(step_size, state.count)
+  mix_logits, mix = normalize((1.0 - eta * beta) * state.logits + eta * beta * state.ref_logits)
+  g = operator(mix, key)
+  logits, policy = normalize(mix_logits + eta * g)
+  return _played(state, policy, logits), {"win_rates": g}
+
+
+def mwu(*, step_size: ScalarOrSchedule = 0.1) -> Solver:
   r"""Multiplicative weights (Hedge) in self-play: exact SPPO / SPO.
 
   .. math:: z_{t+1} = z_t + \eta_t\, P\pi_t .
@@ -90,23 +116,16 @@ def mwu(step_size: ScalarOrSchedule = 0.1) -> Solver:
     Swamy et al., A Minimaximalist Approach to RLHF, ICML 2024, https://arxiv.org/abs/2401.04056
   """
   check_hyperparameter("step_size", step_size)
-
-  def step(state: LogitState, operator: Operator, key: PRNGKey | None = None) -> LogitState:
-    eta = schedule_value(step_size, state.count)
-    logits, policy = normalize(state.logits + eta * operator(state.policy, key))
-    return _played(state, policy, logits)
-
-  return Solver(logit_init, step, queries_per_step=1, kl_coef=0.0, name="mwu")
+  return Solver(logit_init, _mwu_step, hparams={"step_size": step_size}, name="mwu")
 
 
-@solver_factory
-def online_mirror_descent(step_size: ScalarOrSchedule = 0.5, kl_coef: float = 0.1) -> Solver:
+def online_mirror_descent(*, step_size: ScalarOrSchedule = 0.5, kl_coef: float = 0.1) -> Solver:
   r"""Online mirror descent on the KL-regularized game: online IPO (exact) and INPO.
 
   .. math:: z_{t+1} = (1-\eta_t\beta) z_t + \eta_t\beta z_{\mathrm{ref}} + \eta_t P\pi_t .
 
   Converges to the regularized equilibrium :math:`\pi^*_\beta` in the **last iterate**: linearly for
-  a small constant step (``nash_solvers.md`` Sec. 6.6), and with INPO's decaying step
+  a small constant step (``docs/solvers.md``, 'Convergence rates'), and with INPO's decaying step
   :math:`\eta_t = 2/(\beta(t+2))` at
   :math:`\mathrm{KL}(\pi^*_\beta\|\pi_T) \le 32C^2/(\beta^2(T+1))`
   (INPO Thm. 4). Requires :math:`\eta\beta \le 1`.
@@ -125,12 +144,11 @@ def online_mirror_descent(step_size: ScalarOrSchedule = 0.5, kl_coef: float = 0.
     https://arxiv.org/abs/2407.00617
   """
   _check_explicit(step_size, kl_coef, "online_mirror_descent")
+  hparams = {"step_size": step_size, "kl_coef": kl_coef}
+  return Solver(logit_init, _omd_step, hparams=hparams, name="omd")
 
-  step = _regularized_step(step_size, kl_coef, explicit_step)
-  return Solver(logit_init, step, queries_per_step=1, kl_coef=coefficient(kl_coef), name="omd")
 
-
-def nash_md_schedule(kl_coef: float) -> ScalarOrSchedule:
+def nash_md_schedule(*, kl_coef: float) -> ScalarOrSchedule:
   r"""NLHF's decaying step :math:`\eta_t = \min(1/\beta,\ 2/(\beta(t+2)))` for Nash-MD.
 
   Args:
@@ -143,8 +161,7 @@ def nash_md_schedule(kl_coef: float) -> ScalarOrSchedule:
   return lambda t: jnp.minimum(1.0 / kl_coef, 2.0 / (kl_coef * (t + 2.0)))
 
 
-@solver_factory
-def nash_md(kl_coef: float = 0.1, step_size: ScalarOrSchedule | None = None) -> Solver:
+def nash_md(*, kl_coef: float = 0.1, step_size: ScalarOrSchedule | None = None) -> Solver:
   r"""Nash mirror descent (Nash-MD): a mirror step against the geometric mixture with the reference.
 
   .. math::
@@ -158,7 +175,8 @@ def nash_md(kl_coef: float = 0.1, step_size: ScalarOrSchedule | None = None) -> 
 
   Args:
     kl_coef: :math:`\beta > 0` (NLHF's :math:`\tau`).
-    step_size: :math:`\eta` or a schedule; :func:`nash_md_schedule` when ``None``.
+    step_size: :math:`\eta` or a schedule; :func:`nash_md_schedule`'s decaying step (computed
+      from the possibly traced ``kl_coef``) when ``None``.
 
   Returns:
     A :class:`~jaxpref.equilibria.Solver` (one query per step).
@@ -168,23 +186,14 @@ def nash_md(kl_coef: float = 0.1, step_size: ScalarOrSchedule | None = None) -> 
     https://arxiv.org/abs/2312.00886
   """
   check_hyperparameter("kl_coef", kl_coef)
-  step_size = nash_md_schedule(kl_coef) if step_size is None else step_size
-  _check_explicit(step_size, kl_coef, "nash_md")
-
-  def step(state: LogitState, operator: Operator, key: PRNGKey | None = None) -> LogitState:
-    eta = schedule_value(step_size, state.count)
-    mix_logits, mix = normalize(
-      (1.0 - eta * kl_coef) * state.logits + eta * kl_coef * state.ref_logits
-    )
-    logits, policy = normalize(mix_logits + eta * operator(mix, key))
-    return _played(state, policy, logits)
-
-  return Solver(logit_init, step, queries_per_step=1, kl_coef=coefficient(kl_coef), name="nash_md")
+  if step_size is not None:
+    _check_explicit(step_size, kl_coef, "nash_md")
+  hparams = {"step_size": step_size, "kl_coef": kl_coef}
+  return Solver(logit_init, _nash_md_step, hparams=hparams, name="nash_md")
 
 
-@solver_factory
 def magnetic_mirror_descent(
-  kl_coef: float = 0.1, step_size: ScalarOrSchedule | None = None
+  *, kl_coef: float = 0.1, step_size: ScalarOrSchedule | None = None
 ) -> Solver:
   r"""Magnetic mirror descent (MMD) with the reference as magnet.
 
@@ -212,8 +221,8 @@ def magnetic_mirror_descent(
   step_size = 4.0 * kl_coef if step_size is None else step_size
   check_hyperparameter("step_size", step_size)
 
-  step = _regularized_step(step_size, kl_coef, implicit_step)
-  return Solver(logit_init, step, queries_per_step=1, kl_coef=coefficient(kl_coef), name="mmd")
+  hparams = {"step_size": step_size, "kl_coef": kl_coef}
+  return Solver(logit_init, _mmd_step, hparams=hparams, name="mmd")
 
 
 class OptimisticState(NamedTuple):
@@ -227,13 +236,25 @@ class OptimisticState(NamedTuple):
   prev_win_rates: Array
 
 
-def _optimistic_init(policy: ArrayLike, ref: ArrayLike | None = None) -> OptimisticState:
-  s = logit_init(policy, ref)
+def _optimistic_init(
+  hparams: Mapping[str, Any], policy: ArrayLike, ref_policy: ArrayLike | None = None
+) -> OptimisticState:
+  s = logit_init(hparams, policy, ref_policy)
   return OptimisticState(*s, prev_win_rates=jnp.zeros_like(s.policy))
 
 
-@solver_factory
-def optimistic_mwu(step_size: ScalarOrSchedule = 1.0, kl_coef: float = 0.0) -> Solver:
+def _optimistic_step(
+  hp: Mapping[str, Any], state: OptimisticState, operator: Operator, key: PRNGKey | None
+):
+  eta = schedule_value(hp["step_size"], state.count)
+  g = operator(state.policy, key)
+  g_prev = jnp.where(state.count == 0, g, state.prev_win_rates)
+  logits = explicit_step(state.logits, state.ref_logits, 2.0 * g - g_prev, eta, hp["kl_coef"])
+  logits, policy = normalize(logits)
+  return _played(state, policy, logits)._replace(prev_win_rates=g), {"win_rates": g}
+
+
+def optimistic_mwu(*, step_size: ScalarOrSchedule = 1.0, kl_coef: float = 0.0) -> Solver:
   r"""Optimistic multiplicative weights (OMWU, optimistic OMD) in self-play.
 
   .. math::
@@ -259,17 +280,5 @@ def optimistic_mwu(step_size: ScalarOrSchedule = 1.0, kl_coef: float = 0.0) -> S
     https://arxiv.org/abs/2006.09517
   """
   _check_explicit(step_size, kl_coef, "optimistic_mwu")
-
-  def step(
-    state: OptimisticState, operator: Operator, key: PRNGKey | None = None
-  ) -> OptimisticState:
-    eta = schedule_value(step_size, state.count)
-    g = operator(state.policy, key)
-    g_prev = jnp.where(state.count == 0, g, state.prev_win_rates)
-    logits = explicit_step(state.logits, state.ref_logits, 2.0 * g - g_prev, eta, kl_coef)
-    logits, policy = normalize(logits)
-    return _played(state, policy, logits)._replace(prev_win_rates=g)
-
-  return Solver(
-    _optimistic_init, step, queries_per_step=1, kl_coef=coefficient(kl_coef), name="omwu"
-  )
+  hparams = {"step_size": step_size, "kl_coef": kl_coef}
+  return Solver(_optimistic_init, _optimistic_step, hparams=hparams, name="omwu")

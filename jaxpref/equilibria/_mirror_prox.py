@@ -3,11 +3,12 @@ r"""Two-query extrapolation solvers: Mirror Prox (Nash-MP) and extragradient (EG
 Both take a half step from the anchor :math:`z_t` with the payoff at :math:`\pi_t`, then a full step
 from the *same* anchor with the payoff at the half iterate :math:`\pi_{t+1/2}`. Mirror Prox treats
 the KL regularizer proximally (any step is stable); EGPO treats it explicitly
-(``nash_solvers.md`` Sec. 3.2, 4.2 and trap 4). Both average the half iterates, the sequence of
+(``docs/solvers.md``, 'Entropic mirror solvers'). Both average the half iterates, the sequence of
 Nemirovski's ergodic guarantee.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from jaxpref.equilibria._base import (
   Operator,
@@ -15,11 +16,9 @@ from jaxpref.equilibria._base import (
   Solver,
   average_add,
   check_hyperparameter,
-  coefficient,
   is_number,
   normalize,
   schedule_value,
-  solver_factory,
   split_key,
 )
 from jaxpref.equilibria._logit_state import LogitState, explicit_step, implicit_step, logit_init
@@ -28,22 +27,27 @@ from jaxpref.types import Array, PRNGKey
 _Update = Callable[[Array, Array, Array, Array, Array], Array]
 
 
-def _extrapolation_step(step_size: ScalarOrSchedule, kl_coef: float, update: _Update):
-  def step(state: LogitState, operator: Operator, key: PRNGKey | None = None) -> LogitState:
+def _extrapolation_step(update: _Update):
+  def step(hp: Mapping[str, Any], state: LogitState, operator: Operator, key: PRNGKey | None):
     k_half, k_full = split_key(key, 2)
-    eta = schedule_value(step_size, state.count)
+    eta, beta = schedule_value(hp["step_size"], state.count), hp["kl_coef"]
     z, z_ref = state.logits, state.ref_logits
-    _, half = normalize(update(z, z_ref, operator(state.policy, k_half), eta, kl_coef))
-    logits, policy = normalize(update(z, z_ref, operator(half, k_full), eta, kl_coef))
-    return state._replace(
+    _, half = normalize(update(z, z_ref, operator(state.policy, k_half), eta, beta))
+    g_half = operator(half, k_full)
+    logits, policy = normalize(update(z, z_ref, g_half, eta, beta))
+    new = state._replace(
       policy=policy, logits=logits, average=average_add(state.average, half), count=state.count + 1
     )
+    return new, {"win_rates": g_half}
 
   return step
 
 
-@solver_factory
-def mirror_prox(step_size: ScalarOrSchedule = 2.0, kl_coef: float = 0.0) -> Solver:
+_mirror_prox_step = _extrapolation_step(implicit_step)
+_extragradient_step = _extrapolation_step(explicit_step)
+
+
+def mirror_prox(*, step_size: ScalarOrSchedule = 2.0, kl_coef: float = 0.0) -> Solver:
   r"""Entropic Mirror Prox; with ``kl_coef > 0`` it is Nash Mirror Prox (Nash-MP).
 
   .. math::
@@ -69,14 +73,13 @@ def mirror_prox(step_size: ScalarOrSchedule = 2.0, kl_coef: float = 0.0) -> Solv
   """
   check_hyperparameter("step_size", step_size)
   check_hyperparameter("kl_coef", kl_coef, positive=False)
-  step = _extrapolation_step(step_size, kl_coef, implicit_step)
+  hparams = {"step_size": step_size, "kl_coef": kl_coef}
   return Solver(
-    logit_init, step, queries_per_step=2, kl_coef=coefficient(kl_coef), name="mirror_prox"
+    logit_init, _mirror_prox_step, hparams=hparams, queries_per_step=2, name="mirror_prox"
   )
 
 
-@solver_factory
-def extragradient(step_size: ScalarOrSchedule = 0.5, kl_coef: float = 0.1) -> Solver:
+def extragradient(*, step_size: ScalarOrSchedule = 0.5, kl_coef: float = 0.1) -> Solver:
   r"""Extragradient with an explicit KL regularizer (EGPO, tabular form).
 
   .. math::
@@ -84,10 +87,11 @@ def extragradient(step_size: ScalarOrSchedule = 0.5, kl_coef: float = 0.1) -> So
     z_{t+1} = (1-\eta\beta) z_t + \eta\beta z_{\mathrm{ref}} + \eta P\pi_{t+1/2}.
 
   Converges linearly to :math:`\pi^*_\beta` in the **last iterate** (KL and duality gap; the KL
-  ratio per step is at most :math:`1-\eta\beta` for :math:`\eta \le 3`, ``nash_solvers.md``
-  Sec. 4.3); with :math:`\beta \to 0` it approaches the unregularized equilibrium at a polynomial
-  rate. Requires :math:`\eta\beta < 1`. An EGPO SGD learning rate ``lr`` on the tabular pairwise
-  loss equals ``step_size = 4 lr / (kl_coef n)`` (:func:`~jaxpref.equilibria.from_egpo`).
+  ratio per step is at most :math:`1-\eta\beta` for :math:`\eta \le 3`, ``docs/solvers.md``,
+  'Convergence rates'); with :math:`\beta \to 0` it approaches the unregularized equilibrium at a
+  polynomial rate. Requires :math:`\eta\beta < 1`. An EGPO SGD learning rate ``lr`` on the
+  tabular pairwise loss equals ``step_size = 4 lr / (kl_coef n)``
+  (:func:`~jaxpref.equilibria.from_egpo`).
 
   Args:
     step_size: :math:`\eta`.
@@ -107,7 +111,7 @@ def extragradient(step_size: ScalarOrSchedule = 0.5, kl_coef: float = 0.1) -> So
       f"extragradient needs step_size * kl_coef < 1, got {step_size} * {kl_coef}; "
       "use mirror_prox for large steps"
     )
-  step = _extrapolation_step(step_size, kl_coef, explicit_step)
+  hparams = {"step_size": step_size, "kl_coef": kl_coef}
   return Solver(
-    logit_init, step, queries_per_step=2, kl_coef=coefficient(kl_coef), name="extragradient"
+    logit_init, _extragradient_step, hparams=hparams, queries_per_step=2, name="extragradient"
   )

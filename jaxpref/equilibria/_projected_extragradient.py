@@ -1,7 +1,8 @@
 r"""Euclidean (projected) extragradient with adaptive steps, made to be restarted.
 
 Entropic methods need :math:`10^4` iterations on random games because their averaged iterate
-converges at :math:`O(1/T)` and their last iterate spirals (``performance.md`` Sec. 4). For a matrix
+converges at :math:`O(1/T)` and their last iterate spirals (``docs/solvers.md``, 'Convergence
+rates'). For a matrix
 game, which is a linear program, Euclidean extragradient restarted at its average whenever the gap
 has halved converges **linearly** (sharpness of LPs; Applegate, Hinder, Lu, Lubin 2023), and
 Euclidean projections put exact zeros on strategies outside the support, which lets
@@ -9,7 +10,8 @@ Euclidean projections put exact zeros on strategies outside the support, which l
 default solver of :func:`~jaxpref.equilibria.solve`.
 """
 
-from typing import NamedTuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -22,7 +24,7 @@ from jaxpref.equilibria._base import (
   average_add,
   average_init,
   check_hyperparameter,
-  solver_factory,
+  is_number,
   split_key,
 )
 from jaxpref.types import Array, ArrayLike, PRNGKey
@@ -88,8 +90,7 @@ class ProjectedExtragradientState(NamedTuple):
   step_size: Array
 
 
-@solver_factory
-def projected_extragradient(step_size: float = 1.0, safety: float = 0.9) -> Solver:
+def projected_extragradient(*, step_size: float = 1.0, safety: float = 0.9) -> Solver:
   r"""Projected extragradient on the unregularized game with an adaptive, non-increasing step.
 
   .. math::
@@ -118,30 +119,51 @@ def projected_extragradient(step_size: float = 1.0, safety: float = 0.9) -> Solv
     https://arxiv.org/abs/2105.12715
   """
   check_hyperparameter("step_size", step_size)
-  if not 0 < safety < 1:
+  if is_number(safety) and not 0 < safety < 1:
     raise ValueError(f"safety must lie in (0, 1), got {safety}")
+  hparams = {"step_size": step_size, "safety": safety}
+  return Solver(
+    _pe_init,
+    _pe_step,
+    hparams=hparams,
+    queries_per_step=2,
+    restart=_pe_restart,
+    name="projected_extragradient",
+  )
 
-  def init(policy: ArrayLike, ref: ArrayLike | None = None) -> ProjectedExtragradientState:
-    del ref  # the Euclidean method solves the unregularized game
-    policy = project_to_simplex(as_float_array(policy))
-    eta = jnp.asarray(step_size, policy.dtype)
-    return ProjectedExtragradientState(policy, average_init(policy), jnp.zeros((), jnp.int32), eta)
 
-  def step(state: ProjectedExtragradientState, operator: Operator, key: PRNGKey | None = None):
-    k_half, k_full = split_key(key, 2)
-    x, eta = state.policy, state.step_size
-    g = operator(x, k_half)
-    half = project_to_simplex(x + eta * g)
-    g_half = operator(half, k_full)
-    new = project_to_simplex(x + eta * g_half)
-    dx = jnp.linalg.norm(half - x)
-    dg = jnp.linalg.norm(g_half - g)
-    local = jnp.where(dg > 0, safety * dx / jnp.where(dg > 0, dg, 1.0), eta)
-    return ProjectedExtragradientState(
-      new, average_add(state.average, half), state.count + 1, jnp.minimum(eta, local)
-    )
+def _pe_init(
+  hp: Mapping[str, Any], policy: ArrayLike, ref_policy: ArrayLike | None = None
+) -> ProjectedExtragradientState:
+  del ref_policy  # the Euclidean method solves the unregularized game
+  policy = project_to_simplex(as_float_array(policy))
+  eta = jnp.asarray(hp["step_size"], policy.dtype)
+  return ProjectedExtragradientState(policy, average_init(policy), jnp.zeros((), jnp.int32), eta)
 
-  def restart(state: ProjectedExtragradientState, policy: Array) -> ProjectedExtragradientState:
-    return state._replace(policy=policy, average=average_init(policy))
 
-  return Solver(init, step, 2, 0.0, restart=restart, name="projected_extragradient")
+def _pe_step(
+  hp: Mapping[str, Any],
+  state: ProjectedExtragradientState,
+  operator: Operator,
+  key: PRNGKey | None,
+):
+  k_half, k_full = split_key(key, 2)
+  x, eta = state.policy, state.step_size
+  g = operator(x, k_half)
+  half = project_to_simplex(x + eta * g)
+  g_half = operator(half, k_full)
+  new = project_to_simplex(x + eta * g_half)
+  dx = jnp.linalg.norm(half - x)
+  dg = jnp.linalg.norm(g_half - g)
+  local = jnp.where(dg > 0, hp["safety"] * dx / jnp.where(dg > 0, dg, 1.0), eta)
+  new_state = ProjectedExtragradientState(
+    new, average_add(state.average, half), state.count + 1, jnp.minimum(eta, local)
+  )
+  return new_state, {"win_rates": g_half}
+
+
+def _pe_restart(
+  hp: Mapping[str, Any], state: ProjectedExtragradientState, policy: Array
+) -> ProjectedExtragradientState:
+  del hp
+  return state._replace(policy=policy, average=average_init(policy))

@@ -7,6 +7,13 @@ last iterate, of the averaged iterate and, for the unregularized game, of a *sup
 whose best candidate is within ``tol`` is frozen (its state stops changing and its query count
 stops growing); the loop ends when all games are done or at ``max_steps``.
 
+The loop is written for one game and mapped over the batch: by ``jax.vmap`` (``tile_size=0``) or,
+by default, by :func:`~jaxpref.equilibria._tiling.run_tiled`, which advances only the tiles that
+still hold unfinished games. Both give the same per-game results. The solver (a pytree of
+hyperparameters), the tolerance and the operator's arrays are traced arguments of one cached
+compilation: a new step size, a new tolerance or a new operator built by the same code do not
+recompile.
+
 The support polish. For a Nash equilibrium :math:`x^*` with support :math:`S`, every item of
 :math:`S` ties against :math:`x^*`: :math:`(P x^*)_S = \tfrac12\mathbf 1`. When the iterate has
 identified :math:`S` (Euclidean projections make exact zeros), solving the :math:`|S|\times|S|`
@@ -16,7 +23,9 @@ certified gap, so a wrong support guess costs time but never accuracy. This is t
 first-order LP solvers (PDLP) specialised to matrix games.
 """
 
+import functools
 import math
+import types
 from typing import Any, NamedTuple
 
 import jax
@@ -25,8 +34,9 @@ import numpy as np
 
 from jaxpref.equilibria._base import Operator, Solver, average_value, matrix_operator
 from jaxpref.equilibria._projected_extragradient import projected_extragradient
+from jaxpref.equilibria._tiling import auto_tile, run_tiled
 from jaxpref.games import validate_preference_matrix
-from jaxpref.metrics import regularized_duality_gap
+from jaxpref.metrics import duality_gap, regularized_duality_gap
 from jaxpref.types import Array, ArrayLike, PRNGKey
 
 # Indices of ``SolveResult.source``.
@@ -71,24 +81,35 @@ class SolveResult(NamedTuple):
   history: SolveHistory
 
 
-def _gap_fn(kl_coef: float):
-  if kl_coef > 0:
+def certified_gap(
+  P: Array, x: Array, ref_policy: Array, kl_coef: ArrayLike, regularized: bool | None = None
+) -> Array:
+  r"""The gap :func:`solve` certifies: :math:`\mathrm{Gap}_\beta` when ``kl_coef > 0``, else Gap.
 
-    def reg_gap(P: Array, x: Array, ref_x: Array) -> Array:
-      return regularized_duality_gap(P, x, kl_coef=kl_coef, ref=ref_x)
+  Both come from :mod:`jaxpref.metrics` (:func:`~jaxpref.metrics.regularized_duality_gap` and
+  :func:`~jaxpref.metrics.duality_gap`); a traced ``kl_coef`` selects between them per value.
 
-    return reg_gap
+  Args:
+    P: ``[n, n]`` preference matrix.
+    x: ``[n]`` candidate policy.
+    ref_policy: ``[n]`` reference of the regularized game.
+    kl_coef: :math:`\beta \ge 0`.
+    regularized: ``True`` / ``False`` when known statically (skips the other gap), ``None`` to
+      decide from ``kl_coef`` at run time.
 
-  def gap(P: Array, x: Array, ref_x: Array) -> Array:
-    del ref_x
-    px = jnp.dot(P, x, precision=jax.lax.Precision.HIGHEST)
-    # For a valid P, Gap(x) = max_i (Px)_i - min_j (x^T P)_j = 2 max_i (Px)_i - sum(x).
-    return jnp.maximum(2.0 * jnp.max(px) - jnp.sum(x), 0.0)
+  Returns:
+    The certified gap (non-negative up to rounding).
+  """
+  if regularized is False:
+    return jnp.maximum(duality_gap(P, x), 0.0)
+  beta = jnp.asarray(kl_coef, P.dtype)
+  reg = regularized_duality_gap(P, x, kl_coef=jnp.where(beta > 0, beta, 1.0), ref_policy=ref_policy)
+  if regularized is True:
+    return reg
+  return jnp.where(beta > 0, reg, jnp.maximum(duality_gap(P, x), 0.0))
 
-  return gap
 
-
-def support_polish(P: Array, x: Array, threshold: float = 1e-6) -> Array:
+def support_polish(P: Array, x: Array, *, threshold: float = 1e-6) -> Array:
   r"""Equilibrium on the support of ``x``: solves :math:`P_{SS} y_S = \tfrac12 \mathbf 1`.
 
   Args:
@@ -120,12 +141,74 @@ def _tree_where(cond: Array, new: Any, old: Any) -> Any:
   return jax.tree.map(pick, new, old)
 
 
-def _check_inputs(P: ArrayLike, init: ArrayLike | None, ref: ArrayLike | None) -> None:
+def _code_key(code: types.CodeType) -> tuple:
+  consts = tuple(_code_key(c) if isinstance(c, types.CodeType) else c for c in code.co_consts)
+  return (code.co_code, consts, code.co_names, code.co_varnames, code.co_freevars)
+
+
+class _Static:
+  """A static (hashable) callable: functions compare by their code and captured values.
+
+  Two lambdas written alike (``lambda p: sampled_operator(p, num_samples=16)`` built twice, or in a
+  loop) are the same static argument, so :func:`solve` compiles once for both. A closure over an
+  unhashable value (an array) falls back to identity: pass arrays as pytree leaves instead
+  (``jax.tree_util.Partial``), which :func:`solve` traces.
+  """
+
+  def __init__(self, value: Any):
+    self.value = value
+    self.key = self._key(value)
+
+  @staticmethod
+  def _key(value: Any) -> Any:
+    if isinstance(value, types.FunctionType):
+      try:
+        cells = tuple(c.cell_contents for c in value.__closure__ or ())
+        kwdefaults = tuple(sorted((value.__kwdefaults__ or {}).items()))
+        key = (value.__module__, _code_key(value.__code__), cells, value.__defaults__, kwdefaults)
+        hash(key)
+        return key
+      except (TypeError, ValueError):
+        return ("id", id(value))
+    try:
+      hash(value)
+      return ("value", value)
+    except TypeError:
+      return ("id", id(value))
+
+  def __hash__(self) -> int:
+    return hash(self.key)
+
+  def __eq__(self, other: object) -> bool:
+    return isinstance(other, _Static) and self.key == other.key
+
+
+def _is_array(leaf: Any) -> bool:
+  return isinstance(leaf, jax.Array | np.ndarray | np.generic | float | int | complex) and not (
+    isinstance(leaf, bool)
+  )
+
+
+def _partition(tree: Any) -> tuple[list[Any], tuple[Any, ...]]:
+  """Splits a pytree into traced leaves (arrays, numbers) and a hashable static remainder."""
+  leaves, treedef = jax.tree.flatten(tree)
+  dynamic = [leaf if _is_array(leaf) else None for leaf in leaves]
+  static = tuple(None if _is_array(leaf) else _Static(leaf) for leaf in leaves)
+  return dynamic, (treedef, static)
+
+
+def _combine(dynamic: list[Any], static: tuple[Any, ...]) -> Any:
+  treedef, parts = static
+  leaves = [d if s is None else s.value for d, s in zip(dynamic, parts, strict=True)]
+  return jax.tree.unflatten(treedef, leaves)
+
+
+def _check_inputs(P: ArrayLike, init: ArrayLike | None, ref_policy: ArrayLike | None) -> None:
   if isinstance(P, jax.core.Tracer):
     return
   validate_preference_matrix(P)
   n = np.shape(P)[-1]
-  for name, v in (("init", init), ("ref", ref)):
+  for name, v in (("init", init), ("ref_policy", ref_policy)):
     if v is None or isinstance(v, jax.core.Tracer):
       continue
     a = np.asarray(v, dtype=np.float64)
@@ -135,64 +218,91 @@ def _check_inputs(P: ArrayLike, init: ArrayLike | None, ref: ArrayLike | None) -
       raise ValueError(f"solve: {name} has an all-zero row")
 
 
+def _regularized(kl_coef: Any) -> bool | None:
+  """Whether the target game is regularized, when it is known before tracing."""
+  if isinstance(kl_coef, jax.core.Tracer):
+    return None
+  value = np.asarray(kl_coef)
+  if value.ndim or not np.isfinite(value):
+    return None
+  return bool(value > 0)
+
+
+class _Options(NamedTuple):
+  """Static options of the compiled loop."""
+
+  num_checks: int
+  check_every: int
+  log_every: int
+  restart: bool
+  polish: bool
+  polish_every: int
+  regularized: bool | None
+  use_key: bool
+  tile_size: int
+
+
 def solve(
   P: ArrayLike,
   solver: Solver | None = None,
   *,
+  operator: Any = None,
+  key: PRNGKey | None = None,
+  init: ArrayLike | None = None,
+  ref_policy: ArrayLike | None = None,
   tol: float = 1e-4,
   max_steps: int = 20_000,
   check_every: int = 16,
-  init: ArrayLike | None = None,
-  ref: ArrayLike | None = None,
   restart: bool | None = None,
   restart_factor: float = 0.5,
   polish: bool | None = None,
-  operator: Any = None,
-  key: PRNGKey | None = None,
+  polish_every: int | None = None,
   num_logs: int = 64,
   tile_size: int | None = None,
-  polish_every: int | None = None,
 ) -> SolveResult:
   r"""Runs ``solver`` on a batch of games until each one's gap is certified below ``tol``.
 
   The certified quantity is :math:`\mathrm{Gap}(\pi) = 2\max_i (P\pi)_i - 1` for solvers of the
   unregularized game and :math:`\mathrm{Gap}_\beta(\pi)`
-  (:func:`~jaxpref.metrics.regularized_duality_gap`) for solvers with ``kl_coef > 0``. The returned
-  policy is the best of the last iterate, the averaged iterate and (unregularized game) the
-  support polish, whichever has the smallest gap.
+  (:func:`~jaxpref.metrics.regularized_duality_gap`) for solvers with ``kl_coef > 0`` (a traced
+  ``kl_coef`` selects per value). The returned policy is the best of the last iterate, the averaged
+  iterate and the support polish, whichever has the smallest certified gap.
 
   Args:
     P: ``[..., n, n]`` preference matrices (validated when concrete). Its dtype sets the working
       precision: pass float64 with ``jax_enable_x64`` for tolerances below about 1e-6.
     solver: a :class:`~jaxpref.equilibria.Solver`; restarted :func:`projected_extragradient` with
-      support polish when ``None``.
+      support polish when ``None``. Its hyperparameters are traced: a new value does not recompile.
+    operator: the oracle the solver queries; certificates always use the exact ``P``. ``None``:
+      the exact :func:`matrix_operator`. A matrix ``[..., n, n]``: exact queries of that matrix
+      (for example a learned model's game). A callable ``operator(P_game) -> Operator`` (for
+      example ``lambda p: sampled_operator(p, num_samples=16)``); callables written alike compile
+      once, and the array leaves of a pytree callable (``jax.tree_util.Partial``) are traced.
+    key: PRNG key, required by sampled operators.
+    init: ``[..., n]`` starting policies; ``ref_policy`` (or uniform) when ``None``.
+    ref_policy: ``[..., n]`` reference :math:`\pi_{\mathrm{ref}}` of the regularized game; uniform
+      when ``None``.
     tol: certified gap to reach.
     max_steps: step budget per game.
     check_every: steps between certificates (each costs two queries: last and average).
-    init: ``[..., n]`` starting policies; ``ref`` (or uniform) when ``None``.
-    ref: ``[..., n]`` reference :math:`\pi_{\mathrm{ref}}` of the regularized game; uniform when
-      ``None``.
     restart: restart the solver at its average (or last iterate) whenever the certified gap has
       shrunk by ``restart_factor`` since the last restart; defaults to True for solvers that
-      define ``restart``.
+      can restart.
     restart_factor: see ``restart``.
-    polish: try the support polish at each certificate; defaults to True for the unregularized
-      game.
-    operator: ``operator(P_game) -> Operator`` building the oracle the solver queries (for example
-      ``lambda p: sampled_operator(p, 16)``); the exact :func:`matrix_operator` when ``None``.
-      Certificates always use the exact matrix.
-    key: PRNG key, required by sampled operators.
-    num_logs: maximum number of history entries.
-    tile_size: games processed together; only tiles holding unfinished games are computed, so
-      finished games cost nothing. About 1 MiB of matrices per tile when ``None``.
+    polish: try the support polish at certificates; defaults to True unless the solver's
+      ``kl_coef`` is known to be positive.
     polish_every: certificates between support polishes (an O(n^3) solve); chosen so that the
       polish costs a fraction of the steps when ``None``.
+    num_logs: maximum number of history entries.
+    tile_size: games advanced together by the straggler tiling (about 1 MiB of matrices per tile
+      when ``None``); ``0`` maps the per-game loop with a plain ``jax.vmap`` instead.
 
   Returns:
     A :class:`SolveResult`.
 
   Raises:
-    ValueError: ``P`` is not a batch of preference matrices, or bad ``init`` / ``ref`` / options.
+    ValueError: ``P`` is not a batch of preference matrices, or bad ``init`` / ``ref_policy`` /
+      options.
 
   Examples:
     >>> import jax.numpy as jnp
@@ -201,24 +311,35 @@ def solve(
     >>> bool(result.converged), [round(float(p), 4) for p in result.policy]
     (True, [0.3333, 0.3333, 0.3333])
   """
-  _check_inputs(P, init, ref)
-  if tol <= 0 or not math.isfinite(tol):
+  _check_inputs(P, init, ref_policy)
+  if not isinstance(tol, jax.core.Tracer) and (tol <= 0 or not math.isfinite(tol)):
     raise ValueError(f"tol must be a positive number, got {tol}")
   if max_steps < 1 or check_every < 1:
     raise ValueError("max_steps and check_every must be >= 1")
+  if tile_size is not None and tile_size < 0:
+    raise ValueError(f"tile_size must be >= 0 (0: plain vmap), got {tile_size}")
   solver = projected_extragradient() if solver is None else solver
-  restart = (solver.restart is not None) if restart is None else restart
-  if restart and solver.restart is None:
+  if not isinstance(solver, Solver):
+    raise TypeError(f"solve: solver must be a jaxpref.equilibria.Solver, got {type(solver)}")
+  restart = solver.can_restart if restart is None else bool(restart)
+  if restart and not solver.can_restart:
     raise ValueError(f"solver {solver.name!r} does not support restarts")
-  polish = (solver.kl_coef == 0) if polish is None else polish
+  regularized = _regularized(solver.kl_coef)
+  polish = (regularized is not True) if polish is None else bool(polish)
   P = jnp.asarray(P)
   if not jnp.issubdtype(P.dtype, jnp.floating):
     P = P.astype(jnp.float32)
   batch_shape, n = P.shape[:-2], P.shape[-1]
   B = math.prod(batch_shape)
   flat_P = P.reshape((B, n, n))
+  if operator is not None and not callable(operator):
+    query_P = jnp.broadcast_to(jnp.asarray(operator, P.dtype), P.shape).reshape((B, n, n))
+    operator = None
+  else:
+    query_P = flat_P
+  op_dynamic, op_static = _partition(operator)
   ref_b = jnp.broadcast_to(
-    jnp.full((n,), 1.0 / n, P.dtype) if ref is None else jnp.asarray(ref, P.dtype),
+    jnp.full((n,), 1.0 / n, P.dtype) if ref_policy is None else jnp.asarray(ref_policy, P.dtype),
     (*batch_shape, n),
   ).reshape((B, n))
   init_b = (
@@ -228,24 +349,29 @@ def solve(
   init_b = init_b / jnp.sum(init_b, axis=-1, keepdims=True)
   ref_b = ref_b / jnp.sum(ref_b, axis=-1, keepdims=True)
   num_checks = -(-max_steps // check_every)
-  log_every = -(-num_checks // max(num_logs, 1))
-  result = _solve_jit(
+  options = _Options(
+    num_checks=num_checks,
+    check_every=int(check_every),
+    log_every=-(-num_checks // max(num_logs, 1)),
+    restart=restart,
+    polish=polish,
+    polish_every=max(1, round(n / (3 * check_every))) if polish_every is None else polish_every,
+    regularized=regularized,
+    use_key=key is not None,
+    tile_size=auto_tile(n, B) if tile_size is None else int(tile_size),
+  )
+  result = _solve_batch(
     flat_P,
+    query_P,
     init_b,
     ref_b,
     jax.random.key(0) if key is None else key,
-    solver=solver,
-    tol=float(tol),
-    num_checks=num_checks,
-    check_every=int(check_every),
-    log_every=log_every,
-    restart=bool(restart),
-    restart_factor=float(restart_factor),
-    polish=bool(polish),
-    operator=operator,
-    use_key=key is not None,
-    tile_size=tile_size,
-    polish_every=polish_every,
+    solver,
+    op_dynamic,
+    jnp.asarray(tol, P.dtype),
+    jnp.asarray(restart_factor, P.dtype),
+    op_static=op_static,
+    options=options,
   )
   unflat = lambda a: a.reshape(batch_shape + a.shape[1:])  # noqa: E731
   history = result.history._replace(
@@ -257,7 +383,7 @@ def solve(
 
 
 class _Carry(NamedTuple):
-  """Per-game loop state of :func:`solve` (leading axis: games)."""
+  """Per-game loop state of :func:`solve`."""
 
   state: Any
   best_x: Array
@@ -272,145 +398,153 @@ class _Carry(NamedTuple):
   hist_best: Array
 
 
-def _auto_tile(n: int, batch: int) -> int:
-  """Games per tile: about 1 MiB of float32 matrices (an L2 cache), a power of two."""
-  target = max(1, (1 << 20) // (4 * n * n))
-  tile = 1 << (target.bit_length() - 1)
-  return max(1, min(tile, 256, 1 << max(batch - 1, 0).bit_length()))
+def _period(
+  P: Array,
+  query_P: Array,
+  ref: Array,
+  key: PRNGKey,
+  c: _Carry,
+  it: Array,
+  *,
+  solver: Solver,
+  make_op: Any,
+  target: Array,
+  restart_factor: Array,
+  opts: _Options,
+) -> _Carry:
+  """One certificate period for one game: ``check_every`` steps, then the certificates."""
+  op: Operator = make_op(query_P)
+  gap = lambda x: certified_gap(P, x, ref, solver.kl_coef, opts.regularized)  # noqa: E731
+
+  def body(s, k):
+    return solver.step(s, op, key=k if opts.use_key else None), None
+
+  state = jax.lax.scan(body, c.state, jax.random.split(key, opts.check_every))[0]
+  last, avg = state.policy, average_value(state.average)
+  g_last, g_avg = gap(last), gap(avg)
+  cands = [(last, g_last, LAST), (avg, g_avg, AVERAGE)]
+  if opts.polish:
+    pol = jax.lax.cond(
+      it % opts.polish_every == opts.polish_every - 1,
+      lambda: support_polish(P, last),
+      lambda: c.best_x,
+    )
+    cands.append((pol, gap(pol), POLISHED))
+  best_x, best_gap, source = c.best_x, c.best_gap, c.source
+  for x, g, src in cands:
+    better = jnp.isfinite(g) & (g < best_gap)
+    best_x = jnp.where(better, x, best_x)
+    best_gap = jnp.where(better, g, best_gap)
+    source = jnp.where(better, src, source)
+  ref_gap = c.ref_gap
+  if opts.restart:
+    use_avg = (g_avg <= restart_factor * ref_gap) & (g_avg <= g_last)
+    use_last = ~use_avg & (g_last <= restart_factor * ref_gap)
+    restarted = solver.restart(state, jnp.where(use_avg, avg, last))
+    state = _tree_where(use_avg | use_last, restarted, state)
+    ref_gap = jnp.where(use_avg, g_avg, jnp.where(use_last, g_last, ref_gap))
+  slot = it // opts.log_every
+  write = it % opts.log_every == opts.log_every - 1
+  put = lambda h, v: h.at[slot].set(jnp.where(write, v, h[slot]))  # noqa: E731
+  new = _Carry(
+    state,
+    best_x,
+    best_gap,
+    source,
+    c.done | (best_gap <= target),
+    c.steps + opts.check_every,
+    c.queries + opts.check_every * solver.queries_per_step + 2,
+    ref_gap,
+    put(c.hist_last, g_last),
+    put(c.hist_average, g_avg),
+    put(c.hist_best, best_gap),
+  )
+  return _tree_where(c.done, c, new)  # a certified game stays frozen
 
 
 def _run(
   P: Array,
+  query_P: Array,
   init: Array,
   ref: Array,
   key: PRNGKey,
   solver: Solver,
-  tol: float,
-  num_checks: int,
-  check_every: int,
-  log_every: int,
-  restart: bool,
-  restart_factor: float,
-  polish: bool,
-  operator: Any,
-  use_key: bool,
-  tile_size: int | None,
-  polish_every: int | None,
+  op_dynamic: list[Any],
+  tol: Array,
+  restart_factor: Array,
+  *,
+  op_static: tuple[Any, ...],
+  options: _Options,
 ) -> SolveResult:
+  opts = options
   B, n = init.shape
   dtype = P.dtype
+  operator = _combine(op_dynamic, op_static)
   make_op = matrix_operator if operator is None else operator
-  gap_fn = _gap_fn(solver.kl_coef)
-  num_logs = -(-num_checks // log_every)
+  num_logs = -(-opts.num_checks // opts.log_every)
   # A float32 gap is computed to about sqrt(n) ulps; certify with that margin.
   margin = 4.0 * math.sqrt(n) * float(jnp.finfo(dtype).eps)
-  target = max(tol - margin, 0.5 * tol)
-  if polish_every is None:
-    polish_every = max(1, round(n / (3 * check_every)))
-  tile = _auto_tile(n, B) if tile_size is None else int(tile_size)
-  num_tiles = -(-B // tile)
-  pad = num_tiles * tile - B
+  target = jnp.maximum(tol - margin, 0.5 * tol)
+  period = functools.partial(
+    _period,
+    solver=solver,
+    make_op=make_op,
+    target=target,
+    restart_factor=restart_factor,
+    opts=opts,
+  )
 
-  def check(P_g, c: _Carry, ref_g, key_g, it):
-    """One certificate period (check_every steps, then certificates) for one game."""
-    op: Operator = make_op(P_g)
-
-    def body(s, kk):
-      return solver.step(s, op, kk if use_key else None), None
-
-    state = jax.lax.scan(body, c.state, jax.random.split(key_g, check_every))[0]
-    last, avg = state.policy, average_value(state.average)
-    g_last, g_avg = gap_fn(P_g, last, ref_g), gap_fn(P_g, avg, ref_g)
-    cands = [(last, g_last, LAST), (avg, g_avg, AVERAGE)]
-    if polish:
-      pol = jax.lax.cond(
-        it % polish_every == polish_every - 1,
-        lambda: support_polish(P_g, last),
-        lambda: c.best_x,
-      )
-      cands.append((pol, gap_fn(P_g, pol, ref_g), POLISHED))
-    best_x, best_gap, source = c.best_x, c.best_gap, c.source
-    for x, g, src in cands:
-      better = jnp.isfinite(g) & (g < best_gap)
-      best_x = jnp.where(better, x, best_x)
-      best_gap = jnp.where(better, g, best_gap)
-      source = jnp.where(better, src, source)
-    ref_gap = c.ref_gap
-    if restart:
-      use_avg = (g_avg <= restart_factor * ref_gap) & (g_avg <= g_last)
-      use_last = ~use_avg & (g_last <= restart_factor * ref_gap)
-      restarted = solver.restart(state, jnp.where(use_avg, avg, last))
-      state = _tree_where(use_avg | use_last, restarted, state)
-      ref_gap = jnp.where(use_avg, g_avg, jnp.where(use_last, g_last, ref_gap))
-    slot = it // log_every
-    write = it % log_every == log_every - 1
-    put = lambda h, v: h.at[slot].set(jnp.where(write, v, h[slot]))  # noqa: E731
-    new = _Carry(
-      state,
-      best_x,
-      best_gap,
-      source,
-      c.done | (best_gap <= target),
-      c.steps + check_every,
-      c.queries + check_every * solver.queries_per_step + 2,
-      ref_gap,
-      put(c.hist_last, g_last),
-      put(c.hist_average, g_avg),
-      put(c.hist_best, best_gap),
+  def start(P_g: Array, init_g: Array, ref_g: Array) -> _Carry:
+    gap0 = certified_gap(P_g, init_g, ref_g, solver.kl_coef, opts.regularized)
+    gap0 = jnp.where(jnp.isfinite(gap0), gap0, jnp.inf)
+    nan_logs = jnp.full((num_logs,), jnp.nan, dtype)
+    return _Carry(
+      state=solver.init(init_g, ref_g),
+      best_x=init_g,
+      best_gap=gap0,
+      source=jnp.zeros((), jnp.int32),
+      done=gap0 <= target,
+      steps=jnp.zeros((), jnp.int32),
+      queries=jnp.zeros((), jnp.int32),
+      ref_gap=gap0,
+      hist_last=nan_logs,
+      hist_average=nan_logs,
+      hist_best=nan_logs,
     )
-    return _tree_where(c.done, c, new)  # games already certified stay frozen
 
-  vcheck = jax.vmap(check, in_axes=(0, 0, 0, 0, None))
+  def game_key(idx: Array, it: Array) -> PRNGKey:
+    return jax.random.fold_in(jax.random.fold_in(key, it), idx)
 
-  padded = lambda a: jnp.concatenate([a, jnp.repeat(a[:1], pad, axis=0)]) if pad else a  # noqa: E731
-  P, init, ref = padded(P), padded(init), padded(ref)
-  total = num_tiles * tile
-  gap0 = jax.vmap(gap_fn)(P, init, ref)
-  gap0 = jnp.where(jnp.isfinite(gap0), gap0, jnp.inf)
-  nan_logs = jnp.full((total, num_logs), jnp.nan, dtype)
-  carry0 = _Carry(
-    state=jax.vmap(solver.init)(init, ref),
-    best_x=init,
-    best_gap=gap0,
-    source=jnp.zeros((total,), jnp.int32),
-    done=(gap0 <= target) | (jnp.arange(total) >= B),
-    steps=jnp.zeros((total,), jnp.int32),
-    queries=jnp.zeros((total,), jnp.int32),
-    ref_gap=gap0,
-    hist_last=nan_logs,
-    hist_average=nan_logs,
-    hist_best=nan_logs,
-  )
+  if opts.tile_size == 0:  # the per-game loop, vmapped
 
-  small = max(1, tile // 16)
+    def one_game(P_g, q_g, init_g, ref_g, idx):
+      def cond(loop):
+        return (loop[1] < opts.num_checks) & ~loop[0].done
 
-  def one_check(loop):
-    c, it = loop
-    # Active games first, so that the tiles processed below hold (almost) only active games.
-    order = jnp.argsort(c.done, stable=True)
-    num_active = jnp.sum(~c.done)
-    check_key = jax.random.fold_in(key, it)
+      def body(loop):
+        c, it = loop
+        return period(P_g, q_g, ref_g, game_key(idx, it), c, it), it + 1
 
-    def sweep(size: int):
-      def tile_body(i, c):
-        idx = jax.lax.dynamic_slice(order, (i * size,), (size,))
-        sub = jax.tree.map(lambda a: a[idx], c)
-        keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(check_key, idx)
-        sub = vcheck(P[idx], sub, ref[idx], keys, it)
-        return jax.tree.map(lambda a, b: a.at[idx].set(b), c, sub)
+      c0 = start(P_g, init_g, ref_g)
+      return jax.lax.while_loop(cond, body, (c0, jnp.int32(0)))[0]
 
-      return lambda c: jax.lax.fori_loop(0, (num_active + size - 1) // size, tile_body, c)
+    c = jax.vmap(one_game)(P, query_P, init, ref, jnp.arange(B))
+  else:
+    tile = opts.tile_size
+    pad = -B % tile
+    padded = lambda a: jnp.concatenate([a, jnp.repeat(a[:1], pad, axis=0)]) if pad else a  # noqa: E731
+    P_p, q_p, ref_p = padded(P), padded(query_P), padded(ref)
+    c0 = jax.vmap(start)(P_p, padded(init), ref_p)
+    c0 = c0._replace(done=c0.done | (jnp.arange(B + pad) >= B))
 
-    if small == tile:
-      return sweep(tile)(c), it + 1
-    # Stragglers get small tiles, so that they do not drag a full tile of finished games along.
-    return jax.lax.cond(num_active > 4 * small, sweep(tile), sweep(small), c), it + 1
+    def advance(sub: _Carry, idx: Array, it: Array) -> _Carry:
+      keys = jax.vmap(game_key, in_axes=(0, None))(idx, it)
+      vperiod = jax.vmap(period, in_axes=(0, 0, 0, 0, 0, None))
+      return vperiod(P_p[idx], q_p[idx], ref_p[idx], keys, sub, it)
 
-  c, _ = jax.lax.while_loop(
-    lambda loop: (loop[1] < num_checks) & ~jnp.all(loop[0].done), one_check, (carry0, jnp.int32(0))
-  )
-  c = jax.tree.map(lambda a: a[:B], c)
-  log_steps = (jnp.arange(num_logs) + 1) * log_every * check_every
+    c = run_tiled(advance, c0, lambda c: c.done, num_iters=opts.num_checks, tile=tile)
+    c = jax.tree.map(lambda a: a[:B], c)
+  log_steps = (jnp.arange(num_logs) + 1) * opts.log_every * opts.check_every
   return SolveResult(
     policy=c.best_x,
     gap=c.best_gap,
@@ -422,4 +556,4 @@ def _run(
   )
 
 
-_solve_jit = jax.jit(_run, static_argnums=tuple(range(4, 16)))
+_solve_batch = jax.jit(_run, static_argnames=("op_static", "options"))

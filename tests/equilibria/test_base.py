@@ -17,7 +17,7 @@ def test_matrix_operator_is_p_times_policy():
 def test_sampled_operator_is_unbiased(bernoulli):
   P = jnp.array([[0.5, 0.9, 0.2], [0.1, 0.5, 0.7], [0.8, 0.3, 0.5]])
   x = jnp.array([0.2, 0.3, 0.5])
-  op = eq.sampled_operator(P, 8, bernoulli=bernoulli)
+  op = eq.sampled_operator(P, num_samples=8, bernoulli=bernoulli)
   draws = jax.vmap(lambda k: op(x, k))(jax.random.split(jax.random.key(0), 20_000))
   np.testing.assert_allclose(draws.mean(0), P @ x, atol=6e-3)
   assert float(draws.var(0).max()) > 0
@@ -25,9 +25,9 @@ def test_sampled_operator_is_unbiased(bernoulli):
 
 def test_sampled_operator_errors():
   with pytest.raises(ValueError, match="PRNG key"):
-    eq.sampled_operator(jnp.eye(2) * 0 + 0.5, 4)(jnp.array([0.5, 0.5]))
+    eq.sampled_operator(jnp.eye(2) * 0 + 0.5, num_samples=4)(jnp.array([0.5, 0.5]))
   with pytest.raises(ValueError, match="num_samples"):
-    eq.sampled_operator(jnp.eye(2), 0)
+    eq.sampled_operator(jnp.eye(2), num_samples=0)
 
 
 def test_compensated_average_in_float32_matches_float64():
@@ -63,8 +63,8 @@ def test_bad_hyperparameters(factory, kwargs, message):
 def test_converters_round_trip_inpo_and_egpo():
   assert eq.from_inpo(eta=0.01, tau=0.002) == {"step_size": 100.0, "kl_coef": 0.002}
   assert eq.from_egpo(lr=0.02, beta=0.01, num_actions=10)["step_size"] == pytest.approx(0.8)
-  assert eq.from_sppo(1e-3) == {"step_size": 1000.0}
-  assert eq.from_dno(0.5) == {"step_size": 2.0}
-  assert eq.ipo_target(0.1) == pytest.approx(5.0)
+  assert eq.from_sppo(beta=1e-3) == {"step_size": 1000.0}
+  assert eq.from_dno(eta=0.5) == {"step_size": 2.0}
+  assert eq.ipo_target(kl_coef=0.1) == pytest.approx(5.0)
   with pytest.raises(ValueError):
-    eq.from_trl(1.5)
+    eq.from_trl(mixture_coef=1.5)

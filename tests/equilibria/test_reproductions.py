@@ -1,4 +1,4 @@
-"""Paper-rate reproductions (``nash_solvers.md`` Sec. 2.3, 3.3, 4.3, 5.1, 6.4-6.6 and 10.3)."""
+"""Paper-rate reproductions (``docs/solvers.md``, 'Convergence rates')."""
 
 import jax
 import jax.numpy as jnp
@@ -18,28 +18,28 @@ def _run(solver, P, start, ref=None, steps=100, key=None, op=None):
   keys = jax.random.split(jax.random.key(0) if key is None else key, steps)
 
   def body(s, k):
-    s = solver.step(s, op, k if key is not None else None)
+    s = solver.step(s, op, key=k if key is not None else None)
     return s, s.policy
 
   return jax.lax.scan(body, state, keys)
 
 
 def _reg_star(P, ref, beta, steps=3000):
-  state, _ = _run(eq.mirror_prox(2.0, beta), P, ref, ref, steps)
-  assert float(regularized_duality_gap(P, state.policy, kl_coef=beta, ref=ref)) < 1e-13
+  state, _ = _run(eq.mirror_prox(step_size=2.0, kl_coef=beta), P, ref, ref, steps)
+  assert float(regularized_duality_gap(P, state.policy, kl_coef=beta, ref_policy=ref)) < 1e-13
   return state.policy
 
 
 # Sec. 10.3, first table: random 10x10 game, reference = softmax(N(0,1)), start = reference,
 # beta = 0.1; regularized gap after 100 / 500 / 2000 iterations (None: below 1e-14).
 REFERENCE_TABLE = {
-  "mwu": (eq.mwu(0.5), (0.70, 0.38, 1.36)),
-  "omwu": (eq.optimistic_mwu(0.5), (0.27, 0.14, 0.13)),
-  "omd": (eq.online_mirror_descent(0.5, 0.1), (1.6e-5, None, None)),
-  "nash_md_constant": (eq.nash_md(0.1, 0.5), (3.2e-4, 2.2e-4, 2.2e-4)),
-  "egpo": (eq.extragradient(0.5, 0.1), (3.4e-6, None, None)),
-  "mmd": (eq.magnetic_mirror_descent(0.1, 0.5), (2.4e-5, None, None)),
-  "nash_mp": (eq.mirror_prox(2.0, 0.1), (None, None, None)),
+  "mwu": (eq.mwu(step_size=0.5), (0.70, 0.38, 1.36)),
+  "omwu": (eq.optimistic_mwu(step_size=0.5), (0.27, 0.14, 0.13)),
+  "omd": (eq.online_mirror_descent(step_size=0.5, kl_coef=0.1), (1.6e-5, None, None)),
+  "nash_md_constant": (eq.nash_md(kl_coef=0.1, step_size=0.5), (3.2e-4, 2.2e-4, 2.2e-4)),
+  "egpo": (eq.extragradient(step_size=0.5, kl_coef=0.1), (3.4e-6, None, None)),
+  "mmd": (eq.magnetic_mirror_descent(kl_coef=0.1, step_size=0.5), (2.4e-5, None, None)),
+  "nash_mp": (eq.mirror_prox(step_size=2.0, kl_coef=0.1), (None, None, None)),
 }
 
 
@@ -51,7 +51,7 @@ def test_reference_numbers_regularized(name):
   ref = np.exp(z) / np.exp(z).sum()
   _, path = _run(solver, P, ref, ref, steps=2000)
   for t, want in zip((100, 500, 2000), expected, strict=True):
-    got = float(regularized_duality_gap(P, path[t - 1], kl_coef=0.1, ref=ref))
+    got = float(regularized_duality_gap(P, path[t - 1], kl_coef=0.1, ref_policy=ref))
     if want is None:
       assert abs(got) < 1e-14, (t, got)
     else:
@@ -63,10 +63,10 @@ def test_reference_numbers_regularized(name):
 @pytest.mark.parametrize(
   ("solver", "last", "average"),
   [
-    (eq.mwu(0.1), 0.55, 3.6e-3),
-    (eq.optimistic_mwu(1.0), 6.0e-3, None),
-    (eq.extragradient(1.0, 0.0), 5.0e-3, None),
-    (eq.extragradient(1.0, 0.01), 1.1e-2, None),
+    (eq.mwu(step_size=0.1), 0.55, 3.6e-3),
+    (eq.optimistic_mwu(step_size=1.0), 6.0e-3, None),
+    (eq.extragradient(step_size=1.0, kl_coef=0.0), 5.0e-3, None),
+    (eq.extragradient(step_size=1.0, kl_coef=0.01), 1.1e-2, None),
     (eq.fictitious_play(), 4.0e-3, None),
   ],
 )
@@ -87,7 +87,7 @@ def test_nash_md_stays_under_nlhf_theorem_1(seed):
   P, _ = egpo_game(100 + seed)
   ref = np.ones(10) / 10
   star = _reg_star(P, ref, beta)
-  _, path = _run(eq.nash_md(beta), P, ref, ref, steps=2000)
+  _, path = _run(eq.nash_md(kl_coef=beta), P, ref, ref, steps=2000)
   kl = np.asarray(jax.vmap(lambda p: kl_divergence(star, p))(path))
   bound = 8.0 / (beta**2 * (np.arange(1, 2001) + 1))
   assert np.all(kl <= bound)
@@ -103,7 +103,7 @@ def test_nash_mp_rate_per_query_independent_of_n(n, beta):
   steps = {0.01: 300, 0.1: 60, 1.0: 12}[beta]
   star = _reg_star(P, ref, beta, steps=4000 if beta == 0.01 else 600)
   start = np.asarray(jax.nn.softmax(jax.random.normal(jax.random.key(1), (n,))))
-  _, path = _run(eq.mirror_prox(2.0, beta), P, start, ref, steps=steps)
+  _, path = _run(eq.mirror_prox(step_size=2.0, kl_coef=beta), P, start, ref, steps=steps)
   kl = np.asarray(jax.vmap(lambda p: kl_divergence(star, p))(path))
   kl0 = float(kl_divergence(star, start))
   bound = kl0 * (1.0 + 2.0 * beta) ** -np.arange(1, steps + 1)
@@ -119,7 +119,7 @@ def test_egpo_contracts_kl_linearly(eta):
     z = rng.normal(size=10)
     ref = np.exp(z) / np.exp(z).sum()
     star = _reg_star(P, ref, beta)
-    _, path = _run(eq.extragradient(eta, beta), P, ref, ref, steps=100)
+    _, path = _run(eq.extragradient(step_size=eta, kl_coef=beta), P, ref, ref, steps=100)
     kl = np.asarray(jax.vmap(kl_divergence, in_axes=(None, 0))(star, path))
     kl = np.concatenate([[float(kl_divergence(star, ref))], kl])
     ok = kl[:-1] > 1e-12
@@ -159,10 +159,10 @@ def test_omwu_last_iterate_converges_on_full_support_games(name):
   P = FULL_SUPPORT_GAMES[name]()
   n = P.shape[0]
   start = np.asarray(jax.nn.softmax(jax.random.normal(jax.random.key(n), (n,))))
-  _, path = _run(eq.optimistic_mwu(1.0), P, start, steps=3000)
+  _, path = _run(eq.optimistic_mwu(step_size=1.0), P, start, steps=3000)
   gaps = np.asarray(jax.vmap(lambda p: duality_gap(P, p))(path))
   assert gaps[-1] < 1e-6 and gaps[-1] < 1e-4 * gaps[99]  # linear, in the last iterate
-  _, mwu_path = _run(eq.mwu(1.0), P, start, steps=3000)
+  _, mwu_path = _run(eq.mwu(step_size=1.0), P, start, steps=3000)
   assert float(duality_gap(P, mwu_path[-1])) > 1e-3  # plain MWU's last iterate does not
 
 
@@ -171,10 +171,10 @@ def test_mwu_average_meets_hedge_bound_while_last_iterate_cycles():
   n = 10
   for T in (100, 1000, 10_000):
     eta = float(np.sqrt(8 * np.log(n) / T))
-    state, path = _run(eq.mwu(eta), P, np.ones(n) / n, steps=T)
+    state, path = _run(eq.mwu(step_size=eta), P, np.ones(n) / n, steps=T)
     avg_gap = float(duality_gap(P, eq.average_value(state.average)))
     assert avg_gap <= 2 * np.sqrt(np.log(n) / (2 * T))
-  state, path = _run(eq.mwu(0.1), P, np.ones(n) / n, steps=20_000)
+  state, path = _run(eq.mwu(step_size=0.1), P, np.ones(n) / n, steps=20_000)
   last = np.asarray(jax.vmap(lambda p: duality_gap(P, p))(path[-5000:]))
   assert last.min() > 0.05  # the last iterate never settles
 
@@ -183,8 +183,10 @@ def test_mwu_average_meets_hedge_bound_while_last_iterate_cycles():
 def test_sampled_mwu_average_converges_last_does_not(num_samples):
   """SPPO's setting: K sampled opponents per step."""
   P, _ = egpo_game(1)
-  op = eq.sampled_operator(jnp.asarray(P), num_samples)
-  state, path = _run(eq.mwu(0.05), P, np.ones(10) / 10, steps=10_000, key=jax.random.key(3), op=op)
+  op = eq.sampled_operator(jnp.asarray(P), num_samples=num_samples)
+  state, path = _run(
+    eq.mwu(step_size=0.05), P, np.ones(10) / 10, steps=10_000, key=jax.random.key(3), op=op
+  )
   avg = float(duality_gap(P, eq.average_value(state.average)))
   last = float(duality_gap(P, path[-1]))
   assert avg < 0.05 < last
@@ -195,12 +197,18 @@ def test_sampled_extragradient_reaches_a_noise_floor_near_the_regularized_equili
   P, rng = egpo_game(0)
   z = rng.normal(size=10)
   ref = np.exp(z) / np.exp(z).sum()
-  op = eq.sampled_operator(jnp.asarray(P), 100)
-  exact, _ = _run(eq.extragradient(0.05, 0.1), P, ref, ref, steps=3000)
+  op = eq.sampled_operator(jnp.asarray(P), num_samples=100)
+  exact, _ = _run(eq.extragradient(step_size=0.05, kl_coef=0.1), P, ref, ref, steps=3000)
   sampled, _ = _run(
-    eq.extragradient(0.05, 0.1), P, ref, ref, steps=3000, key=jax.random.key(1), op=op
+    eq.extragradient(step_size=0.05, kl_coef=0.1),
+    P,
+    ref,
+    ref,
+    steps=3000,
+    key=jax.random.key(1),
+    op=op,
   )
-  g_exact = float(regularized_duality_gap(P, exact.policy, kl_coef=0.1, ref=ref))
-  g_sampled = float(regularized_duality_gap(P, sampled.policy, kl_coef=0.1, ref=ref))
-  g_start = float(regularized_duality_gap(P, ref, kl_coef=0.1, ref=ref))
+  g_exact = float(regularized_duality_gap(P, exact.policy, kl_coef=0.1, ref_policy=ref))
+  g_sampled = float(regularized_duality_gap(P, sampled.policy, kl_coef=0.1, ref_policy=ref))
+  g_start = float(regularized_duality_gap(P, ref, kl_coef=0.1, ref_policy=ref))
   assert g_exact < 1e-12 and g_sampled < 1e-2 * g_start

@@ -56,11 +56,11 @@ def test_llmfao_crowd_game():
 
 
 REGULARIZED = {
-  "mirror_prox": (eq.mirror_prox(2.0, 0.1), 1e-10),
-  "extragradient": (eq.extragradient(0.5, 0.1), 1e-10),
-  "omd": (eq.online_mirror_descent(0.5, 0.1), 1e-10),
-  "mmd": (eq.magnetic_mirror_descent(0.1, 0.5), 1e-10),
-  "nash_md": (eq.nash_md(0.1), 1e-3),
+  "mirror_prox": (eq.mirror_prox(step_size=2.0, kl_coef=0.1), 1e-10),
+  "extragradient": (eq.extragradient(step_size=0.5, kl_coef=0.1), 1e-10),
+  "omd": (eq.online_mirror_descent(step_size=0.5, kl_coef=0.1), 1e-10),
+  "mmd": (eq.magnetic_mirror_descent(kl_coef=0.1, step_size=0.5), 1e-10),
+  "nash_md": (eq.nash_md(kl_coef=0.1), 1e-3),
   "smooth_fictitious_play": (eq.fictitious_play(kl_coef=0.1), 1e-3),
 }
 
@@ -79,10 +79,10 @@ def test_regularized_solvers_on_all_canonical_games(name):
 @pytest.mark.parametrize(
   ("solver", "tol"),
   [
-    (eq.optimistic_mwu(1.0), 1e-6),
-    (eq.mirror_prox(2.0), 1e-4),
-    (eq.extragradient(1.0, 0.0), 1e-4),
-    (eq.mwu(0.05), 2e-2),
+    (eq.optimistic_mwu(step_size=1.0), 1e-6),
+    (eq.mirror_prox(step_size=2.0), 1e-4),
+    (eq.extragradient(step_size=1.0, kl_coef=0.0), 1e-4),
+    (eq.mwu(step_size=0.05), 2e-2),
     (eq.fictitious_play(), 2e-2),
     (eq.projected_extragradient(), 1e-9),
   ],
@@ -97,7 +97,7 @@ def test_unregularized_solvers_on_full_support_canonical_games(solver, tol):
 
 def test_vmapped_batch_equals_per_game_loop():
   P = uniform_random_game(jax.random.key(7), 12, (6,))
-  for solver in (None, eq.mirror_prox(2.0, 0.05)):
+  for solver in (None, eq.mirror_prox(step_size=2.0, kl_coef=0.05)):
     batch = eq.solve(P, solver, tol=1e-8, max_steps=2000)
     for b in range(6):
       single = eq.solve(P[b], solver, tol=1e-8, max_steps=2000)
@@ -107,7 +107,9 @@ def test_vmapped_batch_equals_per_game_loop():
 
 def test_leading_batch_dims_and_history():
   P = uniform_random_game(jax.random.key(3), 8, (2, 3))
-  result = eq.solve(P, eq.mirror_prox(2.0, 0.1), tol=1e-10, max_steps=640, num_logs=10)
+  result = eq.solve(
+    P, eq.mirror_prox(step_size=2.0, kl_coef=0.1), tol=1e-10, max_steps=640, num_logs=10
+  )
   assert result.policy.shape == (2, 3, 8) and result.gap.shape == (2, 3)
   assert result.history.best.shape == (2, 3, 10) and result.history.steps.shape == (10,)
   assert result.num_queries.shape == (2, 3)
@@ -120,13 +122,13 @@ def test_leading_batch_dims_and_history():
 @pytest.mark.parametrize(
   "solver",
   [
-    eq.mirror_prox(2.0, 0.1),
-    eq.extragradient(0.5, 0.1),
-    eq.nash_md(0.1),
-    eq.magnetic_mirror_descent(0.1),
-    eq.online_mirror_descent(0.5, 0.1),
-    eq.optimistic_mwu(1.0),
-    eq.mwu(0.1),
+    eq.mirror_prox(step_size=2.0, kl_coef=0.1),
+    eq.extragradient(step_size=0.5, kl_coef=0.1),
+    eq.nash_md(kl_coef=0.1),
+    eq.magnetic_mirror_descent(kl_coef=0.1),
+    eq.online_mirror_descent(step_size=0.5, kl_coef=0.1),
+    eq.optimistic_mwu(step_size=1.0),
+    eq.mwu(step_size=0.1),
     eq.fictitious_play(),
     eq.projected_extragradient(),
   ],
@@ -157,10 +159,10 @@ def test_sampled_operator_through_solve_is_certified_exactly():
   P = np.array([[0.5, 0.9, 0.3], [0.1, 0.5, 0.8], [0.7, 0.2, 0.5]])
   result = eq.solve(
     P,
-    eq.extragradient(0.05, 0.1),
+    eq.extragradient(step_size=0.05, kl_coef=0.1),
     tol=1e-3,
     max_steps=20_000,
-    operator=lambda p: eq.sampled_operator(p, 64),
+    operator=lambda p: eq.sampled_operator(p, num_samples=64),
     key=jax.random.key(0),
   )
   assert bool(result.converged)
@@ -177,10 +179,12 @@ def test_bad_inputs_raise_clear_errors():
   with pytest.raises(ValueError, match="init"):
     eq.solve(np.array([[0.5, 0.9], [0.1, 0.5]]), init=np.ones(3))
   with pytest.raises(ValueError, match="restart"):
-    eq.solve(np.array([[0.5, 0.9], [0.1, 0.5]]), eq.mwu(0.1), restart=True)
+    eq.solve(np.array([[0.5, 0.9], [0.1, 0.5]]), eq.mwu(step_size=0.1), restart=True)
   with pytest.raises(ValueError, match="PRNG key"):
     eq.solve(
-      np.array([[0.5, 0.9], [0.1, 0.5]]), eq.mwu(0.1), operator=lambda p: eq.sampled_operator(p, 4)
+      np.array([[0.5, 0.9], [0.1, 0.5]]),
+      eq.mwu(step_size=0.1),
+      operator=lambda p: eq.sampled_operator(p, num_samples=4),
     )
 
 
@@ -190,9 +194,99 @@ def test_nan_operator_output_is_flagged_not_converged():
   def broken(p):
     return lambda x, key=None: jnp.full_like(x, jnp.nan)
 
-  for solver in (eq.mirror_prox(2.0, 0.1), eq.projected_extragradient(), eq.fictitious_play()):
+  for solver in (
+    eq.mirror_prox(step_size=2.0, kl_coef=0.1),
+    eq.projected_extragradient(),
+    eq.fictitious_play(),
+  ):
     result = eq.solve(
       P, solver, tol=1e-6, max_steps=64, operator=broken, init=np.array([0.6, 0.3, 0.1])
     )
     assert not bool(result.converged)
     assert np.all(np.isfinite(result.policy))  # the start, never a NaN "solution"
+
+
+def _cache_size():
+  return eq._solve._solve_batch._cache_size()
+
+
+def test_two_lambdas_of_the_same_shape_compile_once():
+  P = uniform_random_game(jax.random.key(1), 5, (3,))
+  solver = eq.mirror_prox(step_size=1.0, kl_coef=0.1)
+
+  def run(operator, solver=solver, tol=1e-4):
+    return eq.solve(P, solver, operator=operator, key=jax.random.key(0), max_steps=64, tol=tol)
+
+  first = run(lambda p: eq.sampled_operator(p, num_samples=8))
+  size = _cache_size()
+  second = run(lambda p: eq.sampled_operator(p, num_samples=8))  # a new lambda, same code
+  for k in (2.0, 3.0):  # new hyperparameter values and tolerances are traced
+    run(
+      lambda p: eq.sampled_operator(p, num_samples=8),
+      eq.mirror_prox(step_size=k, kl_coef=k / 40),
+      tol=k / 1e3,
+    )
+  assert _cache_size() == size
+  np.testing.assert_array_equal(first.policy, second.policy)
+  run(lambda p: eq.sampled_operator(p, num_samples=4))  # a different operator does compile
+  assert _cache_size() == size + 1
+
+
+def test_pytree_operator_and_matrix_operator_are_traced():
+  P = uniform_random_game(jax.random.key(2), 6, (2,))
+  Q1 = uniform_random_game(jax.random.key(3), 6, (2,))
+  Q2 = uniform_random_game(jax.random.key(4), 6, (2,))
+  solver = eq.mirror_prox(step_size=2.0, kl_coef=0.1)
+  eq.solve(P, solver, operator=Q1, max_steps=32)
+  size = _cache_size()
+  r2 = eq.solve(P, solver, operator=Q2, max_steps=32)
+  assert _cache_size() == size
+  # Queries of Q2, certificates against P: the same as a Partial over Q2's games.
+  r3 = eq.solve(
+    P, solver, operator=jax.tree_util.Partial(lambda q: eq.matrix_operator(q)), max_steps=32
+  )
+  np.testing.assert_allclose(
+    eq.solve(P[0], solver, operator=Q2[0], max_steps=32).policy, r2.policy[0], atol=1e-6
+  )
+  assert r3.policy.shape == r2.policy.shape
+
+
+@pytest.mark.parametrize("solver", [None, eq.mirror_prox(step_size=2.0, kl_coef=0.05)])
+def test_tiled_schedule_equals_plain_vmap_of_the_per_game_loop(solver):
+  P = uniform_random_game(jax.random.key(11), 9, (13,))
+  tiled = eq.solve(P, solver, tol=1e-7, max_steps=3000, tile_size=4)
+  plain = eq.solve(P, solver, tol=1e-7, max_steps=3000, tile_size=0)
+  np.testing.assert_allclose(tiled.policy, plain.policy, atol=1e-12)
+  np.testing.assert_array_equal(tiled.num_steps, plain.num_steps)
+  np.testing.assert_array_equal(tiled.source, plain.source)
+
+
+def test_traced_kl_coef_selects_the_gap_per_value():
+  P = uniform_random_game(jax.random.key(12), 5)
+
+  def final_gap(kl_coef):
+    return eq.solve(P, eq.mirror_prox(step_size=2.0, kl_coef=kl_coef), tol=1e-6).gap
+
+  gaps = jax.vmap(final_gap)(jnp.array([0.0, 0.1]))
+  for g, beta in zip(gaps, (0.0, 0.1), strict=True):
+    np.testing.assert_allclose(g, final_gap(beta), atol=1e-7)
+  assert float(gaps.max()) <= 1e-6
+
+
+def test_step_returns_the_queried_win_rates_as_aux():
+  P = uniform_random_game(jax.random.key(13), 4)
+  solver = eq.mwu(step_size=0.5)
+  state = solver.init(jnp.ones(4) / 4)
+  new, aux = solver.step(state, P, return_aux=True)  # a matrix is an exact operator
+  np.testing.assert_allclose(aux["win_rates"], P @ state.policy, rtol=1e-6)
+  np.testing.assert_allclose(new.policy, solver.step(state, eq.matrix_operator(P)).policy)
+
+
+def test_solver_is_a_pytree_of_its_hyperparameters():
+  solver = eq.extragradient(step_size=0.5, kl_coef=0.1)
+  leaves, treedef = jax.tree.flatten(solver)
+  assert sorted(leaves) == [0.1, 0.5]
+  assert jax.tree.unflatten(treedef, [0.2, 0.3]).hparams == {"kl_coef": 0.2, "step_size": 0.3}
+  assert solver.replace(kl_coef=0.2).kl_coef == 0.2
+  with pytest.raises(ValueError, match="no hyperparameter"):
+    solver.replace(beta=0.1)
