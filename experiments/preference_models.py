@@ -324,8 +324,10 @@ def run_dataset(config, name: str, entry: Dataset) -> dict[str, Any]:
     "covariates": list(entry.covariates) if covariates is not None else [],
   }
   # Held-out comparisons; K chosen on a validation split of the training comparisons.
-  train, test = data.split_comparisons(table, config.test_fraction, config.seed)
-  fit_part, val = data.split_comparisons(train, config.val_fraction, config.seed + 1)
+  train, test = data.split_comparisons(table, test_fraction=config.test_fraction, seed=config.seed)
+  fit_part, val = data.split_comparisons(
+    train, test_fraction=config.val_fraction, seed=config.seed + 1
+  )
   models = _Models(config, table, entry, covariates, key)
   size = table.num_comparisons
   val_pairs, fit_pairs = pm.pairs_from_table(val), _padded(fit_part, size)
@@ -348,7 +350,9 @@ def run_dataset(config, name: str, entry: Dataset) -> dict[str, Any]:
   result["lotteries"] = _lotteries(fitted, table.items, config.top_k)
   # Held-out annotators: new people, predicted from the prior (or their covariates).
   if table.num_annotators >= 2:
-    a_train, a_test = data.split_annotators(table, config.test_fraction, config.seed)
+    a_train, a_test = data.split_annotators(
+      table, test_fraction=config.test_fraction, seed=config.seed
+    )
     fitted = models.fit_all(_padded(a_train, size), k)
     result["heldout_annotators"] = _evaluate(
       models, fitted, pm.pairs_from_table(a_test), a_test.outcome, True

@@ -13,6 +13,7 @@ from jaxpref.data._llmfao import (
   load_llmfao_texts,
 )
 from jaxpref.data._table import (
+  ADVANTAGE_CODES,
   SIGNED_CODES,
   Comparisons,
   covariate_matrix,
@@ -23,6 +24,7 @@ from jaxpref.data._table import (
 )
 
 __all__ = [
+  "ADVANTAGE_CODES",
   "SIGNED_CODES",
   "Comparisons",
   "TextComparisons",

@@ -90,6 +90,7 @@ def load_llmfao(path: str | os.PathLike | None = None) -> Comparisons:
     prompt=np.array([int(r["prompt"]) for r in rows], dtype=np.int64),
     annotator=annotator,
     annotators=annotators,
+    advantage=np.ones(len(rows), dtype=np.int64),  # item_a is the response shown on the left
   )
 
 

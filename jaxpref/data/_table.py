@@ -3,7 +3,8 @@
 The paired-comparison surveys in ``../shared/data/paircomp`` (psychotools / BradleyTerry2 data:
 ``subject,item_a,item_b,outcome,<covariates>``, outcome 1 / 0 / -1), football results
 (``season,home,away,outcome``) and any user CSV of the same shape load through
-:func:`load_comparisons`; the column names and outcome codes are arguments.
+:func:`load_comparisons`; the column names and outcome codes are arguments. An optional column
+says, per row, which side had the home / position advantage (neutral venues, the position shown).
 """
 
 import csv
@@ -19,13 +20,17 @@ from jaxpref.types import HostArray
 # Score of item_a for the codes used by psychotools / BradleyTerry2 and most survey exports.
 SIGNED_CODES: Mapping[str, float] = types.MappingProxyType({"1": 1.0, "0": 0.5, "-1": 0.0})
 
+# Advantage indicator for the text of an advantage cell, from item_a's side: +1 item_a has the
+# advantage (plays at home, shown first), -1 item_b has it, 0 neither (neutral venue). Numbers
+# ("1", "-1.0", "+1", "0") are read as numbers, so these are the words.
+ADVANTAGE_CODES: Mapping[str, int] = types.MappingProxyType({"home": 1, "away": -1, "neutral": 0})
+
 
 class Comparisons(NamedTuple):
   """A long-form table of pairwise comparisons.
 
   Attributes:
-    item_a: ``[K]`` int ids of the first item of each comparison (the left / home / first-shown
-      one, which is what a position or home advantage attaches to).
+    item_a: ``[K]`` int ids of the first item of each comparison.
     item_b: ``[K]`` int ids of the second item.
     outcome: ``[K]`` float score of ``item_a``: 1 won, 0 lost, 1/2 tie.
     items: names of the items, indexed by id.
@@ -35,6 +40,9 @@ class Comparisons(NamedTuple):
     annotators: names of the annotators, indexed by id (empty when there are none).
     covariates: annotator covariates by column name, each ``[K]`` (the row's annotator's value,
       as text); empty when the table has none. :func:`covariate_matrix` encodes them.
+    advantage: ``[K]`` int indicator of the side with the home / position advantage: +1
+      ``item_a`` (the home / left / first-shown item), -1 ``item_b``, 0 neither (neutral). The
+      loaders fill +1 where the file records none; ``None`` (a table built by hand) means +1.
   """
 
   item_a: HostArray
@@ -45,6 +53,7 @@ class Comparisons(NamedTuple):
   annotator: HostArray
   annotators: tuple[str, ...] = ()
   covariates: Mapping[str, HostArray] = types.MappingProxyType({})
+  advantage: HostArray | None = None
 
   @property
   def num_items(self) -> int:
@@ -91,6 +100,8 @@ def load_comparisons(
   covariates: Sequence[str] | None = None,
   outcome_codes: Mapping[str, float] = SIGNED_CODES,
   items: Sequence[str] | None = None,
+  advantage: str | None = None,
+  advantage_codes: Mapping[str, int] = ADVANTAGE_CODES,
 ) -> Comparisons:
   """Reads a long-form comparison CSV into a :class:`Comparisons` table.
 
@@ -99,7 +110,8 @@ def load_comparisons(
   attributes (age, gender, ...), stored per row as text.
 
   Examples: the paircomp surveys load with the defaults; football with
-  ``item_a="home", item_b="away", annotator="season"``.
+  ``item_a="home", item_b="away", annotator="season"``; a file with neutral venues with
+  ``advantage="venue"`` (cells ``1`` / ``-1`` / ``0``, or ``home`` / ``away`` / ``neutral``).
 
   Args:
     path: the CSV file (any path; the shared data folder is only the default of the experiments).
@@ -113,6 +125,12 @@ def load_comparisons(
       (default ``{"1": 1, "0": 1/2, "-1": 0}``).
     items: the full item vocabulary in id order; every item must then occur in the table and no
       other item may.
+    advantage: column saying which side had the home / position advantage in each row, from
+      ``item_a``'s side: a number -1, 0 or 1 (``-1.0``, ``+1`` too), or a key of
+      ``advantage_codes``; ``None``: ``item_a`` has it in every row (the convention of a file of
+      home-away results or left-right judgments).
+    advantage_codes: map from the words of an advantage cell to -1, 0 or 1 (default
+      ``{"home": 1, "away": -1, "neutral": 0}``; matched after stripping, case-insensitively).
 
   Returns:
     The comparisons.
@@ -120,8 +138,9 @@ def load_comparisons(
   Raises:
     FileNotFoundError: if ``path`` does not exist.
     ValueError: if the file is empty or has no rows, a required column is missing (named), an
-      outcome is not a known code or an item cell is empty (line named), an item is compared with
-      itself, or ``items`` lists an item that never appears or misses one that does.
+      outcome or advantage cell is not a known code or an item cell is empty (line named), an item
+      is compared with itself, or ``items`` lists an item that never appears or misses one that
+      does.
   """
   path = os.fspath(path)
   if not os.path.exists(path):
@@ -129,12 +148,17 @@ def load_comparisons(
   for code, score in outcome_codes.items():
     if not 0.0 <= float(score) <= 1.0:
       raise ValueError(f"outcome_codes[{code!r}] = {score} is not a score of item_a in [0, 1].")
+  for code, side in advantage_codes.items():
+    if side not in (-1, 0, 1):
+      raise ValueError(f"advantage_codes[{code!r}] = {side} is not -1, 0 or 1.")
+  words = {str(code).strip().lower(): int(side) for code, side in advantage_codes.items()}
   with open(path, newline="", encoding="utf-8") as f:
     reader = csv.DictReader(f)
     header = list(reader.fieldnames or ())
     if not header:
       raise ValueError(f"{path}: empty file (no header row).")
-    required = [c for c in (item_a, item_b, outcome, annotator, prompt) if c is not None]
+    columns = (item_a, item_b, outcome, annotator, prompt, advantage)
+    required = [c for c in columns if c is not None]
     missing = [c for c in required + list(covariates or ()) if c not in header]
     if missing:
       raise ValueError(
@@ -154,6 +178,10 @@ def load_comparisons(
       raise ValueError(f"{path}, line {line}: empty item cell.")
     if row[item_a] == row[item_b]:
       raise ValueError(f"{path}, line {line}: item {row[item_a]!r} is compared with itself.")
+  sides = np.ones(len(rows), dtype=np.int64)
+  if advantage is not None:
+    for k, row in enumerate(rows):
+      sides[k] = _advantage_code(row[advantage], words, f"{path}, line {k + 2}", advantage)
   seen = {r[item_a] for r in rows} | {r[item_b] for r in rows}
   if items is None:
     names = tuple(sorted(seen))
@@ -173,7 +201,7 @@ def load_comparisons(
     annotator_ids, annotator_names = np.full(len(rows), -1, dtype=np.int64), ()
   else:
     annotator_ids, annotator_names = encode_labels([r[annotator] for r in rows])
-  used = {item_a, item_b, outcome, annotator, prompt}
+  used = {item_a, item_b, outcome, annotator, prompt, advantage}
   keep = [c for c in header if c not in used] if covariates is None else list(covariates)
   return Comparisons(
     item_a=np.array([index[r[item_a]] for r in rows], dtype=np.int64),
@@ -184,6 +212,24 @@ def load_comparisons(
     annotator=annotator_ids,
     annotators=annotator_names,
     covariates={c: np.array([r[c] for r in rows], dtype=object) for c in keep},
+    advantage=sides,
+  )
+
+
+def _advantage_code(cell: str, words: Mapping[str, int], where: str, column: str) -> int:
+  """The indicator -1, 0 or 1 of an advantage cell (a number, or one of ``words``)."""
+  text = cell.strip().lower()
+  if text in words:
+    return words[text]
+  try:
+    value = float(text)
+  except ValueError:
+    value = None
+  if value in (-1.0, 0.0, 1.0):
+    return int(value)
+  raise ValueError(
+    f"{where}: advantage {cell!r} in column {column!r} is not -1, 0, 1 or one of "
+    f"{', '.join(repr(w) for w in words)}."
   )
 
 
@@ -191,7 +237,7 @@ def select(table: Comparisons, rows: HostArray) -> Comparisons:
   """The comparisons ``rows`` (a boolean mask or integer indices) of ``table``.
 
   Item and annotator codes and names are kept unchanged, so models fitted on a subset score the
-  same items as the full table.
+  same items as the full table; every per-row column (advantage, covariates) is selected alike.
 
   Args:
     table: the comparisons.
@@ -208,6 +254,7 @@ def select(table: Comparisons, rows: HostArray) -> Comparisons:
     prompt=table.prompt[rows],
     annotator=table.annotator[rows],
     covariates={name: column[rows] for name, column in table.covariates.items()},
+    advantage=None if table.advantage is None else np.asarray(table.advantage)[rows],
   )
 
 
@@ -222,7 +269,7 @@ def _random_subset(size: int, fraction: float, seed: int, unit: str) -> HostArra
 
 
 def split_comparisons(
-  table: Comparisons, test_fraction: float, seed: int
+  table: Comparisons, *, test_fraction: float, seed: int
 ) -> tuple[Comparisons, Comparisons]:
   """Splits rows at random into train and test (held-out comparisons, seen annotators).
 
@@ -242,7 +289,7 @@ def split_comparisons(
 
 
 def split_annotators(
-  table: Comparisons, test_fraction: float, seed: int
+  table: Comparisons, *, test_fraction: float, seed: int
 ) -> tuple[Comparisons, Comparisons]:
   """Splits annotators at random: every comparison of a held-out person goes to test.
 

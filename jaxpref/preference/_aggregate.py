@@ -180,7 +180,7 @@ def fit_group_robust(
   Raises:
     ValueError: for malformed pairs or group ids out of range.
   """
-  check_pairs(pairs, model.num_items, model.context_dim)
+  check_pairs(pairs, model.num_items, context_dim=model.context_dim)
   groups = jnp.asarray(groups, jnp.int32)
   g = np.asarray(groups)
   if g.shape != pairs.outcome.shape or g.min() < 0 or g.max() >= num_groups:
@@ -200,7 +200,8 @@ def _fit_group_robust(model, pairs, groups, key, num_groups, temperatures, max_s
     return tau * jax.nn.logsumexp(losses / tau) + scale * model.penalty(p)
 
   for tau in temperatures:
-    params = minimize(functools.partial(loss, tau=tau), params, max_steps, 1e-10)[0]
+    fun = functools.partial(loss, tau=tau)
+    params = minimize(fun, params, max_steps=max_steps, threshold=1e-10)[0]
   losses = group_losses(model, params, pairs, groups, num_groups)
   return GroupRobustFit(
     params=model.canonicalize(params),

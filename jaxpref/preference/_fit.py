@@ -46,8 +46,8 @@ class Fit(NamedTuple):
 
 
 def _logits(model: PreferenceModel, params: Params, pairs: Pairs) -> Array:
-  return jax.vmap(model.logit, in_axes=(None, 0, 0, 0))(
-    params, pairs.item_a, pairs.item_b, pairs.context
+  return jax.vmap(model.logit, in_axes=(None, 0, 0, 0, 0))(
+    params, pairs.item_a, pairs.item_b, pairs.context, pairs.advantage
   )
 
 
@@ -60,7 +60,8 @@ def log_likelihood(model: PreferenceModel, params: Params, pairs: Pairs) -> Arra
     pairs: the comparisons.
 
   Returns:
-    ``[K]`` values of :math:`\log p(y_k \mid a_k, b_k, c_k)`.
+    ``[K]`` values of :math:`\log p(y_k \mid a_k, b_k, c_k, z_k)` (:math:`z_k` the row's advantage
+    indicator).
   """
   return outcome_log_likelihood(
     _logits(model, params, pairs), params.get("tie"), pairs.outcome, model.link
@@ -91,9 +92,10 @@ def preference_matrix(
 ) -> Array:
   r"""The preference game :math:`P_{ij} = p_{win}(i, j) + \tfrac12 p_{tie}(i, j)` of a fitted model.
 
-  Comparisons are on neutral ground: the position/home advantage is left out, since it is a
-  property of the setting, not of the items. ``P + P^T = 1`` and ``P_ii = 1/2`` exactly, so the
-  result feeds :func:`jaxpref.equilibria.maximal_lottery` and :func:`jaxpref.equilibria.solve`.
+  Comparisons are on neutral ground (advantage indicator 0): the position/home advantage is left
+  out, since it is a property of the setting, not of the items. ``P + P^T = 1`` and
+  ``P_ii = 1/2`` exactly, so the result feeds :func:`jaxpref.equilibria.maximal_lottery` and
+  :func:`jaxpref.equilibria.solve`.
 
   Args:
     model: the preference model.
@@ -117,7 +119,7 @@ def preference_matrix(
 
 
 def minimize(
-  fun: Callable[[PyTree], Array], params: PyTree, max_steps: int, threshold: float | Array
+  fun: Callable[[PyTree], Array], params: PyTree, *, max_steps: int, threshold: float | Array
 ) -> tuple[PyTree, Array, Array, Array]:
   """Minimizes a smooth scalar function by L-BFGS inside ``lax.while_loop`` (jittable).
 
@@ -180,7 +182,7 @@ def fit(
     ValueError: for malformed concrete ``pairs`` (see :func:`check_pairs`) or a model that needs a
       key and got none.
   """
-  check_pairs(pairs, model.num_items, model.context_dim)
+  check_pairs(pairs, model.num_items, context_dim=model.context_dim)
   return _fit(model, pairs, key, params, max_steps=max_steps, tol=tol)
 
 
@@ -198,7 +200,7 @@ def _fit(
     params = model.init(key, pairs.outcome.dtype)
   fun = functools.partial(objective, model, pairs=pairs)
   threshold = tol * (1.0 + jnp.sum(pairs.weight))
-  params, value, grad_norm, steps = minimize(fun, params, max_steps, threshold)
+  params, value, grad_norm, steps = minimize(fun, params, max_steps=max_steps, threshold=threshold)
   return Fit(
     params=model.canonicalize(params),
     objective=value,

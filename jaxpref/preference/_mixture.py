@@ -37,6 +37,9 @@ from jaxpref.types import Array, PRNGKey
 class Mixture:
   r"""A K-component mixture of one preference model over annotators.
 
+  Functions that take a :class:`Mixture` call it ``model`` (``fit_mixture(model, pairs, key)``);
+  ``mixture`` is kept for the weight of a geometric mixture elsewhere in the library.
+
   Attributes:
     component: the model every component uses (its ``l2`` applies to each component).
     num_components: ``K``.
@@ -50,9 +53,9 @@ class Mixture:
   component: PreferenceModel
   num_components: int = struct.field(pytree_node=False)
   num_annotators: int = struct.field(pytree_node=False)
-  covariate_dim: int = struct.field(pytree_node=False, default=0)
-  hard: bool = struct.field(pytree_node=False, default=False)
-  mixing_l2: float = 1.0
+  covariate_dim: int = struct.field(pytree_node=False, default=0, kw_only=True)
+  hard: bool = struct.field(pytree_node=False, default=False, kw_only=True)
+  mixing_l2: float = struct.field(default=1.0, kw_only=True)
 
   def __post_init__(self):
     """Checks the sizes."""
@@ -92,93 +95,94 @@ class MixtureFit(NamedTuple):
   trace: Array
 
 
-def _design(mixture: Mixture, covariates: Array | None, dtype: jnp.dtype) -> Array:
-  u = mixture.num_annotators
-  if mixture.covariate_dim == 0:
+def _design(model: Mixture, covariates: Array | None, dtype: jnp.dtype) -> Array:
+  u = model.num_annotators
+  if model.covariate_dim == 0:
     return jnp.ones((u, 1), dtype)
   return jnp.concatenate([jnp.ones((u, 1), dtype), jnp.asarray(covariates, dtype)], axis=1)
 
 
 def prior_log_weights(
-  mixture: Mixture, params: MixtureParams, covariates: Array | None = None
+  model: Mixture, params: MixtureParams, covariates: Array | None = None
 ) -> Array:
   """``[U, K]`` log prior group probabilities of every annotator (before seeing its data).
 
   Args:
-    mixture: the mixture.
+    model: the :class:`Mixture`.
     params: its parameters.
     covariates: ``[U, covariate_dim]`` annotator covariates (required iff ``covariate_dim > 0``).
 
   Returns:
     ``[U, K]`` log-probabilities.
   """
-  if mixture.covariate_dim == 0:
-    logits = jnp.broadcast_to(params.mixing, (mixture.num_annotators, mixture.num_components))
+  if model.covariate_dim == 0:
+    logits = jnp.broadcast_to(params.mixing, (model.num_annotators, model.num_components))
   else:
-    logits = _design(mixture, covariates, params.mixing.dtype) @ params.mixing
+    logits = _design(model, covariates, params.mixing.dtype) @ params.mixing
   return jax.nn.log_softmax(logits, axis=-1)
 
 
-def component_log_likelihoods(mixture: Mixture, params: MixtureParams, pairs: Pairs) -> Array:
+def component_log_likelihoods(model: Mixture, params: MixtureParams, pairs: Pairs) -> Array:
   """``[K, R]`` log-likelihood of every comparison under every component."""
   return jax.vmap(log_likelihood, in_axes=(None, 0, None))(
-    mixture.component, params.components, pairs
+    model.component, params.components, pairs
   )
 
 
 def mixture_log_likelihood(
-  mixture: Mixture, params: MixtureParams, pairs: Pairs, row_weights: Array
+  model: Mixture, params: MixtureParams, pairs: Pairs, weights: Array
 ) -> Array:
   r"""Per-comparison predictive log-likelihood :math:`\log \sum_k w_{ik}\, p_k(y_i)`; ``[R]``.
 
   Args:
-    mixture: the mixture.
+    model: the :class:`Mixture`.
     params: its parameters.
     pairs: comparisons to score.
-    row_weights: ``[R, K]`` group probabilities for each row: the annotator's responsibilities for
+    weights: ``[R, K]`` group probabilities for each row: the annotator's responsibilities for
       people seen in training, :func:`prior_log_weights` (exponentiated) for new people.
 
   Returns:
     ``[R]`` log-likelihoods.
   """
-  ll = component_log_likelihoods(mixture, params, pairs).T
-  return jax.nn.logsumexp(ll, b=row_weights, axis=-1)
+  ll = component_log_likelihoods(model, params, pairs).T
+  return jax.nn.logsumexp(ll, b=weights, axis=-1)
 
 
-def component_matrices(mixture: Mixture, params: MixtureParams) -> Array:
+def component_matrices(model: Mixture, params: MixtureParams) -> Array:
   """``[K, n, n]`` preference game of every component (see :func:`preference_matrix`)."""
-  return jax.vmap(preference_matrix, in_axes=(None, 0))(mixture.component, params.components)
+  return jax.vmap(preference_matrix, in_axes=(None, 0))(model.component, params.components)
 
 
-def _e_step(mixture: Mixture, params: MixtureParams, pairs: Pairs, log_prior: Array):
-  ll = component_log_likelihoods(mixture, params, pairs)  # [K, R]
+def _e_step(model: Mixture, params: MixtureParams, pairs: Pairs, log_prior: Array):
+  ll = component_log_likelihoods(model, params, pairs)  # [K, R]
   per_annotator = jax.vmap(
-    lambda row: jax.ops.segment_sum(pairs.weight * row, pairs.annotator, mixture.num_annotators)
+    lambda row: jax.ops.segment_sum(pairs.weight * row, pairs.annotator, model.num_annotators)
   )(ll).T  # [U, K]
   joint = log_prior + per_annotator
   marginal = jnp.sum(jax.nn.logsumexp(joint, axis=-1))
   resp = jax.nn.softmax(joint, axis=-1)
-  if mixture.hard:
-    resp = jax.nn.one_hot(jnp.argmax(joint, axis=-1), mixture.num_components, dtype=resp.dtype)
+  if model.hard:
+    resp = jax.nn.one_hot(jnp.argmax(joint, axis=-1), model.num_components, dtype=resp.dtype)
   return resp, marginal
 
 
 def _m_step_mixing(
-  mixture: Mixture, mixing: Array, resp: Array, has_data: Array, design: Array, max_steps: int
+  model: Mixture, mixing: Array, resp: Array, has_data: Array, design: Array, max_steps: int
 ) -> Array:
-  if mixture.covariate_dim == 0:
+  if model.covariate_dim == 0:
     counts = jnp.sum(has_data[:, None] * resp, axis=0)
     return jnp.log(counts / jnp.sum(counts) + jnp.finfo(resp.dtype).tiny)
 
   def loss(w):
     logp = jax.nn.log_softmax(design @ w, axis=-1)
-    return -jnp.sum(has_data[:, None] * resp * logp) + mixture.mixing_l2 * jnp.sum(w[1:] ** 2)
+    return -jnp.sum(has_data[:, None] * resp * logp) + model.mixing_l2 * jnp.sum(w[1:] ** 2)
 
-  return minimize(loss, mixing, max_steps, 1e-9 * (1.0 + jnp.sum(has_data)))[0]
+  threshold = 1e-9 * (1.0 + jnp.sum(has_data))
+  return minimize(loss, mixing, max_steps=max_steps, threshold=threshold)[0]
 
 
 def fit_mixture(
-  mixture: Mixture,
+  model: Mixture,
   pairs: Pairs,
   key: PRNGKey,
   covariates: Array | None = None,
@@ -194,7 +198,7 @@ def fit_mixture(
   ``log_likelihood``).
 
   Args:
-    mixture: the mixture.
+    model: the :class:`Mixture`.
     pairs: comparisons with ``annotator`` ids in ``[0, num_annotators)``.
     key: PRNG key of the initialization.
     covariates: ``[num_annotators, covariate_dim]`` annotator covariates (iff ``covariate_dim``).
@@ -208,24 +212,29 @@ def fit_mixture(
     ValueError: for malformed concrete ``pairs``, annotator ids out of range, or covariates that
       do not match ``covariate_dim``.
   """
-  component = mixture.component
-  check_pairs(pairs, component.num_items, component.context_dim, mixture.num_annotators)
-  if mixture.covariate_dim and (
-    covariates is None or jnp.shape(covariates) != (mixture.num_annotators, mixture.covariate_dim)
+  component = model.component
+  check_pairs(
+    pairs,
+    component.num_items,
+    context_dim=component.context_dim,
+    num_annotators=model.num_annotators,
+  )
+  if model.covariate_dim and (
+    covariates is None or jnp.shape(covariates) != (model.num_annotators, model.covariate_dim)
   ):
     raise ValueError(
-      f"covariates must be [num_annotators={mixture.num_annotators}, "
-      f"covariate_dim={mixture.covariate_dim}]; got "
+      f"covariates must be [num_annotators={model.num_annotators}, "
+      f"covariate_dim={model.covariate_dim}]; got "
       f"{None if covariates is None else jnp.shape(covariates)}."
     )
-  if not mixture.covariate_dim and covariates is not None:
+  if not model.covariate_dim and covariates is not None:
     raise ValueError("covariates given, but the mixture has covariate_dim = 0.")
-  return _fit_mixture(mixture, pairs, key, covariates, em_steps=em_steps, max_steps=max_steps)
+  return _fit_mixture(model, pairs, key, covariates, em_steps=em_steps, max_steps=max_steps)
 
 
 @functools.partial(jax.jit, static_argnames=("em_steps", "max_steps"))
 def _fit_mixture(
-  mixture: Mixture,
+  model: Mixture,
   pairs: Pairs,
   key: PRNGKey,
   covariates: Array | None,
@@ -234,30 +243,31 @@ def _fit_mixture(
   max_steps: int,
 ) -> MixtureFit:
   dtype = pairs.outcome.dtype
-  k, u = mixture.num_components, mixture.num_annotators
+  k, u = model.num_components, model.num_annotators
   key_resp, key_init = jax.random.split(key)
   resp = jax.random.dirichlet(key_resp, jnp.ones(k, dtype), (u,))
-  if mixture.hard:
+  if model.hard:
     resp = jax.nn.one_hot(jnp.argmax(resp, axis=-1), k, dtype=dtype)
-  components = jax.vmap(lambda kk: mixture.component.init(kk, dtype))(jax.random.split(key_init, k))
-  design = _design(mixture, covariates, dtype)
-  mixing = jnp.zeros((design.shape[1], k) if mixture.covariate_dim else (k,), dtype)
+  components = jax.vmap(lambda kk: model.component.init(kk, dtype))(jax.random.split(key_init, k))
+  design = _design(model, covariates, dtype)
+  mixing = jnp.zeros((design.shape[1], k) if model.covariate_dim else (k,), dtype)
   has_data = (jax.ops.segment_sum(pairs.weight, pairs.annotator, u) > 0).astype(dtype)
   threshold = 1e-9 * (1.0 + jnp.sum(pairs.weight))
-  model = mixture.component
+  component = model.component
 
   def m_step_component(params: Params, weights: Array) -> Params:
     weighted = pairs._replace(weight=pairs.weight * weights)
-    fun = functools.partial(objective, model, pairs=weighted)
-    return model.canonicalize(minimize(fun, params, max_steps, threshold)[0])
+    fun = functools.partial(objective, component, pairs=weighted)
+    params = minimize(fun, params, max_steps=max_steps, threshold=threshold)[0]
+    return component.canonicalize(params)
 
   def em_step(carry, _):
     components, mixing, resp = carry
     row_resp = resp[pairs.annotator].T  # [K, R]
     components = jax.vmap(m_step_component)(components, row_resp)
-    mixing = _m_step_mixing(mixture, mixing, resp, has_data, design, max_steps)
+    mixing = _m_step_mixing(model, mixing, resp, has_data, design, max_steps)
     params = MixtureParams(components, mixing)
-    resp, marginal = _e_step(mixture, params, pairs, prior_log_weights(mixture, params, covariates))
+    resp, marginal = _e_step(model, params, pairs, prior_log_weights(model, params, covariates))
     return (components, mixing, resp), marginal
 
   (components, mixing, resp), trace = jax.lax.scan(

@@ -3,8 +3,10 @@ r"""Preference models over a fixed set of items: Bradley-Terry and the General P
 A model is a frozen pytree dataclass: its structure (number of items, tie model, advantage, sizes)
 is static, its numbers (the L2 strength, item features) are leaves, so a fit jits once per
 structure and can be vmapped over regularization strengths. Parameters are plain dicts of arrays.
-Each model supplies ``init(key)``, a per-example antisymmetric ``logit(params, a, b, context)``
-and ``penalty(params)``; :mod:`jaxpref.preference._fit` does the rest identically for all of them.
+Each model supplies ``init(key)``, a per-example antisymmetric
+``logit(params, a, b, context, advantage)`` and ``penalty(params)``;
+:mod:`jaxpref.preference._fit` does the rest identically for all of them. Hyperparameters are
+keyword-only: ``BradleyTerry(n, ties="davidson", advantage=True, l2=0.01)``.
 """
 
 import math
@@ -33,22 +35,25 @@ def _check_common(num_items: int, ties: str | None, l2: object) -> None:
 
 @struct.dataclass
 class BradleyTerry:
-  r"""(Contextual) Bradley-Terry model with optional ties and a first-position advantage.
+  r"""(Contextual) Bradley-Terry model with optional ties and a home / position advantage.
 
   Score of item :math:`i` in context :math:`c`:
   :math:`s_i(c) = \theta_i + x_i^\top \beta + c^\top \Gamma_i` (free strengths, item features
   :math:`x_i`, item-specific context slopes), and logit
-  :math:`d(a, b \mid c) = s_a(c) - s_b(c) + h`, where the advantage :math:`h` (home field, left
-  position) is fitted only when ``advantage``. The MAP objective adds
-  ``l2`` :math:`(\|\theta\|^2 + \|\beta\|^2 + \|\Gamma\|^2)` (a Gaussian prior of variance
-  :math:`1/(2\,l_2)`; choix's ``alpha``); ties and advantage are unpenalized. Since every comparison
-  adds equal and opposite gradients to its two strengths, a fit with ``l2 > 0`` has
-  :math:`\sum_i \theta_i = 0`; fits re-centre :math:`\theta` exactly, which changes no probability.
+  :math:`d(a, b \mid c, z) = s_a(c) - s_b(c) + z\,h`, where the advantage :math:`h` (home field,
+  left position) is fitted only when ``advantage``, and :math:`z \in \{-1, 0, 1\}` is the row's
+  indicator (:attr:`Pairs.advantage <jaxpref.preference.Pairs>`: +1 when ``a`` has the advantage,
+  -1 when ``b`` has it, 0 on neutral ground; +1 for every row unless the data records it). The
+  MAP objective adds ``l2`` :math:`(\|\theta\|^2 + \|\beta\|^2 + \|\Gamma\|^2)` (a Gaussian
+  prior of variance :math:`1/(2\,l_2)`; choix's ``alpha``); ties and advantage are unpenalized.
+  Since every comparison adds equal and opposite gradients to its two strengths, a fit with
+  ``l2 > 0`` has :math:`\sum_i \theta_i = 0`; fits re-centre :math:`\theta` exactly, which changes
+  no probability.
 
   Attributes:
     num_items: number of items ``n``.
     ties: ``None`` (ties as half a win each), ``"davidson"`` or ``"rao_kupper"``.
-    advantage: fit an advantage of the first-listed item.
+    advantage: fit an advantage :math:`h`, signed per row by ``pairs.advantage``.
     context_dim: width ``c`` of the comparisons' context (0 for none).
     l2: L2 strength on strengths, feature and context coefficients.
     item_features: optional ``[n, f]`` item features (``x_i``).
@@ -61,12 +66,12 @@ class BradleyTerry:
   """
 
   num_items: int = struct.field(pytree_node=False)
-  ties: str | None = struct.field(pytree_node=False, default=None)
-  advantage: bool = struct.field(pytree_node=False, default=False)
-  context_dim: int = struct.field(pytree_node=False, default=0)
-  l2: float | Array = 1e-6
-  item_features: Array | None = None
-  free_scores: bool = struct.field(pytree_node=False, default=True)
+  ties: str | None = struct.field(pytree_node=False, default=None, kw_only=True)
+  advantage: bool = struct.field(pytree_node=False, default=False, kw_only=True)
+  context_dim: int = struct.field(pytree_node=False, default=0, kw_only=True)
+  l2: float | Array = struct.field(default=1e-6, kw_only=True)
+  item_features: Array | None = struct.field(default=None, kw_only=True)
+  free_scores: bool = struct.field(pytree_node=False, default=True, kw_only=True)
 
   def __post_init__(self):
     """Checks the static structure (and ``l2`` when concrete)."""
@@ -110,10 +115,24 @@ class BradleyTerry:
       s = s + context @ params["gamma"][item]
     return s
 
-  def logit(self, params: Params, a: Array, b: Array, context: Array) -> Array:
-    r"""Per-example logit :math:`d(a, b \mid c)`, advantage included."""
+  def logit(
+    self, params: Params, a: Array, b: Array, context: Array, advantage: Array | float = 1.0
+  ) -> Array:
+    r"""Per-example logit :math:`d(a, b \mid c, z)`.
+
+    Args:
+      params: the parameters.
+      a: id of the first item.
+      b: id of the second item.
+      context: ``[c]`` context of the comparison.
+      advantage: the row's indicator :math:`z` (+1: ``a`` has the advantage, -1: ``b``, 0:
+        neutral); ignored unless the model fits an advantage.
+
+    Returns:
+      The scalar logit.
+    """
     d = self.score(params, a, context) - self.score(params, b, context)
-    return d + params["advantage"] if self.advantage else d
+    return d + advantage * params["advantage"] if self.advantage else d
 
   def penalty(self, params: Params) -> Array:
     """L2 penalty on the strengths and coefficients."""
@@ -135,11 +154,12 @@ class GeneralPreference:
 
   .. math::
     d(a, b) = \theta_a - \theta_b + \sum_{l=1}^{k}
-      \big(v_{a,2l-1} v_{b,2l} - v_{a,2l} v_{b,2l-1}\big) + h,
+      \big(v_{a,2l-1} v_{b,2l} - v_{a,2l} v_{b,2l-1}\big) + z\,h,
 
   i.e. :math:`v_a^\top R\, v_b` with :math:`R = \mathrm{blockdiag}(J, \dots, J)`,
   :math:`J = [[0, 1], [-1, 0]]`, so :math:`d(a, b) = -d(b, a)` and :math:`d(a, a) = 0` by
-  construction. Any real skew-symmetric score matrix over ``n`` items is reachable with
+  construction (the advantage :math:`h` is signed by the row's indicator :math:`z`, as in
+  :class:`BradleyTerry`). Any real skew-symmetric score matrix over ``n`` items is reachable with
   :math:`k = \lceil n/2 \rceil` (real Schur form), so cycles (rock-paper-scissors) are
   representable; with :math:`v = 0` it is Bradley-Terry. The eigenvalue scales and temperature of
   the paper are absorbed into the free embeddings here (identity item features). The objective adds
@@ -150,7 +170,7 @@ class GeneralPreference:
     num_items: number of items ``n``.
     dim: embedding width :math:`2k` (even, >= 2).
     ties: ``None``, ``"davidson"`` or ``"rao_kupper"``.
-    advantage: fit an advantage of the first-listed item.
+    advantage: fit an advantage :math:`h`, signed per row by ``pairs.advantage``.
     l2: L2 strength on strengths and embeddings.
     init_scale: standard deviation of the random initial embeddings.
     context_dim: always 0 (kept for the shared model interface).
@@ -161,12 +181,12 @@ class GeneralPreference:
   """
 
   num_items: int = struct.field(pytree_node=False)
-  dim: int = struct.field(pytree_node=False, default=2)
-  ties: str | None = struct.field(pytree_node=False, default=None)
-  advantage: bool = struct.field(pytree_node=False, default=False)
-  l2: float | Array = 1e-2
-  init_scale: float = struct.field(pytree_node=False, default=0.1)
-  context_dim: int = struct.field(pytree_node=False, default=0)
+  dim: int = struct.field(pytree_node=False, default=2, kw_only=True)
+  ties: str | None = struct.field(pytree_node=False, default=None, kw_only=True)
+  advantage: bool = struct.field(pytree_node=False, default=False, kw_only=True)
+  l2: float | Array = struct.field(default=1e-2, kw_only=True)
+  init_scale: float = struct.field(pytree_node=False, default=0.1, kw_only=True)
+  context_dim: int = struct.field(pytree_node=False, default=0, kw_only=True)
 
   def __post_init__(self):
     """Checks the static structure (and ``l2`` when concrete)."""
@@ -200,14 +220,16 @@ class GeneralPreference:
       params["advantage"] = jnp.zeros((), dtype)
     return params
 
-  def logit(self, params: Params, a: Array, b: Array, context: Array) -> Array:
-    """Per-example logit :math:`d(a, b)` (``context`` is ignored)."""
+  def logit(
+    self, params: Params, a: Array, b: Array, context: Array, advantage: Array | float = 1.0
+  ) -> Array:
+    """Per-example logit :math:`d(a, b)` (``context`` is ignored; ``advantage`` as for BT)."""
     del context
     va = params["embed"][a].reshape(-1, 2)
     vb = params["embed"][b].reshape(-1, 2)
     skew = jnp.sum(va[:, 0] * vb[:, 1] - va[:, 1] * vb[:, 0])
     d = params["scores"][a] - params["scores"][b] + skew
-    return d + params["advantage"] if self.advantage else d
+    return d + advantage * params["advantage"] if self.advantage else d
 
   def penalty(self, params: Params) -> Array:
     """L2 penalty on strengths and embeddings."""

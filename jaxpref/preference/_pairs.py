@@ -13,7 +13,7 @@ class Pairs(NamedTuple):
   """Pairwise comparisons as a pytree of ``[K]``-leading arrays (jit and vmap friendly).
 
   Attributes:
-    item_a: ``[K]`` int ids of the first item (the one a position / home advantage favours).
+    item_a: ``[K]`` int ids of the first item.
     item_b: ``[K]`` int ids of the second item.
     outcome: ``[K]`` score of ``item_a``: 1 won, 0 lost, 1/2 tie.
     weight: ``[K]`` non-negative weight of each comparison in the likelihood (1 by default; 0
@@ -21,6 +21,10 @@ class Pairs(NamedTuple):
     annotator: ``[K]`` int annotator of each row (0 where the data names none).
     context: ``[K, c]`` features of each comparison (annotator covariates, prompt features);
       ``c = 0`` when there are none.
+    advantage: ``[K]`` which side has the position / home advantage, as a float: ``+1`` the
+      first-listed item (``item_a``), ``-1`` the second, ``0`` neither (a neutral venue). A model
+      with an advantage adds ``advantage * h`` to the logit. :func:`make_pairs` fills ``+1``
+      where the data records none (the first-listed item is the home / left / first-shown one).
   """
 
   item_a: Array
@@ -29,6 +33,7 @@ class Pairs(NamedTuple):
   weight: Array
   annotator: Array
   context: Array
+  advantage: Array
 
 
 def make_pairs(
@@ -39,9 +44,10 @@ def make_pairs(
   weight: ArrayLike | None = None,
   annotator: ArrayLike | None = None,
   context: ArrayLike | None = None,
+  advantage: ArrayLike | None = None,
   dtype: jnp.dtype | None = None,
 ) -> Pairs:
-  """Builds :class:`Pairs`, filling defaults (weight 1, annotator 0, no context).
+  """Builds :class:`Pairs`, filling defaults (weight 1, annotator 0, no context, advantage +1).
 
   Args:
     item_a: ``[K]`` ids of the first items.
@@ -50,7 +56,10 @@ def make_pairs(
     weight: ``[K]`` row weights; ones when ``None``.
     annotator: ``[K]`` annotator ids; zeros when ``None``.
     context: ``[K, c]`` comparison features; ``[K, 0]`` when ``None``.
-    dtype: float dtype of the outcome, weights and context (JAX's default float when ``None``).
+    advantage: ``[K]`` advantage indicators in ``{-1, 0, 1}`` (``+1``: ``item_a`` has it, ``-1``:
+      ``item_b``, ``0``: neutral); ``+1`` for every row when ``None``.
+    dtype: float dtype of the outcome, weights, context and advantage (JAX's default float when
+      ``None``).
 
   Returns:
     The pairs.
@@ -60,6 +69,9 @@ def make_pairs(
   weight = jnp.ones(k, outcome.dtype) if weight is None else jnp.asarray(weight, outcome.dtype)
   annotator = jnp.zeros(k, jnp.int32) if annotator is None else jnp.asarray(annotator, jnp.int32)
   context = jnp.zeros((k, 0), outcome.dtype) if context is None else jnp.asarray(context)
+  advantage = (
+    jnp.ones(k, outcome.dtype) if advantage is None else jnp.asarray(advantage, outcome.dtype)
+  )
   return Pairs(
     item_a=jnp.asarray(item_a, jnp.int32),
     item_b=jnp.asarray(item_b, jnp.int32),
@@ -67,6 +79,7 @@ def make_pairs(
     weight=weight,
     annotator=annotator,
     context=context.astype(outcome.dtype),
+    advantage=advantage,
   )
 
 
@@ -82,7 +95,8 @@ def pairs_from_table(
     dtype: float dtype (JAX's default float when ``None``).
 
   Returns:
-    The pairs; rows without an annotator get annotator 0.
+    The pairs; rows without an annotator get annotator 0. The table's advantage column is carried
+    over (``+1`` for every row when the table has none).
 
   Raises:
     ValueError: if features are given but some row has no annotator, or their row count is not the
@@ -106,6 +120,7 @@ def pairs_from_table(
     table.outcome,
     annotator=np.maximum(annotator, 0),
     context=context,
+    advantage=table.advantage,
     dtype=dtype,
   )
 
@@ -113,6 +128,7 @@ def pairs_from_table(
 def check_pairs(
   pairs: Pairs,
   num_items: int,
+  *,
   context_dim: int | None = None,
   num_annotators: int | None = None,
 ) -> None:
@@ -126,20 +142,20 @@ def check_pairs(
 
   Raises:
     ValueError: on empty or mismatched arrays, ids out of range, self-comparisons, outcomes outside
-      ``[0, 1]``, negative or non-finite weights, non-finite context, a wrong context width, or
-      annotator ids out of range.
+      ``[0, 1]``, negative or non-finite weights, non-finite context, a wrong context width,
+      annotator ids out of range, or advantage indicators other than -1, 0 and 1.
   """
   try:
-    a, b, y, w, u, c = (np.asarray(x) for x in pairs)
+    a, b, y, w, u, c, h = (np.asarray(x) for x in pairs)
   except Exception:  # tracers: checked where the data is concrete
     return
   k = y.shape[0] if y.ndim == 1 else -1
   if k <= 0:
     raise ValueError(f"No comparisons given (outcome has shape {y.shape}).")
-  if any(x.shape != (k,) for x in (a, b, w, u)) or c.ndim != 2 or c.shape[0] != k:
+  if any(x.shape != (k,) for x in (a, b, w, u, h)) or c.ndim != 2 or c.shape[0] != k:
     raise ValueError(
       "Pairs fields must share the leading length K; got shapes "
-      f"{[np.shape(x) for x in (a, b, y, w, u, c)]}."
+      f"{dict(zip(Pairs._fields, (np.shape(x) for x in pairs), strict=True))}."
     )
   for name, ids in (("item_a", a), ("item_b", b)):
     bad = (ids < 0) | (ids >= num_items)
@@ -157,6 +173,13 @@ def check_pairs(
     raise ValueError("weights must be finite and non-negative.")
   if not np.all(np.isfinite(c)):
     raise ValueError("context has non-finite values.")
+  bad = ~np.isin(h, (-1.0, 0.0, 1.0))  # also catches nan and inf
+  if bad.any():
+    i = int(np.argmax(bad))
+    raise ValueError(
+      f"advantage[{i}] = {h[i]} must be 1 (item_a has the advantage), -1 (item_b has it) or 0 "
+      "(neutral)."
+    )
   if context_dim is not None and c.shape[1] != context_dim:
     raise ValueError(
       f"The model expects {context_dim} context features; the pairs have {c.shape[1]}."

@@ -9,7 +9,7 @@ from jaxpref.types import Array, ArrayLike, PRNGKey
 
 
 def cyclic_gpm(
-  key: PRNGKey, num_items: int, dim: int = 2, radius: float = 2.0, score_scale: float = 0.0
+  key: PRNGKey, num_items: int, *, dim: int = 2, radius: float = 2.0, score_scale: float = 0.0
 ) -> tuple[GeneralPreference, Params]:
   r"""A General Preference Model with strongly cyclic preferences.
 
@@ -41,6 +41,7 @@ def cyclic_gpm(
 def sample_comparisons(
   key: PRNGKey,
   games: ArrayLike,
+  *,
   per_annotator: int,
   groups: ArrayLike | None = None,
   num_annotators: int = 1,
@@ -82,7 +83,7 @@ def sample_comparisons(
   return make_pairs(a, b, outcome, annotator=annotator)
 
 
-def bt_mixture_games(key: PRNGKey, num_items: int, num_groups: int, scale: float = 2.0) -> Array:
+def bt_mixture_games(key: PRNGKey, num_items: int, num_groups: int, *, scale: float = 2.0) -> Array:
   """``[G, n, n]`` Bradley-Terry games of independent N(0, scale^2) strengths per group."""
   scores = scale * jax.random.normal(key, (num_groups, num_items))
   return jax.nn.sigmoid(scores[:, :, None] - scores[:, None, :])

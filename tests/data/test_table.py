@@ -102,7 +102,7 @@ def test_bad_outcome_codes():
 
 
 def test_split_comparisons_is_a_partition(topmodel):
-  train, test = data.split_comparisons(topmodel, 0.25, seed=0)
+  train, test = data.split_comparisons(topmodel, test_fraction=0.25, seed=0)
   assert test.num_comparisons == 720 and train.num_comparisons == 2160
   assert train.items == topmodel.items and train.annotators == topmodel.annotators
 
@@ -110,21 +110,23 @@ def test_split_comparisons_is_a_partition(topmodel):
     return set(zip(t.annotator.tolist(), t.item_a.tolist(), t.item_b.tolist(), strict=True))
 
   assert rows(train) | rows(test) == rows(topmodel) and not rows(train) & rows(test)
-  again, _ = data.split_comparisons(topmodel, 0.25, seed=0)
+  again, _ = data.split_comparisons(topmodel, test_fraction=0.25, seed=0)
   np.testing.assert_array_equal(again.annotator, train.annotator)
   with pytest.raises(ValueError, match="non-empty"):
-    data.split_comparisons(topmodel, 1.0, seed=0)
+    data.split_comparisons(topmodel, test_fraction=1.0, seed=0)
+  with pytest.raises(TypeError):
+    data.split_comparisons(topmodel, 0.25, 0)  # test_fraction and seed are keyword-only
 
 
 def test_split_annotators_holds_out_people(topmodel):
-  train, test = data.split_annotators(topmodel, 0.25, seed=1)
+  train, test = data.split_annotators(topmodel, test_fraction=0.25, seed=1)
   assert len(set(test.annotator.tolist())) == 48
   assert not set(train.annotator.tolist()) & set(test.annotator.tolist())
   assert train.num_comparisons + test.num_comparisons == topmodel.num_comparisons
   assert test.covariates["age"].shape == (test.num_comparisons,)
   judge = topmodel._replace(annotators=())
   with pytest.raises(ValueError, match="names no annotators"):
-    data.split_annotators(judge, 0.25, seed=1)
+    data.split_annotators(judge, test_fraction=0.25, seed=1)
 
 
 def test_covariate_matrix(topmodel):
@@ -137,3 +139,71 @@ def test_covariate_matrix(topmodel):
   assert x[0, 1] == (topmodel.covariates["gender"][first] == "male")
   with pytest.raises(ValueError, match="Unknown covariate 'height'"):
     data.covariate_matrix(topmodel, ["height"])
+
+
+VENUES = (
+  "home,away,outcome,venue,season\n"
+  "ars,che,1,1,1\n"
+  "che,liv,0,neutral,1\n"
+  "liv,ars,-1,-1,2\n"
+  "ars,liv,1,0,2\n"
+  "che,ars,0, Away ,3\n"
+  "liv,che,1,+1.0,3\n"
+)
+
+
+def test_advantage_column_is_read_per_row(tmp_path):
+  path = _write(tmp_path, VENUES)
+  table = data.load_comparisons(
+    path, item_a="home", item_b="away", annotator="season", advantage="venue"
+  )
+  np.testing.assert_array_equal(table.advantage, [1, 0, -1, 0, -1, 1])
+  assert table.advantage.dtype == np.int64
+  assert "venue" not in table.covariates  # a used column, not a covariate
+  # Without the option the first-listed item has it in every row, as before.
+  plain = data.load_comparisons(path, item_a="home", item_b="away", annotator="season")
+  np.testing.assert_array_equal(plain.advantage, 1)
+  np.testing.assert_array_equal(plain.covariates["venue"][:2], ["1", "neutral"])
+  # Own words for the sides.
+  path = _write(tmp_path, "a,b,outcome,side\nx,y,1,H\nx,y,0,N\n", "own.csv")
+  table = data.load_comparisons(
+    path, item_a="a", item_b="b", annotator=None, advantage="side",
+    advantage_codes={"H": 1, "A": -1, "N": 0},
+  )  # fmt: skip
+  np.testing.assert_array_equal(table.advantage, [1, 0])
+
+
+def test_advantage_stays_aligned_through_select_and_splits(tmp_path):
+  table = data.load_comparisons(
+    _write(tmp_path, VENUES), item_a="home", item_b="away", annotator="season", advantage="venue"
+  )
+  picked = data.select(table, np.array([5, 2, 1]))
+  np.testing.assert_array_equal(picked.advantage, [1, -1, 0])
+  for split in (data.split_comparisons, data.split_annotators):
+    train, test = split(table, test_fraction=0.34, seed=3)
+    for part in (train, test):
+      rows = [
+        int(np.flatnonzero((table.item_a == a) & (table.item_b == b) & (table.outcome == y))[0])
+        for a, b, y in zip(part.item_a, part.item_b, part.outcome, strict=True)
+      ]
+      np.testing.assert_array_equal(part.advantage, table.advantage[rows])
+    assert train.num_comparisons + test.num_comparisons == 6
+  hand_built = table._replace(advantage=None)  # a table built without the column
+  assert data.select(hand_built, np.array([0, 1])).advantage is None
+
+
+def test_bad_advantage_code_names_line_value_and_column(tmp_path):
+  path = _write(tmp_path, "home,away,outcome,venue\nars,che,1,1\nche,liv,0,2\n")
+  with pytest.raises(ValueError, match=r"line 3: advantage '2' in column 'venue' is not -1, 0, 1"):
+    data.load_comparisons(path, item_a="home", item_b="away", annotator=None, advantage="venue")
+  path = _write(tmp_path, "home,away,outcome,venue\nars,che,1,\n")
+  with pytest.raises(ValueError, match=r"line 2: advantage '' in column 'venue'"):
+    data.load_comparisons(path, item_a="home", item_b="away", annotator=None, advantage="venue")
+  with pytest.raises(ValueError, match=r"advantage_codes\['H'\] = 2 is not -1, 0 or 1"):
+    data.load_comparisons(path, advantage_codes={"H": 2})
+
+
+def test_missing_advantage_column_is_named(tmp_path):
+  path = _write(tmp_path, "home,away,outcome\nars,che,1\n")
+  with pytest.raises(ValueError, match=r"missing column\(s\) 'venue'"):
+    data.load_comparisons(path, item_a="home", item_b="away", annotator=None, advantage="venue")

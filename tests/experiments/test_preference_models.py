@@ -49,7 +49,7 @@ def test_runs_on_a_user_csv(tmp_path):
   # Two groups of raters with opposite tastes over 5 items, in the user's own column names.
   games = pm.bt_mixture_games(jax.random.key(0), 5, 2, scale=3.0)
   groups = np.arange(40) % 2
-  pairs = pm.sample_comparisons(jax.random.key(1), games, 25, groups)
+  pairs = pm.sample_comparisons(jax.random.key(1), games, per_annotator=25, groups=groups)
   names = ["ant", "bee", "cat", "dog", "eel"]
   lines = ["rater,first,second,result,club"]
   rows = (np.asarray(x) for x in (pairs.item_a, pairs.item_b, pairs.outcome, pairs.annotator))

@@ -54,7 +54,7 @@ def test_utilitarian_matrix_is_a_preference_matrix():
 def test_group_robust_fit_lowers_the_worst_group_loss():
   truth = pm.bt_mixture_games(jax.random.key(2), 6, 2)
   groups = (jnp.arange(100) < 85).astype(jnp.int32)  # 85 / 15 people: a small minority
-  pairs = pm.sample_comparisons(jax.random.key(3), truth, 30, groups)
+  pairs = pm.sample_comparisons(jax.random.key(3), truth, per_annotator=30, groups=groups)
   row_groups = groups[pairs.annotator]
   model = pm.BradleyTerry(6, l2=1e-2)
   pooled = pm.group_losses(model, pm.fit(model, pairs).params, pairs, row_groups, 2)

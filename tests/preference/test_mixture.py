@@ -15,8 +15,8 @@ def three_groups():
   """150 annotators in 3 Bradley-Terry groups; 40 training and 10 test comparisons each."""
   truth = pm.bt_mixture_games(jax.random.key(4), N_ITEMS, N_GROUPS)
   groups = jax.random.randint(jax.random.key(5), (N_PEOPLE,), 0, N_GROUPS)
-  train = pm.sample_comparisons(jax.random.key(6), truth, 40, groups)
-  test = pm.sample_comparisons(jax.random.key(7), truth, 10, groups)
+  train = pm.sample_comparisons(jax.random.key(6), truth, per_annotator=40, groups=groups)
+  test = pm.sample_comparisons(jax.random.key(7), truth, per_annotator=10, groups=groups)
   return truth, groups, train, test
 
 
@@ -103,7 +103,7 @@ def test_covariates_predict_the_group_of_new_people():
   truth = pm.bt_mixture_games(jax.random.key(10), 6, 2, scale=3.0)
   x = jax.random.normal(jax.random.key(11), (200, 1))
   groups = (x[:, 0] > 0).astype(jnp.int32)
-  train = pm.sample_comparisons(jax.random.key(12), truth, 30, groups)
+  train = pm.sample_comparisons(jax.random.key(12), truth, per_annotator=30, groups=groups)
   seen = train.annotator < 150  # people 150..199 are held out
   train = train._replace(weight=seen.astype(train.outcome.dtype))
   mixture = pm.Mixture(pm.BradleyTerry(6, l2=1e-2), 2, 200, covariate_dim=1, mixing_l2=0.01)

@@ -19,6 +19,17 @@ def test_bt_logit_has_features_context_and_advantage():
   s0 = 0.1 + 0.5 * 1.0 + (0.0 - 1.0)
   s2 = 0.3 + 0.5 * 2.0 + (4.0 - 5.0)
   np.testing.assert_allclose(model.logit(params, 0, 2, c), s0 - s2 + 0.25)
+  # The row's indicator signs the advantage: item_b at home, then neutral ground.
+  np.testing.assert_allclose(model.logit(params, 0, 2, c, -1.0), s0 - s2 - 0.25)
+  np.testing.assert_allclose(model.logit(params, 0, 2, c, 0.0), s0 - s2)
+  gpm = pm.GeneralPreference(3, advantage=True)
+  gpm_params = {
+    "scores": jnp.asarray([0.1, 0.2, 0.3]),
+    "embed": jnp.zeros((3, 2)),
+    "advantage": 0.5,
+  }
+  for side in (1.0, 0.0, -1.0):
+    np.testing.assert_allclose(gpm.logit(gpm_params, 2, 0, c, side), 0.2 + 0.5 * side)
 
 
 def test_gpm_is_skew_symmetric_and_bt_when_embeddings_vanish():
