@@ -1,6 +1,6 @@
 r"""Duality gap and exploitability of a symmetric profile, unregularized and KL-regularized.
 
-Conventions (they differ between papers, see ``nash_solvers.md`` Sec. 1.4 and 9.2):
+Conventions (they differ between papers; see docs/solvers.md, 'Gap conventions'):
 
 - **Duality gap** of the symmetric profile :math:`(\pi, \pi)`:
   :math:`\mathrm{Gap}(\pi) = \max_q P(q \succ \pi) - \min_q P(\pi \succ q)`, which for a valid
@@ -82,14 +82,14 @@ def exploitability(P: ArrayLike, x: ArrayLike) -> Array:
   return 0.5 * duality_gap(P, x)
 
 
-def _log_ref(ref: ArrayLike | None, n: int, dtype) -> Array:
-  if ref is None:
+def _log_ref(ref_policy: ArrayLike | None, n: int, dtype) -> Array:
+  if ref_policy is None:
     return jnp.full((n,), -jnp.log(n), dtype=dtype)
-  return jnp.log(jnp.asarray(ref, dtype=dtype))
+  return jnp.log(jnp.asarray(ref_policy, dtype=dtype))
 
 
 def regularized_duality_gap(
-  P: ArrayLike, x: ArrayLike, *, kl_coef: ArrayLike, ref: ArrayLike | None = None
+  P: ArrayLike, x: ArrayLike, *, kl_coef: ArrayLike, ref_policy: ArrayLike | None = None
 ) -> Array:
   r"""Duality gap of :math:`(x, x)` in the KL-regularized preference game.
 
@@ -113,7 +113,8 @@ def regularized_duality_gap(
     P: ``[..., n, n]`` preference matrices.
     x: ``[..., n]`` policies.
     kl_coef: ``[...]`` KL coefficient :math:`\beta > 0` (NLHF's :math:`\tau`).
-    ref: ``[..., n]`` reference policy :math:`\rho`; uniform when ``None``.
+    ref_policy: ``[..., n]`` reference policy :math:`\rho` (:math:`\pi_{\mathrm{ref}}`); uniform
+      when ``None``.
 
   Returns:
     ``[...]`` regularized duality gaps (twice :func:`regularized_exploitability`).
@@ -131,7 +132,7 @@ def regularized_duality_gap(
   """
   P, x = check_game_and_policies("regularized_duality_gap", P, x)
   beta = jnp.asarray(kl_coef, dtype=jnp.result_type(P.dtype, x.dtype))
-  log_rho = _log_ref(ref, P.shape[-1], beta.dtype)
+  log_rho = _log_ref(ref_policy, P.shape[-1], beta.dtype)
   row = jnp.einsum("...ij,...j->...i", P, x)
   col = jnp.einsum("...i,...ij->...j", x, P)
   b = beta[..., None]
@@ -141,7 +142,7 @@ def regularized_duality_gap(
 
 
 def regularized_exploitability(
-  P: ArrayLike, x: ArrayLike, *, kl_coef: ArrayLike, ref: ArrayLike | None = None
+  P: ArrayLike, x: ArrayLike, *, kl_coef: ArrayLike, ref_policy: ArrayLike | None = None
 ) -> Array:
   r"""Exploitability of ``x`` in the KL-regularized game: half of :func:`regularized_duality_gap`.
 
@@ -153,7 +154,7 @@ def regularized_exploitability(
     P: ``[..., n, n]`` preference matrices.
     x: ``[..., n]`` policies.
     kl_coef: ``[...]`` KL coefficient :math:`\beta > 0`.
-    ref: ``[..., n]`` reference policy; uniform when ``None``.
+    ref_policy: ``[..., n]`` reference policy; uniform when ``None``.
 
   Returns:
     ``[...]`` regularized exploitabilities.
@@ -167,4 +168,4 @@ def regularized_exploitability(
     >>> bool(regularized_exploitability(P, jnp.array([0.5, 0.5]), kl_coef=1.0) > 0)
     True
   """
-  return 0.5 * regularized_duality_gap(P, x, kl_coef=kl_coef, ref=ref)
+  return 0.5 * regularized_duality_gap(P, x, kl_coef=kl_coef, ref_policy=ref_policy)

@@ -1,7 +1,8 @@
 r"""Multi-layer perceptrons conditioned on a preference vector :math:`\lambda`.
 
-One network serves the whole Pareto front: :math:`f_\theta(x, \lambda)`. Three ways to feed
-:math:`\lambda`, the first being Panacea's:
+One network serves the whole Pareto front: :math:`f_\theta(x, \lambda)`, with the preference
+vector :math:`\lambda` passed as ``weights``. Three ways to feed :math:`\lambda`, the first being
+Panacea's:
 
 * ``"svd_lora"``: every hidden layer is an :class:`SVDLoRALinear` with :math:`\lambda` as singular
   values;
@@ -24,7 +25,7 @@ CONDITIONINGS = ("svd_lora", "concat", "film")
 
 
 class ConditionedMLP(nnx.Module):
-  """MLP ``f(x, lam)`` with tanh hidden layers and a linear output.
+  """MLP ``f(x, weights)`` with tanh hidden layers and a linear output.
 
   Attributes:
     conditioning: one of ``"svd_lora"``, ``"concat"``, ``"film"``.
@@ -50,7 +51,7 @@ class ConditionedMLP(nnx.Module):
       hidden: hidden widths.
       out_features: output width.
       num_objectives: m.
-      conditioning: how lam enters (see the module docstring).
+      conditioning: how the weights enter (see the module docstring).
       rank: learned singular values per SVD-LoRA layer.
       rngs: Flax NNX random streams.
       param_dtype: dtype of the parameters.
@@ -85,36 +86,36 @@ class ConditionedMLP(nnx.Module):
     self.films = nnx.List(films)
     self.out = nnx.Linear(widths[-1], out_features, rngs=rngs, param_dtype=param_dtype)
 
-  def __call__(self, x: ArrayLike, lam: ArrayLike) -> Array:
-    """Applies the network.
+  def __call__(self, x: ArrayLike, weights: ArrayLike) -> Array:
+    r"""Applies the network.
 
     Args:
       x: ``[..., in]`` inputs.
-      lam: ``[m]`` or ``[..., m]`` preference vectors.
+      weights: ``[m]`` or ``[..., m]`` preference vectors (Panacea's :math:`\lambda`).
 
     Returns:
       ``[..., out]`` outputs.
     """
-    x, lam = jnp.asarray(x), jax.lax.stop_gradient(jnp.asarray(lam))
-    if lam.shape[-1] != self.num_objectives:
+    x, weights = jnp.asarray(x), jax.lax.stop_gradient(jnp.asarray(weights))
+    if weights.shape[-1] != self.num_objectives:
       raise ValueError(
-        f"ConditionedMLP: lam has {lam.shape[-1]} entries; the model has {self.num_objectives} "
-        "objectives."
+        f"ConditionedMLP: weights has {weights.shape[-1]} entries; the model has "
+        f"{self.num_objectives} objectives."
       )
     h = x
     if self.conditioning == "concat":
-      batch = jnp.broadcast_shapes(x.shape[:-1], lam.shape[:-1])
+      batch = jnp.broadcast_shapes(x.shape[:-1], weights.shape[:-1])
       h = jnp.concatenate(
         [
           jnp.broadcast_to(x, (*batch, x.shape[-1])),
-          jnp.broadcast_to(lam, (*batch, lam.shape[-1])),
+          jnp.broadcast_to(weights, (*batch, weights.shape[-1])),
         ],
         axis=-1,
       )
     for k, layer in enumerate(self.layers):
-      h = layer(h, lam) if self.conditioning == "svd_lora" else layer(h)
+      h = layer(h, weights) if self.conditioning == "svd_lora" else layer(h)
       if self.conditioning == "film":
-        gamma, beta = jnp.split(self.films[k](lam), 2, axis=-1)
+        gamma, beta = jnp.split(self.films[k](weights), 2, axis=-1)
         h = (1 + gamma) * h + beta
       h = jnp.tanh(h)
     return self.out(h)

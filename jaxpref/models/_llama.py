@@ -93,6 +93,7 @@ class KVCache(NamedTuple):
 def init_cache(
   config: LlamaConfig,
   batch: int,
+  *,
   max_len: int | None = None,
   dtype=jnp.float32,
   start: Array | None = None,
@@ -159,21 +160,21 @@ class LoRALinear(nnx.Module):
     self.b = nnx.LoRAParam(jnp.zeros((rank, o), jnp.float32))
     self.scaling = alpha / rank
 
-  def delta(self, x: Array, lam: Array | None = None) -> Array:
-    """The adapter's contribution alone (``lam`` is unused; kept for a common signature)."""
-    del lam
+  def delta(self, x: Array, weights: Array | None = None) -> Array:
+    """The adapter's contribution alone (``weights`` is unused; kept for a common signature)."""
+    del weights
     return (x @ self.a[...].astype(x.dtype)) @ self.b[...].astype(x.dtype) * self.scaling
 
 
-def _project(layer, x: Array, gate: Array | None, lam: Array | None) -> Array:
+def _project(layer, x: Array, gate: Array | None, weights: Array | None) -> Array:
   """``layer(x)`` with the adapter's contribution scaled per row by ``gate`` ``[B]``."""
   if not hasattr(layer, "delta"):
     return layer(x)
   out = layer.base(x)
   if gate is None:
     gate = jnp.ones((x.shape[0],), x.dtype)
-  lam = None if lam is None else lam[:, None, :]
-  return out + gate[:, None, None].astype(x.dtype) * layer.delta(x, lam)
+  weights = None if weights is None else weights[:, None, :]
+  return out + gate[:, None, None].astype(x.dtype) * layer.delta(x, weights)
 
 
 class Block(nnx.Module):
@@ -203,7 +204,7 @@ class Block(nnx.Module):
     self.w_up = dense(c.dim, c.hidden_dim, "w_up")
     self.w_down = dense(c.hidden_dim, c.dim, "w_down")
 
-  def __call__(self, x, positions, keys, values, cache_len, start, gate, lam):
+  def __call__(self, x, positions, keys, values, cache_len, start, gate, weights):
     """Attends over the cache (written from slot ``cache_len``) and the new tokens.
 
     Returns:
@@ -213,7 +214,7 @@ class Block(nnx.Module):
     B, T, _ = x.shape
 
     def proj(layer, h):
-      return _project(layer, h, gate, lam)
+      return _project(layer, h, gate, weights)
 
     h = self.attn_norm(x)
     q = _rope(proj(self.wq, h).reshape(B, T, c.num_heads, c.head_dim), positions, c.rope_theta)
@@ -259,23 +260,26 @@ class Llama(nnx.Module):
     cache: KVCache,
     *,
     gate: Array | None = None,
-    lam: Array | None = None,
+    weights: Array | None = None,
   ) -> tuple[Array, KVCache]:
-    """Logits ``[B, T, V]`` of the next token after each input token, and the updated cache.
+    r"""Logits ``[B, T, V]`` of the next token after each input token, and the updated cache.
 
     Args:
       tokens: ``[B, T]`` token ids, written at slots ``cache.length ... cache.length + T - 1``.
       cache: from :func:`init_cache` (or a previous call).
       gate: ``[B]`` multiplier of the adapters' contribution (1 = policy, 0 = frozen base model);
         all ones if None. Ignored without adapters.
-      lam: ``[B, num_objectives]`` preference vectors, required with ``adapter="svd_lora"``.
+      weights: ``[B, num_objectives]`` preference vectors (Panacea's :math:`\lambda`), required
+        with ``adapter="svd_lora"``.
 
     Returns:
       ``(logits, cache)``.
     """
     T = tokens.shape[1]
-    if self.config.adapter == "svd_lora" and lam is None:
-      raise ValueError("an svd_lora model needs lam, the [B, num_objectives] preference vectors.")
+    if self.config.adapter == "svd_lora" and weights is None:
+      raise ValueError(
+        "an svd_lora model needs weights, the [B, num_objectives] preference vectors."
+      )
     if cache.keys.shape[2] < T:
       raise ValueError(f"{T} tokens do not fit a cache of {cache.keys.shape[2]} slots.")
     positions = cache.length + jnp.arange(T)[None, :] - cache.start[:, None]
@@ -283,7 +287,14 @@ class Llama(nnx.Module):
     keys, values = [], []
     for layer, block in enumerate(self.blocks):
       x, k, v = block(
-        x, positions, cache.keys[layer], cache.values[layer], cache.length, cache.start, gate, lam
+        x,
+        positions,
+        cache.keys[layer],
+        cache.values[layer],
+        cache.length,
+        cache.start,
+        gate,
+        weights,
       )
       keys.append(k)
       values.append(v)
@@ -299,7 +310,7 @@ def sequence_log_probs(
   *,
   start: Array | None = None,
   gate: Array | None = None,
-  lam: Array | None = None,
+  weights: Array | None = None,
 ) -> Array:
   """Sum of ``log p(tokens[t] | tokens[:t])`` over positions where ``mask[t]`` (e.g. the response).
 
@@ -309,13 +320,13 @@ def sequence_log_probs(
     mask: ``[B, T]`` True on the tokens to score (never position 0).
     start: ``[B]`` first real slot per row (left padding); zeros if None.
     gate: ``[B]`` adapter gate (0 scores the frozen base model, i.e. the reference).
-    lam: ``[B, m]`` preference vectors for an ``svd_lora`` model.
+    weights: ``[B, m]`` preference vectors for an ``svd_lora`` model.
 
   Returns:
     ``[B]`` log-probabilities.
   """
-  cache = init_cache(model.config, tokens.shape[0], tokens.shape[1], start=start)
-  logits, _ = model(tokens, cache, gate=gate, lam=lam)
+  cache = init_cache(model.config, tokens.shape[0], max_len=tokens.shape[1], start=start)
+  logits, _ = model(tokens, cache, gate=gate, weights=weights)
   logp = jax.nn.log_softmax(logits[:, :-1].astype(jnp.float32), axis=-1)
   picked = jnp.take_along_axis(logp, tokens[:, 1:, None], axis=-1)[..., 0]
   return jnp.sum(jnp.where(mask[:, 1:], picked, 0.0), axis=-1)
@@ -327,7 +338,7 @@ def sequence_kl(
   mask: Array,
   *,
   start: Array | None = None,
-  lam: Array | None = None,
+  weights: Array | None = None,
 ) -> Array:
   r"""Token-level KL of the policy (adapters on) to the reference (off) along given sequences.
 
@@ -344,7 +355,7 @@ def sequence_kl(
     tokens: ``[B, T]`` sequences (prompts left-padded).
     mask: ``[B, T]`` True on the positions to sum over (the response).
     start: ``[B]`` first real slot per row.
-    lam: ``[B, m]`` preference vectors for an ``svd_lora`` model.
+    weights: ``[B, m]`` preference vectors for an ``svd_lora`` model.
 
   Returns:
     ``[B]`` KL values.
@@ -353,9 +364,9 @@ def sequence_kl(
   start = jnp.zeros((B,), jnp.int32) if start is None else start
   both = jnp.concatenate([tokens, tokens])
   gate = jnp.concatenate([jnp.ones((B,)), jnp.zeros((B,))])
-  lam2 = None if lam is None else jnp.concatenate([lam, lam])
-  cache = init_cache(model.config, 2 * B, T, start=jnp.concatenate([start, start]))
-  logits, _ = model(both, cache, gate=gate, lam=lam2)
+  weights2 = None if weights is None else jnp.concatenate([weights, weights])
+  cache = init_cache(model.config, 2 * B, max_len=T, start=jnp.concatenate([start, start]))
+  logits, _ = model(both, cache, gate=gate, weights=weights2)
   logp = jax.nn.log_softmax(logits[:, :-1].astype(jnp.float32), axis=-1)
   pol, ref = logp[:B], logp[B:]
   kl = jnp.sum(jnp.exp(pol) * (pol - ref), axis=-1)

@@ -2,7 +2,8 @@ r"""Training one preference-conditioned model for a whole Pareto front (Panacea,
 
 Each step samples weight vectors :math:`\lambda \sim \mathrm{Dirichlet}(\alpha \mathbf 1)`,
 evaluates the m objectives of the model conditioned on each, aggregates them with a
-scalarization (LS, TCH or STCH) and takes one optimizer step on the mean:
+scalarization (LS, TCH or STCH) and takes one optimizer step on the mean (Panacea's
+:math:`\lambda` is ``weights``, :math:`\alpha` is ``alpha``, as in :mod:`jaxpref.pareto`):
 
 .. math:: \min_\theta \; \mathbb{E}_{\lambda \sim \mathrm{Dir}(\alpha)}\,
    g\big(L(\theta, \lambda) \mid \lambda\big).
@@ -25,7 +26,7 @@ from flax import nnx
 from jaxpref import pareto
 from jaxpref.types import Array, PRNGKey
 
-# objectives_fn(model, lam [B, m], key) -> [B, m] losses (minimised).
+# objectives_fn(model, weights [B, m], key) -> [B, m] losses (minimised).
 ObjectivesFn = Callable[[nnx.Module, Array, PRNGKey], Array]
 
 
@@ -47,7 +48,7 @@ def pareto_set_loss(
   Args:
     model: the conditioned model.
     key: PRNG key (weights, then the objectives' own randomness).
-    objectives_fn: ``(model, lam [B, m], key) -> [B, m]`` losses to minimise.
+    objectives_fn: ``(model, weights [B, m], key) -> [B, m]`` losses to minimise.
     num_objectives: m.
     method: ``"ls"``, ``"tch"`` or ``"stch"`` (see :func:`jaxpref.pareto.scalarize`).
     ideal: ``[m]`` ideal point for TCH/STCH.
@@ -57,13 +58,14 @@ def pareto_set_loss(
     alpha: Dirichlet concentration (1 = uniform on the simplex).
 
   Returns:
-    ``(loss, aux)`` with ``aux["objectives"]`` the ``[B, m]`` losses and ``aux["lam"]``.
+    ``(loss, aux)`` with ``aux["objectives"]`` the ``[B, m]`` losses and ``aux["weights"]`` the
+    ``[B, m]`` sampled weights.
   """
-  k_lam, k_obj = jax.random.split(key)
-  lam = pareto.dirichlet(k_lam, num_objectives, num_weights, alpha=alpha)
-  values = objectives_fn(model, lam, k_obj)
-  loss = jnp.mean(pareto.scalarize(values, lam, method, ideal=ideal, mu=mu, rho=rho))
-  return loss, {"objectives": values, "lam": lam}
+  k_weights, k_obj = jax.random.split(key)
+  weights = pareto.dirichlet(k_weights, num_objectives, num_weights, alpha=alpha)
+  values = objectives_fn(model, weights, k_obj)
+  loss = jnp.mean(pareto.scalarize(values, weights, method, ideal=ideal, mu=mu, rho=rho))
+  return loss, {"objectives": values, "weights": weights}
 
 
 def fit_pareto_set(
@@ -82,7 +84,7 @@ def fit_pareto_set(
 
   Args:
     model: the conditioned model (updated in place).
-    objectives_fn: ``(model, lam [B, m], key) -> [B, m]`` losses to minimise.
+    objectives_fn: ``(model, weights [B, m], key) -> [B, m]`` losses to minimise.
     key: PRNG key.
     num_objectives: m.
     steps: optimizer steps (rounded up to a multiple of ``log_every``).

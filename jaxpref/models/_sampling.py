@@ -9,7 +9,9 @@ Geometric mixture (Nash-MD; Munos et al., Nash learning from human feedback, ICM
 .. math:: \pi_\lambda(y_t \mid x, y_{<t}) \propto
    \pi(y_t \mid x, y_{<t})^{1-\lambda}\, \pi_{\mathrm{ref}}(y_t \mid x, y_{<t})^{\lambda},
 
-the token-level (regularized) mixture that Nash-MD samples its opponent from. When the policy is
+the token-level (regularized) mixture that Nash-MD samples its opponent from; Nash-MD's
+:math:`\lambda` is the argument ``mixture`` (an ``svd_lora`` model's preference vector, Panacea's
+:math:`\lambda`, is ``weights``). When the policy is
 the reference plus an adapter, the policy and reference rows run as one batch of 2B rows through
 the shared weights (gate 1 and gate 0), each with its own KV cache rows, so a mixture step reads
 the weights once: on memory-bound decoding it costs far less than two forward passes.
@@ -52,8 +54,15 @@ class Samples(NamedTuple):
     return tokens, mask, self.start
 
 
-def bucket_length(n: int, buckets: Sequence[int] = BUCKETS) -> int:
+def bucket_length(n: int, *, buckets: Sequence[int] = BUCKETS) -> int:
   """The smallest bucket that holds ``n`` tokens.
+
+  Args:
+    n: number of tokens.
+    buckets: allowed padded lengths.
+
+  Returns:
+    The bucket length.
 
   Raises:
     ValueError: if ``n`` exceeds the largest bucket (an over-long prompt).
@@ -93,7 +102,7 @@ def pad_prompts(
   if not prompts or any(len(p) == 0 for p in prompts):
     raise ValueError("every prompt needs at least one token.")
   longest = max(len(p) for p in prompts)
-  P = bucket_length(longest, buckets)
+  P = bucket_length(longest, buckets=buckets)
   if max_len is not None and P + max_new_tokens > max_len:
     raise ValueError(
       f"a prompt of {longest} tokens (bucket {P}) plus {max_new_tokens} new tokens exceeds the "
@@ -131,7 +140,7 @@ def _next_token(key, logp: Array, temperature: Array, top_p: float) -> Array:
 
 
 @functools.partial(
-  jax.jit, static_argnames=("graphdef", "max_new_tokens", "top_p", "mixture", "reference")
+  jax.jit, static_argnames=("graphdef", "max_new_tokens", "top_p", "mixed", "reference")
 )
 def _generate(
   graphdef,
@@ -140,32 +149,32 @@ def _generate(
   start: Array,
   key: Array,
   temperature: Array,
-  mix_lambda: Array,
-  lam: Array | None,
+  mixture: Array,
+  weights: Array | None,
   eos_id: Array,
   pad_id: Array,
   *,
   max_new_tokens: int,
   top_p: float,
-  mixture: bool,
+  mixed: bool,
   reference: bool,
 ):
   model = nnx.merge(graphdef, *states)
   B, P = tokens.shape
-  if mixture:  # rows [0, B) run the policy (gate 1), rows [B, 2B) the reference (gate 0)
+  if mixed:  # rows [0, B) run the policy (gate 1), rows [B, 2B) the reference (gate 0)
     gate = jnp.concatenate([jnp.ones((B,)), jnp.zeros((B,))])
     tokens, start = jnp.tile(tokens, (2, 1)), jnp.tile(start, 2)
-    lam = None if lam is None else jnp.tile(lam, (2, 1))
+    weights = None if weights is None else jnp.tile(weights, (2, 1))
   else:
     gate = jnp.full((B,), 0.0 if reference else 1.0)
-  cache = init_cache(model.config, tokens.shape[0], P + max_new_tokens, start=start)
-  logits, cache = model(tokens, cache, gate=gate, lam=lam)
+  cache = init_cache(model.config, tokens.shape[0], max_len=P + max_new_tokens, start=start)
+  logits, cache = model(tokens, cache, gate=gate, weights=weights)
   last = logits[:, -1].astype(jnp.float32)
 
   def log_probs(last):
     logp = jax.nn.log_softmax(last, axis=-1)
-    if mixture:
-      logp = jax.nn.log_softmax((1.0 - mix_lambda) * logp[:B] + mix_lambda * logp[B:], axis=-1)
+    if mixed:
+      logp = jax.nn.log_softmax((1.0 - mixture) * logp[:B] + mixture * logp[B:], axis=-1)
     return logp
 
   def cond(carry):
@@ -179,8 +188,8 @@ def _generate(
     tok = jnp.where(done, pad_id, tok)
     out = out.at[:, t].set(tok)
     done = done | (tok == eos_id)
-    step_tok = jnp.tile(tok, 2) if mixture else tok
-    logits, cache = model(step_tok[:, None], cache, gate=gate, lam=lam)
+    step_tok = jnp.tile(tok, 2) if mixed else tok
+    logits, cache = model(step_tok[:, None], cache, gate=gate, weights=weights)
     return t + 1, key, cache, logits[:, -1].astype(jnp.float32), done, out
 
   out = jnp.full((B, max_new_tokens), pad_id, jnp.int32)
@@ -204,7 +213,7 @@ def generate(
   top_p: float = 1.0,
   mixture: float | None = None,
   reference: bool = False,
-  lam: Array | None = None,
+  weights: Array | None = None,
   buckets: Sequence[int] = BUCKETS,
 ) -> Samples:
   r"""Samples ``num_samples`` responses per prompt with a KV cache, in one compiled program.
@@ -223,7 +232,7 @@ def generate(
     mixture: :math:`\lambda` of the geometric mixture :math:`\pi^{1-\lambda}\pi_{ref}^\lambda`,
       where the reference is the model with its adapters off; None samples the policy.
     reference: sample the reference itself (adapters off) instead of the policy.
-    lam: ``[num_prompts, m]`` preference vectors for an ``svd_lora`` model.
+    weights: ``[num_prompts, m]`` preference vectors for an ``svd_lora`` model.
     buckets: prompt lengths compiled for.
 
   Returns:
@@ -250,8 +259,8 @@ def generate(
     prompts, pad_id=0, buckets=buckets, max_len=config.max_len, max_new_tokens=max_new_tokens
   )
   tokens, start = np.repeat(tokens, num_samples, 0), np.repeat(start, num_samples, 0)
-  if lam is not None:
-    lam = jnp.repeat(jnp.asarray(lam, jnp.float32), num_samples, axis=0)
+  if weights is not None:
+    weights = jnp.repeat(jnp.asarray(weights, jnp.float32), num_samples, axis=0)
   out, mask = _generate(
     graphdef,
     tuple(states),
@@ -260,12 +269,12 @@ def generate(
     key,
     jnp.asarray(temperature, jnp.float32),
     jnp.asarray(0.0 if mixture is None else mixture, jnp.float32),
-    lam,
+    weights,
     jnp.asarray(eos_id, jnp.int32),
     jnp.asarray(eos_id if pad_id is None else pad_id, jnp.int32),
     max_new_tokens=max_new_tokens,
     top_p=float(top_p),
-    mixture=mixture is not None,
+    mixed=mixture is not None,
     reference=reference,
   )
   return Samples(jnp.asarray(tokens), jnp.asarray(start), out, mask)

@@ -7,10 +7,11 @@ A dense layer with kernel :math:`W_0 \in \mathbb{R}^{d_{in} \times d_{out}}` bec
 
 with :math:`V \in \mathbb{R}^{d_{in} \times (k+m)}`, :math:`U \in \mathbb{R}^{d_{out} \times
 (k+m)}`, k learned singular values :math:`\sigma`, and a learned per-layer scale s that matches
-the injected entries to the learned ones. :math:`\lambda` is an input, never a parameter (no
-gradient flows into it). At inference :math:`\lambda` can be merged into the kernel
+the injected entries to the learned ones. :math:`\lambda` (Panacea's preference vector) is the
+argument ``weights``: an input, never a parameter (no gradient flows into it). At inference
+:math:`\lambda` can be merged into the kernel
 (:meth:`SVDLoRALinear.merged_kernel`), so a conditioned model costs nothing extra per token. The
-adapter's weights are ``nnx.LoRAParam`` (a ``Param`` subtype): ``nnx.split(model, nnx.LoRAParam,
+adapter's parameters are ``nnx.LoRAParam`` (a ``Param`` subtype): ``nnx.split(model, nnx.LoRAParam,
 ...)`` trains the adapter alone.
 """
 
@@ -22,7 +23,7 @@ from jaxpref.types import Array, ArrayLike
 
 
 class SVDLoRALinear(nnx.Module):
-  r"""Dense layer with an SVD-LoRA adapter whose last m singular values are ``scale * lam``.
+  r"""Dense layer with an SVD-LoRA adapter whose last m singular values are ``scale * weights``.
 
   Attributes:
     base: the wrapped ``nnx.Linear`` (:math:`W_0`, bias).
@@ -72,32 +73,33 @@ class SVDLoRALinear(nnx.Module):
     self.sigma = nnx.LoRAParam(jnp.zeros((rank,), param_dtype))
     self.scale = nnx.LoRAParam(jnp.asarray(scale_init, param_dtype))
 
-  def _diag(self, lam: ArrayLike) -> Array:
-    lam = jax.lax.stop_gradient(jnp.asarray(lam))
-    if lam.shape[-1] != self.num_objectives:
+  def _diag(self, weights: ArrayLike) -> Array:
+    weights = jax.lax.stop_gradient(jnp.asarray(weights))
+    if weights.shape[-1] != self.num_objectives:
       raise ValueError(
-        f"SVDLoRALinear: lam has {lam.shape[-1]} entries but the layer was built for "
+        f"SVDLoRALinear: weights has {weights.shape[-1]} entries but the layer was built for "
         f"{self.num_objectives} objectives."
       )
-    sigma = jnp.broadcast_to(self.sigma[...], (*lam.shape[:-1], self.sigma.shape[0]))
-    return jnp.concatenate([sigma, self.scale[...] * lam.astype(self.v.dtype)], axis=-1)
+    sigma = jnp.broadcast_to(self.sigma[...], (*weights.shape[:-1], self.sigma.shape[0]))
+    return jnp.concatenate([sigma, self.scale[...] * weights.astype(self.v.dtype)], axis=-1)
 
-  def __call__(self, x: ArrayLike, lam: ArrayLike) -> Array:
-    """Applies the adapted layer.
+  def __call__(self, x: ArrayLike, weights: ArrayLike) -> Array:
+    r"""Applies the adapted layer.
 
     Args:
       x: ``[..., in]`` inputs.
-      lam: ``[m]`` or ``[..., m]`` preference vectors (broadcast against the batch of ``x``).
+      weights: ``[m]`` or ``[..., m]`` preference vectors (Panacea's :math:`\lambda`),
+        broadcast against the batch of ``x``.
 
     Returns:
       ``[..., out]`` outputs, ``x W0 + b + ((x V) * diag) U^T``.
     """
-    return self.base(x) + self.delta(x, lam)
+    return self.base(x) + self.delta(x, weights)
 
-  def delta(self, x: ArrayLike, lam: ArrayLike) -> Array:
+  def delta(self, x: ArrayLike, weights: ArrayLike) -> Array:
     """The adapter's contribution alone, ``((x V) * diag) U^T``."""
-    return ((x @ self.v[...]) * self._diag(lam)) @ self.u[...].T
+    return ((x @ self.v[...]) * self._diag(weights)) @ self.u[...].T
 
-  def merged_kernel(self, lam: ArrayLike) -> Array:
-    r"""The kernel :math:`W(\\lambda)` for one preference vector ``lam`` ``[m]``: ``[in, out]``."""
-    return self.base.kernel[...] + (self.v[...] * self._diag(lam)) @ self.u[...].T
+  def merged_kernel(self, weights: ArrayLike) -> Array:
+    r"""The kernel :math:`W(\lambda)` ``[in, out]`` for one preference vector ``weights [m]``."""
+    return self.base.kernel[...] + (self.v[...] * self._diag(weights)) @ self.u[...].T

@@ -1,9 +1,14 @@
-"""Pareto toolkit: scalarizations, weights, dominance, hypervolume, indicators, aggregators.
+r"""Pareto toolkit: scalarizations, weights, dominance, hypervolume, indicators, aggregators.
 
 Pure functions that jit and vmap, with static shapes (a boolean ``valid`` mask marks the real rows
 where front sizes vary) and an explicit ``sense`` (``"min"`` for losses, ``"max"`` for rewards;
 metrics negate internally to minimisation, as pymoo and moocore do). Host-side exact
 hypervolume for any number of objectives is :func:`hypervolume_host`.
+
+One vocabulary: a weight (preference) vector is ``weights`` everywhere (the papers'
+:math:`\lambda`, UPGrad's and DualProj's p), the hypervolume's reference point is ``ref_point``,
+an ideal or utopia point is ``ideal``; hyperparameters (``ref_point``, ``ideal``, ``rho``, ``mu``,
+``alpha``, ``ridge``, ``sweeps``, ``num_samples``, ...) are keyword-only.
 """
 
 from jaxpref.pareto._aggregators import (

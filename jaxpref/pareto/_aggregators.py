@@ -173,17 +173,17 @@ def _normalized(G: Array, ridge: float) -> Array:
   return G + ridge * jnp.eye(G.shape[0], dtype=G.dtype)
 
 
-def _preference(pref: ArrayLike | None, m: int, dtype, where: str) -> Array:
-  if pref is None:
+def _preference(weights: ArrayLike | None, m: int, dtype, where: str) -> Array:
+  if weights is None:
     return jnp.full((m,), 1.0 / m, dtype)
-  pref = check_points("pref", pref, ndim=1, m=m, where=where)
-  if is_concrete(pref) and bool(jnp.any(pref < 0)):
-    raise ValueError(f"{where}: pref must be non-negative.")
-  return pref
+  weights = check_points("weights", weights, ndim=1, m=m, where=where)
+  if is_concrete(weights) and bool(jnp.any(weights < 0)):
+    raise ValueError(f"{where}: weights must be non-negative.")
+  return weights
 
 
 def upgrad_weights(
-  G: ArrayLike, pref: ArrayLike | None = None, *, ridge: float = 0.0, sweeps: int = 100
+  G: ArrayLike, weights: ArrayLike | None = None, *, ridge: float = 0.0, sweeps: int = 100
 ) -> Array:
   r"""UPGrad: the sum of the projections of each weighted gradient onto the dual cone of J.
 
@@ -197,7 +197,7 @@ def upgrad_weights(
 
   Args:
     G: ``[m, m]`` Gramian.
-    pref: ``[m]`` non-negative preference weights p; 1/m by default.
+    weights: ``[m]`` non-negative preference weights (the paper's p); 1/m by default.
     ridge: diagonal regularisation after trace normalisation.
     sweeps: coordinate-descent sweeps before the exact active-set polish.
 
@@ -216,14 +216,14 @@ def upgrad_weights(
   """
   G = _gramian(G, "upgrad_weights")
   m = G.shape[0]
-  p = _preference(pref, m, G.dtype, "upgrad_weights")
+  p = _preference(weights, m, G.dtype, "upgrad_weights")
   Gn = _normalized(G, ridge)
   lowers = p[:, None] * jnp.eye(m, dtype=G.dtype)
   return jnp.sum(jax.vmap(lambda low: _box_qp(Gn, low, sweeps))(lowers), axis=0)
 
 
 def dualproj_weights(
-  G: ArrayLike, pref: ArrayLike | None = None, *, ridge: float = 0.0, sweeps: int = 100
+  G: ArrayLike, weights: ArrayLike | None = None, *, ridge: float = 0.0, sweeps: int = 100
 ) -> Array:
   r"""DualProj: the projection of the preference-weighted mean gradient onto the dual cone.
 
@@ -231,7 +231,7 @@ def dualproj_weights(
 
   Args:
     G: ``[m, m]`` Gramian.
-    pref: ``[m]`` non-negative preference weights p; 1/m by default.
+    weights: ``[m]`` non-negative preference weights (the paper's p); 1/m by default.
     ridge: diagonal regularisation after trace normalisation.
     sweeps: coordinate-descent sweeps before the exact active-set polish.
 
@@ -251,5 +251,5 @@ def dualproj_weights(
   """
   G = _gramian(G, "dualproj_weights")
   m = G.shape[0]
-  p = _preference(pref, m, G.dtype, "dualproj_weights")
+  p = _preference(weights, m, G.dtype, "dualproj_weights")
   return _box_qp(_normalized(G, ridge), p, sweeps)

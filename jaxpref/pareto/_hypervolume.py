@@ -30,13 +30,13 @@ from jaxpref.pareto._checks import check_points, check_valid, to_min
 from jaxpref.types import Array, ArrayLike, HostArray, PRNGKey
 
 
-def _prepare(F, ref, sense, valid, where):
+def _prepare(F, ref_point, sense, valid, where):
   F = check_points("F", F, where=where)
-  ref = check_points("ref", ref, ndim=1, m=F.shape[1], where=where)
+  ref_point = check_points("ref_point", ref_point, ndim=1, m=F.shape[1], where=where)
   valid = check_valid(valid, F.shape[0], where)
-  F, ref = to_min(F, sense), to_min(ref, sense)
-  inside = valid & jnp.all(ref > F, axis=-1)
-  return jnp.where(inside[:, None], F, ref), ref
+  F, ref_point = to_min(F, sense), to_min(ref_point, sense)
+  inside = valid & jnp.all(ref_point > F, axis=-1)
+  return jnp.where(inside[:, None], F, ref_point), ref_point
 
 
 def _hv2(P: Array, r: Array) -> Array:
@@ -78,15 +78,15 @@ def _exact(P: Array, r: Array) -> Array:
 
 
 def hypervolume(
-  F: ArrayLike, ref: ArrayLike, *, sense: str = "min", valid: ArrayLike | None = None
+  F: ArrayLike, *, ref_point: ArrayLike, sense: str = "min", valid: ArrayLike | None = None
 ) -> Array:
-  """Exact hypervolume of ``F`` with respect to ``ref``, for one to three objectives, in JAX.
+  """Exact hypervolume of ``F`` with respect to ``ref_point``, for one to three objectives, in JAX.
 
   Jits and vmaps (over fronts of equal padded size; use ``valid`` for the real rows).
 
   Args:
     F: ``[n, m]`` objective values, ``m`` in 1..3.
-    ref: ``[m]`` reference point (worse than the points that should count).
+    ref_point: ``[m]`` reference point :math:`r` (worse than the points that should count).
     sense: ``"min"`` or ``"max"``.
     valid: optional ``[n]`` boolean mask of real rows.
 
@@ -99,18 +99,18 @@ def hypervolume(
 
   Examples:
     >>> F = jnp.array([[1.0, 4], [2, 2], [3, 1], [3, 3], [4, 4]])
-    >>> float(hypervolume(F, jnp.array([5.0, 5.0])))
+    >>> float(hypervolume(F, ref_point=jnp.array([5.0, 5.0])))
     12.0
     >>> F3 = jnp.array([[1.0, 2, 3], [2, 1, 3], [3, 2, 1], [2, 2, 2], [1, 3, 2]])
-    >>> float(hypervolume(F3, jnp.full(3, 4.0)))
+    >>> float(hypervolume(F3, ref_point=jnp.full(3, 4.0)))
     15.0
   """
-  P, r = _prepare(F, ref, sense, valid, "hypervolume")
+  P, r = _prepare(F, ref_point, sense, valid, "hypervolume")
   return _exact(P, r)
 
 
 def hypervolume_contributions(
-  F: ArrayLike, ref: ArrayLike, *, sense: str = "min", valid: ArrayLike | None = None
+  F: ArrayLike, *, ref_point: ArrayLike, sense: str = "min", valid: ArrayLike | None = None
 ) -> Array:
   r"""Exclusive contribution of every point to the hypervolume.
 
@@ -124,7 +124,7 @@ def hypervolume_contributions(
 
   Args:
     F: ``[n, m]`` objective values, ``m`` in 1..3.
-    ref: ``[m]`` reference point.
+    ref_point: ``[m]`` reference point.
     sense: ``"min"`` or ``"max"``.
     valid: optional ``[n]`` boolean mask of real rows.
 
@@ -133,10 +133,10 @@ def hypervolume_contributions(
 
   Examples:
     >>> F = jnp.array([[1.0, 4], [2, 2], [3, 1], [3, 3], [4, 4]])
-    >>> hypervolume_contributions(F, jnp.array([5.0, 5.0])).tolist()
+    >>> hypervolume_contributions(F, ref_point=jnp.array([5.0, 5.0])).tolist()
     [1.0, 2.0, 2.0, 0.0, 0.0]
   """
-  P, r = _prepare(F, ref, sense, valid, "hypervolume_contributions")
+  P, r = _prepare(F, ref_point, sense, valid, "hypervolume_contributions")
   n = P.shape[0]
   total = _exact(P, r)
   without = jax.vmap(lambda i: _exact(jnp.where((jnp.arange(n) == i)[:, None], r, P), r))(
@@ -148,9 +148,9 @@ def hypervolume_contributions(
 def hypervolume_mc(
   key: PRNGKey,
   F: ArrayLike,
-  ref: ArrayLike,
-  num_samples: int = 100_000,
   *,
+  ref_point: ArrayLike,
+  num_samples: int = 100_000,
   sense: str = "min",
   valid: ArrayLike | None = None,
   batch_size: int = 8192,
@@ -165,7 +165,7 @@ def hypervolume_mc(
   Args:
     key: PRNG key.
     F: ``[n, m]`` objective values.
-    ref: ``[m]`` reference point.
+    ref_point: ``[m]`` reference point.
     num_samples: N (rounded up to a multiple of ``batch_size``).
     sense: ``"min"`` or ``"max"``.
     valid: optional ``[n]`` boolean mask of real rows.
@@ -180,11 +180,12 @@ def hypervolume_mc(
 
   Examples:
     >>> F = jnp.array([[1.0, 4], [2, 2], [3, 1]])
-    >>> est = hypervolume_mc(jax.random.key(0), F, jnp.array([5.0, 5.0]), 200_000)
+    >>> key = jax.random.key(0)
+    >>> est = hypervolume_mc(key, F, ref_point=jnp.array([5.0, 5.0]), num_samples=200_000)
     >>> abs(float(est) - 12.0) < 0.1
     True
   """
-  P, r = _prepare(F, ref, sense, valid, "hypervolume_mc")
+  P, r = _prepare(F, ref_point, sense, valid, "hypervolume_mc")
   lower = jnp.min(P, axis=0)
   volume = jnp.prod(r - lower)
   batch_size = min(int(batch_size), int(num_samples))
@@ -250,7 +251,7 @@ def _hv_host(P: HostArray, r: HostArray) -> float:
   return total
 
 
-def hypervolume_host(F: ArrayLike, ref: ArrayLike, *, sense: str = "min") -> float:
+def hypervolume_host(F: ArrayLike, *, ref_point: ArrayLike, sense: str = "min") -> float:
   """Exact hypervolume for any number of objectives, in numpy on the host (for evaluation).
 
   Slices the last objective recursively (HSO) on the non-dominated points, down to an O(n^2)
@@ -259,7 +260,7 @@ def hypervolume_host(F: ArrayLike, ref: ArrayLike, *, sense: str = "min") -> flo
 
   Args:
     F: ``[n, m]`` objective values.
-    ref: ``[m]`` reference point.
+    ref_point: ``[m]`` reference point.
     sense: ``"min"`` or ``"max"``.
 
   Returns:
@@ -267,15 +268,16 @@ def hypervolume_host(F: ArrayLike, ref: ArrayLike, *, sense: str = "min") -> flo
 
   Examples:
     >>> F = [[1, 2, 3, 4], [4, 3, 2, 1], [2, 2, 2, 2], [3, 1, 4, 2]]
-    >>> hypervolume_host(F, [5, 5, 5, 5])
+    >>> hypervolume_host(F, ref_point=[5, 5, 5, 5])
     99.0
   """
-  F, r = np.asarray(F, dtype=np.float64), np.asarray(ref, dtype=np.float64)
+  F, r = np.asarray(F, dtype=np.float64), np.asarray(ref_point, dtype=np.float64)
   if F.ndim != 2 or r.shape != (F.shape[1],):
     raise ValueError(
-      f"hypervolume_host: F must be [n, m] and ref [m] with the same m; got {F.shape}, {r.shape}."
+      "hypervolume_host: F must be [n, m] and ref_point [m] with the same m; got "
+      f"{F.shape}, {r.shape}."
     )
-  for name, x in (("F", F), ("ref", r)):
+  for name, x in (("F", F), ("ref_point", r)):
     if not np.isfinite(x).all():
       idx = [int(i) for i in np.argwhere(~np.isfinite(x))[0]]
       raise ValueError(f"hypervolume_host: {name} must be finite; {name}{idx} = {x[tuple(idx)]}.")

@@ -201,8 +201,8 @@ def sparsity(F: ArrayLike, *, valid: ArrayLike | None = None) -> Array:
 def r2(
   F: ArrayLike,
   weights: ArrayLike,
-  utopia: ArrayLike,
   *,
+  ideal: ArrayLike,
   sense: str = "max",
   valid: ArrayLike | None = None,
 ) -> Array:
@@ -212,11 +212,12 @@ def r2(
 
   Lower is better. MOGFN uses it on rewards in [0, 1] with utopia 1 (hence ``sense="max"`` by
   default; the sense only matters through the absolute value, so it is recorded for symmetry).
+  The utopia point :math:`u` is ``ideal``, as in :func:`jaxpref.pareto.tchebycheff`.
 
   Args:
     F: ``[n, m]`` objective values.
     weights: ``[k, m]`` weight vectors.
-    utopia: ``[m]`` utopia point.
+    ideal: ``[m]`` utopia point :math:`u` (keyword-only).
     sense: ``"min"`` or ``"max"``.
     valid: optional ``[n]`` mask of real rows.
 
@@ -229,12 +230,12 @@ def r2(
 
   Examples:
     >>> F = jnp.array([[1.0, 0.0], [0.0, 1.0]])
-    >>> float(r2(F, jnp.array([[0.5, 0.5]]), jnp.ones(2)))
+    >>> float(r2(F, jnp.array([[0.5, 0.5]]), ideal=jnp.ones(2)))
     0.5
   """
   F = check_points("F", F, where="r2")
   W = check_points("weights", weights, m=F.shape[1], where="r2")
-  u = check_points("utopia", utopia, ndim=1, m=F.shape[1], where="r2")
+  u = check_points("ideal", ideal, ndim=1, m=F.shape[1], where="r2")
   valid = check_valid(valid, F.shape[0], "r2")
   F, u = to_min(F, sense), to_min(u, sense)
   t = jnp.max(W[:, None, :] * jnp.abs(u - F)[None, :, :], axis=-1)  # [k, n]
@@ -265,8 +266,8 @@ def controllability(weights: ArrayLike, values: ArrayLike, *, sense: str = "max"
     ``[m]`` correlations (NaN for an objective whose weight or value never changes).
 
   Examples:
-    >>> lam = jnp.array([[0.0, 1], [0.5, 0.5], [1, 0]])
-    >>> controllability(lam, jnp.array([[0.1, 0.9], [0.5, 0.6], [0.7, 0.2]])).tolist()
+    >>> weights = jnp.array([[0.0, 1], [0.5, 0.5], [1, 0]])
+    >>> controllability(weights, jnp.array([[0.1, 0.9], [0.5, 0.6], [0.7, 0.2]])).tolist()
     [1.0, 1.0]
   """
   W = check_points("weights", weights, where="controllability")

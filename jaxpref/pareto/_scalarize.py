@@ -5,6 +5,10 @@ All three are written for minimisation of losses :math:`L \in \mathbb{R}^m` with
 rewards :math:`J` to maximise, ``ideal`` is the utopia point :math:`u`, and each function returns
 the negated minimisation form on :math:`(-J, -u)`, a score to maximise:
 e.g. :math:`\mathrm{TCH} = -\max_i \lambda_i (u_i - J_i)`.
+
+Names: the papers' :math:`\lambda` is the argument ``weights``, :math:`z^*` (or :math:`u`) is
+``ideal``, the augmentation :math:`\rho` is ``rho`` and the STCH temperature :math:`\mu` is ``mu``;
+``ideal``, ``rho``, ``mu`` and ``sense`` are keyword-only.
 """
 
 import jax.numpy as jnp
@@ -63,8 +67,8 @@ def linear(values: ArrayLike, weights: ArrayLike, *, sense: str = "min") -> Arra
 def tchebycheff(
   values: ArrayLike,
   weights: ArrayLike,
-  ideal: ArrayLike,
   *,
+  ideal: ArrayLike,
   rho: float = 0.0,
   sense: str = "min",
 ) -> Array:
@@ -92,7 +96,7 @@ def tchebycheff(
     multiple-criteria objectives, 1976; Steuer & Choo, Math. Programming 1983 (augmented form).
 
   Examples:
-    >>> float(tchebycheff(jnp.array([0.2, 0.5]), jnp.array([0.5, 0.5]), jnp.zeros(2)))
+    >>> float(tchebycheff(jnp.array([0.2, 0.5]), jnp.array([0.5, 0.5]), ideal=jnp.zeros(2)))
     0.25
   """
   L, w, z = _prepare(values, weights, ideal, sense, "tchebycheff")
@@ -103,8 +107,8 @@ def tchebycheff(
 def smooth_tchebycheff(
   values: ArrayLike,
   weights: ArrayLike,
-  ideal: ArrayLike,
   *,
+  ideal: ArrayLike,
   mu: float = 0.1,
   sense: str = "min",
 ) -> Array:
@@ -131,7 +135,7 @@ def smooth_tchebycheff(
 
   Examples:
     >>> L, w = jnp.array([0.2, 0.5]), jnp.array([0.5, 0.5])
-    >>> round(float(smooth_tchebycheff(L, w, jnp.zeros(2), mu=0.1)), 6)
+    >>> round(float(smooth_tchebycheff(L, w, ideal=jnp.zeros(2), mu=0.1)), 6)
     0.270141
   """
   if not isinstance(mu, jnp.ndarray) and mu <= 0:
@@ -175,5 +179,5 @@ def scalarize(
   if ideal is None:
     raise ValueError(f"scalarization {method!r} needs an ideal point.")
   if method == "tch":
-    return tchebycheff(values, weights, ideal, rho=rho, sense=sense)
-  return smooth_tchebycheff(values, weights, ideal, mu=mu, sense=sense)
+    return tchebycheff(values, weights, ideal=ideal, rho=rho, sense=sense)
+  return smooth_tchebycheff(values, weights, ideal=ideal, mu=mu, sense=sense)

@@ -72,7 +72,7 @@ def _explicit_regularized_gap(P, x, beta, ref):
 def test_regularized_gap_matches_explicit_best_responses(beta):
   P, X = _random_games(2, 6, 20), _random_policies(3, 6, 20)
   ref = _random_policies(4, 6, 1)[0]
-  got = np.asarray(regularized_duality_gap(P, X, kl_coef=beta, ref=ref))
+  got = np.asarray(regularized_duality_gap(P, X, kl_coef=beta, ref_policy=ref))
   expected = [_explicit_regularized_gap(p, x, beta, ref) for p, x in zip(P, X, strict=True)]
   np.testing.assert_allclose(got, expected, atol=1e-12)
   # The symmetric closed form 2 beta log Z + 2 beta KL - 1.
@@ -80,7 +80,7 @@ def test_regularized_gap_matches_explicit_best_responses(beta):
   closed = 2 * beta * np.log(Z) + 2 * beta * np.asarray(kl_divergence(X, ref)) - 1
   np.testing.assert_allclose(got, closed, atol=1e-10)
   np.testing.assert_allclose(
-    regularized_exploitability(P, X, kl_coef=beta, ref=ref), got / 2, atol=1e-15
+    regularized_exploitability(P, X, kl_coef=beta, ref_policy=ref), got / 2, atol=1e-15
   )
 
 

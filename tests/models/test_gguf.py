@@ -79,7 +79,9 @@ def test_smollm2_logits_match_an_independent_numpy_pass():
   path = _weights_path()
   model = models.load_llama_gguf(path)
   tokens = np.array([1, 9690, 198, 2683, 314, 253, 5356, 11173, 2, 198, 1, 4093, 198, 1780])
-  logits, _ = model(jnp.asarray(tokens)[None], models.init_cache(model.config, 1, len(tokens)))
+  logits, _ = model(
+    jnp.asarray(tokens)[None], models.init_cache(model.config, 1, max_len=len(tokens))
+  )
   ref = _numpy_forward(str(path), tokens)
   lp = jax.nn.log_softmax(logits[0].astype(jnp.float64), -1)
   ref_lp = (

@@ -74,23 +74,23 @@ def test_adapters_start_at_the_base_model_and_gate_per_row(adapter):
       getattr(dst, "base", dst).kernel[...] = src.kernel[...]
   adapted.embed.embedding[...] = base.embed.embedding[...]
   tokens = jax.random.randint(jax.random.key(5), (2, 6), 0, TINY.vocab_size)
-  lam = jnp.asarray([[0.3, 0.7], [0.9, 0.1]])
+  weights = jnp.asarray([[0.3, 0.7], [0.9, 0.1]])
   want, _ = base(tokens, llama.init_cache(TINY, 2))
-  got, _ = adapted(tokens, llama.init_cache(config, 2), lam=lam)
+  got, _ = adapted(tokens, llama.init_cache(config, 2), weights=weights)
   np.testing.assert_allclose(got, want, atol=1e-5)  # zero-initialised adapter = base model
   graphdef, lora, rest = nnx.split(adapted, nnx.LoRAParam, ...)
   lora = jax.tree.map(lambda x: x + 0.3 * jax.random.normal(jax.random.key(6), x.shape), lora)
   adapted = nnx.merge(graphdef, lora, rest)
   gate = jnp.asarray([1.0, 0.0])
-  mixed, _ = adapted(tokens, llama.init_cache(config, 2), gate=gate, lam=lam)
-  on, _ = adapted(tokens, llama.init_cache(config, 2), lam=lam)
+  mixed, _ = adapted(tokens, llama.init_cache(config, 2), gate=gate, weights=weights)
+  on, _ = adapted(tokens, llama.init_cache(config, 2), weights=weights)
   np.testing.assert_allclose(mixed[1], want[1], atol=1e-5)  # gate 0: the reference
   np.testing.assert_allclose(mixed[0], on[0], atol=1e-5)  # gate 1: the policy
   assert not np.allclose(on[0], want[0], atol=1e-3)
   if adapter == "svd_lora":
-    with pytest.raises(ValueError, match="needs lam"):
+    with pytest.raises(ValueError, match="needs weights"):
       adapted(tokens, llama.init_cache(config, 2))
-    other, _ = adapted(tokens, llama.init_cache(config, 2), lam=lam[::-1])
+    other, _ = adapted(tokens, llama.init_cache(config, 2), weights=weights[::-1])
     assert not np.allclose(other[0], on[0], atol=1e-4)  # the preference vector steers the model
 
 

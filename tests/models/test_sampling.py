@@ -36,7 +36,7 @@ def _greedy_by_hand(model, prompt, steps, gate):
   toks = list(prompt)
   for _ in range(steps):
     t = jnp.asarray(toks)[None]
-    logits, _ = model(t, models.init_cache(TINY, 1, len(toks)), gate=jnp.full((1,), gate))
+    logits, _ = model(t, models.init_cache(TINY, 1, max_len=len(toks)), gate=jnp.full((1,), gate))
     toks.append(int(jnp.argmax(logits[0, -1])))
   return toks[len(prompt) :]
 
@@ -54,9 +54,9 @@ def test_greedy_sampling_with_cache_and_padding_equals_full_recomputation(model)
 
 def test_left_padding_does_not_change_the_logits(model):
   prompt = jnp.asarray([[4, 9, 2, 7]])
-  plain, _ = model(prompt, models.init_cache(TINY, 1, 4))
+  plain, _ = model(prompt, models.init_cache(TINY, 1, max_len=4))
   padded = jnp.concatenate([jnp.zeros((1, 5), jnp.int32), prompt], axis=1)
-  logits, _ = model(padded, models.init_cache(TINY, 1, 9, start=jnp.asarray([5])))
+  logits, _ = model(padded, models.init_cache(TINY, 1, max_len=9, start=jnp.asarray([5])))
   np.testing.assert_allclose(logits[:, 5:], plain, atol=1e-5)
   seq = models.sequence_log_probs(model, prompt, jnp.asarray([[0, 1, 1, 1]], bool))
   seq_padded = models.sequence_log_probs(
@@ -87,15 +87,15 @@ def test_mixture_endpoints_and_first_token_distribution(model):
   )
   assert [int(t) for t in ref] == _greedy_by_hand(model, prompt[0], 5, 0.0)
   # sampled first tokens follow softmax((1 - l) log pi + l log pi_ref)
-  lam, K = 0.3, 4000
+  mixture, K = 0.3, 4000
   out = models.generate(
-    model, prompt, jax.random.key(1), max_new_tokens=1, eos_id=39, num_samples=K, mixture=lam
+    model, prompt, jax.random.key(1), max_new_tokens=1, eos_id=39, num_samples=K, mixture=mixture
   )
   t = jnp.asarray(prompt)
-  lp, _ = model(t, models.init_cache(TINY, 1, 5), gate=jnp.ones(1))
-  lr, _ = model(t, models.init_cache(TINY, 1, 5), gate=jnp.zeros(1))
+  lp, _ = model(t, models.init_cache(TINY, 1, max_len=5), gate=jnp.ones(1))
+  lr, _ = model(t, models.init_cache(TINY, 1, max_len=5), gate=jnp.zeros(1))
   mix = jax.nn.softmax(
-    (1 - lam) * jax.nn.log_softmax(lp[0, -1]) + lam * jax.nn.log_softmax(lr[0, -1])
+    (1 - mixture) * jax.nn.log_softmax(lp[0, -1]) + mixture * jax.nn.log_softmax(lr[0, -1])
   )
   freq = np.bincount(np.asarray(out.tokens[:, 0]), minlength=TINY.vocab_size) / K
   np.testing.assert_allclose(freq, mix, atol=4 * np.sqrt(0.25 / K))
@@ -171,8 +171,8 @@ def test_token_level_kl_is_exact_and_averages_the_log_ratio(model):
   assert float(jnp.std(kl)) < float(jnp.std(ratio))
   # first position by hand
   t = jnp.asarray(prompt)
-  a, _ = model(t, models.init_cache(TINY, 1, 3), gate=jnp.ones(1))
-  b, _ = model(t, models.init_cache(TINY, 1, 3), gate=jnp.zeros(1))
+  a, _ = model(t, models.init_cache(TINY, 1, max_len=3), gate=jnp.ones(1))
+  b, _ = model(t, models.init_cache(TINY, 1, max_len=3), gate=jnp.zeros(1))
   pa, pb = jax.nn.log_softmax(a[0, -1]), jax.nn.log_softmax(b[0, -1])
   first = models.sequence_kl(
     model, tokens[:1], mask[:1] & (jnp.arange(tokens.shape[1]) == 16), start=start[:1]
@@ -186,14 +186,26 @@ def test_svd_lora_sampling_takes_a_preference_vector_per_prompt():
   graphdef, lora, rest = nnx.split(m, nnx.LoRAParam, ...)
   lora = jax.tree.map(lambda x: x + jax.random.normal(jax.random.key(7), x.shape), lora)
   kw = dict(max_new_tokens=6, eos_id=39, temperature=0.0)
-  lam = jnp.asarray([[1.0, 0.0], [0.0, 1.0]])
+  weights = jnp.asarray([[1.0, 0.0], [0.0, 1.0]])
   out = models.generate(
-    (graphdef, lora, rest), [[1, 2, 3], [1, 2, 3]], jax.random.key(0), lam=lam, **kw
+    (graphdef, lora, rest), [[1, 2, 3], [1, 2, 3]], jax.random.key(0), weights=weights, **kw
   )
   assert not np.array_equal(out.tokens[0], out.tokens[1])  # same prompt, different preferences
   mix = models.generate(
-    (graphdef, lora, rest), [[1, 2, 3]], jax.random.key(0), lam=lam[:1], mixture=0.0, **kw
+    (graphdef, lora, rest), [[1, 2, 3]], jax.random.key(0), weights=weights[:1], mixture=0.0, **kw
   )
   assert np.array_equal(mix.tokens[0], out.tokens[0])
-  with pytest.raises(ValueError, match="needs lam"):
+  with pytest.raises(ValueError, match="needs weights"):
     models.generate((graphdef, lora, rest), [[1, 2, 3]], jax.random.key(0), **kw)
+
+
+def test_cache_and_bucket_hyperparameters_are_keyword_only():
+  assert models.bucket_length(17, buckets=(16, 32)) == 32
+  assert models.bucket_length(5) == 16
+  with pytest.raises(TypeError):
+    models.bucket_length(17, (16, 32))
+  cache = models.init_cache(TINY, 2, max_len=7, dtype=jnp.float16, start=jnp.asarray([0, 3]))
+  assert cache.keys.shape == (TINY.num_layers, 2, 7, TINY.num_kv_heads, TINY.head_dim)
+  assert cache.keys.dtype == jnp.float16 and cache.start.tolist() == [0, 3]
+  with pytest.raises(TypeError):
+    models.init_cache(TINY, 2, 7)

@@ -73,7 +73,7 @@ def test_upgrad_scale_linear():
   scales = jnp.array([0.1, 1.0, 10.0, 3.0])
   d = Jr.T @ pareto.upgrad_weights(Jr @ Jr.T)
   Js = scales[:, None] * Jr
-  ds = Js.T @ pareto.upgrad_weights(Js @ Js.T, pref=jnp.full(4, 0.25) / scales)
+  ds = Js.T @ pareto.upgrad_weights(Js @ Js.T, weights=jnp.full(4, 0.25) / scales)
   np.testing.assert_allclose(ds, d, atol=1e-9)
 
 
@@ -103,40 +103,6 @@ def test_vmap_over_gramians():
       np.testing.assert_allclose(batched[k], fn(Gs[k]), atol=1e-12)
 
 
-def test_gramian_routes_agree_on_a_network():
-  key = jax.random.key(0)
-  params = {
-    "w1": jax.random.normal(key, (10, 5)) / 3,
-    "w2": jax.random.normal(jax.random.key(1), (5, 1)) / 2,
-  }
-  x = jax.random.normal(jax.random.key(2), (16, 10))
-  y = jax.random.normal(jax.random.key(3), (16,))
-
-  def losses(p, x, y):  # IWRM: every example's loss is an objective
-    pred = (jax.nn.relu(x @ p["w1"]) @ p["w2"])[:, 0]
-    return (pred - y) ** 2
-
-  jac = jax.jacrev(losses)(params, x, y)
-  G1 = pareto.gramian(jac)
-  for chunk in (None, 1, 4):
-    values, G2 = pareto.gramian_and_values(losses, params, x, y, chunk_size=chunk)
-    np.testing.assert_allclose(G2, G1, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(values, losses(params, x, y))
-  direction, _, w = pareto.aggregate(losses, params, pareto.upgrad_weights, x, y, chunk_size=4)
-  expected = pareto.combine(jac, w)
-  for k in params:
-    np.testing.assert_allclose(direction[k], expected[k], rtol=1e-10, atol=1e-12)
-  # Non-conflicting: J d >= 0, so a small step along -d raises no example's loss.
-  flat = jnp.concatenate([jac[k].reshape(16, -1) for k in params], axis=1)
-  d = jnp.concatenate([direction[k].ravel() for k in params])
-  assert bool(jnp.all(flat @ d >= -1e-9))
-  step = jax.tree.map(lambda p, g: p - 1e-4 * g, params, direction)
-  assert bool(jnp.all(losses(step, x, y) <= losses(params, x, y) + 1e-12))
-  mean_dir = pareto.combine(jac, jnp.full(16, 1 / 16))
-  mean_step = jax.tree.map(lambda p, g: p - 1e-4 * g, params, mean_dir)
-  assert bool(jnp.any(losses(mean_step, x, y) > losses(params, x, y)))  # ERM may raise some
-
-
 def test_bad_inputs():
   with pytest.raises(ValueError, match="square"):
     pareto.upgrad_weights(jnp.ones((2, 3)))
@@ -145,7 +111,22 @@ def test_bad_inputs():
   with pytest.raises(ValueError, match="must be finite"):
     pareto.dualproj_weights(jnp.array([[1.0, jnp.nan], [jnp.nan, 1.0]]))
   with pytest.raises(ValueError, match="non-negative"):
-    pareto.upgrad_weights(G, pref=jnp.array([0.5, -0.1]))
-  with pytest.raises(ValueError, match="leading objective axis"):
-    pareto.gramian({"a": jnp.ones((2, 3)), "b": jnp.ones((3, 3))})
+    pareto.upgrad_weights(G, weights=jnp.array([0.5, -0.1]))
   assert functools.partial(pareto.upgrad_weights, ridge=1e-4)(G).shape == (2,)
+
+
+def test_preference_weights_are_named_weights_and_hyperparameters_keyword_only():
+  p = jnp.array([0.8, 0.2])
+  for fn in (pareto.upgrad_weights, pareto.dualproj_weights):
+    assert not np.allclose(fn(G, weights=p), fn(G))  # the preference steers the weights
+    np.testing.assert_allclose(fn(G, p), fn(G, weights=p))  # weights may be positional
+    with pytest.raises(TypeError):
+      fn(G, pref=p)  # the old name
+    with pytest.raises(TypeError):
+      fn(G, p, 1e-4)  # ridge is keyword-only
+  # DualProj: w >= p (the lower bound of its QP), and no conflict with either objective.
+  w = pareto.dualproj_weights(G, weights=p)
+  assert bool(jnp.all(w >= p - 1e-12))
+  assert bool(jnp.all(J @ (J.T @ w) >= -1e-9))
+  with pytest.raises(TypeError):
+    pareto.mgda_weights(G, 10)  # max_iters is keyword-only

@@ -12,12 +12,12 @@ F4 = np.array([[1.0, 2, 3, 4], [4, 3, 2, 1], [2, 2, 2, 2], [3, 1, 4, 2]])
 
 
 def test_spec_vectors():
-  assert float(pareto.hypervolume(F2, jnp.full(2, 5.0))) == 12.0
-  assert float(pareto.hypervolume(F3, jnp.full(3, 4.0))) == 15.0
-  assert pareto.hypervolume_host(F2, [5, 5]) == 12.0
-  assert pareto.hypervolume_host(F3, [4, 4, 4]) == 15.0
-  assert pareto.hypervolume_host(F4, [5, 5, 5, 5]) == 99.0
-  contrib = pareto.hypervolume_contributions(F2, jnp.full(2, 5.0))
+  assert float(pareto.hypervolume(F2, ref_point=jnp.full(2, 5.0))) == 12.0
+  assert float(pareto.hypervolume(F3, ref_point=jnp.full(3, 4.0))) == 15.0
+  assert pareto.hypervolume_host(F2, ref_point=[5, 5]) == 12.0
+  assert pareto.hypervolume_host(F3, ref_point=[4, 4, 4]) == 15.0
+  assert pareto.hypervolume_host(F4, ref_point=[5, 5, 5, 5]) == 99.0
+  contrib = pareto.hypervolume_contributions(F2, ref_point=jnp.full(2, 5.0))
   np.testing.assert_allclose(contrib, [1, 2, 2, 0, 0])
 
 
@@ -25,26 +25,26 @@ def test_points_not_dominating_the_reference_count_nothing():
   ref = jnp.array([3.5, 3.5])
   # (4, 4) and (1, 4) are outside; (3.5, 1) touches the reference in f1.
   F = np.array([[4.0, 4], [1, 4], [2, 2], [3.5, 1]])
-  assert float(pareto.hypervolume(F, ref)) == pytest.approx(1.5 * 1.5)
-  assert pareto.hypervolume_host(F, ref) == pytest.approx(2.25)
-  assert float(pareto.hypervolume(F[:2], ref)) == 0.0
-  assert pareto.hypervolume_host(F[:2], ref) == 0.0
+  assert float(pareto.hypervolume(F, ref_point=ref)) == pytest.approx(1.5 * 1.5)
+  assert pareto.hypervolume_host(F, ref_point=ref) == pytest.approx(2.25)
+  assert float(pareto.hypervolume(F[:2], ref_point=ref)) == 0.0
+  assert pareto.hypervolume_host(F[:2], ref_point=ref) == 0.0
 
 
 def test_duplicates_and_dominated_points():
   F = np.concatenate([F3, F3[:2], [[3.5, 3.5, 3.5]]])
-  assert float(pareto.hypervolume(F, jnp.full(3, 4.0))) == 15.0
-  contrib = pareto.hypervolume_contributions(F, jnp.full(3, 4.0))
+  assert float(pareto.hypervolume(F, ref_point=jnp.full(3, 4.0))) == 15.0
+  contrib = pareto.hypervolume_contributions(F, ref_point=jnp.full(3, 4.0))
   assert contrib[0] == 0 and contrib[1] == 0 and contrib[-1] == 0  # duplicated or dominated
 
 
 def test_max_sense_equals_negated_min():
   F, valid, _ = random_fronts(1, 1, 3)
   ref = jnp.full(3, 1.0)
-  a = pareto.hypervolume(-F[0], -ref, sense="max", valid=valid[0])
-  b = pareto.hypervolume(F[0], ref, valid=valid[0])
+  a = pareto.hypervolume(-F[0], ref_point=-ref, sense="max", valid=valid[0])
+  b = pareto.hypervolume(F[0], ref_point=ref, valid=valid[0])
   assert float(a) == pytest.approx(float(b), rel=1e-12)
-  assert pareto.hypervolume_host(-F4, [-5] * 4, sense="max") == 99.0
+  assert pareto.hypervolume_host(-F4, ref_point=[-5] * 4, sense="max") == 99.0
 
 
 @pytest.mark.parametrize("m", [2, 3, 4])
@@ -54,15 +54,17 @@ def test_against_moocore_and_pymoo(m):
   F, valid, sizes = random_fronts(20 + m, 120, m)
   ref = np.ones(m)
   if m <= 3:
-    ours = jax.jit(jax.vmap(lambda f, v: pareto.hypervolume(f, ref, valid=v)))(F, valid)
-    contrib = jax.jit(jax.vmap(lambda f, v: pareto.hypervolume_contributions(f, ref, valid=v)))(
-      F[:20], valid[:20]
-    )
+    ours = jax.jit(jax.vmap(lambda f, v: pareto.hypervolume(f, ref_point=ref, valid=v)))(F, valid)
+    contrib = jax.jit(
+      jax.vmap(lambda f, v: pareto.hypervolume_contributions(f, ref_point=ref, valid=v))
+    )(F[:20], valid[:20])
   pymoo_hv = hv_mod.HV(ref_point=ref)
   for k in range(len(F)):
     pts = F[k, : sizes[k]]
     expected = moocore.hypervolume(pts, ref=ref)
-    assert pareto.hypervolume_host(pts, ref) == pytest.approx(expected, rel=1e-12, abs=1e-15)
+    assert pareto.hypervolume_host(pts, ref_point=ref) == pytest.approx(
+      expected, rel=1e-12, abs=1e-15
+    )
     if k < 30:
       assert pymoo_hv(pts) == pytest.approx(expected, rel=1e-9, abs=1e-15)
     if m <= 3:
@@ -80,30 +82,67 @@ def test_against_moocore_and_pymoo(m):
 def test_monte_carlo_within_error(m):
   F, valid, sizes = random_fronts(30 + m, 1, m)
   ref = jnp.ones(m)
-  exact = pareto.hypervolume_host(F[0, : sizes[0]], ref)
-  est = pareto.hypervolume_mc(jax.random.key(0), F[0], ref, 400_000, valid=valid[0])
+  exact = pareto.hypervolume_host(F[0, : sizes[0]], ref_point=ref)
+  est = pareto.hypervolume_mc(
+    jax.random.key(0), F[0], ref_point=ref, num_samples=400_000, valid=valid[0]
+  )
   assert float(est) == pytest.approx(exact, rel=0.02)
 
 
 def test_jit_vmap_equal_loop_and_grad_defined():
   F, valid, _ = random_fronts(2, 6, 2)
   ref = jnp.ones(2)
-  batched = jax.vmap(lambda f, v: pareto.hypervolume(f, ref, valid=v))(F, valid)
+  batched = jax.vmap(lambda f, v: pareto.hypervolume(f, ref_point=ref, valid=v))(F, valid)
   for k in range(6):
-    assert float(batched[k]) == pytest.approx(float(pareto.hypervolume(F[k], ref, valid=valid[k])))
-  g = jax.grad(lambda f: pareto.hypervolume(f, ref))(jnp.array([[0.2, 0.6], [0.5, 0.3]]))
+    assert float(batched[k]) == pytest.approx(
+      float(pareto.hypervolume(F[k], ref_point=ref, valid=valid[k]))
+    )
+  g = jax.grad(lambda f: pareto.hypervolume(f, ref_point=ref))(jnp.array([[0.2, 0.6], [0.5, 0.3]]))
   # d HV / d f for two points: widths and heights of the staircase (negative: smaller is better).
   np.testing.assert_allclose(g, [[-0.4, -0.3], [-0.3, -0.5]])
 
 
 def test_bad_inputs():
   with pytest.raises(ValueError, match="must be finite"):
-    pareto.hypervolume(jnp.array([[jnp.inf, 1.0]]), jnp.ones(2))
+    pareto.hypervolume(jnp.array([[jnp.inf, 1.0]]), ref_point=jnp.ones(2))
   with pytest.raises(ValueError, match="number of objectives must match"):
-    pareto.hypervolume(F2, jnp.ones(3))
+    pareto.hypervolume(F2, ref_point=jnp.ones(3))
   with pytest.raises(ValueError, match="hypervolume_host"):
-    pareto.hypervolume(F4, jnp.full(4, 5.0))
+    pareto.hypervolume(F4, ref_point=jnp.full(4, 5.0))
   with pytest.raises(ValueError, match="same m"):
-    pareto.hypervolume_host(F4, [5, 5, 5])
+    pareto.hypervolume_host(F4, ref_point=[5, 5, 5])
   with pytest.raises(ValueError, match="must be finite"):
-    pareto.hypervolume_host([[np.nan, 1.0]], [2, 2])
+    pareto.hypervolume_host([[np.nan, 1.0]], ref_point=[2, 2])
+
+
+def test_reference_point_is_the_keyword_only_ref_point():
+  ref_point = jnp.full(2, 5.0)
+  for fn in (pareto.hypervolume, pareto.hypervolume_contributions, pareto.hypervolume_host):
+    with pytest.raises(TypeError):
+      fn(F2, ref_point)  # positional: rejected
+    with pytest.raises(TypeError):
+      fn(F2, ref=ref_point)  # the old name: rejected
+  with pytest.raises(TypeError):
+    pareto.hypervolume_mc(jax.random.key(0), F2, ref_point)
+  with pytest.raises(TypeError):
+    pareto.hypervolume_mc(jax.random.key(0), F2, 1000, ref_point=ref_point)  # num_samples
+  assert float(pareto.hypervolume(F2, ref_point=ref_point)) == 12.0
+  assert pareto.hypervolume_host(F2, ref_point=ref_point) == 12.0
+  est = pareto.hypervolume_mc(
+    jax.random.key(1), F2, ref_point=ref_point, num_samples=1000, batch_size=250
+  )
+  assert 0.0 < float(est) <= 16.0  # inside the box [1, 5]^2
+  np.testing.assert_allclose(
+    pareto.hypervolume_contributions(F2, ref_point=ref_point), [1, 2, 2, 0, 0]
+  )
+  with pytest.raises(ValueError, match="ref_point"):
+    pareto.hypervolume(F2, ref_point=jnp.array([5.0, jnp.nan]))
+  with pytest.raises(ValueError, match="ref_point"):
+    pareto.hypervolume_host(F2, ref_point=[5.0, np.inf])
+
+
+def test_ref_point_under_jit_and_vmap_over_reference_points():
+  refs = jnp.array([[5.0, 5.0], [4.0, 4.0], [3.5, 3.5]])
+  hv = jax.jit(jax.vmap(lambda r: pareto.hypervolume(F2, ref_point=r)))(refs)
+  expected = [pareto.hypervolume_host(F2, ref_point=r) for r in np.asarray(refs)]
+  np.testing.assert_allclose(hv, expected, rtol=1e-12)

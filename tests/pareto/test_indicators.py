@@ -73,17 +73,22 @@ def test_r2_by_hand():
   F = jnp.array([[0.9, 0.2], [0.3, 0.8]])
   W = jnp.array([[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]])
   # min over points of max_i w_i |1 - F_i|: 0.1, min(0.4, 0.35) = 0.35, 0.2.
-  assert float(pareto.r2(F, W, jnp.ones(2))) == pytest.approx((0.1 + 0.35 + 0.2) / 3)
+  assert float(pareto.r2(F, W, ideal=jnp.ones(2))) == pytest.approx((0.1 + 0.35 + 0.2) / 3)
+  assert float(pareto.r2(F, weights=W, ideal=jnp.ones(2), sense="max")) == pytest.approx(
+    (0.1 + 0.35 + 0.2) / 3
+  )
+  with pytest.raises(TypeError):
+    pareto.r2(F, W, jnp.ones(2))  # the utopia point is the keyword-only ideal
 
 
 def test_controllability():
-  lam = pareto.das_dennis(2, 10)
-  J = np.stack([lam[:, 0] ** 2, 1 - lam[:, 0]], axis=1)  # f2 goes the right way, f1 too
-  np.testing.assert_allclose(pareto.controllability(lam, J), [1.0, 1.0])
-  np.testing.assert_allclose(pareto.controllability(lam, -J, sense="min"), [1.0, 1.0])
-  np.testing.assert_allclose(pareto.controllability(lam, J[::-1]), [-1.0, -1.0])
+  weights = pareto.das_dennis(2, 10)
+  J = np.stack([weights[:, 0] ** 2, 1 - weights[:, 0]], axis=1)  # f2 goes the right way, f1 too
+  np.testing.assert_allclose(pareto.controllability(weights, J), [1.0, 1.0])
+  np.testing.assert_allclose(pareto.controllability(weights, -J, sense="min"), [1.0, 1.0])
+  np.testing.assert_allclose(pareto.controllability(weights, J[::-1]), [-1.0, -1.0])
   with pytest.raises(ValueError, match="same number of rows"):
-    pareto.controllability(lam, J[:3])
+    pareto.controllability(weights, J[:3])
 
 
 def test_bad_inputs():
