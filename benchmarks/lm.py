@@ -61,18 +61,18 @@ def _merged_policy(model: models.Llama) -> models.Llama:
 
 
 @functools.partial(jax.jit, static_argnames=("g1", "g2", "steps"))
-def _two_model_mixture(g1, s1, g2, s2, tokens, key, lam, *, steps):
+def _two_model_mixture(g1, s1, g2, s2, tokens, key, mixture, *, steps):
   """Peers' mixture: two models, two KV caches, two forward passes per token."""
   pol, ref = nnx.merge(g1, s1), nnx.merge(g2, s2)
   B, P = tokens.shape
-  c1 = models.init_cache(pol.config, B, P + steps)
-  c2 = models.init_cache(ref.config, B, P + steps)
+  c1 = models.init_cache(pol.config, B, max_len=P + steps)
+  c2 = models.init_cache(ref.config, B, max_len=P + steps)
   l1, c1 = pol(tokens, c1)
   l2, c2 = ref(tokens, c2)
 
   def body(carry, key):
     c1, c2, l1, l2 = carry
-    mix = (1 - lam) * jax.nn.log_softmax(l1) + lam * jax.nn.log_softmax(l2)
+    mix = (1 - mixture) * jax.nn.log_softmax(l1) + mixture * jax.nn.log_softmax(l2)
     tok = jax.random.categorical(key, mix)[:, None]
     l1, c1 = pol(tok, c1)
     l2, c2 = ref(tok, c2)
@@ -84,23 +84,23 @@ def _two_model_mixture(g1, s1, g2, s2, tokens, key, lam, *, steps):
 
 
 @functools.partial(jax.jit, static_argnames=("g1", "g2"))
-def _full_forward_last(g1, s1, g2, s2, tokens, t, key, lam):
+def _full_forward_last(g1, s1, g2, s2, tokens, t, key, mixture):
   """No-cache mixture step: both models over the padded sequence, logits at position t - 1."""
   pol, ref = nnx.merge(g1, s1), nnx.merge(g2, s2)
   B, T = tokens.shape
-  l1, _ = pol(tokens, models.init_cache(pol.config, B, T))
-  l2, _ = ref(tokens, models.init_cache(ref.config, B, T))
+  l1, _ = pol(tokens, models.init_cache(pol.config, B, max_len=T))
+  l2, _ = ref(tokens, models.init_cache(ref.config, B, max_len=T))
   pick = jax.lax.dynamic_index_in_dim(l1, t - 1, axis=1, keepdims=False)
   pick2 = jax.lax.dynamic_index_in_dim(l2, t - 1, axis=1, keepdims=False)
-  mix = (1 - lam) * jax.nn.log_softmax(pick) + lam * jax.nn.log_softmax(pick2)
+  mix = (1 - mixture) * jax.nn.log_softmax(pick) + mixture * jax.nn.log_softmax(pick2)
   return tokens.at[:, t].set(jax.random.categorical(key, mix))
 
 
-def _no_cache_mixture(g1, s1, g2, s2, prompt, key, lam, steps):
+def _no_cache_mixture(g1, s1, g2, s2, prompt, key, mixture, steps):
   B, P = prompt.shape
   tokens = jnp.concatenate([prompt, jnp.zeros((B, steps), prompt.dtype)], axis=1)
   for t, k in zip(range(P, P + steps), jax.random.split(key, steps), strict=True):
-    tokens = _full_forward_last(g1, s1, g2, s2, tokens, t, k, lam)
+    tokens = _full_forward_last(g1, s1, g2, s2, tokens, t, k, mixture)
   return tokens.block_until_ready()
 
 

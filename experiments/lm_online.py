@@ -219,7 +219,7 @@ def _smollm2_task(config, key) -> Task:
   system = models.CHATML_SYSTEM if config.prompts.system else None
   prompts = [tokenizer.encode_chat(t, system=system) for t in texts]
   longest = max(len(p) for p in prompts)
-  models.bucket_length(longest, _buckets(config))  # an over-long prompt fails here, clearly
+  models.bucket_length(longest, buckets=_buckets(config))  # an over-long prompt fails here, clearly
   oracle_model, report = _text_oracle(config, k_oracle)
 
   def decode(tokens):

@@ -85,10 +85,10 @@ def _ff_true_front(num: int = 20_001) -> np.ndarray:
 
 def _ff(cfg: ml_collections.ConfigDict, grid: np.ndarray, seed: int) -> dict[str, Any]:
   true_front = _ff_true_front()
-  dense_hv = pareto.hypervolume_host(true_front, [1, 1])
+  dense_hv = pareto.hypervolume_host(true_front, ref_point=[1, 1])
   # The best a finite set can do: the exact TCH solutions for the grid's weights (ideal 0).
   tch_idx = [int(np.argmin(np.max(w * true_front, axis=1))) for w in grid]
-  grid_ceiling = pareto.hypervolume_host(true_front[tch_idx], [1, 1])
+  grid_ceiling = pareto.hypervolume_host(true_front[tch_idx], ref_point=[1, 1])
   runs = {}
   for cond in _names(cfg.conditionings):
     for method in _names(cfg.methods):
@@ -120,7 +120,7 @@ def _ff(cfg: ml_collections.ConfigDict, grid: np.ndarray, seed: int) -> dict[str
         num_weights=cfg.num_weights,
       )
       F = np.asarray(objectives(model, jnp.asarray(grid, jnp.float32), None), np.float64)
-      hv = pareto.hypervolume_host(F, [1, 1])
+      hv = pareto.hypervolume_host(F, ref_point=[1, 1])
       runs[f"{cond}/{method}"] = {
         "hv": hv,
         "hv_ratio": hv / FF_EXACT_HV,
@@ -232,7 +232,7 @@ def _front_metrics(logp, exact_logp, log_ref, R, beta, grid, ref) -> dict[str, A
   return {
     "max_kl_to_closed_form": float(kl.max()),
     "mean_kl_to_closed_form": float(kl.mean()),
-    "hv": pareto.hypervolume_host(F, ref, sense="max"),
+    "hv": pareto.hypervolume_host(F, ref_point=ref, sense="max"),
     "controllability": np.asarray(pareto.controllability(grid, F)).tolist(),
     "front": F.tolist(),
   }
@@ -271,13 +271,15 @@ def _kl(cfg: ml_collections.ConfigDict, grid: np.ndarray, seed: int) -> dict[str
     "grid_points": len(grid),
   }
   results["closed_form"] = {
-    "hv": pareto.hypervolume_host(exact_F, ref, sense="max"),
+    "hv": pareto.hypervolume_host(exact_F, ref_point=ref, sense="max"),
     "front": exact_F.tolist(),
   }
   sweep_j = jnp.asarray(sweep, jnp.float32)
   sweep_exact = closed_form(log_ref, R, sweep_j, beta)
   sweep_F = np.asarray(policy_values(sweep_exact, log_ref, R, beta))
-  results["closed_form_sweep"] = {"hv": pareto.hypervolume_host(sweep_F, ref, sense="max")}
+  results["closed_form_sweep"] = {
+    "hv": pareto.hypervolume_host(sweep_F, ref_point=ref, sense="max")
+  }
 
   # One conditioned policy (Panacea SVD-LoRA, LS).
   model, logp_fn, seconds = _conditioned_policy(
@@ -344,7 +346,9 @@ def _kl(cfg: ml_collections.ConfigDict, grid: np.ndarray, seed: int) -> dict[str
   # The conditioned policy on the baselines' sweep, for a like-for-like HV.
   cond_sweep = logp_fn(model, sweep_j)
   results["conditioned"]["hv_on_sweep"] = pareto.hypervolume_host(
-    np.asarray(policy_values(cond_sweep, log_ref, R, beta), np.float64), ref, sense="max"
+    np.asarray(policy_values(cond_sweep, log_ref, R, beta), np.float64),
+    ref_point=ref,
+    sense="max",
   )
   results["conditioned"]["max_kl_on_sweep"] = float(jnp.max(mean_kl(sweep_exact, cond_sweep)))
   return results
@@ -381,7 +385,7 @@ def _llmfao(cfg: ml_collections.ConfigDict, grid: np.ndarray, seed: int) -> dict
   exact_F = np.asarray(policy_values(exact, log_ref, R, cfg.beta), np.float64)
   ref = S.min(0)  # Worst standardized strength on each judge: every sensible policy beats it.
   metrics = _front_metrics(logp_fn(model, lam), exact, log_ref, R, cfg.beta, grid, ref)
-  metrics["closed_form_hv"] = pareto.hypervolume_host(exact_F, ref, sense="max")
+  metrics["closed_form_hv"] = pareto.hypervolume_host(exact_F, ref_point=ref, sense="max")
   metrics["seconds"] = seconds
   corr = float(np.corrcoef(S[:, 0], S[:, 1])[0, 1])
   order = np.argsort(-S[nd, 0])

@@ -197,7 +197,7 @@ def evaluate(policy_logits: jax.Array, P: jax.Array, kl_coef: float) -> dict[str
   ref = jnp.full(n, 1.0 / n)
   return {
     "regularized_gap": float(
-      jnp.mean(metrics.regularized_duality_gap(P, pi, kl_coef=kl_coef, ref=ref))
+      jnp.mean(metrics.regularized_duality_gap(P, pi, kl_coef=kl_coef, ref_policy=ref))
     ),
     "duality_gap": float(jnp.mean(metrics.duality_gap(P, pi))),
     "win_rate_vs_ref": float(jnp.mean(metrics.win_rate(P, pi, jnp.broadcast_to(ref, pi.shape)))),
