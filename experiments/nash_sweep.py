@@ -83,11 +83,10 @@ def make_program(config: ml_collections.ConfigDict) -> training.Program:
     _, kl_coef = _hyperparameters(config, hparams)
     policy = state.solver.policy
     gap = metrics.duality_gap(state.P, policy)
-    uniform = jnp.full(policy.shape, 1.0 / n, policy.dtype)
     return {
       "gap": gap,
       "gap_average": metrics.duality_gap(state.P, equilibria.average_value(state.solver.average)),
-      "regularized_gap": equilibria.certified_gap(state.P, policy, uniform, kl_coef),
+      "regularized_gap": equilibria.certified_gap(state.P, policy, kl_coef=kl_coef),
     }
 
   return training.Program(init, step, point_metrics)

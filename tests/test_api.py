@@ -63,7 +63,9 @@ def _returns_solver(fn) -> bool:
 
 
 SOLVER_FACTORIES = sorted(
-  q for q, f in FUNCTIONS.items() if q.startswith("equilibria.") and _returns_solver(f)
+  q
+  for q, f in FUNCTIONS.items()
+  if q.startswith("equilibria.") and q.count(".") == 1 and _returns_solver(f)
 )
 
 

@@ -5,7 +5,7 @@ pytree: the hyperparameters are its leaves and the update rule is static. So
 ``solve(P, mirror_prox(step_size=1.0))`` and ``solve(P, mirror_prox(step_size=2.0))`` share one
 compilation, and ``jax.vmap`` over a batch of solvers sweeps hyperparameters in one program.
 
-- ``solver.init(policy, ref_policy=None) -> state`` starts from a policy on the simplex;
+- ``solver.init(policy, *, ref_policy=None) -> state`` starts from a policy on the simplex;
   ``ref_policy`` is the reference :math:`\pi_{\mathrm{ref}}` of the KL-regularized game (the start
   itself when ``None``, the usual "start at the reference" convention of NLHF and EGPO).
 - ``solver.step(state, operator, *, key=None) -> state`` makes one iteration (``return_aux=True``
@@ -131,7 +131,7 @@ class Solver:
     self.queries_per_step = int(queries_per_step)
     self.name = name
 
-  def init(self, policy: ArrayLike, ref_policy: ArrayLike | None = None) -> Any:
+  def init(self, policy: ArrayLike, *, ref_policy: ArrayLike | None = None) -> Any:
     """Starts at ``policy``; ``ref_policy`` defaults to the start."""
     return self.init_fn(self.hparams, policy, ref_policy)
 

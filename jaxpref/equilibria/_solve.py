@@ -82,7 +82,12 @@ class SolveResult(NamedTuple):
 
 
 def certified_gap(
-  P: Array, x: Array, ref_policy: Array, kl_coef: ArrayLike, regularized: bool | None = None
+  P: Array,
+  x: Array,
+  *,
+  kl_coef: ArrayLike,
+  ref_policy: Array | None = None,
+  regularized: bool | None = None,
 ) -> Array:
   r"""The gap :func:`solve` certifies: :math:`\mathrm{Gap}_\beta` when ``kl_coef > 0``, else Gap.
 
@@ -92,8 +97,8 @@ def certified_gap(
   Args:
     P: ``[n, n]`` preference matrix.
     x: ``[n]`` candidate policy.
-    ref_policy: ``[n]`` reference of the regularized game.
     kl_coef: :math:`\beta \ge 0`.
+    ref_policy: ``[n]`` reference of the regularized game; uniform when ``None``.
     regularized: ``True`` / ``False`` when known statically (skips the other gap), ``None`` to
       decide from ``kl_coef`` at run time.
 
@@ -414,7 +419,9 @@ def _period(
 ) -> _Carry:
   """One certificate period for one game: ``check_every`` steps, then the certificates."""
   op: Operator = make_op(query_P)
-  gap = lambda x: certified_gap(P, x, ref, solver.kl_coef, opts.regularized)  # noqa: E731
+  gap = lambda x: certified_gap(  # noqa: E731
+    P, x, kl_coef=solver.kl_coef, ref_policy=ref, regularized=opts.regularized
+  )
 
   def body(s, k):
     return solver.step(s, op, key=k if opts.use_key else None), None
@@ -495,11 +502,13 @@ def _run(
   )
 
   def start(P_g: Array, init_g: Array, ref_g: Array) -> _Carry:
-    gap0 = certified_gap(P_g, init_g, ref_g, solver.kl_coef, opts.regularized)
+    gap0 = certified_gap(
+      P_g, init_g, kl_coef=solver.kl_coef, ref_policy=ref_g, regularized=opts.regularized
+    )
     gap0 = jnp.where(jnp.isfinite(gap0), gap0, jnp.inf)
     nan_logs = jnp.full((num_logs,), jnp.nan, dtype)
     return _Carry(
-      state=solver.init(init_g, ref_g),
+      state=solver.init(init_g, ref_policy=ref_g),
       best_x=init_g,
       best_gap=gap0,
       source=jnp.zeros((), jnp.int32),

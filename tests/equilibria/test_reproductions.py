@@ -14,7 +14,7 @@ from ._games import egpo_game
 
 def _run(solver, P, start, ref=None, steps=100, key=None, op=None):
   op = eq.matrix_operator(jnp.asarray(P)) if op is None else op
-  state = solver.init(jnp.asarray(start), None if ref is None else jnp.asarray(ref))
+  state = solver.init(jnp.asarray(start), ref_policy=None if ref is None else jnp.asarray(ref))
   keys = jax.random.split(jax.random.key(0) if key is None else key, steps)
 
   def body(s, k):
