@@ -109,10 +109,16 @@ def _train_step(graphdef, rest, tx):
     model = nnx.merge(graphdef, lora, rest)
     n = tokens.shape[0]
     lp = models.sequence_log_probs(model, tokens, mask, gate=jnp.ones((n,)))
-    ref = jax.lax.stop_gradient(
+    ref_lp = jax.lax.stop_gradient(
       models.sequence_log_probs(model, tokens, mask, gate=jnp.zeros((n,)))
     )
-    ex = losses.Example(lp[0::2], lp[1::2], ref[0::2], ref[1::2], pref=jnp.full(n // 2, 0.7))
+    ex = losses.Example(
+      logp=lp[0::2],
+      logp2=lp[1::2],
+      ref_logp=ref_lp[0::2],
+      ref_logp2=ref_lp[1::2],
+      pref=jnp.full(n // 2, 0.7),
+    )
     return jnp.mean(jax.vmap(lambda e: losses.dpo(e)[0])(ex))
 
   @jax.jit

@@ -8,7 +8,7 @@ Three parts, all float32 on CPU, written to the workdir as ``results.json`` and 
   (1, 1)) and against the best any 201 points on the true front reach. Plot ``ff_fronts.png``.
 * ``kl``: a KL-regularized multi-objective categorical policy (a "tiny LM": prompts with feature
   vectors, V responses, m reward vectors). One SVD-LoRA-conditioned policy trained with LS against
-  the closed form pi_ref exp(lam^T r / beta), per-weight MODPO (one model per weight) and Rewarded
+  the closed form pi_ref exp(w^T r / kl_coef), per-weight MODPO (one model per weight) and Rewarded
   Soups (one expert per reward, weights interpolated). Reported: max KL to the closed form on the
   weight grid, hypervolume in reward space, controllability, wall time, models trained. Plot
   ``kl_fronts.png``.
@@ -64,7 +64,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.kl.vocab = 16  # Responses V per prompt.
   config.kl.num_objectives = 2  # Reward vectors m (2 or 3).
   config.kl.correlation = -0.6  # Correlation between the rewards (negative: conflicting).
-  config.kl.beta = 0.5  # KL coefficient.
+  config.kl.kl_coef = 0.5  # KL weight (beta).
   config.kl.hidden = "64,64"  # Hidden widths of every policy network.
   config.kl.rank = 4  # Learned singular values per SVD-LoRA layer.
   config.kl.steps = 4000  # Steps of the conditioned policy.
@@ -77,7 +77,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.llmfao.crowd = ""  # Crowd comparisons; "" = the copy shipped with jaxpref.
   config.llmfao.gpt4 = "../shared/data/llmfao/gpt4-crowd-comparisons.csv"  # GPT-4 judgments.
   config.llmfao.l2 = 0.01  # L2 strength of the two Bradley-Terry fits.
-  config.llmfao.beta = 0.25  # KL coefficient of the router policy (uniform reference).
+  config.llmfao.kl_coef = 0.25  # KL weight (beta) of the router policy (uniform reference).
   config.llmfao.steps = 3000  # Steps of the conditioned policy.
   config.llmfao.learning_rate = 3e-3  # Adam step size.
   return config

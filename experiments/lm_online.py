@@ -286,15 +286,17 @@ def _make_steps(graphdef, config, tx):
       lp, rf = logp.reshape(-1, K), ref.reshape(-1, K)
       if objective == "egpo":  # target: win rates of y_0, y_1 against the opponent [B, 2]
         ex = losses.Example(
-          logp=lp[:, 0], logp2=lp[:, 1], ref=rf[:, 0], ref2=rf[:, 1],
+          logp=lp[:, 0], logp2=lp[:, 1], ref_logp=rf[:, 0], ref_logp2=rf[:, 1],
           win=target[:, 0], win2=target[:, 1],
         )  # fmt: skip
       else:
-        ex = losses.Example(logp=lp[:, 0], logp2=lp[:, 1], ref=rf[:, 0], ref2=rf[:, 1], pref=target)
+        ex = losses.Example(
+          logp=lp[:, 0], logp2=lp[:, 1], ref_logp=rf[:, 0], ref_logp2=rf[:, 1], pref=target
+        )
     elif objective == "sppo":
       ex = losses.Example(logp=logp, anchor=jax.lax.stop_gradient(logp), win=target)
     else:  # nash_md_pg: target = P(y > y') against the mixture's sample
-      ex = losses.Example(logp=logp, ref=ref, pref=target)
+      ex = losses.Example(logp=logp, ref_logp=ref, pref=target)
     values, _ = jax.vmap(lambda e: loss_fn_one(e, **hp))(ex)
     return jnp.mean(values)
 

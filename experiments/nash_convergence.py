@@ -17,14 +17,14 @@ import numpy as np
 from jaxpref import data, equilibria, games
 
 
-def _solvers(beta: float) -> dict[str, equilibria.Solver]:
+def _solvers(*, kl_coef: float) -> dict[str, equilibria.Solver]:
   return {
-    "mirror_prox (Nash-MP)": equilibria.mirror_prox(step_size=2.0, kl_coef=beta),
-    "extragradient (EGPO)": equilibria.extragradient(step_size=0.5, kl_coef=beta),
-    "online_mirror_descent": equilibria.online_mirror_descent(step_size=0.5, kl_coef=beta),
-    "magnetic_mirror_descent": equilibria.magnetic_mirror_descent(kl_coef=beta, step_size=0.5),
-    "nash_md (decaying)": equilibria.nash_md(kl_coef=beta),
-    "smooth fictitious_play": equilibria.fictitious_play(kl_coef=beta),
+    "mirror_prox (Nash-MP)": equilibria.mirror_prox(step_size=2.0, kl_coef=kl_coef),
+    "extragradient (EGPO)": equilibria.extragradient(step_size=0.5, kl_coef=kl_coef),
+    "online_mirror_descent": equilibria.online_mirror_descent(step_size=0.5, kl_coef=kl_coef),
+    "magnetic_mirror_descent": equilibria.magnetic_mirror_descent(kl_coef=kl_coef, step_size=0.5),
+    "nash_md (decaying)": equilibria.nash_md(kl_coef=kl_coef),
+    "smooth fictitious_play": equilibria.fictitious_play(kl_coef=kl_coef),
     "projected_extragradient": equilibria.projected_extragradient(),
     "optimistic_mwu": equilibria.optimistic_mwu(step_size=1.0),
     "mwu": equilibria.mwu(step_size=0.1),
@@ -54,7 +54,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     results[set_name] = {}
     print(f"\n{set_name}: {P.shape[0]} game(s), n = {P.shape[-1]}")
     print(f"  {'solver':26s} {'target':>8s} {'worst gap':>10s} {'steps':>6s} {'queries':>8s}")
-    for name, solver in _solvers(config.kl_coef).items():
+    for name, solver in _solvers(kl_coef=config.kl_coef).items():
       # Start away from the uniform reference, which already solves the cyclic canonical games.
       init = np.linspace(2.0, 1.0, P.shape[-1])
       r = equilibria.solve(

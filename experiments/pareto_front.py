@@ -58,7 +58,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
       f"kl.correlation must lie in ({low:.3g}, 1) for {config.kl.num_objectives} objectives; "
       f"got {config.kl.correlation}."
     )
-  for name in ("kl.beta", "llmfao.beta"):
+  for name in ("kl.kl_coef", "llmfao.kl_coef"):
     part, key = name.split(".")
     if config[part][key] <= 0:
       raise ValueError(f"{name} must be > 0; got {config[part][key]}.")
@@ -102,9 +102,9 @@ def _ff(cfg: ml_collections.ConfigDict, grid: np.ndarray, seed: int) -> dict[str
         rngs=nnx.Rngs(seed),
       )
 
-      def objectives(m, lam, key):
+      def objectives(m, weights, key):
         del key
-        return fonseca_fleming(4 * jnp.tanh(m(jnp.ones((lam.shape[0], 1)), lam) / 4))
+        return fonseca_fleming(4 * jnp.tanh(m(jnp.ones((weights.shape[0], 1)), weights) / 4))
 
       history = models.fit_pareto_set(
         model,
@@ -144,20 +144,34 @@ def _ff(cfg: ml_collections.ConfigDict, grid: np.ndarray, seed: int) -> dict[str
 # Shared by (b) and (c): KL-regularized multi-objective categorical policies.
 
 
-def closed_form(log_ref: jax.Array, R: jax.Array, lam: jax.Array, beta: float) -> jax.Array:
-  r"""Log of the optimum :math:`\pi^*_\lambda \propto \pi_{ref} \exp(\lambda^\top r / \beta)`.
+def closed_form(
+  log_ref: jax.Array, R: jax.Array, weights: jax.Array, *, kl_coef: float
+) -> jax.Array:
+  r"""Log of the optimum :math:`\pi^*_w \propto \pi_{ref} \exp(w^\top r / \beta)`.
 
-  Returns ``[..., P, V]`` log-probabilities.
+  Args:
+    log_ref: ``[P, V]`` reference log-probabilities.
+    R: ``[P, V, m]`` rewards.
+    weights: ``[..., m]`` preference weight vectors w.
+    kl_coef: KL weight :math:`\beta`.
+
+  Returns:
+    ``[..., P, V]`` log-probabilities.
   """
-  return jax.nn.log_softmax(log_ref + jnp.einsum("pvm,...m->...pv", R, lam) / beta, axis=-1)
+  return jax.nn.log_softmax(log_ref + jnp.einsum("pvm,...m->...pv", R, weights) / kl_coef, axis=-1)
 
 
-def policy_values(logp: jax.Array, log_ref: jax.Array, R: jax.Array, beta: float) -> jax.Array:
-  r"""Per-objective KL-regularized values :math:`J_i = E_x E_\pi r_i - \beta KL`: ``[..., m]``."""
+def policy_values(
+  logp: jax.Array, log_ref: jax.Array, R: jax.Array, *, kl_coef: float
+) -> jax.Array:
+  r"""Per-objective KL-regularized values :math:`J_i = E_x E_\pi r_i - \beta KL`: ``[..., m]``.
+
+  ``kl_coef`` is the KL weight :math:`\beta`.
+  """
   p = jnp.exp(logp)
   rewards = jnp.einsum("...pv,pvm->...m", p, R) / R.shape[0]
   kl = jnp.sum(p * (logp - log_ref), axis=(-2, -1)) / R.shape[0]
-  return rewards - beta * kl[..., None]
+  return rewards - kl_coef * kl[..., None]
 
 
 def expected_rewards(logp: jax.Array, R: jax.Array) -> jax.Array:
@@ -191,7 +205,7 @@ def _train(model: nnx.Module, loss_fn: Callable, steps: int, lr: float) -> float
   return time.perf_counter() - start
 
 
-def _conditioned_policy(X, log_ref, R, beta, hidden, rank, steps, lr, num_weights, seed):
+def _conditioned_policy(X, log_ref, R, kl_coef, hidden, rank, steps, lr, num_weights, seed):
   m = R.shape[-1]
   model = models.ConditionedMLP(
     X.shape[1],
@@ -203,12 +217,12 @@ def _conditioned_policy(X, log_ref, R, beta, hidden, rank, steps, lr, num_weight
     rngs=nnx.Rngs(seed),
   )
 
-  def logp_fn(model, lam):  # lam [B, m] -> [B, P, V]
-    return jax.nn.log_softmax(log_ref + model(X[None], lam[:, None, :]), axis=-1)
+  def logp_fn(model, weights):  # weights [B, m] -> [B, P, V]
+    return jax.nn.log_softmax(log_ref + model(X[None], weights[:, None, :]), axis=-1)
 
-  def objectives(model, lam, key):
+  def objectives(model, weights, key):
     del key
-    return -policy_values(logp_fn(model, lam), log_ref, R, beta)
+    return -policy_values(logp_fn(model, weights), log_ref, R, kl_coef=kl_coef)
 
   history = models.fit_pareto_set(
     model,
@@ -224,15 +238,15 @@ def _conditioned_policy(X, log_ref, R, beta, hidden, rank, steps, lr, num_weight
   return model, logp_fn, history["seconds"]
 
 
-def _front_metrics(logp, exact_logp, log_ref, R, beta, grid, ref) -> dict[str, Any]:
-  # The front lives in the space of KL-regularized values J_i = E r_i - beta KL, where the
+def _front_metrics(logp, exact_logp, log_ref, R, kl_coef, grid, ref_point) -> dict[str, Any]:
+  # The front lives in the space of KL-regularized values J_i = E r_i - kl_coef * KL, where the
   # closed form is optimal for every weight; raw rewards would reward drifting from pi_ref.
-  F = np.asarray(policy_values(logp, log_ref, R, beta), np.float64)
+  F = np.asarray(policy_values(logp, log_ref, R, kl_coef=kl_coef), np.float64)
   kl = np.asarray(mean_kl(exact_logp, logp))
   return {
     "max_kl_to_closed_form": float(kl.max()),
     "mean_kl_to_closed_form": float(kl.mean()),
-    "hv": pareto.hypervolume_host(F, ref_point=ref, sense="max"),
+    "hv": pareto.hypervolume_host(F, ref_point=ref_point, sense="max"),
     "controllability": np.asarray(pareto.controllability(grid, F)).tolist(),
     "front": F.tolist(),
   }
@@ -258,36 +272,36 @@ def _synthetic_task(cfg, key):
 
 def _kl(cfg: ml_collections.ConfigDict, grid: np.ndarray, seed: int) -> dict[str, Any]:
   X, log_ref, R = _synthetic_task(cfg, jax.random.key(seed + 1))
-  m, beta, hidden = cfg.num_objectives, cfg.beta, _widths(cfg.hidden)
+  m, kl_coef, hidden = cfg.num_objectives, cfg.kl_coef, _widths(cfg.hidden)
   grid = pareto.das_dennis(m, cfg.sweep if m > 2 else len(grid) - 1)
   sweep = pareto.das_dennis(m, cfg.sweep)
-  exact = closed_form(log_ref, R, jnp.asarray(grid, jnp.float32), beta)
-  exact_F = np.asarray(policy_values(exact, log_ref, R, beta), np.float64)
+  exact = closed_form(log_ref, R, jnp.asarray(grid, jnp.float32), kl_coef=kl_coef)
+  exact_F = np.asarray(policy_values(exact, log_ref, R, kl_coef=kl_coef), np.float64)
   span = exact_F.max(0) - exact_F.min(0)
-  ref = exact_F.min(0) - 0.1 * span  # Fixed for every method: below the exact front's nadir.
+  ref_point = exact_F.min(0) - 0.1 * span  # Fixed for every method: below the exact front's nadir.
   results: dict[str, Any] = {
-    "reference_point": ref.tolist(),
-    "beta": beta,
+    "reference_point": ref_point.tolist(),
+    "kl_coef": kl_coef,
     "grid_points": len(grid),
   }
   results["closed_form"] = {
-    "hv": pareto.hypervolume_host(exact_F, ref_point=ref, sense="max"),
+    "hv": pareto.hypervolume_host(exact_F, ref_point=ref_point, sense="max"),
     "front": exact_F.tolist(),
   }
   sweep_j = jnp.asarray(sweep, jnp.float32)
-  sweep_exact = closed_form(log_ref, R, sweep_j, beta)
-  sweep_F = np.asarray(policy_values(sweep_exact, log_ref, R, beta))
+  sweep_exact = closed_form(log_ref, R, sweep_j, kl_coef=kl_coef)
+  sweep_F = np.asarray(policy_values(sweep_exact, log_ref, R, kl_coef=kl_coef))
   results["closed_form_sweep"] = {
-    "hv": pareto.hypervolume_host(sweep_F, ref_point=ref, sense="max")
+    "hv": pareto.hypervolume_host(sweep_F, ref_point=ref_point, sense="max")
   }
 
   # One conditioned policy (Panacea SVD-LoRA, LS).
   model, logp_fn, seconds = _conditioned_policy(
-    X, log_ref, R, beta, hidden, cfg.rank, cfg.steps, cfg.learning_rate, cfg.num_weights, seed
+    X, log_ref, R, kl_coef, hidden, cfg.rank, cfg.steps, cfg.learning_rate, cfg.num_weights, seed
   )
   logp = logp_fn(model, jnp.asarray(grid, jnp.float32))
   results["conditioned"] = {
-    **_front_metrics(logp, exact, log_ref, R, beta, grid, ref),
+    **_front_metrics(logp, exact, log_ref, R, kl_coef, grid, ref_point),
     "seconds": seconds,
     "models_trained": 1,
   }
@@ -308,7 +322,7 @@ def _kl(cfg: ml_collections.ConfigDict, grid: np.ndarray, seed: int) -> dict[str
 
     def loss_fn(model, w=w, primary=primary, target=target, margin=margin):
       ratio = policy(model) - log_ref
-      z = (beta * (ratio[:, :, None] - ratio[:, None, :]) - margin) / w[primary]
+      z = (kl_coef * (ratio[:, :, None] - ratio[:, None, :]) - margin) / w[primary]
       bce = -(target * jax.nn.log_sigmoid(z) + (1 - target) * jax.nn.log_sigmoid(-z))
       return jnp.sum(bce) / (R.shape[0] * V * V)
 
@@ -316,7 +330,7 @@ def _kl(cfg: ml_collections.ConfigDict, grid: np.ndarray, seed: int) -> dict[str
     seconds += _train(net, loss_fn, cfg.baseline_steps, cfg.learning_rate)
     modpo_logps.append(policy(net))
   results["modpo"] = {
-    **_front_metrics(jnp.stack(modpo_logps), sweep_exact, log_ref, R, beta, sweep, ref),
+    **_front_metrics(jnp.stack(modpo_logps), sweep_exact, log_ref, R, kl_coef, sweep, ref_point),
     "seconds": seconds,
     "models_trained": len(sweep),
   }
@@ -327,7 +341,7 @@ def _kl(cfg: ml_collections.ConfigDict, grid: np.ndarray, seed: int) -> dict[str
     net = models.MLP(X.shape[1], hidden, V, rngs=nnx.Rngs(seed))
 
     def loss_fn(model, i=i):
-      return -policy_values(policy(model), log_ref, R, beta)[i]
+      return -policy_values(policy(model), log_ref, R, kl_coef=kl_coef)[i]
 
     seconds += _train(net, loss_fn, cfg.baseline_steps, cfg.learning_rate)
     experts.append(nnx.split(net))
@@ -339,15 +353,15 @@ def _kl(cfg: ml_collections.ConfigDict, grid: np.ndarray, seed: int) -> dict[str
     )
     soups.append(policy(nnx.merge(graphdef, state)))
   results["rewarded_soups"] = {
-    **_front_metrics(jnp.stack(soups), sweep_exact, log_ref, R, beta, sweep, ref),
+    **_front_metrics(jnp.stack(soups), sweep_exact, log_ref, R, kl_coef, sweep, ref_point),
     "seconds": seconds,
     "models_trained": m,
   }
   # The conditioned policy on the baselines' sweep, for a like-for-like HV.
   cond_sweep = logp_fn(model, sweep_j)
   results["conditioned"]["hv_on_sweep"] = pareto.hypervolume_host(
-    np.asarray(policy_values(cond_sweep, log_ref, R, beta), np.float64),
-    ref_point=ref,
+    np.asarray(policy_values(cond_sweep, log_ref, R, kl_coef=kl_coef), np.float64),
+    ref_point=ref_point,
     sense="max",
   )
   results["conditioned"]["max_kl_on_sweep"] = float(jnp.max(mean_kl(sweep_exact, cond_sweep)))
@@ -378,14 +392,14 @@ def _llmfao(cfg: ml_collections.ConfigDict, grid: np.ndarray, seed: int) -> dict
   log_ref = jnp.full((1, len(items)), -np.log(len(items)), jnp.float32)
   X = jnp.ones((1, 1), jnp.float32)
   model, logp_fn, seconds = _conditioned_policy(
-    X, log_ref, R, cfg.beta, [64], 4, cfg.steps, cfg.learning_rate, 16, seed
+    X, log_ref, R, cfg.kl_coef, [64], 4, cfg.steps, cfg.learning_rate, 16, seed
   )
-  lam = jnp.asarray(grid, jnp.float32)
-  exact = closed_form(log_ref, R, lam, cfg.beta)
-  exact_F = np.asarray(policy_values(exact, log_ref, R, cfg.beta), np.float64)
-  ref = S.min(0)  # Worst standardized strength on each judge: every sensible policy beats it.
-  metrics = _front_metrics(logp_fn(model, lam), exact, log_ref, R, cfg.beta, grid, ref)
-  metrics["closed_form_hv"] = pareto.hypervolume_host(exact_F, ref_point=ref, sense="max")
+  weights = jnp.asarray(grid, jnp.float32)
+  exact = closed_form(log_ref, R, weights, kl_coef=cfg.kl_coef)
+  exact_F = np.asarray(policy_values(exact, log_ref, R, kl_coef=cfg.kl_coef), np.float64)
+  ref_point = S.min(0)  # Worst standardized strength on each judge: every sensible policy beats it.
+  metrics = _front_metrics(logp_fn(model, weights), exact, log_ref, R, cfg.kl_coef, grid, ref_point)
+  metrics["closed_form_hv"] = pareto.hypervolume_host(exact_F, ref_point=ref_point, sense="max")
   metrics["seconds"] = seconds
   corr = float(np.corrcoef(S[:, 0], S[:, 1])[0, 1])
   order = np.argsort(-S[nd, 0])
@@ -398,8 +412,8 @@ def _llmfao(cfg: ml_collections.ConfigDict, grid: np.ndarray, seed: int) -> dict
       {"model": items[i], "crowd": float(S[i, 0]), "gpt4": float(S[i, 1])}
       for i in np.flatnonzero(nd)[order]
     ],
-    "reference_point": ref.tolist(),
-    "beta": cfg.beta,
+    "reference_point": ref_point.tolist(),
+    "kl_coef": cfg.kl_coef,
     "policy": metrics,
     "scores": S.tolist(),
     "items": items,
@@ -437,9 +451,9 @@ def _plot_kl(r: dict[str, Any], path: str) -> None:
   for name, marker in styles.items():
     F = np.asarray(r[name]["front"])[:, :2]
     ax.plot(*F.T, marker, ms=4, mfc="none", label=f"{name} ({r[name]['models_trained']} models)")
-  ax.set_xlabel("J1 = E r1 - beta KL")
-  ax.set_ylabel("J2 = E r2 - beta KL")
-  ax.set_title(f"KL-regularized policy fronts (beta = {r['beta']})")
+  ax.set_xlabel("J1 = E r1 - kl_coef * KL")
+  ax.set_ylabel("J2 = E r2 - kl_coef * KL")
+  ax.set_title(f"KL-regularized policy fronts (kl_coef = {r['kl_coef']})")
   ax.legend(fontsize=8)
   fig.tight_layout()
   fig.savefig(path, dpi=110)
@@ -488,7 +502,7 @@ def _report(results: dict[str, Any]) -> None:
   if "kl" in results:
     r = results["kl"]
     print(
-      f"\nKL-regularized {len(r['reference_point'])}-objective policy (beta {r['beta']}): "
+      f"\nKL-regularized {len(r['reference_point'])}-objective policy (kl_coef {r['kl_coef']}): "
       f"closed-form HV {r['closed_form_sweep']['hv']:.4f} on the baselines' sweep"
     )
     print(f"  {'method':<16} {'models':>6} {'max KL':>9} {'HV sweep':>9} {'control.':>14} {'s':>6}")

@@ -119,8 +119,8 @@ def _examples(scheme, key, logp, P, config, opponent=None) -> losses.Example:
     return losses.Example(
       logp=logp[idx, y],
       logp2=logp[idx, y2],
-      ref=log_ref[y],
-      ref2=log_ref[y2],
+      ref_logp=log_ref[y],
+      ref_logp2=log_ref[y2],
       anchor=sg[idx, y],
       anchor2=sg[idx, y2],
       pref=label(k3, y, y2),
@@ -132,8 +132,8 @@ def _examples(scheme, key, logp, P, config, opponent=None) -> losses.Example:
     return losses.Example(
       logp=logp[idx, y],
       logp2=logp[idx, y2],
-      ref=log_ref[y],
-      ref2=log_ref[y2],
+      ref_logp=log_ref[y],
+      ref_logp2=log_ref[y2],
       win=label(ka, y, opp),
       win2=label(kb, y2, opp),
     )
@@ -141,7 +141,7 @@ def _examples(scheme, key, logp, P, config, opponent=None) -> losses.Example:
     y = jax.random.categorical(k1, sg)
     mix = losses.geometric_mixture(sg, jnp.broadcast_to(log_ref, sg.shape), mixture=config.mixture)
     y2 = jax.random.categorical(k2, mix)
-    return losses.Example(logp=logp[idx, y], ref=log_ref[y], pref=label(k3, y, y2))
+    return losses.Example(logp=logp[idx, y], ref_logp=log_ref[y], pref=label(k3, y, y2))
   # policy_win_rate (SPPO): K opponents per sampled response.
   y = jax.random.categorical(k1, sg)
   opps = jax.random.categorical(k2, sg, shape=(config.sppo_samples, prompts))
@@ -168,8 +168,8 @@ def _loss_fn(name: str, config, custom: Callable | None) -> Callable:
       won = losses.Example(
         logp=jnp.where(swap, e.logp2, e.logp),
         logp2=jnp.where(swap, e.logp, e.logp2),
-        ref=e.ref,
-        ref2=e.ref2,
+        ref_logp=e.ref_logp,
+        ref_logp2=e.ref_logp2,
         anchor=jnp.where(swap, e.anchor2, e.anchor),
         anchor2=jnp.where(swap, e.anchor, e.anchor2),
         pref=jnp.ones_like(e.pref),

@@ -4,9 +4,9 @@ Every loss is written for a single example and vmapped by the caller. Fields a l
 stay ``None``; a loss that needs a missing field raises a ``ValueError`` naming it.
 
 Log-probabilities are sequence log-probabilities (sums over tokens) of the responses y and y'
-under the policy being trained (``logp``, ``logp2``), the fixed reference policy (``ref``,
-``ref2``) and, for iterative methods, the previous iterate / sampling policy pi_t (``anchor``,
-``anchor2``).
+under the policy being trained (``logp``, ``logp2``), the fixed reference policy
+(``ref_logp``, ``ref_logp2``) and, for iterative methods, the previous iterate / sampling policy
+pi_t (``anchor``, ``anchor2``).
 """
 
 from typing import NamedTuple
@@ -24,8 +24,8 @@ class Example(NamedTuple):
   Attributes:
     logp: log pi_theta(y | x).
     logp2: log pi_theta(y' | x).
-    ref: log pi_ref(y | x).
-    ref2: log pi_ref(y' | x).
+    ref_logp: log pi_ref(y | x).
+    ref_logp2: log pi_ref(y' | x).
     anchor: log pi_t(y | x) (previous iterate, SPPO / DNO / INPO / GPO).
     anchor2: log pi_t(y' | x).
     pref: P(y > y' | x) in [0, 1], or a label (1 = y preferred, 0 = y' preferred, 1/2 = tie).
@@ -39,8 +39,8 @@ class Example(NamedTuple):
 
   logp: Array | None = None
   logp2: Array | None = None
-  ref: Array | None = None
-  ref2: Array | None = None
+  ref_logp: Array | None = None
+  ref_logp2: Array | None = None
   anchor: Array | None = None
   anchor2: Array | None = None
   pref: Array | None = None

@@ -22,7 +22,8 @@ def modpo(
   change: ``margin`` holds the k-1 other rewards.
 
   Args:
-    example: needs ``logp, logp2, ref, ref2, pref, margin, margin2`` (margins ``[k - 1]``).
+    example: needs ``logp, logp2, ref_logp, ref_logp2, pref, margin, margin2`` (margins
+      ``[k - 1]``).
     weights: ``[k]`` objective weights, ``w_1 > 0`` (objective 1 is the one labelled).
     kl_coef: KL weight :math:`\beta` (MODPO's :math:`\beta`).
     hinge: use the hinge variant.
@@ -34,15 +35,15 @@ def modpo(
     Zhou et al., Beyond one-preference-fits-all alignment: multi-objective direct preference
     optimization, Findings of ACL 2024. https://arxiv.org/abs/2310.03708
   """
-  logp, logp2, ref, ref2, p, m, m2 = require(
-    example, "modpo", "logp", "logp2", "ref", "ref2", "pref", "margin", "margin2"
+  logp, logp2, ref_logp, ref_logp2, p, m, m2 = require(
+    example, "modpo", "logp", "logp2", "ref_logp", "ref_logp2", "pref", "margin", "margin2"
   )
   w = jnp.asarray(weights)
   if w.ndim != 1 or w.shape[0] != m.shape[-1] + 1:
     raise ValueError(
       f"modpo: weights must have k = {m.shape[-1] + 1} entries (1 + the margins); got {w.shape}."
     )
-  h = (logp - ref) - (logp2 - ref2)
+  h = (logp - ref_logp) - (logp2 - ref_logp2)
   z = (kl_coef * h - jnp.dot(w[1:], m - m2)) / w[0]
   loss = p * jax.nn.relu(1 - z) + (1 - p) * jax.nn.relu(1 + z) if hinge else soft_bce(z, p)
   return example_weight(example) * loss, {"logits": z}

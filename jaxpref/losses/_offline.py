@@ -17,8 +17,10 @@ from jaxpref.types import Array
 
 
 def _h(example: Example, loss: str) -> tuple[Array, Array]:
-  logp, logp2, ref, ref2, p = require(example, loss, "logp", "logp2", "ref", "ref2", "pref")
-  return (logp - ref) - (logp2 - ref2), p
+  logp, logp2, ref_logp, ref_logp2, p = require(
+    example, loss, "logp", "logp2", "ref_logp", "ref_logp2", "pref"
+  )
+  return (logp - ref_logp) - (logp2 - ref_logp2), p
 
 
 def dpo(example: Example, *, kl_coef: float = 0.1) -> tuple[Array, dict[str, Array]]:
@@ -31,7 +33,7 @@ def dpo(example: Example, *, kl_coef: float = 0.1) -> tuple[Array, dict[str, Arr
   :math:`\pi \propto \pi_{ref} e^{r/\beta}`.
 
   Args:
-    example: needs ``logp, logp2, ref, ref2, pref``.
+    example: needs ``logp, logp2, ref_logp, ref_logp2, pref``.
     kl_coef: KL weight :math:`\beta` (DPO's and TRL's ``beta``; NLHF's :math:`\tau`).
 
   Returns:
@@ -54,7 +56,7 @@ def ipo(example: Example, *, kl_coef: float = 0.1) -> tuple[Array, dict[str, Arr
   true P(y > y') and pairs from a policy, it is the online IPO loss of Calandriello et al.
 
   Args:
-    example: needs ``logp, logp2, ref, ref2, pref``.
+    example: needs ``logp, logp2, ref_logp, ref_logp2, pref``.
     kl_coef: KL weight: IPO's :math:`\tau` is ``kl_coef`` (TRL's and SPPO code's ``beta`` too).
 
   Returns:
@@ -78,7 +80,7 @@ def cdpo(
      \ell = -\tilde p \log\sigma(\beta h) - (1 - \tilde p)\log\sigma(-\beta h).
 
   Args:
-    example: needs ``logp, logp2, ref, ref2, pref``.
+    example: needs ``logp, logp2, ref_logp, ref_logp2, pref``.
     kl_coef: KL weight :math:`\beta` (DPO's ``beta``).
     label_smoothing: probability that a label is flipped, in [0, 1/2).
 
@@ -105,7 +107,7 @@ def rdpo(
   the flips equals the clean loss.
 
   Args:
-    example: needs ``logp, logp2, ref, ref2, pref``.
+    example: needs ``logp, logp2, ref_logp, ref_logp2, pref``.
     kl_coef: KL weight :math:`\beta` (DPO's ``beta``).
     flip_rate: epsilon in [0, 1/2).
 

@@ -26,7 +26,7 @@ def online_ipo(example: Example, *, kl_coef: float = 0.1) -> tuple[Array, dict[s
   :func:`ipo` with the same ``kl_coef`` and ``pref = P(y > y')``.
 
   Args:
-    example: needs ``logp, logp2, ref, ref2, win, win2``.
+    example: needs ``logp, logp2, ref_logp, ref_logp2, win, win2``.
     kl_coef: KL weight :math:`\beta` (EGPO's :math:`\beta`, IPO's :math:`\tau`).
 
   Returns:
@@ -36,10 +36,10 @@ def online_ipo(example: Example, *, kl_coef: float = 0.1) -> tuple[Array, dict[s
     Calandriello et al., Human alignment of large language models through online preference
     optimisation, ICML 2024; Zhou, Fazel, Du, Extragradient preference optimization, COLM 2025.
   """
-  logp, logp2, ref, ref2, w, w2 = require(
-    example, "online_ipo", "logp", "logp2", "ref", "ref2", "win", "win2"
+  logp, logp2, ref_logp, ref_logp2, w, w2 = require(
+    example, "online_ipo", "logp", "logp2", "ref_logp", "ref_logp2", "win", "win2"
   )
-  h = (logp - ref) - (logp2 - ref2)
+  h = (logp - ref_logp) - (logp2 - ref_logp2)
   target = (w - w2) / kl_coef
   return example_weight(example) * (h - target) ** 2, {"h": h, "target": target}
 
@@ -58,7 +58,7 @@ def nash_md_pg(example: Example, *, kl_coef: float = 0.1) -> tuple[Array, dict[s
   :math:`P(\pi_\theta \succ \pi') - \beta\,\mathrm{KL}(\pi_\theta \| \pi_{ref})`.
 
   Args:
-    example: needs ``logp, ref, pref`` (pref = P(y > y') for the sampled pair).
+    example: needs ``logp, ref_logp, pref`` (pref = P(y > y') for the sampled pair).
     kl_coef: KL weight :math:`\beta` (NLHF's :math:`\tau`; NLHF's :math:`\beta` is the
       ``mixture`` of :func:`geometric_mixture`).
 
@@ -68,8 +68,8 @@ def nash_md_pg(example: Example, *, kl_coef: float = 0.1) -> tuple[Array, dict[s
   References:
     Munos et al., Nash learning from human feedback, ICML 2024. https://arxiv.org/abs/2312.00886
   """
-  logp, ref, p = require(example, "nash_md_pg", "logp", "ref", "pref")
-  advantage = jax.lax.stop_gradient(p - 0.5 - kl_coef * (logp - ref))
+  logp, ref_logp, p = require(example, "nash_md_pg", "logp", "ref_logp", "pref")
+  advantage = jax.lax.stop_gradient(p - 0.5 - kl_coef * (logp - ref_logp))
   return example_weight(example) * (-advantage * logp), {"advantage": advantage}
 
 
@@ -115,7 +115,7 @@ def inpo(
   its symbols :math:`\eta_s\beta = \tau/\eta` and the target is :math:`1/(2\eta)`.
 
   Args:
-    example: needs ``logp, logp2, ref, ref2, anchor, anchor2, pref``.
+    example: needs ``logp, logp2, ref_logp, ref_logp2, anchor, anchor2, pref``.
     step_size: multiplier of the win rate, the inverse of INPO's :math:`\eta` (larger = larger
       steps).
     kl_coef: KL weight to pi_ref (INPO's :math:`\tau`); ``1 / (3 step_size)`` by default (the
@@ -128,10 +128,10 @@ def inpo(
     Zhang et al., Iterative Nash policy optimization, ICLR 2025. https://arxiv.org/abs/2407.00617
   """
   kl_coef = 1 / (3 * step_size) if kl_coef is None else kl_coef
-  logp, logp2, ref, ref2, a, a2, p = require(
-    example, "inpo", "logp", "logp2", "ref", "ref2", "anchor", "anchor2", "pref"
+  logp, logp2, ref_logp, ref_logp2, a, a2, p = require(
+    example, "inpo", "logp", "logp2", "ref_logp", "ref_logp2", "anchor", "anchor2", "pref"
   )
   mix = step_size * kl_coef
-  h = (logp - logp2) - mix * (ref - ref2) - (1 - mix) * (a - a2)
+  h = (logp - logp2) - mix * (ref_logp - ref_logp2) - (1 - mix) * (a - a2)
   target = step_size * (p - 0.5)
   return example_weight(example) * (h - target) ** 2, {"h": h, "target": target}

@@ -60,13 +60,13 @@ def test_llmfao_part_skips_without_gpt4_file(tmp_path, capsys):
 
 def test_closed_form_maximizes_every_linear_scalarization():
   X, log_ref, R = pareto_front._synthetic_task(config_lib.get_config().kl, jax.random.key(0))
-  lam = jnp.array([0.3, 0.7])
-  best = pareto_front.closed_form(log_ref, R, lam, 0.5)
-  value = lam @ pareto_front.policy_values(best, log_ref, R, 0.5)
+  weights = jnp.array([0.3, 0.7])
+  best = pareto_front.closed_form(log_ref, R, weights, kl_coef=0.5)
+  value = float(weights @ pareto_front.policy_values(best, log_ref, R, kl_coef=0.5))
   for k in range(5):
     noise = 0.1 * jax.random.normal(jax.random.key(k), best.shape)
     other = jax.nn.log_softmax(best + noise, axis=-1)
-    assert float(lam @ pareto_front.policy_values(other, log_ref, R, 0.5)) < float(value)
+    assert float(weights @ pareto_front.policy_values(other, log_ref, R, kl_coef=0.5)) < value
   corr = np.corrcoef(np.asarray(R[..., 0]).ravel(), np.asarray(R[..., 1]).ravel())[0, 1]
   assert corr == pytest.approx(-0.6, abs=0.05)
   del X
@@ -79,7 +79,7 @@ def test_closed_form_maximizes_every_linear_scalarization():
     ({"ff.conditionings": "hyper"}, "Unknown conditioning"),
     ({"ff.methods": "pbi"}, "Unknown scalarization"),
     ({"kl.num_objectives": 5}, "must be 2 or 3"),
-    ({"kl.beta": 0.0}, "kl.beta must be > 0"),
+    ({"kl.kl_coef": 0.0}, "kl.kl_coef must be > 0"),
     ({"kl.num_objectives": 3, "kl.correlation": -0.6}, "must lie in"),
   ],
 )

@@ -12,7 +12,7 @@ import jax
 
 def hinge(example):
   """A margin loss on the reference-normalised log-ratio, written outside jaxpref."""
-  h = (example.logp - example.ref) - (example.logp2 - example.ref2)
+  h = (example.logp - example.ref_logp) - (example.logp2 - example.ref_logp2)
   sign = 2 * example.pref - 1
   return jax.nn.relu(1.0 - 10.0 * sign * h), {}
 '''

@@ -8,7 +8,7 @@ import numpy as np
 
 from jaxpref import losses as L  # noqa: N812
 
-PAIR = dict(logp=-1.0, logp2=-2.0, ref=-1.5, ref2=-1.5)  # h = 1
+PAIR = dict(logp=-1.0, logp2=-2.0, ref_logp=-1.5, ref_logp2=-1.5)  # h = 1
 
 
 def sig(z):
@@ -39,7 +39,9 @@ def online_ipo_loss(theta, z_ref, P, opponent_logits, kl_coef):
   a, b = pairs(n)
   logp, ref = jax.nn.log_softmax(theta), jax.nn.log_softmax(z_ref)
   win = P @ jax.nn.softmax(opponent_logits)
-  ex = L.Example(logp=logp[a], logp2=logp[b], ref=ref[a], ref2=ref[b], win=win[a], win2=win[b])
+  ex = L.Example(
+    logp=logp[a], logp2=logp[b], ref_logp=ref[a], ref_logp2=ref[b], win=win[a], win2=win[b]
+  )
   return jnp.mean(jax.vmap(lambda e: L.online_ipo(e, kl_coef=kl_coef)[0])(ex))
 
 
@@ -59,7 +61,7 @@ def assert_population_stationary(name, target, extra, hp, s):
 
   def population(theta):
     logp = jax.nn.log_softmax(theta)
-    ex = L.Example(logp=logp[a], logp2=logp[b], ref=log_ref[a], ref2=log_ref[b], **extra)
+    ex = L.Example(logp=logp[a], logp2=logp[b], ref_logp=log_ref[a], ref_logp2=log_ref[b], **extra)
     return jnp.mean(jax.vmap(lambda e: L.get_loss(name)(e, **hp)[0])(ex))
 
   np.testing.assert_allclose(jax.grad(population)(target), 0.0, atol=1e-12)

@@ -70,8 +70,8 @@ def test_jit_and_vmap():
   batch = L.Example(
     logp=jnp.array([-1.0, -2.0]),
     logp2=jnp.array([-2.0, -1.0]),
-    ref=jnp.zeros(2),
-    ref2=jnp.zeros(2),
+    ref_logp=jnp.zeros(2),
+    ref_logp2=jnp.zeros(2),
     pref=jnp.array([1.0, 0.5]),
   )
   out = jax.jit(jax.vmap(lambda e: L.dpo(e)[0]))(batch)

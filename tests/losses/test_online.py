@@ -20,7 +20,7 @@ def test_hand_computed_vectors():
   o = L.Example(**PAIR, win=0.7, win2=0.4)
   assert float(L.online_ipo(o, kl_coef=0.5)[0]) == pytest.approx((1 - 0.6) ** 2)
   # Nash-MD-PG: -(0.8 - 0.5 - 0.1 * (-1 + 1.5)) * (-1) = 0.25.
-  n = L.Example(logp=-1.0, ref=-1.5, pref=0.8)
+  n = L.Example(logp=-1.0, ref_logp=-1.5, pref=0.8)
   assert float(L.nash_md_pg(n, kl_coef=0.1)[0]) == pytest.approx(0.25)
   # INPO, paper's eta 0.5 and tau 0.25, i.e. step_size 2 and kl_coef 0.25 (step_size * kl_coef =
   # tau / eta = 0.5): h = 1 - 0.5 * 0 - 0.5 * (-1.2 + 1.5) = 0.85; target 2 * (1 - 1/2) = 1.
@@ -76,7 +76,7 @@ def test_nash_md_pg_gradient_is_the_policy_gradient():
   def surrogate(z):
     logp = jax.nn.log_softmax(z)
     pi = jax.lax.stop_gradient(jnp.exp(logp))
-    ex = L.Example(logp=logp, ref=log_ref, pref=P @ opp)
+    ex = L.Example(logp=logp, ref_logp=log_ref, pref=P @ opp)
     return jnp.sum(pi * jax.vmap(lambda e: L.nash_md_pg(e, kl_coef=kl_coef)[0])(ex))
 
   def objective(z):

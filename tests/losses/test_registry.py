@@ -58,7 +58,7 @@ def test_registry_combination_and_custom_loss():
     L.combined_loss(e, {"dpo": 1.0})  # weights is keyword-only
 
   def hinge(example, *, margin=1.0):
-    h = (example.logp - example.ref) - (example.logp2 - example.ref2)
+    h = (example.logp - example.ref_logp) - (example.logp2 - example.ref_logp2)
     return jax.nn.relu(margin - h), {}
 
   L.register("test_hinge", hinge)
