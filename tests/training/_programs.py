@@ -35,7 +35,9 @@ def small_config(**overrides: Any) -> ml_collections.ConfigDict:
   config.seed = 0
   config.steps = 40
   config.game = ml_collections.ConfigDict({"n": 5})
-  config.solver = ml_collections.ConfigDict({"step_size": 1.0, "kl_coef": 0.01, "noise": 0.05})
+  config.solver = ml_collections.ConfigDict(
+    {"name": "mirror_descent", "step_size": 1.0, "kl_coef": 0.01, "noise": 0.05}
+  )
   config.vmap = ml_collections.ConfigDict({"seeds": 3, "seed_offset": 0})
   config.vmap.axes = ml_collections.ConfigDict()
   config.vmap.axes.solver = ml_collections.ConfigDict()
