@@ -1,7 +1,7 @@
 """Loaders for real comparison data, as integer-coded long-form tables.
 
 LLMFAO's crowd judgments ship inside the package (CC BY 4.0); any CSV of comparisons (the
-paired-comparison surveys and football results in ``../shared/data/paircomp``, or a user's own)
+psychotools / BradleyTerry2 paired-comparison surveys, football results, or a user's own file)
 loads through :func:`load_comparisons`. Splits hold out comparisons or whole annotators.
 """
 

@@ -1,7 +1,7 @@
 """Long-form comparison tables: one row per judgment, items and annotators integer-coded.
 
-The paired-comparison surveys in ``../shared/data/paircomp`` (psychotools / BradleyTerry2 data:
-``subject,item_a,item_b,outcome,<covariates>``, outcome 1 / 0 / -1), football results
+Paired-comparison surveys in the psychotools / BradleyTerry2 layout
+(``subject,item_a,item_b,outcome,<covariates>``, outcome 1 / 0 / -1), football results
 (``season,home,away,outcome``) and any user CSV of the same shape load through
 :func:`load_comparisons`; the column names and outcome codes are arguments. An optional column
 says, per row, which side had the home / position advantage (neutral venues, the position shown).
