@@ -92,7 +92,8 @@ def test_regularized_gap_zero_at_regularized_equilibrium_and_bias_bound():
     x = np.exp(P @ x / beta)
     x /= x.sum()
   assert abs(float(regularized_duality_gap(P, x, kl_coef=beta))) < 1e-13
-  # Gap(x) <= Gap_beta(x) + 2 beta log n for a uniform reference (docs/solvers.md, 'Gap conventions').
+  # Gap(x) <= Gap_beta(x) + 2 beta log n for a uniform reference
+  # (docs/solvers.md, 'Gap conventions').
   X = _random_policies(6, 8, 30)
   for b in (0.01, 0.1, 1.0):
     reg = np.asarray(regularized_duality_gap(P, X, kl_coef=b))
