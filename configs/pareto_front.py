@@ -38,12 +38,12 @@ from configs import common
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   """Returns the config of the ``pareto_front`` experiment."""
-  arg = common.parse_arg(arg, parts="ff+kl+llmfao", plot=True)
+  arg = common.parse_arg(arg, parts="ff+kl+llmfao", plot=True, seeds=8, steps=3000)
   config = ml_collections.ConfigDict()
   config.experiment = "pareto_front"  # Which experiment train_lib runs.
   config.x64 = False  # Float32 throughout (neural training).
-  config.seed = 0  # Seed of the initializations, weight samples and synthetic rewards.
-  config.parts = arg.parts  # Parts joined by "+": ff, kl, llmfao.
+  config.seed = 0  # Base seed; seed s of the sweep uses fold_in(key(seed), s).
+  config.parts = arg.parts  # Parts joined by "+": ff, kl, llmfao (static: one run_sweep each).
   config.plot = arg.plot  # Write the PNG figures.
   config.grid = 200  # Evaluation grid: Das-Dennis lattice with this many divisions (m = 2).
 
@@ -51,10 +51,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.ff.dim = 2  # Decision-space dimension n of Fonseca-Fleming.
   config.ff.hidden = "32,32"  # Hidden widths of the conditioned network.
   config.ff.rank = 4  # Learned singular values per SVD-LoRA layer.
-  config.ff.conditionings = "svd_lora,concat,film"  # Conditionings compared.
-  config.ff.methods = "ls,tch,stch"  # Scalarizations compared.
-  config.ff.steps = 3000  # Optimizer steps.
-  config.ff.learning_rate = 3e-3  # Adam step size.
+  config.ff.conditionings = "svd_lora,concat,film"  # Conditionings compared (static).
+  config.ff.methods = "ls,tch,stch"  # Scalarizations compared (static).
+  config.ff.learning_rate = 3e-3  # Adam step size (vmappable).
   config.ff.num_weights = 16  # Weight vectors sampled per step.
   config.ff.mu = 0.01  # STCH temperature.
 
@@ -64,12 +63,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.kl.vocab = 16  # Responses V per prompt.
   config.kl.num_objectives = 2  # Reward vectors m (2 or 3).
   config.kl.correlation = -0.6  # Correlation between the rewards (negative: conflicting).
-  config.kl.kl_coef = 0.5  # KL weight (beta).
+  config.kl.kl_coef = 0.5  # KL weight beta (vmappable, > 0).
   config.kl.hidden = "64,64"  # Hidden widths of every policy network.
   config.kl.rank = 4  # Learned singular values per SVD-LoRA layer.
-  config.kl.steps = 4000  # Steps of the conditioned policy.
-  config.kl.baseline_steps = 2000  # Steps of each MODPO model and each Rewarded-Soups expert.
-  config.kl.learning_rate = 3e-3  # Adam step size (all methods).
+  config.kl.baseline_steps = 2000  # Steps of the MODPO models and Rewarded-Soups experts.
+  config.kl.learning_rate = 3e-3  # Adam step size, all methods (vmappable).
   config.kl.num_weights = 16  # Weight vectors per step for the conditioned policy.
   config.kl.sweep = 10  # Divisions of the weight grid of the baselines (11 models for m = 2).
 
@@ -77,7 +75,12 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.llmfao.crowd = ""  # Crowd comparisons; "" = the copy shipped with jaxpref.
   config.llmfao.gpt4 = "../shared/data/llmfao/gpt4-crowd-comparisons.csv"  # GPT-4 judgments.
   config.llmfao.l2 = 0.01  # L2 strength of the two Bradley-Terry fits.
-  config.llmfao.kl_coef = 0.25  # KL weight (beta) of the router policy (uniform reference).
-  config.llmfao.steps = 3000  # Steps of the conditioned policy.
-  config.llmfao.learning_rate = 3e-3  # Adam step size.
+  config.llmfao.kl_coef = 0.25  # KL weight beta of the router policy (vmappable, > 0).
+  config.llmfao.learning_rate = 3e-3  # Adam step size (vmappable).
+
+  # Every part runs steps iterations at each (hyperparameter, seed) point; swept axes mirror the
+  # config, e.g. config.vmap.axes.kl.kl_coef = (0.25, 0.5, 1.0) (fields in pareto_programs.FIELDS).
+  common.add_run_sections(
+    config, steps=arg.steps, log_every=250, checkpoint_every=1000, seeds=arg.seeds
+  )
   return config

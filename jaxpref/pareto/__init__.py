@@ -36,6 +36,13 @@ from jaxpref.pareto._indicators import (
   sparsity,
 )
 from jaxpref.pareto._jacobian import aggregate, combine, gramian, gramian_and_values
+from jaxpref.pareto._policies import (
+  closed_form_policy,
+  interpolate_params,
+  modpo_population_loss,
+  policy_kl,
+  policy_values,
+)
 from jaxpref.pareto._scalarize import (
   SCALARIZATIONS,
   linear,
@@ -48,6 +55,7 @@ from jaxpref.pareto._weights import das_dennis, dirichlet, unit_directions
 __all__ = [
   "SCALARIZATIONS",
   "aggregate",
+  "closed_form_policy",
   "combine",
   "controllability",
   "das_dennis",
@@ -65,11 +73,15 @@ __all__ = [
   "hypervolume_mc",
   "igd",
   "igd_plus",
+  "interpolate_params",
   "linear",
   "mean_weights",
   "mgda_weights",
+  "modpo_population_loss",
   "nondominated_mask",
   "pcgrad_weights",
+  "policy_kl",
+  "policy_values",
   "r2",
   "scalarize",
   "smooth_tchebycheff",
