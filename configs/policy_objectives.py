@@ -3,40 +3,54 @@
 Prompts x (feature vectors) and n responses; the oracle is P_x(y > y') = sigmoid(s_x(y) - s_x(y')
 + gamma C(y, y')) with prompt-dependent strengths s_x (linear in x) and a cyclic, intransitive
 skew-symmetric part C (gamma = 0: a Bradley-Terry oracle). The policy is a Flax NNX MLP from x to
-n logits, the reference uniform. Every loss of ``jaxpref.losses`` listed in ``losses`` is trained
-with Adam from the same initialisation on sampled responses and Bernoulli preference labels
-(one oracle query per label), all with the same query budget. Reported after every chunk: the exact
-KL-regularized duality gap (``kl_coef``) and unregularized duality gap of the learned policy,
-averaged over prompts, and its win rate against the reference. Writes ``results.json`` and
-``curves.png``.
+n logits, the reference uniform. Every objective of ``jaxpref.losses.OBJECTIVES`` listed in
+``losses`` is trained with Adam on sampled responses and Bernoulli preference labels (one oracle
+query per label), all with the same query budget: ``steps`` = queries // (queries per prompt per
+update x prompts) updates, logged about ``evals`` times. Each loss is one ``run_sweep`` over
+``vmap.seeds`` seeds x the ``vmap.axes`` (learning_rate, kl_coef, mixture, sppo_step_size,
+inpo_step_size can be vmapped), written to ``workdir/<loss>/`` (metrics.jsonl, TensorBoard,
+checkpoints, curves.png) and resumed from there. The task is the same for every seed (from
+``seed``); seeds vary the initialisation and the samples. Reported: the exact KL-regularized
+duality gap (``kl_coef``), the unregularized duality gap and the win rate against the reference,
+averaged over prompts, as mean ± 95% interval over seeds; ``results.json`` holds every seed's
+final values (``[*axes, seed]``) and the mean curves, ``curves.png`` the gaps against queries.
 
-Run (about 1 minute on 2 CPU cores):
+Run (200k queries per loss, 7 losses x 8 seeds):
 
   python -m experiments.train --config configs/policy_objectives.py --workdir /tmp/objectives
+  python -m experiments.launch --config configs/policy_objectives.py --workdir /tmp/objectives
 
-Variants after a colon: ``oracle=bt`` (transitive), ``responses=100`` (EGPO's n = 100 setting).
-A loss of your own: ``--config.custom_loss=path/to/file.py:function`` (a per-example function
-``fn(example, **hparams) -> (loss, aux)`` on pairs sampled from the policy with Bernoulli labels,
-like online DPO) is trained and reported as ``custom``.
+The second runs one process per loss (the static axis ``sweep`` lists). To sweep a hyperparameter
+in each loss's compiled program, set an axis in a config or in Python, e.g.
+``config.vmap.axes.learning_rate = (1e-3, 3e-3)``.
 
-Expected (seed 0, cyclic oracle, n = 10, 200k queries; the README has the table): the
-regularized duality gap falls from 0.208 to 0.031-0.047 for online IPO (both forms), EGPO,
-Nash-MD-PG and INPO, while online DPO (0.479) and SPPO (0.613, no KL term and no last-iterate
-guarantee) end farther from the regularized equilibrium than they started.
+Variants after a colon: ``oracle=bt`` (transitive), ``responses=100`` (EGPO's n = 100 setting),
+``seeds=N``. A loss of your own: ``--config.custom_loss=path/to/file.py:function`` (a per-example
+function ``fn(example, **hparams) -> (loss, aux)`` on pairs sampled from the policy with Bernoulli
+labels, like online DPO) is registered and trained as ``custom``; in code, register a loss with
+``jaxpref.losses.register`` and an objective with ``jaxpref.losses.register_objective`` and list
+its name in ``losses``.
+
+Expected (cyclic oracle, n = 10; the README has the table with intervals): the regularized
+duality gap falls from about 0.21 to 0.03-0.05 for online IPO (both forms), EGPO, Nash-MD-PG and
+INPO, while online DPO and SPPO (no KL term and no last-iterate guarantee) end farther from the
+regularized equilibrium than they started.
 """
 
 import ml_collections
 
 from configs import common
 
+LOSSES = "online_dpo,online_ipo,online_ipo_uniform,egpo,nash_md_pg,sppo,inpo"
+
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   """Returns the config of the ``policy_objectives`` experiment."""
-  arg = common.parse_arg(arg, oracle="cyclic", responses=10, plot=True)
+  arg = common.parse_arg(arg, oracle="cyclic", responses=10, plot=True, seeds=8)
   config = ml_collections.ConfigDict()
   config.experiment = "policy_objectives"  # Which experiment train_lib runs.
   config.x64 = False  # Float32 (neural training).
-  config.seed = 0  # Seed of the task, the initialisation and the samples.
+  config.seed = 0  # Seed of the task; seed s of the sweep draws init and samples from fold_in(s).
   config.oracle = arg.oracle  # "cyclic" (intransitive) or "bt" (transitive).
   config.responses = arg.responses  # n responses per prompt.
   config.prompts = 32  # Number of prompts (all used every step).
@@ -46,13 +60,25 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.hidden = "64,64"  # Hidden widths of the policy MLP.
   config.learning_rate = 3e-3  # Adam step size (all losses).
   config.queries = 200_000  # Oracle queries per loss (labels summed over prompts and steps).
-  config.evals = 20  # Evaluation points along the budget.
-  config.losses = "online_dpo,online_ipo,online_ipo_uniform,egpo,nash_md_pg,sppo,inpo"  # Trained.
+  config.evals = 20  # About this many logged evaluations along the budget (per loss).
+  config.losses = LOSSES  # Trained, one run_sweep each (a static axis: sweep() lists them).
   config.mixture = 0.125  # lambda of Nash-MD-PG's geometric-mixture opponent.
   config.sppo_samples = 4  # Opponent samples per response for SPPO's win-rate estimate.
   config.sppo_step_size = 1.0  # SPPO's step size eta (multiplier of the win rate).
   config.inpo_step_size = 1 / 0.3  # INPO's inverse step eta = 0.3 (its tau is kl_coef).
   config.custom_loss = ""  # "file.py:function" of a per-example loss to train as "custom".
   config.combination = ""  # e.g. "dpo:0.5,ipo:0.5": a weighted sum trained as "combined".
-  config.plot = arg.plot  # Write curves.png.
+  config.plot = arg.plot  # Write curves.png (all losses) and <loss>/curves.png.
+  # steps is derived: updates of a loss with one query per prompt per update. A loss with q queries
+  # runs steps // q updates, logs every max(1, its updates // evals) and rounds checkpoint.every to
+  # a multiple of that.
+  common.add_run_sections(config, steps=1, log_every=1, checkpoint_every=1000, seeds=arg.seeds)
+  config.steps = config.get_ref("queries") // config.get_ref("prompts")
   return config
+
+
+def sweep(add, arg: str | None = None) -> None:
+  """Lists the static runs for ``experiments.launch``: one per loss (different code)."""
+  del arg
+  for name in LOSSES.split(","):
+    add(losses=name)

@@ -1,38 +1,59 @@
-"""Policy-level preference objectives on a neural contextual bandit: see the config's docstring."""
+"""Policy-level preference objectives on a neural contextual bandit, one engine sweep per loss.
 
+Config: ``configs/policy_objectives.py``. Every loss (an objective of ``jaxpref.losses.OBJECTIVES``)
+is one static axis, run in sequence, each through ``jaxpref.training.run_sweep`` (one compiled
+program over ``seeds x`` the vmapped hyperparameter axes) with its outputs in ``workdir/<loss>/``
+(metrics.jsonl, TensorBoard, checkpoints, so each resumes on its own). The task (prompt features
+and oracle) comes from ``key(config.seed)`` and is the SAME at every point: seeds vary only the
+policy's initialisation and the sampled responses and labels, so the intervals measure the
+training noise on one problem (the one the README's table reports). Returns per loss every
+metric's final values as ``[*axes, seed]``, their mean and 95% interval, and the mean curves.
+"""
+
+import copy
 import importlib.util
 import os
-import time
-from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import matplotlib
 import ml_collections
+import numpy as np
 import optax
-from absl import logging
 from flax import nnx
 
-from jaxpref import losses, metrics, models
+from experiments import train_lib
+from jaxpref import games, losses, metrics, models, training
+from jaxpref.types import Array, PRNGKey
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 
-# name -> (sampling scheme, oracle queries per prompt per update)
-SCHEMES = {
-  "online_dpo": ("policy_pairs", 1),
-  "online_ipo": ("policy_pairs", 1),
-  "online_ipo_uniform": ("uniform_vs_policy", 2),
-  "egpo": ("uniform_vs_policy", 4),
-  "nash_md_pg": ("policy_vs_mixture", 1),
-  "sppo": ("policy_win_rate", None),
-  "inpo": ("policy_pairs", 1),
-  "custom": ("policy_pairs", 1),
-  "combined": ("policy_pairs", 1),
-}
-# Registered losses that a combination may use (they read pairs sampled from the policy).
-COMBINABLE = ("dpo", "ipo", "cdpo", "rdpo")
+class Hyper(NamedTuple):
+  """The traced hyperparameters of one point (any can be a vmapped axis)."""
+
+  learning_rate: float
+  kl_coef: float
+  mixture: float
+  sppo_step_size: float
+  inpo_step_size: float
+
+
+FIELDS = {name: name for name in Hyper._fields}  # Config path -> Hyper field.
+POSITIVE = ("learning_rate", "kl_coef", "sppo_step_size", "inpo_step_size")
+COMBINABLE = ("dpo", "ipo", "cdpo", "rdpo")  # Losses on policy pairs a combination may use.
+METRICS = ("regularized_gap", "duality_gap", "win_rate_vs_ref", "loss")
+
+
+class PointState(NamedTuple):
+  """One point's policy parameters (the MLP's leaves), Adam state, PRNG key and last loss."""
+
+  params: Any
+  opt_state: Any
+  key: PRNGKey
+  loss: Array
+
+
+def _names(text: str) -> list[str]:
+  return [w.strip() for w in str(text).replace("+", ",").split(",") if w.strip()]
 
 
 def parse_combination(text: str) -> dict[str, float]:
@@ -51,260 +72,256 @@ def parse_combination(text: str) -> dict[str, float]:
   return out
 
 
-def _names(text: str) -> list[str]:
-  return [w.strip() for w in str(text).replace("+", ",").split(",") if w.strip()]
-
-
-def load_custom_loss(spec: str) -> Callable:
+def load_custom_loss(spec: str):
   """Imports ``function`` from ``file.py:function``; raises ``ValueError`` naming the problem."""
   path, _, name = spec.rpartition(":")
   if not path or not os.path.isfile(path):
     raise ValueError(f"custom_loss must be 'file.py:function'; no file at {path!r}.")
-  spec_ = importlib.util.spec_from_file_location("_jaxpref_custom_loss", path)
-  module = importlib.util.module_from_spec(spec_)
-  spec_.loader.exec_module(module)
+  module_spec = importlib.util.spec_from_file_location("_jaxpref_custom_loss", path)
+  module = importlib.util.module_from_spec(module_spec)
+  module_spec.loader.exec_module(module)
   if not callable(getattr(module, name, None)):
     raise ValueError(f"custom_loss: {path} has no function {name!r}.")
   return getattr(module, name)
 
 
-def validate(config: ml_collections.ConfigDict) -> None:
-  """Raises ``ValueError`` on unknown losses or oracle, bad sizes, or a bad custom loss."""
-  for name in _names(config.losses):
-    if name not in SCHEMES or name == "custom":
-      known = ", ".join(k for k in SCHEMES if k != "custom")
-      raise ValueError(f"Unknown loss {name!r} in losses; known: {known}.")
-  if config.oracle not in ("cyclic", "bt"):
-    raise ValueError(f'oracle must be "cyclic" or "bt"; got {config.oracle!r}.')
-  if config.responses < 2 or config.prompts < 1 or config.queries < 1 or config.evals < 1:
-    raise ValueError("responses >= 2, prompts >= 1, queries >= 1 and evals >= 1 are required.")
-  if config.kl_coef <= 0:
-    raise ValueError(f"kl_coef must be > 0; got {config.kl_coef}.")
+def objectives(config: ml_collections.ConfigDict) -> dict[str, losses.Objective]:
+  """The configured losses; ``custom`` and ``combined`` are registered here (policy pairs)."""
+  out = {name: losses.get_objective(name) for name in _names(config.losses)}
   if config.custom_loss:
-    load_custom_loss(config.custom_loss)
+    losses.register("custom", load_custom_loss(config.custom_loss), overwrite=True)
+    out["custom"] = losses.Objective("policy_pairs", 1, "custom")
   if config.get("combination"):
-    parse_combination(config.combination)
-
-
-def make_task(config: ml_collections.ConfigDict, key: jax.Array) -> tuple[jax.Array, jax.Array]:
-  """Prompt features ``[P, d]`` and oracle matrices ``[P, n, n]`` with ``P + P^T = 1``."""
-  kx, kw = jax.random.split(key)
-  n = config.responses
-  X = jax.random.normal(kx, (config.prompts, config.features))
-  W = jax.random.normal(kw, (config.features, n)) / jnp.sqrt(config.features)
-  s = X @ W
-  i = jnp.arange(n)
-  C = jnp.sin(2 * jnp.pi * (i[:, None] - i[None, :]) / n)  # skew-symmetric cyclic part
-  gamma = config.cycle if config.oracle == "cyclic" else 0.0
-  return X, jax.nn.sigmoid(s[:, :, None] - s[:, None, :] + gamma * C)
-
-
-def _examples(scheme, key, logp, P, config, opponent=None) -> losses.Example:
-  """One example per prompt, sampled per ``scheme`` with Bernoulli labels from the oracle.
-
-  ``opponent`` (log-probabilities) is the policy the uniform pairs are compared against in the
-  ``uniform_vs_policy`` scheme (EGPO's extrapolated policy); the current policy by default.
-  """
-  prompts, n = logp.shape
-  sg = jax.lax.stop_gradient(logp)
-  idx = jnp.arange(prompts)
-  k1, k2, k3, k4 = jax.random.split(key, 4)
-  log_ref = jnp.full(n, -jnp.log(n))
-
-  def label(k, a, b):
-    return jax.random.bernoulli(k, P[idx, a, b]).astype(logp.dtype)
-
-  if scheme == "policy_pairs":
-    y, y2 = jax.random.categorical(k1, sg), jax.random.categorical(k2, sg)
-    return losses.Example(
-      logp=logp[idx, y],
-      logp2=logp[idx, y2],
-      ref_logp=log_ref[y],
-      ref_logp2=log_ref[y2],
-      anchor=sg[idx, y],
-      anchor2=sg[idx, y2],
-      pref=label(k3, y, y2),
-    )
-  if scheme == "uniform_vs_policy":
-    y, y2 = jax.random.randint(k1, (prompts,), 0, n), jax.random.randint(k2, (prompts,), 0, n)
-    opp = jax.random.categorical(k3, sg if opponent is None else opponent)
-    ka, kb = jax.random.split(k4)
-    return losses.Example(
-      logp=logp[idx, y],
-      logp2=logp[idx, y2],
-      ref_logp=log_ref[y],
-      ref_logp2=log_ref[y2],
-      win=label(ka, y, opp),
-      win2=label(kb, y2, opp),
-    )
-  if scheme == "policy_vs_mixture":
-    y = jax.random.categorical(k1, sg)
-    mix = losses.geometric_mixture(sg, jnp.broadcast_to(log_ref, sg.shape), mixture=config.mixture)
-    y2 = jax.random.categorical(k2, mix)
-    return losses.Example(logp=logp[idx, y], ref_logp=log_ref[y], pref=label(k3, y, y2))
-  # policy_win_rate (SPPO): K opponents per sampled response.
-  y = jax.random.categorical(k1, sg)
-  opps = jax.random.categorical(k2, sg, shape=(config.sppo_samples, prompts))
-  wins = jax.vmap(lambda k, o: label(k, y, o))(jax.random.split(k3, config.sppo_samples), opps)
-  return losses.Example(logp=logp[idx, y], anchor=sg[idx, y], win=jnp.mean(wins, axis=0))
-
-
-def _loss_fn(name: str, config, custom: Callable | None) -> Callable:
-  kl_coef = config.kl_coef
-  if name == "online_dpo":
-    return lambda e: losses.dpo(e, kl_coef=kl_coef)[0]
-  if name == "online_ipo":
-    return lambda e: losses.ipo(e, kl_coef=kl_coef)[0]
-  if name in ("online_ipo_uniform", "egpo"):
-    return lambda e: losses.online_ipo(e, kl_coef=kl_coef)[0]
-  if name == "nash_md_pg":
-    return lambda e: losses.nash_md_pg(e, kl_coef=kl_coef)[0]
-  if name == "sppo":
-    return lambda e: losses.sppo(e, step_size=config.sppo_step_size)[0]
-  if name == "inpo":  # order each labelled pair as (winner, loser)
-
-    def inpo(e):
-      swap = e.pref < 0.5
-      won = losses.Example(
-        logp=jnp.where(swap, e.logp2, e.logp),
-        logp2=jnp.where(swap, e.logp, e.logp2),
-        ref_logp=e.ref_logp,
-        ref_logp2=e.ref_logp2,
-        anchor=jnp.where(swap, e.anchor2, e.anchor),
-        anchor2=jnp.where(swap, e.anchor, e.anchor2),
-        pref=jnp.ones_like(e.pref),
-      )
-      return losses.inpo(won, step_size=config.inpo_step_size, kl_coef=kl_coef)[0]
-
-    return inpo
-  if name == "combined":
     weights = parse_combination(config.combination)
-    hp = {
-      "dpo": {"kl_coef": kl_coef},
-      "ipo": {"kl_coef": kl_coef},
-      "cdpo": {"kl_coef": kl_coef},
-      "rdpo": {"kl_coef": kl_coef},
-    }
-    hp = {k: v for k, v in hp.items() if k in weights}
-    return lambda e: losses.combined_loss(e, weights=weights, hparams=hp)[0]
-  return lambda e: custom(e)[0]
+
+    def combined(example, *, kl_coef):
+      hp = {name: {"kl_coef": kl_coef} for name in weights}
+      return losses.combined_loss(example, weights=weights, hparams=hp)
+
+    losses.register("combined", combined, overwrite=True)
+    out["combined"] = losses.Objective("policy_pairs", 1, "combined", {"kl_coef": "kl_coef"})
+  return out
 
 
-def evaluate(policy_logits: jax.Array, P: jax.Array, kl_coef: float) -> dict[str, float]:
-  """Exact metrics of the policy averaged over prompts."""
-  pi = jax.nn.softmax(policy_logits, axis=-1)
-  n = pi.shape[-1]
-  ref = jnp.full(n, 1.0 / n)
-  return {
-    "regularized_gap": float(
-      jnp.mean(metrics.regularized_duality_gap(P, pi, kl_coef=kl_coef, ref_policy=ref))
-    ),
-    "duality_gap": float(jnp.mean(metrics.duality_gap(P, pi))),
-    "win_rate_vs_ref": float(jnp.mean(metrics.win_rate(P, pi, jnp.broadcast_to(ref, pi.shape)))),
-  }
+def loss_config(config: ml_collections.ConfigDict, objective: losses.Objective):
+  """The run sections of one loss: its updates, about ``evals`` logs, checkpoints on log steps."""
+  out = copy.deepcopy(config)
+  per = losses.objective_queries(objective, config)
+  out.steps = max(1, int(config.queries) // (per * int(config.prompts)))
+  out.log.every = max(1, out.steps // int(config.evals))
+  if config.checkpoint.every:
+    out.checkpoint.every = max(1, round(config.checkpoint.every / out.log.every)) * out.log.every
+  return out
 
 
-def train_one(name, config, X, P, custom=None) -> dict[str, Any]:
-  """Trains one loss to the query budget; returns its curve and wall time."""
-  scheme, per = SCHEMES[name]
-  per = config.sppo_samples if per is None else per
-  updates = max(1, config.queries // (per * config.prompts))
-  chunk = max(1, updates // config.evals)
-  model = models.MLP(
-    config.features,
-    [int(h) for h in config.hidden.split(",")],
-    config.responses,
-    rngs=nnx.Rngs(config.seed),
+def validate(config: ml_collections.ConfigDict) -> None:
+  """Checks losses, oracle, sizes and every swept value before anything is compiled."""
+  known = sorted(losses.OBJECTIVES)
+  for name in _names(config.losses):
+    if name not in losses.OBJECTIVES:
+      raise ValueError(f"Unknown loss {name!r} in config.losses; known: {', '.join(known)}.")
+  if config.oracle not in ("cyclic", "bt"):
+    raise ValueError(f'config.oracle must be "cyclic" or "bt"; got {config.oracle!r}.')
+  for field in ("responses", "prompts", "features", "queries", "evals", "sppo_samples"):
+    if config[field] < (2 if field == "responses" else 1):
+      raise ValueError(f"config.{field} must be >= {2 if field == 'responses' else 1}.")
+  if config.steps != config.queries // config.prompts:
+    raise ValueError("config.steps is queries // prompts: set config.queries, not config.steps.")
+  sweep = train_lib.sweep_from_config(
+    config, train_lib.config_hparams(config, FIELDS, Hyper), FIELDS
   )
-  graphdef, params = nnx.split(model)
-  tx = optax.adam(config.learning_rate)
-  loss_of = _loss_fn(name, config, custom)
+  points, _ = training.sweep_points(sweep)
+  for field in Hyper._fields:
+    values = np.asarray(getattr(points, field))
+    low, high = (0.0, 1.0) if field == "mixture" else (0.0, np.inf)
+    bad = values[(values <= low if field in POSITIVE else values < low) | (values > high)]
+    if bad.size:
+      rule = "in [0, 1]" if field == "mixture" else "> 0"
+      raise ValueError(f"config.{field} (or its vmap axis) must be {rule}; got {bad[0]:g}.")
+  hparams = train_lib.config_hparams(config, FIELDS, Hyper)
+  logp, P = jnp.log(jnp.full((2, 3), 1 / 3)), jnp.full((2, 3, 3), 0.5)
+  for name, objective in objectives(config).items():
+    try:
+      example = losses.bandit_examples(
+        objective.sampling, jax.random.key(0), logp, P, mixture=config.mixture, samples=2
+      )
+      value = jax.vmap(losses.objective_loss(objective, hparams))(example)
+      if jnp.shape(value) != (2,) or not np.all(np.isfinite(value)):
+        raise ValueError(f"expected a finite scalar per example, got {value}")
+    except Exception as e:  # A user's loss may fail in any way: name it and the problem.
+      raise ValueError(f"loss {name!r} fails on a tiny {objective.sampling} Example: {e}") from None
 
-  def batch_loss(params, opponent, key):
-    logp = jax.nn.log_softmax(nnx.merge(graphdef, params)(X))
-    opp_logp = None
-    if name == "egpo":  # the opponent's win rates come from the extrapolated policy
-      opp_logp = jax.nn.log_softmax(jax.lax.stop_gradient(nnx.merge(graphdef, opponent)(X)))
-    ex = _examples(scheme, key, logp, P, config, opp_logp)
-    return jnp.mean(jax.vmap(loss_of)(ex))
 
-  @jax.jit
-  def run(params, opt_state, key):
-    def body(carry, k):
-      params, opt_state = carry
-      if name == "egpo":
-        step = losses.extragradient_step(lambda p, o: batch_loss(p, o, k), tx, params, opt_state)
-        return (step.params, step.opt_state), step.loss
-      loss, g = jax.value_and_grad(batch_loss)(params, params, k)
-      upd, opt_state = tx.update(g, opt_state, params)
-      return (optax.apply_updates(params, upd), opt_state), loss
-
-    return jax.lax.scan(body, (params, opt_state), jax.random.split(key, chunk))
-
-  opt_state = tx.init(params)
-  key = jax.random.key(config.seed + 1)
-  curve = [{"queries": 0, **evaluate(model(X), P, config.kl_coef)}]
-  start = time.perf_counter()
-  for c in range(max(1, updates // chunk)):
-    key, sub = jax.random.split(key)
-    (params, opt_state), loss = run(params, opt_state, sub)
-    logits = nnx.merge(graphdef, params)(X)
-    curve.append(
-      {
-        "queries": (c + 1) * chunk * per * config.prompts,
-        "loss": float(jnp.mean(loss)),
-        **evaluate(logits, P, config.kl_coef),
-      }
-    )
-  seconds = time.perf_counter() - start
-  logging.info(
-    "%s: gap %.4f after %d queries", name, curve[-1]["regularized_gap"], curve[-1]["queries"]
+def make_program(config: ml_collections.ConfigDict, objective: losses.Objective):
+  """The per-point program of one loss: MLP policy, Adam, one update per step, exact metrics."""
+  cycle = config.cycle if config.oracle == "cyclic" else 0.0
+  X, P = games.contextual_bandit(
+    jax.random.key(config.seed),
+    prompts=config.prompts,
+    features=config.features,
+    n=config.responses,
+    cycle=cycle,
   )
-  return {"curve": curve, "final": curve[-1], "seconds": seconds, "queries_per_update": per}
+  hidden = [int(h) for h in config.hidden.split(",")]
+
+  def model(key: PRNGKey) -> models.MLP:
+    return models.MLP(config.features, hidden, config.responses, rngs=nnx.Rngs(key))
+
+  graphdef, template = nnx.split(model(jax.random.key(0)))
+  treedef = jax.tree.structure(template)
+
+  def logp_of(params: list[Array]) -> Array:  # Params are the state's leaves: plain arrays.
+    return jax.nn.log_softmax(nnx.merge(graphdef, jax.tree.unflatten(treedef, params))(X))
+
+  def optimizer(hp: Hyper) -> optax.GradientTransformation:
+    return optax.inject_hyperparams(optax.adam)(learning_rate=hp.learning_rate)
+
+  def init(hp: Hyper, key: PRNGKey) -> PointState:
+    k_init, k_run = jax.random.split(key)
+    params = jax.tree.leaves(nnx.split(model(k_init))[1])
+    return PointState(params, optimizer(hp).init(params), k_run, jnp.zeros((), X.dtype))
+
+  def step(state: PointState, hp: Hyper, t: Array) -> PointState:
+    del t  # The key stream lives in the state (folding in the step would mix batched and not).
+    next_key, key = jax.random.split(state.key)
+    loss_of = losses.objective_loss(objective, hp)
+
+    def batch_loss(params, opponent) -> Array:
+      opp = jax.lax.stop_gradient(logp_of(opponent)) if objective.extragradient else None
+      ex = losses.bandit_examples(
+        objective.sampling,
+        key,
+        logp_of(params),
+        P,
+        mixture=hp.mixture,
+        samples=int(config.sppo_samples),
+        opponent=opp,
+      )
+      return jnp.mean(jax.vmap(loss_of)(ex))
+
+    tx = optimizer(hp)
+    if objective.extragradient:  # EGPO: the opponent's win rates at the extrapolated policy.
+      out = losses.extragradient_step(batch_loss, tx, state.params, state.opt_state)
+      return PointState(out.params, out.opt_state, next_key, out.loss)
+    loss, grads = jax.value_and_grad(batch_loss)(state.params, state.params)
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    return PointState(optax.apply_updates(state.params, updates), opt_state, next_key, loss)
+
+  def point_metrics(state: PointState, hp: Hyper) -> dict[str, Array]:
+    pi = jnp.exp(logp_of(state.params))
+    return {**metrics.policy_metrics(P, pi, kl_coef=hp.kl_coef), "loss": state.loss}
+
+  return training.Program(init, step, point_metrics)
+
+
+def initial_metrics(program: training.Program, sweep: training.Sweep) -> dict[str, np.ndarray]:
+  """The metrics of every point's initial policy, ``[*axes, seed]`` (the engine logs none)."""
+  points, seeds = training.sweep_points(sweep)
+  dtype = jnp.zeros(()).dtype
+  hp = jax.tree.map(lambda v: jnp.asarray(v, dtype if v.dtype.kind == "f" else v.dtype), points)
+  fn = jax.jit(jax.vmap(lambda h, k: program.metrics(program.init(h, k), h)))
+  values = fn(hp, training.seed_keys(sweep.seed, seeds))
+  return training.unflatten({k: np.asarray(v) for k, v in values.items()}, sweep)
+
+
+def _stats(values: np.ndarray) -> dict[str, Any]:
+  s = training.summarize(values)
+  return {"values": values.tolist(), "mean": s.mean.tolist(), "ci95": s.half_width.tolist()}
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
-  """Trains every configured loss; returns curves and final metrics (printed and plotted)."""
-  validate(config)
-  X, P = make_task(config, jax.random.key(config.seed))
-  names = _names(config.losses)
-  custom = load_custom_loss(config.custom_loss) if config.custom_loss else None
-  if custom is not None:
-    names.append("custom")
-  if config.get("combination"):
-    names.append("combined")
-  results = {name: train_one(name, config, X, P, custom) for name in names}
-  print(
-    f"{config.oracle} oracle, n = {config.responses}, {config.prompts} prompts,"
-    f" kl_coef {config.kl_coef}, {config.queries} queries per loss"
+  """Runs one sweep per loss (each resuming from ``workdir/<loss>``); prints and plots results."""
+  sweep = train_lib.sweep_from_config(
+    config, train_lib.config_hparams(config, FIELDS, Hyper), FIELDS
   )
-  print(f"  {'loss':<20} {'reg. gap':>9} {'gap':>8} {'win vs ref':>10} {'updates':>8} {'s':>6}")
-  init = next(iter(results.values()))["curve"][0]
-  print(
-    f"  {'(initial policy)':<20} {init['regularized_gap']:9.4f} {init['duality_gap']:8.4f} "
-    f"{init['win_rate_vs_ref']:10.3f}"
-  )
-  for name, r in results.items():
-    f = r["final"]
-    updates = f["queries"] // (r["queries_per_update"] * config.prompts)
-    print(
-      f"  {name:<20} {f['regularized_gap']:9.4f} {f['duality_gap']:8.4f} "
-      f"{f['win_rate_vs_ref']:10.3f} {updates:8d} {r['seconds']:6.1f}"
+  results, curves = {}, {}
+  initial = None
+  for name, objective in objectives(config).items():
+    one = loss_config(config, objective)
+    options = train_lib.run_options(one)
+    spec = {"custom": config.custom_loss, "combined": config.get("combination", "")}.get(name, "")
+    drop = ("losses", "custom_loss", "combination")  # Other losses' settings do not matter here.
+    provenance = {k: v for k, v in options["provenance"].items() if k not in drop}
+    options["provenance"] = {**provenance, "loss": name, "loss_spec": spec}
+    program = make_program(config, objective)
+    if initial is None:
+      initial = {k: _stats(v) for k, v in initial_metrics(program, sweep).items()}
+    out = training.run_sweep(
+      program, sweep, workdir=os.path.join(workdir, name), name=name, **options
     )
-  if config.plot:
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for name, r in results.items():
-      q = [c["queries"] for c in r["curve"]]
-      axes[0].plot(q, [c["regularized_gap"] for c in r["curve"]], label=name)
-      axes[1].plot(q, [c["duality_gap"] for c in r["curve"]], label=name)
-    for ax, title in zip(axes, ("KL-regularized duality gap", "duality gap"), strict=True):
-      ax.set_xlabel("oracle queries")
-      ax.set_yscale("log")
-      ax.set_title(title)
-    axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    path = os.path.join(workdir, "curves.png")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    print(f"Wrote {path}")
+    per = losses.objective_queries(objective, config)
+    queries = out.log_steps * per * int(config.prompts)
+    curves[name] = (queries, out.history)
+    results[name] = {
+      "objective": {k: objective._asdict()[k] for k in ("sampling", "loss", "extragradient")},
+      "queries_per_update": per,
+      "updates": int(one.steps),
+      "queries": int(queries[-1]),
+      "resumed_from": out.resumed_from,
+      "steps_per_second": out.steps_per_second,
+      "initial": initial,
+      "final": {k: _stats(v[..., -1]) for k, v in out.history.items()},
+      "curve": {
+        "queries": queries.tolist(),
+        **{k: training.summarize(v, axis=-2).mean.tolist() for k, v in out.history.items()},
+      },
+    }
+    if config.plot and jax.process_index() == 0:
+      training.plot_sweep_curves(
+        out.history,
+        queries,
+        sweep,
+        os.path.join(workdir, name, "curves.png"),
+        metrics=["regularized_gap", "duality_gap"],
+        xlabel="oracle queries",
+      )
+  if jax.process_index() == 0:
+    print_table(config, sweep, results)
+    if config.plot:
+      print(f"Wrote {plot_losses(curves, sweep, os.path.join(workdir, 'curves.png'))}")
   return results
+
+
+def _cell(stats: dict[str, Any], index: int) -> str:
+  mean, half = np.ravel(stats["mean"])[index], np.ravel(stats["ci95"])[index]
+  return f"{mean:.4f} ± {half:.4f}" if np.isfinite(half) else f"{mean:.4f}"
+
+
+def print_table(config, sweep: training.Sweep, results: dict[str, Any]) -> None:
+  """Final metrics per loss (and hyperparameter point): mean ± 95% interval over seeds."""
+  print(
+    f"{config.oracle} oracle, n = {config.responses}, {config.prompts} prompts, kl_coef "
+    f"{config.kl_coef}, {config.queries} queries per loss, {sweep.num_seeds} seeds: mean ± 95% CI"
+  )
+  cols = METRICS[:3]
+  print(f"  {'loss':<20} {'point':<22}" + "".join(f"{c:>20}" for c in cols) + f"{'updates':>9}")
+  rows = [("(initial policy)", next(iter(results.values()))["initial"], "")] if results else []
+  rows += [(name, r["final"], r["updates"]) for name, r in results.items()]
+  for name, stats, updates in rows:
+    for i, label in enumerate(sweep.labels()):
+      cells = "".join(f"{_cell(stats[c], i):>20}" for c in cols)
+      print(f"  {name:<20} {label:<22}{cells}{updates:>9}")
+
+
+def plot_losses(curves: dict[str, Any], sweep: training.Sweep, path: str) -> str:
+  """Gaps against oracle queries, one curve per loss and point, band = 95% interval over seeds."""
+  import matplotlib.pyplot as plt
+
+  fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+  for ax, metric in zip(axes, ("regularized_gap", "duality_gap"), strict=True):
+    for name, (queries, history) in curves.items():
+      s = training.summarize(history[metric], axis=-2)
+      mean = s.mean.reshape(-1, len(queries))
+      half = np.nan_to_num(s.half_width).reshape(mean.shape)
+      for label, m, h in zip(sweep.labels(), mean, half, strict=True):
+        (line,) = ax.plot(queries, m, label=name if label == "all" else f"{name} {label}")
+        ax.fill_between(
+          queries, np.maximum(m - h, 1e-6), m + h, color=line.get_color(), alpha=0.2, lw=0
+        )
+    ax.set(xlabel="oracle queries", yscale="log", title=metric)
+  axes[0].legend(fontsize=7)
+  fig.suptitle(f"mean over {sweep.num_seeds} seed(s), band = 95% interval", fontsize=9)
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+  return path

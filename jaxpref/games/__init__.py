@@ -4,6 +4,7 @@ Constructors are pure and jittable (keys explicit, batched over leading axes); b
 comparison data, validation and the canonical games run on the host in float64.
 """
 
+from jaxpref.games._bandit import contextual_bandit
 from jaxpref.games._canonical import CanonicalGame, canonical_games
 from jaxpref.games._comparisons import comparison_counts, game_from_comparisons
 from jaxpref.games._constructors import (
@@ -22,6 +23,7 @@ __all__ = [
   "bradley_terry_game",
   "canonical_games",
   "comparison_counts",
+  "contextual_bandit",
   "cyclic_game",
   "game_from_comparisons",
   "majority_of_raters",

@@ -7,12 +7,24 @@ Hyperparameters have one name everywhere: ``kl_coef`` (beta, the KL weight to th
 ``step_size`` (eta, the multiplier of the win rate or score), ``mixture`` (lambda of the geometric
 mixture) and ``weights`` (objective weights); each docstring converts its paper's symbols.
 :data:`LOSSES` maps config names to functions, :func:`register` adds a new one,
-:func:`combined_loss` mixes several.
+:func:`combined_loss` mixes several. :data:`OBJECTIVES` couples a loss with its online protocol
+(sampling, oracle queries per update, extragradient), :func:`register_objective` adds one.
 """
 
 from jaxpref.losses._example import Example
 from jaxpref.losses._extragradient import ExtragradientStep, extragradient_step
 from jaxpref.losses._multi import group_robust_weights, modpo
+from jaxpref.losses._objectives import (
+  OBJECTIVES,
+  SAMPLINGS,
+  Objective,
+  bandit_examples,
+  get_objective,
+  objective_loss,
+  objective_queries,
+  order_pairs,
+  register_objective,
+)
 from jaxpref.losses._offline import cdpo, dpo, ipo, rdpo
 from jaxpref.losses._online import geometric_mixture, inpo, nash_md_pg, online_ipo
 from jaxpref.losses._registry import LOSSES, combined_loss, get_loss, register
@@ -20,8 +32,12 @@ from jaxpref.losses._self_play import dno, gpo, sppo
 
 __all__ = [
   "LOSSES",
+  "OBJECTIVES",
+  "SAMPLINGS",
   "Example",
   "ExtragradientStep",
+  "Objective",
+  "bandit_examples",
   "cdpo",
   "combined_loss",
   "dno",
@@ -29,14 +45,19 @@ __all__ = [
   "extragradient_step",
   "geometric_mixture",
   "get_loss",
+  "get_objective",
   "gpo",
   "group_robust_weights",
   "inpo",
   "ipo",
   "modpo",
   "nash_md_pg",
+  "objective_loss",
+  "objective_queries",
   "online_ipo",
+  "order_pairs",
   "rdpo",
   "register",
+  "register_objective",
   "sppo",
 ]

@@ -7,11 +7,13 @@ from jaxpref.metrics._duality_gap import (
   regularized_duality_gap,
   regularized_exploitability,
 )
+from jaxpref.metrics._policy import policy_metrics
 
 __all__ = [
   "duality_gap",
   "exploitability",
   "kl_divergence",
+  "policy_metrics",
   "regularized_duality_gap",
   "regularized_exploitability",
   "win_rate",

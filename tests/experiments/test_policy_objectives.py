@@ -1,9 +1,13 @@
 import json
+import math
 
+import jax
+import numpy as np
 import pytest
 
 from configs import policy_objectives as config_lib
-from experiments import train_lib
+from experiments import policy_objectives, train_lib
+from jaxpref import losses, training
 from tests.experiments.test_train import _cli
 
 CUSTOM = '''
@@ -18,63 +22,182 @@ def hinge(example):
 '''
 
 
+def _small(**overrides):
+  """4 prompts x 4 responses, an 8-unit MLP, 24 one-query updates logged 3 times, 2 seeds."""
+  config = config_lib.get_config("plot=false,seeds=2")
+  config.losses = "online_ipo"
+  config.prompts, config.features, config.responses, config.hidden = 4, 3, 4, "8"
+  config.queries, config.evals = 96, 3
+  config.learning_rate = 0.03
+  config.checkpoint.every, config.checkpoint.async_save = 8, False
+  config.log.tensorboard, config.log.progress_seconds = False, -1.0
+  for key, value in overrides.items():
+    node = config
+    *parents, leaf = key.split(".")
+    for p in parents:
+      node = node[p]
+    node[leaf] = value
+  return config
+
+
+def _sweep(config, workdir, **kwargs):
+  """One loss's run_sweep, as the experiment runs it."""
+  name = policy_objectives._names(config.losses)[0]
+  objective = losses.get_objective(name)
+  one = policy_objectives.loss_config(config, objective)
+  hp = train_lib.config_hparams(config, policy_objectives.FIELDS, policy_objectives.Hyper)
+  sweep = train_lib.sweep_from_config(config, hp, policy_objectives.FIELDS)
+  program = policy_objectives.make_program(config, objective)
+  options = {**train_lib.run_options(one), **kwargs}
+  return training.run_sweep(program, sweep, workdir=str(workdir), name=name, **options)
+
+
+@pytest.fixture(autouse=True)
+def registries():
+  """Restores the loss and objective registries (the experiment registers custom losses)."""
+  saved_losses, saved_objectives = dict(losses.LOSSES), dict(losses.OBJECTIVES)
+  yield
+  losses.LOSSES.clear()
+  losses.LOSSES.update(saved_losses)
+  losses.OBJECTIVES.clear()
+  losses.OBJECTIVES.update(saved_objectives)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+  """2 learning rates x 2 seeds on one device, uninterrupted (float32 as the experiment runs)."""
+  config = _small(**{"vmap.axes.learning_rate": (0.01, 0.03), "mesh.backend": "none"})
+  jax.config.update("jax_enable_x64", False)
+  try:
+    yield config, _sweep(config, tmp_path_factory.mktemp("reference"))
+  finally:
+    jax.config.update("jax_enable_x64", True)
+
+
+@pytest.fixture
+def float32():
+  jax.config.update("jax_enable_x64", False)
+  yield
+  jax.config.update("jax_enable_x64", True)
+
+
+def test_vmapped_sweep_equals_each_point_alone(reference, float32):
+  config, result = reference
+  assert result.sweep.shape == (2, 2) and result.history["regularized_gap"].shape == (2, 2, 3)
+  flat = {k: v.reshape(4, -1)[:, -1] for k, v in result.history.items()}
+  fields = policy_objectives.FIELDS
+  hp_type = policy_objectives.Hyper
+  for index in range(4):
+    one = train_lib.point_config(config, result.sweep, index, fields)
+    sweep = train_lib.sweep_from_config(one, train_lib.config_hparams(one, fields, hp_type), fields)
+    program = policy_objectives.make_program(one, losses.get_objective("online_ipo"))
+    hp = train_lib.config_hparams(one, fields, hp_type)
+    key = training.seed_keys(one.seed, training.sweep_points(sweep)[1])[0]
+
+    @jax.jit
+    def run_point(key, program=program, hp=hp):
+      state = program.init(hp, key)
+      state = jax.lax.fori_loop(0, 24, lambda t, s, p=program: p.step(s, hp, t), state)
+      return program.metrics(state, hp)
+
+    values = run_point(key)
+    for name in ("regularized_gap", "duality_gap", "win_rate_vs_ref", "loss"):
+      np.testing.assert_allclose(values[name], flat[name][index], rtol=1e-6, atol=1e-6)
+  # The two learning rates differ, the seeds differ.
+  gap = result.history["regularized_gap"][..., -1]
+  assert gap[0, 0] != gap[1, 0] and gap[0, 0] != gap[0, 1]
+
+
+@pytest.mark.parametrize("backend", ["jit", "shard_map"])
+def test_eight_devices_equal_one(reference, backend, tmp_path, float32):
+  assert jax.device_count() == 8  # tests/conftest.py starts 8 CPU devices
+  config, expected = reference
+  config = _small(**{"vmap.axes.learning_rate": (0.01, 0.03), "mesh.backend": backend})
+  config.vmap.seeds = 3  # 6 points over 8 devices: padded, unpadded on the way back
+  result = _sweep(config, tmp_path)
+  for name, values in expected.history.items():
+    np.testing.assert_allclose(result.history[name][:, :2], values, rtol=1e-6, atol=1e-7)
+
+
+def test_interrupted_and_resumed_equals_uninterrupted(reference, tmp_path, float32):
+  config, expected = reference
+  partial = _sweep(config, tmp_path, stop_after=8)
+  assert partial.resumed_from is None
+  resumed = _sweep(config, tmp_path)
+  assert resumed.resumed_from == 8
+  for a, b in zip(jax.tree.leaves(resumed.state), jax.tree.leaves(expected.state), strict=True):
+    np.testing.assert_array_equal(a, b)
+  for name in expected.history:
+    np.testing.assert_array_equal(resumed.history[name], expected.history[name])
+
+
 def test_cli_with_a_custom_loss_defined_outside_the_package(tmp_path):
   path = tmp_path / "my_loss.py"
   path.write_text(CUSTOM)
+  workdir = tmp_path / "run"
   proc = _cli(
     "--config",
-    "configs/policy_objectives.py",
+    "configs/policy_objectives.py:seeds=2",
     "--workdir",
-    str(tmp_path),
-    "--config.losses=online_ipo,egpo",
-    "--config.queries=20000",
-    "--config.evals=4",
+    str(workdir),
+    "--config.losses=egpo",
+    "--config.prompts=4",
+    "--config.hidden=8",
+    "--config.queries=256",
+    "--config.evals=2",
     f"--config.custom_loss={path}:hinge",
   )
   assert proc.returncode == 0, proc.stderr[-3000:]
-  results = json.loads((tmp_path / "results.json").read_text())
-  assert set(results) == {"online_ipo", "egpo", "custom"}
-  start = results["online_ipo"]["curve"][0]["regularized_gap"]
-  assert results["online_ipo"]["final"]["regularized_gap"] < start
+  results = json.loads((workdir / "results.json").read_text())
+  assert set(results) == {"egpo", "custom"}
   assert results["egpo"]["queries_per_update"] == 4  # two calls, two labels each
-  assert results["custom"]["final"]["queries"] > 0
-  assert (tmp_path / "curves.png").stat().st_size > 10_000
-  assert "custom" in proc.stdout
-
-
-@pytest.mark.parametrize(
-  ("override", "message"),
-  [
-    ({"losses": "dpo_v2"}, "Unknown loss 'dpo_v2'"),
-    ({"oracle": "random"}, "oracle must be"),
-    ({"kl_coef": 0.0}, "kl_coef must be > 0"),
-    ({"custom_loss": "/no/such/file.py:fn"}, "no file at"),
-  ],
-)
-def test_validation(override, message):
-  config = config_lib.get_config()
-  for key, value in override.items():
-    config[key] = value
-  with pytest.raises(ValueError, match=message):
-    train_lib.validate_config(config)
+  assert results["egpo"]["updates"] == 16 and results["custom"]["updates"] == 64
+  final = results["custom"]["final"]["regularized_gap"]
+  assert np.shape(final["values"]) == (2,) and math.isclose(np.mean(final["values"]), final["mean"])
+  assert results["custom"]["curve"]["queries"] == [128, 256]
+  for name in ("egpo", "custom"):
+    assert (workdir / name / "metrics.jsonl").exists() and (workdir / name / "checkpoints").is_dir()
+  assert (workdir / "curves.png").stat().st_size > 10_000
+  assert "custom" in proc.stdout and "±" in proc.stdout
 
 
 def test_weighted_combination_from_the_config(tmp_path):
-  config = config_lib.get_config("plot=false")
-  config.losses = "online_dpo"
-  config.combination = "dpo:0.5,ipo:0.5"
-  config.queries, config.evals = 5000, 2
+  config = _small(**{"combination": "dpo:0.5,ipo:0.5", "vmap.seeds": 1})
   results = train_lib.train_and_evaluate(config, str(tmp_path))
-  assert set(results) == {"online_dpo", "combined"}
+  assert set(results) == {"online_ipo", "combined"}
   config.combination = "dpo:0.5,kto:1"
   with pytest.raises(ValueError, match="unknown loss 'kto'"):
     train_lib.validate_config(config)
 
 
-def test_custom_loss_without_the_function(tmp_path):
-  path = tmp_path / "empty.py"
-  path.write_text("x = 1\n")
-  config = config_lib.get_config()
-  config.custom_loss = f"{path}:hinge"
+@pytest.mark.parametrize(
+  ("override", "message"),
+  [
+    ({"losses": "dpo_v2"}, "Unknown loss 'dpo_v2' in config.losses"),
+    ({"oracle": "random"}, "oracle must be"),
+    ({"kl_coef": 0.0}, r"config.kl_coef \(or its vmap axis\) must be > 0; got 0"),
+    ({"mixture": 1.5}, r"config.mixture \(or its vmap axis\) must be in \[0, 1\]; got 1.5"),
+    ({"vmap.axes.learning_rate": (0.01, -1.0)}, "config.learning_rate .* must be > 0; got -1"),
+    ({"vmap.axes.learning_rate": (0.01, float("nan"))}, "learning_rate: values must be finite"),
+    ({"vmap.axes.learning_rate": ()}, "learning_rate: expected a non-empty tuple"),
+    ({"vmap.axes.hidden": (8, 16)}, "vmap.axes.hidden: only numeric fields can be vmapped"),
+    ({"vmap.axes.queries": (8, 16)}, "queries is not a vmappable hyperparameter"),
+    ({"custom_loss": "/no/such/file.py:fn"}, "no file at"),
+    ({"responses": 1}, "config.responses must be >= 2"),
+  ],
+)
+def test_validation(override, message):
+  config = _small(**override)
+  with pytest.raises(ValueError, match=message):
+    train_lib.validate_config(config)
+
+
+def test_custom_loss_without_the_function_or_failing(tmp_path):
+  path = tmp_path / "losses.py"
+  path.write_text("def broken(example):\n  return example.win * 2, {}\n")
+  config = _small(custom_loss=f"{path}:hinge")
   with pytest.raises(ValueError, match="no function 'hinge'"):
+    train_lib.validate_config(config)
+  config.custom_loss = f"{path}:broken"
+  with pytest.raises(ValueError, match="loss 'custom' fails on a tiny policy_pairs Example"):
     train_lib.validate_config(config)

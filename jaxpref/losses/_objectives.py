@@ -1,0 +1,252 @@
+r"""Online preference-optimisation objectives: sampling, oracle queries and the loss each trains.
+
+An :class:`Objective` couples a per-example loss of :data:`~jaxpref.losses.LOSSES` with the online
+protocol around it: how responses and opponents are drawn (``sampling``), how many oracle queries
+one update costs per prompt (``queries``), which hyperparameters the loss reads (``hparams``:
+``{hyperparameter field: loss keyword}``), whether the update is EGPO's extragradient step and
+whether labelled pairs are reordered as (winner, loser). Experiments (the contextual bandit of
+``experiments/policy_objectives.py``, a language model) implement the samplers and read the rest
+from :data:`OBJECTIVES`; :func:`register_objective` adds one, e.g. for a loss added with
+:func:`~jaxpref.losses.register`.
+
+Sampling schemes (``P`` the oracle, pi the policy, pi_ref the reference, labels Bernoulli):
+
+- ``policy_pairs``: y, y' ~ pi; one label ``pref`` ~ P(y > y').
+- ``uniform_vs_policy``: y, y' uniform, one opponent o ~ pi (EGPO: pi at the extrapolated point);
+  two labels ``win`` ~ P(y > o), ``win2`` ~ P(y' > o).
+- ``policy_vs_mixture``: y ~ pi, y' from the geometric mixture of pi and pi_ref (``mixture``);
+  one label.
+- ``policy_win_rate``: y ~ pi and K opponents ~ pi; ``win`` the mean of K labels (K queries).
+
+The registered objectives and the loss each trains (``kl_coef`` is beta everywhere):
+
+==================== ==================== ===================================================
+objective            loss (LOSSES name)   sampling, queries per prompt per update
+==================== ==================== ===================================================
+online_dpo           dpo                  policy_pairs, 1
+online_ipo           ipo                  policy_pairs, 1 (IPO on sampled pairs; Calandriello
+                                          et al.'s online IPO with labels as ``pref``)
+online_ipo_uniform   online_ipo           uniform_vs_policy, 2
+egpo                 online_ipo           uniform_vs_policy, 4 (two labels, two calls:
+                                          extragradient)
+nash_md_pg           nash_md_pg           policy_vs_mixture, 1
+sppo                 sppo                 policy_win_rate, K (``step_size`` = sppo_step_size)
+inpo                 inpo                 policy_pairs, 1, ordered (winner, loser);
+                                          ``step_size`` = inpo_step_size
+==================== ==================== ===================================================
+
+So the objective ``online_ipo`` is the library's :func:`~jaxpref.losses.ipo` (``kl_coef`` =
+beta = tau) on policy pairs, and ``egpo`` the library's :func:`~jaxpref.losses.online_ipo` with
+uniform pairs against the extrapolated policy (the names follow the papers' methods, the losses
+the library's per-example formulas).
+
+References:
+  Calandriello et al., Human alignment of LLMs through online preference optimisation, ICML 2024.
+  Zhou, Fazel, Du, Extragradient preference optimization (EGPO), COLM 2025.
+  Munos et al., Nash learning from human feedback, ICML 2024 (Nash-MD-PG).
+  Wu et al., Self-play preference optimization (SPPO), 2024.
+  Zhang et al., Iterative Nash policy optimization (INPO), ICLR 2025.
+"""
+
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxpref.losses._example import Example
+from jaxpref.losses._online import geometric_mixture
+from jaxpref.losses._registry import get_loss
+from jaxpref.types import Array, PRNGKey
+
+SAMPLINGS = ("policy_pairs", "uniform_vs_policy", "policy_vs_mixture", "policy_win_rate")
+_KL = MappingProxyType({"kl_coef": "kl_coef"})
+
+
+class Objective(NamedTuple):
+  """An online preference-optimisation objective.
+
+  Attributes:
+    sampling: one of :data:`SAMPLINGS`.
+    queries: oracle queries per prompt per update, or a callable of the experiment's static
+      settings (an object with attributes, e.g. ``lambda s: s.sppo_samples``).
+    loss: the name of the per-example loss in :data:`~jaxpref.losses.LOSSES`.
+    hparams: ``{hyperparameter field: loss keyword}``: which fields of the caller's
+      hyperparameters (a NamedTuple or any object with attributes) the loss receives as which
+      keyword.
+    extragradient: the update is :func:`~jaxpref.losses.extragradient_step` (the opponent is the
+      extrapolated policy).
+    ordered_pairs: each labelled pair is reordered as (winner, loser) with ``pref = 1``.
+  """
+
+  sampling: str
+  queries: int | Callable[[Any], int]
+  loss: str
+  hparams: Mapping[str, str] = MappingProxyType({})
+  extragradient: bool = False
+  ordered_pairs: bool = False
+
+
+OBJECTIVES: dict[str, Objective] = {
+  "online_dpo": Objective("policy_pairs", 1, "dpo", _KL),
+  "online_ipo": Objective("policy_pairs", 1, "ipo", _KL),
+  "online_ipo_uniform": Objective("uniform_vs_policy", 2, "online_ipo", _KL),
+  "egpo": Objective("uniform_vs_policy", 4, "online_ipo", _KL, extragradient=True),
+  "nash_md_pg": Objective("policy_vs_mixture", 1, "nash_md_pg", _KL),
+  "sppo": Objective(
+    "policy_win_rate",
+    lambda settings: settings.sppo_samples,
+    "sppo",
+    MappingProxyType({"sppo_step_size": "step_size"}),
+  ),
+  "inpo": Objective(
+    "policy_pairs",
+    1,
+    "inpo",
+    MappingProxyType({"inpo_step_size": "step_size", "kl_coef": "kl_coef"}),
+    ordered_pairs=True,
+  ),
+}
+
+
+def register_objective(name: str, objective: Objective, *, overwrite: bool = False) -> None:
+  """Adds ``objective`` under ``name``; its sampling must be known and its loss registered."""
+  if name in OBJECTIVES and not overwrite:
+    raise ValueError(f"An objective named {name!r} is already registered; pass overwrite=True.")
+  if objective.sampling not in SAMPLINGS:
+    raise ValueError(
+      f"objective {name!r}: sampling {objective.sampling!r} is not one of {', '.join(SAMPLINGS)}."
+    )
+  get_loss(objective.loss)  # Raises on an unknown loss, listing the known ones.
+  OBJECTIVES[name] = objective
+
+
+def get_objective(name: str) -> Objective:
+  """The objective registered as ``name``; a ``ValueError`` lists the known names otherwise."""
+  if name not in OBJECTIVES:
+    raise ValueError(f"Unknown objective {name!r}; known: {', '.join(sorted(OBJECTIVES))}.")
+  return OBJECTIVES[name]
+
+
+def objective_queries(objective: Objective, settings: Any) -> int:
+  """Oracle queries per prompt per update (``settings`` feeds a callable ``queries``)."""
+  queries = objective.queries
+  return int(queries(settings) if callable(queries) else queries)
+
+
+def order_pairs(example: Example) -> Example:
+  """Swaps each pair labelled ``pref < 1/2`` so that y is the winner; ``pref`` becomes 1."""
+  swap = example.pref < 0.5
+
+  def pick(a, b):
+    return None if a is None else jnp.where(swap, b, a)
+
+  return example._replace(
+    logp=pick(example.logp, example.logp2),
+    logp2=pick(example.logp2, example.logp),
+    ref_logp=pick(example.ref_logp, example.ref_logp2),
+    ref_logp2=pick(example.ref_logp2, example.ref_logp),
+    anchor=pick(example.anchor, example.anchor2),
+    anchor2=pick(example.anchor2, example.anchor),
+    pref=jnp.ones_like(example.pref),
+  )
+
+
+def objective_loss(objective: Objective, hparams: Any) -> Callable[[Example], Array]:
+  """``example -> scalar loss`` of ``objective`` with keywords read from ``hparams``' fields.
+
+  Args:
+    objective: the objective.
+    hparams: an object whose attributes named in ``objective.hparams`` hold the values (traced
+      scalars are fine).
+
+  Returns:
+    The per-example loss (vmap it over a batch).
+  """
+  fn = get_loss(objective.loss)
+  kwargs = {keyword: getattr(hparams, field) for field, keyword in objective.hparams.items()}
+
+  def loss(example: Example) -> Array:
+    if objective.ordered_pairs:
+      example = order_pairs(example)
+    return fn(example, **kwargs)[0]
+
+  return loss
+
+
+def bandit_examples(
+  sampling: str,
+  key: PRNGKey,
+  logp: Array,
+  P: Array,
+  *,
+  mixture: Array | float = 0.0,
+  samples: int = 1,
+  opponent: Array | None = None,
+) -> Example:
+  """One example per prompt of a tabular policy, sampled per ``sampling`` from an exact oracle.
+
+  The reference is uniform; labels are Bernoulli draws of the oracle (one query each).
+
+  Args:
+    sampling: one of :data:`SAMPLINGS`.
+    key: PRNG key.
+    logp: ``[prompts, n]`` log-probabilities of the policy (differentiated through).
+    P: ``[prompts, n, n]`` oracle, ``P[x, i, j] = Prob(i beats j | x)``.
+    mixture: lambda of ``policy_vs_mixture``'s geometric mixture.
+    samples: K opponents of ``policy_win_rate`` (static).
+    opponent: ``[prompts, n]`` log-probabilities the ``uniform_vs_policy`` opponent is drawn from
+      (EGPO's extrapolated policy); the policy by default.
+
+  Returns:
+    An :class:`~jaxpref.losses.Example` with ``[prompts]`` fields.
+  """
+  prompts, n = logp.shape
+  sg = jax.lax.stop_gradient(logp)
+  k1, k2, k3, k4 = jax.random.split(key, 4)
+  log_ref = jnp.full((prompts,), -jnp.log(n), logp.dtype)  # Uniform reference.
+
+  # One-hot contractions, not gathers: exact, and free of gathers that mix a vmapped index with an
+  # unbatched one (which a vmap with spmd_axis_name outside a mesh rejects).
+  def at(values, y):
+    return jnp.sum(values * jax.nn.one_hot(y, n, dtype=values.dtype), axis=-1)
+
+  def label(k, a, b):
+    p = at(jnp.sum(P * jax.nn.one_hot(a, n, dtype=P.dtype)[..., None], axis=-2), b)
+    return jax.random.bernoulli(k, p).astype(logp.dtype)
+
+  if sampling == "policy_pairs":
+    y, y2 = jax.random.categorical(k1, sg), jax.random.categorical(k2, sg)
+    return Example(
+      logp=at(logp, y),
+      logp2=at(logp, y2),
+      ref_logp=log_ref,
+      ref_logp2=log_ref,
+      anchor=at(sg, y),
+      anchor2=at(sg, y2),
+      pref=label(k3, y, y2),
+    )
+  if sampling == "uniform_vs_policy":
+    y, y2 = jax.random.randint(k1, (prompts,), 0, n), jax.random.randint(k2, (prompts,), 0, n)
+    opp = jax.random.categorical(k3, sg if opponent is None else opponent)
+    ka, kb = jax.random.split(k4)
+    return Example(
+      logp=at(logp, y),
+      logp2=at(logp, y2),
+      ref_logp=log_ref,
+      ref_logp2=log_ref,
+      win=label(ka, y, opp),
+      win2=label(kb, y2, opp),
+    )
+  if sampling == "policy_vs_mixture":
+    y = jax.random.categorical(k1, sg)
+    mix = geometric_mixture(sg, jnp.broadcast_to(log_ref[:, None], sg.shape), mixture=mixture)
+    y2 = jax.random.categorical(k2, mix)
+    return Example(logp=at(logp, y), ref_logp=log_ref, pref=label(k3, y, y2))
+  if sampling == "policy_win_rate":
+    y = jax.random.categorical(k1, sg)
+    opps = jax.random.categorical(k2, sg, shape=(samples, prompts))
+    wins = jax.vmap(lambda k, o: label(k, y, o))(jax.random.split(k3, samples), opps)
+    return Example(logp=at(logp, y), anchor=at(sg, y), win=jnp.mean(wins, axis=0))
+  raise ValueError(f"Unknown sampling {sampling!r}; known: {', '.join(SAMPLINGS)}.")

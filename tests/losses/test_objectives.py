@@ -1,0 +1,141 @@
+from types import SimpleNamespace
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxpref import losses
+
+HP = SimpleNamespace(kl_coef=0.1, sppo_step_size=1.0, inpo_step_size=1 / 0.3, mixture=0.125)
+
+
+@pytest.fixture
+def registries():
+  """Restores LOSSES and OBJECTIVES after a test that registers into them."""
+  saved_losses, saved_objectives = dict(losses.LOSSES), dict(losses.OBJECTIVES)
+  yield
+  losses.LOSSES.clear()
+  losses.LOSSES.update(saved_losses)
+  losses.OBJECTIVES.clear()
+  losses.OBJECTIVES.update(saved_objectives)
+
+
+def _pairs(seed=0, prompts=64, n=5):
+  key = jax.random.key(seed)
+  logp = jax.nn.log_softmax(jax.random.normal(key, (prompts, n)))
+  P = jax.nn.sigmoid(jax.random.normal(jax.random.key(1), (prompts, n, n)))
+  P = 0.5 * (P + 1 - jnp.swapaxes(P, -1, -2))
+  return logp, P
+
+
+def test_registry_makes_the_experiment_mapping_explicit():
+  o = losses.OBJECTIVES
+  assert set(o) == {
+    "online_dpo",
+    "online_ipo",
+    "online_ipo_uniform",
+    "egpo",
+    "nash_md_pg",
+    "sppo",
+    "inpo",
+  }
+  assert (o["online_ipo"].loss, o["online_ipo"].sampling) == ("ipo", "policy_pairs")
+  assert (o["egpo"].loss, o["egpo"].extragradient) == ("online_ipo", True)
+  assert o["online_ipo_uniform"].loss == "online_ipo" and not o["online_ipo_uniform"].extragradient
+  assert o["inpo"].ordered_pairs and dict(o["inpo"].hparams)["inpo_step_size"] == "step_size"
+  settings = SimpleNamespace(sppo_samples=6)
+  queries = {name: losses.objective_queries(obj, settings) for name, obj in o.items()}
+  assert queries == {
+    "online_dpo": 1,
+    "online_ipo": 1,
+    "online_ipo_uniform": 2,
+    "egpo": 4,
+    "nash_md_pg": 1,
+    "sppo": 6,
+    "inpo": 1,
+  }
+  for obj in o.values():
+    assert obj.sampling in losses.SAMPLINGS and obj.loss in losses.LOSSES
+
+
+@pytest.mark.parametrize("name", sorted(losses.OBJECTIVES))
+def test_objective_loss_is_its_registered_loss_with_the_mapped_keywords(name):
+  obj = losses.get_objective(name)
+  logp, P = _pairs()
+  ex = losses.bandit_examples(obj.sampling, jax.random.key(2), logp, P, mixture=0.1, samples=3)
+  got = jax.vmap(losses.objective_loss(obj, HP))(ex)
+  kwargs = {kw: getattr(HP, field) for field, kw in obj.hparams.items()}
+  if obj.ordered_pairs:
+    ex = losses.order_pairs(ex)
+  want = jax.vmap(lambda e: losses.get_loss(obj.loss)(e, **kwargs)[0])(ex)
+  np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_inpo_orders_pairs_as_winner_then_loser():
+  logp, P = _pairs()
+  ex = losses.bandit_examples("policy_pairs", jax.random.key(3), logp, P)
+  assert 0 < float(jnp.mean(ex.pref)) < 1
+  won = losses.order_pairs(ex)
+  lost = ex.pref < 0.5
+  np.testing.assert_array_equal(won.logp, jnp.where(lost, ex.logp2, ex.logp))
+  np.testing.assert_array_equal(won.anchor2, jnp.where(lost, ex.anchor, ex.anchor2))
+  np.testing.assert_array_equal(won.pref, jnp.ones_like(ex.pref))
+  # The loss of a pair does not depend on the order it was sampled in.
+  swapped = ex._replace(
+    logp=ex.logp2, logp2=ex.logp, anchor=ex.anchor2, anchor2=ex.anchor, pref=1 - ex.pref
+  )
+  fn = jax.vmap(losses.objective_loss(losses.get_objective("inpo"), HP))
+  np.testing.assert_allclose(fn(ex), fn(swapped), rtol=1e-6)
+
+
+@pytest.mark.parametrize("sampling", losses.SAMPLINGS)
+def test_bandit_examples_read_the_sampled_entries(sampling):
+  logp, P = _pairs(prompts=4096, n=3)
+  ex = losses.bandit_examples(sampling, jax.random.key(4), logp, P, mixture=0.5, samples=4)
+  assert ex.logp.shape == (4096,)
+  assert jnp.all(jnp.isin(ex.logp, logp))
+  assert ex.ref_logp is None or jnp.allclose(ex.ref_logp, -jnp.log(3.0))
+  labels = ex.pref if ex.pref is not None else ex.win
+  assert jnp.all((labels >= 0) & (labels <= 1))
+  # policy_pairs: the label frequency matches the oracle (4096 prompts, 3-sigma band).
+  if sampling == "policy_pairs":
+    y = jnp.argmax(logp == ex.logp[:, None], axis=-1)
+    y2 = jnp.argmax(logp == ex.logp2[:, None], axis=-1)
+    p = P[jnp.arange(4096), y, y2]
+    assert abs(float(jnp.mean(ex.pref - p))) < 3 * 0.5 / np.sqrt(4096)
+
+
+def test_gradients_flow_to_the_policy_only():
+  logp, P = _pairs()
+  obj = losses.get_objective("online_dpo")
+
+  def total(logp):
+    ex = losses.bandit_examples(obj.sampling, jax.random.key(5), logp, P)
+    return jnp.sum(jax.vmap(losses.objective_loss(obj, HP))(ex))
+
+  g = jax.grad(total)(logp)
+  assert g.shape == logp.shape and jnp.all(jnp.isfinite(g)) and jnp.any(g != 0)
+  assert int(jnp.sum(jnp.any(g != 0, axis=-1))) <= 64  # at most the sampled rows
+
+
+def test_register_a_user_loss_and_objective(registries):
+  def hinge(example, *, kl_coef):
+    h = (example.logp - example.ref_logp) - (example.logp2 - example.ref_logp2)
+    return jax.nn.relu(1.0 - (2 * example.pref - 1) * h / kl_coef), {}
+
+  with pytest.raises(ValueError, match="Unknown loss 'hinge'"):
+    losses.register_objective("hinge", losses.Objective("policy_pairs", 1, "hinge"))
+  losses.register("hinge", hinge)
+  obj = losses.Objective("policy_pairs", 1, "hinge", {"kl_coef": "kl_coef"})
+  losses.register_objective("hinge", obj)
+  assert losses.get_objective("hinge") is obj
+  logp, P = _pairs()
+  ex = losses.bandit_examples("policy_pairs", jax.random.key(6), logp, P)
+  assert jax.vmap(losses.objective_loss(obj, HP))(ex).shape == (64,)
+  with pytest.raises(ValueError, match="already registered"):
+    losses.register_objective("hinge", obj)
+  with pytest.raises(ValueError, match="sampling 'pairs'"):
+    losses.register_objective("bad", obj._replace(sampling="pairs"))
+  with pytest.raises(ValueError, match=r"Unknown objective 'nope'; known: .*egpo"):
+    losses.get_objective("nope")
