@@ -319,6 +319,7 @@ def plot_losses(curves: dict[str, Any], sweep: training.Sweep, path: str) -> str
           queries, np.maximum(m - h, 1e-6), m + h, color=line.get_color(), alpha=0.2, lw=0
         )
     ax.set(xlabel="oracle queries", yscale="log", title=metric)
+    ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
   axes[0].legend(fontsize=7)
   fig.suptitle(f"mean over {sweep.num_seeds} seed(s), band = 95% interval", fontsize=9)
   fig.tight_layout()
