@@ -31,7 +31,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from configs import nash_sweep as nash_sweep_config
-from experiments import nash_sweep
+from experiments import nash_sweep, train_lib
 from jaxpref import training
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -50,11 +50,17 @@ def make_config(args: argparse.Namespace):
   return config
 
 
+def make_sweep(config) -> training.Sweep:
+  """The typed sweep of the config (``nash_sweep.Hyper`` points)."""
+  return train_lib.sweep_from_config(config, nash_sweep.hyperparameters(config), nash_sweep.FIELDS)
+
+
 def run_vmapped(config) -> tuple[float, float, np.ndarray]:
   """All points in one compiled program; returns (seconds, compute seconds, final gaps [N])."""
   with tempfile.TemporaryDirectory() as workdir:
     t = time.perf_counter()
-    result = training.run_sweep(nash_sweep.make_program(config), config, workdir)
+    program, sweep = nash_sweep.make_program(config), make_sweep(config)
+    result = training.run_sweep(program, sweep, workdir=workdir, **train_lib.run_options(config))
     seconds = time.perf_counter() - t
   compute = int(config.steps) / result.steps_per_second
   return seconds, compute, result.history["regularized_gap"][..., -1].reshape(-1)
@@ -63,7 +69,7 @@ def run_vmapped(config) -> tuple[float, float, np.ndarray]:
 def run_loop(config) -> tuple[float, float, np.ndarray]:
   """One jitted point function called once per point (compiled once: hyperparameters traced)."""
   program = nash_sweep.make_program(config)
-  sweep = training.sweep_from_config(config)
+  sweep = make_sweep(config)
   hparams, seeds = training.sweep_points(sweep)
   keys = training.seed_keys(sweep.seed, seeds)
   steps = int(config.steps)
@@ -75,7 +81,8 @@ def run_loop(config) -> tuple[float, float, np.ndarray]:
     return program.metrics(state, hp)["regularized_gap"]
 
   def point(i):
-    return float(run_point({k: np.float32(v[i]) for k, v in hparams.items()}, keys[i]))
+    hp = jax.tree.map(lambda v: np.float32(v[i]), hparams)  # a Hyper, traced: compiled once
+    return float(run_point(hp, keys[i]))
 
   t = time.perf_counter()
   gaps = [point(0)]
@@ -88,7 +95,7 @@ def run_loop(config) -> tuple[float, float, np.ndarray]:
 
 def run_processes(config, limit: int) -> tuple[float, int, np.ndarray]:
   """``experiments.train`` once per point; returns (seconds, points run, their final gaps)."""
-  sweep = training.sweep_from_config(config)
+  sweep = make_sweep(config)
   hparams, seeds = training.sweep_points(sweep)
   count = sweep.num_points if limit < 0 else min(limit, sweep.num_points)
   gaps = []
@@ -105,10 +112,10 @@ def run_processes(config, limit: int) -> tuple[float, int, np.ndarray]:
         f"configs/nash_sweep.py:n={config.game.n},seeds=1,steps={config.steps}",
         "--workdir",
         workdir,
-        f"--config.solver.step_size={hparams['solver.step_size'][i]}",
-        f"--config.solver.kl_coef={hparams['solver.kl_coef'][i]}",
-        f"--config.vmap.axes.solver.step_size=({hparams['solver.step_size'][i]},)",
-        f"--config.vmap.axes.solver.kl_coef=({hparams['solver.kl_coef'][i]},)",
+        f"--config.solver.step_size={hparams.step_size[i]}",
+        f"--config.solver.kl_coef={hparams.kl_coef[i]}",
+        f"--config.vmap.axes.solver.step_size=({hparams.step_size[i]},)",
+        f"--config.vmap.axes.solver.kl_coef=({hparams.kl_coef[i]},)",
         f"--config.vmap.seed_offset={seeds[i]}",
         f"--config.log.every={config.steps}",
         "--config.checkpoint.every=0",
@@ -133,10 +140,10 @@ def main() -> None:
   parser.add_argument("--processes", type=int, default=-1, help="-1: one process per point")
   args = parser.parse_args()
   config = make_config(args)
-  sweep = training.sweep_from_config(config)
+  sweep = make_sweep(config)
   n_points = sweep.num_points
   print(
-    f"{n_points} points ({' x '.join(map(str, sweep.shape))}: step_size x kl_coef x seed), "
+    f"{n_points} points ({' x '.join(map(str, sweep.shape))}: {' x '.join(sweep.names)} x seed), "
     f"Mirror Prox, n = {args.n}, {args.steps} steps, float32, {jax.device_count()} device(s) "
     f"{jax.devices()[0].device_kind}, {os.cpu_count()} CPU cores"
   )

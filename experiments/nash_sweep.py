@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from experiments import train_lib
 from jaxpref import equilibria, games, metrics, training
 from jaxpref.types import Array, PRNGKey
 
@@ -21,17 +22,27 @@ SOLVERS = {"mirror_prox": equilibria.mirror_prox, "extragradient": equilibria.ex
 GAMES = ("uniform", "bradley_terry")
 
 
+class Hyper(NamedTuple):
+  """The swept hyperparameters (traced scalars at each point)."""
+
+  step_size: float
+  kl_coef: float
+
+
+# Config fields that can be vmap axes, and where they land in Hyper.
+FIELDS = {"solver.step_size": "step_size", "solver.kl_coef": "kl_coef"}
+
+
+def hyperparameters(config: ml_collections.ConfigDict) -> Hyper:
+  """The typed hyperparameters at their config values."""
+  return train_lib.config_hparams(config, FIELDS, Hyper)
+
+
 class PointState(NamedTuple):
   """State at one sweep point: its game and the solver's state."""
 
   P: Array
   solver: Any
-
-
-def _hyperparameters(config: ml_collections.ConfigDict, hparams: dict[str, Any]):
-  step_size = hparams.get("solver.step_size", config.solver.step_size)
-  kl_coef = hparams.get("solver.kl_coef", config.solver.kl_coef)
-  return step_size, kl_coef
 
 
 def validate(config: ml_collections.ConfigDict) -> training.Sweep:
@@ -44,12 +55,9 @@ def validate(config: ml_collections.ConfigDict) -> training.Sweep:
     raise ValueError(f"config.game.family must be one of {GAMES}; got {config.game.family!r}.")
   if config.game.n < 2:
     raise ValueError(f"config.game.n must be >= 2; got {config.game.n}.")
-  sweep = training.sweep_from_config(config)
-  hparams, _ = training.sweep_points(sweep)
-  combos = {
-    _hyperparameters(config, {k: float(v[i]) for k, v in hparams.items()})
-    for i in range(sweep.num_points)
-  }
+  sweep = train_lib.sweep_from_config(config, hyperparameters(config), FIELDS)
+  points, _ = training.sweep_points(sweep)
+  combos = set(zip(points.step_size.tolist(), points.kl_coef.tolist(), strict=True))
   for step_size, kl_coef in sorted(combos):
     try:
       SOLVERS[config.solver.name](step_size=float(step_size), kl_coef=float(kl_coef))  # Checks.
@@ -63,24 +71,23 @@ def make_program(config: ml_collections.ConfigDict) -> training.Program:
   factory = SOLVERS[config.solver.name]
   n = int(config.game.n)
 
-  def solver(hparams):
-    step_size, kl_coef = _hyperparameters(config, hparams)
-    return factory(step_size=step_size, kl_coef=kl_coef)
+  def solver(hp: Hyper) -> equilibria.Solver:
+    return factory(step_size=hp.step_size, kl_coef=hp.kl_coef)
 
-  def init(hparams: dict[str, Array], key: PRNGKey) -> PointState:
+  def init(hparams: Hyper, key: PRNGKey) -> PointState:
     if config.game.family == "uniform":
       P = games.uniform_random_game(key, n)
     else:
       P = games.bradley_terry_game(jax.random.normal(key, (n,)))
     return PointState(P, solver(hparams).init(jnp.full((n,), 1.0 / n, P.dtype)))
 
-  def step(state: PointState, hparams: dict[str, Array], t: Array) -> PointState:
+  def step(state: PointState, hparams: Hyper, t: Array) -> PointState:
     del t  # The exact operator needs no per-step key.
     operator = equilibria.matrix_operator(state.P)
     return state._replace(solver=solver(hparams).step(state.solver, operator))
 
-  def point_metrics(state: PointState, hparams: dict[str, Array]) -> dict[str, Array]:
-    _, kl_coef = _hyperparameters(config, hparams)
+  def point_metrics(state: PointState, hparams: Hyper) -> dict[str, Array]:
+    kl_coef = hparams.kl_coef
     policy = state.solver.policy
     gap = metrics.duality_gap(state.P, policy)
     return {
@@ -105,8 +112,15 @@ def summary_table(result: training.SweepResult) -> list[dict[str, Any]]:
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Runs the sweep (resuming from ``workdir``), prints the summary table and plots curves."""
-  # train_lib.validate_config has run validate(config); run_sweep re-checks its own sections.
-  result = training.run_sweep(make_program(config), config, workdir, name=config.solver.name)
+  # train_lib.validate_config has validated the config once; the engine gets typed arguments.
+  sweep = train_lib.sweep_from_config(config, hyperparameters(config), FIELDS)
+  result = training.run_sweep(
+    make_program(config),
+    sweep,
+    workdir=workdir,
+    name=config.solver.name,
+    **train_lib.run_options(config),
+  )
   sweep = result.sweep
   table = summary_table(result)
   if jax.process_index() == 0:

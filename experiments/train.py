@@ -127,7 +127,7 @@ def main(argv: list[str]) -> None:
     sys.exit(2)
   try:
     with training.progress_hook(_print_line):
-      train_lib.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+      train_lib.train_and_evaluate(_CONFIG.value, _WORKDIR.value, validated=True)
   except (training.IncompatibleCheckpointError, training.CheckpointError) as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(1)

@@ -26,6 +26,7 @@ first-order LP solvers (PDLP) specialised to matrix games.
 import functools
 import math
 import types
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -387,8 +388,22 @@ def solve(
   return jax.tree.map(unflat, result._replace(history=None))._replace(history=history)
 
 
-class _Carry(NamedTuple):
-  """Per-game loop state of :func:`solve`."""
+class SolveState(NamedTuple):
+  """Per-game loop state of :func:`solve` and :func:`certified_loop`.
+
+  Attributes:
+    state: the solver's state.
+    best_x: ``[n]`` best certified candidate so far.
+    best_gap: its certified gap.
+    source: where it came from (:data:`LAST`, :data:`AVERAGE`, :data:`POLISHED`).
+    done: whether the game is certified below the tolerance.
+    steps: solver steps taken.
+    queries: operator calls spent, certificates included.
+    ref_gap: the gap at the last restart.
+    hist_last: logged gaps of the last iterate.
+    hist_average: logged gaps of the averaged iterate.
+    hist_best: logged best gaps.
+  """
 
   state: Any
   best_x: Array
@@ -408,7 +423,7 @@ def _period(
   query_P: Array,
   ref: Array,
   key: PRNGKey,
-  c: _Carry,
+  c: SolveState,
   it: Array,
   *,
   solver: Solver,
@@ -416,7 +431,7 @@ def _period(
   target: Array,
   restart_factor: Array,
   opts: _Options,
-) -> _Carry:
+) -> SolveState:
   """One certificate period for one game: ``check_every`` steps, then the certificates."""
   op: Operator = make_op(query_P)
   gap = lambda x: certified_gap(  # noqa: E731
@@ -453,7 +468,7 @@ def _period(
   slot = it // opts.log_every
   write = it % opts.log_every == opts.log_every - 1
   put = lambda h, v: h.at[slot].set(jnp.where(write, v, h[slot]))  # noqa: E731
-  new = _Carry(
+  new = SolveState(
     state,
     best_x,
     best_gap,
@@ -467,6 +482,134 @@ def _period(
     put(c.hist_best, best_gap),
   )
   return _tree_where(c.done, c, new)  # a certified game stays frozen
+
+
+def _target(tol: Array, n: int, dtype: Any) -> Array:
+  """The gap certified internally: a float32 gap is computed to about sqrt(n) ulps."""
+  margin = 4.0 * math.sqrt(n) * float(jnp.finfo(dtype).eps)
+  return jnp.maximum(tol - margin, 0.5 * tol)
+
+
+def _start(
+  P: Array, init: Array, ref: Array, *, solver: Solver, target: Array, regularized, num_logs: int
+) -> SolveState:
+  gap0 = certified_gap(P, init, kl_coef=solver.kl_coef, ref_policy=ref, regularized=regularized)
+  gap0 = jnp.where(jnp.isfinite(gap0), gap0, jnp.inf)
+  nan_logs = jnp.full((num_logs,), jnp.nan, P.dtype)
+  return SolveState(
+    state=solver.init(init, ref_policy=ref),
+    best_x=init,
+    best_gap=gap0,
+    source=jnp.zeros((), jnp.int32),
+    done=gap0 <= target,
+    steps=jnp.zeros((), jnp.int32),
+    queries=jnp.zeros((), jnp.int32),
+    ref_gap=gap0,
+    hist_last=nan_logs,
+    hist_average=nan_logs,
+    hist_best=nan_logs,
+  )
+
+
+class CertifiedLoop(NamedTuple):
+  """:func:`solve`'s per-game loop as an ``(init, step)`` pair, for a driver of one's own.
+
+  Attributes:
+    init: ``init(P, policy, ref_policy=None) -> SolveState`` for one ``[n, n]`` game.
+    step: ``step(state, P, it, *, key=None, ref_policy=None) -> SolveState``: one certificate
+      period (``check_every`` solver steps, then the certificates) of period index ``it``, with
+      the ``ref_policy`` given to ``init``; a certified game stays frozen.
+  """
+
+  init: Callable[..., Any]
+  step: Callable[..., Any]
+
+
+def certified_loop(
+  solver: Solver,
+  *,
+  tol: ArrayLike = 1e-4,
+  check_every: int = 16,
+  restart: bool | None = None,
+  restart_factor: ArrayLike = 0.5,
+  polish: bool | None = None,
+  polish_every: int | None = None,
+  operator: Any = None,
+) -> CertifiedLoop:
+  r"""The certified loop of :func:`solve` for one game, to be driven step by step.
+
+  :func:`solve` runs ``step`` until the game is certified; an experiment engine can run it for a
+  fixed number of periods instead (vmapped over seeds and hyperparameters) and read
+  ``state.best_gap``, ``state.queries`` and ``state.done`` as metrics. Same options as
+  :func:`solve` (``operator`` a callable ``operator(P) -> Operator``).
+
+  Args:
+    solver: the :class:`~jaxpref.equilibria.Solver` (its hyperparameters may be traced).
+    tol: certified gap at which the game is done.
+    check_every: solver steps per period.
+    restart: restart at the average / last iterate when the gap has shrunk by
+      ``restart_factor``; defaults to whether the solver can restart.
+    restart_factor: see ``restart``.
+    polish: try the support polish; defaults to True unless ``kl_coef`` is known to be positive.
+    polish_every: periods between polishes; from ``n`` when ``None``.
+    operator: the oracle the solver queries; the exact matrix when ``None``.
+
+  Returns:
+    A :class:`CertifiedLoop`.
+  """
+  restart = solver.can_restart if restart is None else bool(restart)
+  if restart and not solver.can_restart:
+    raise ValueError(f"solver {solver.name!r} does not support restarts")
+  regularized = _regularized(solver.kl_coef)
+  polish = (regularized is not True) if polish is None else bool(polish)
+  make_op = matrix_operator if operator is None else operator
+
+  def options(n: int, use_key: bool) -> _Options:
+    every = max(1, round(n / (3 * check_every))) if polish_every is None else polish_every
+    return _Options(1, int(check_every), 1, restart, polish, every, regularized, use_key, 0)
+
+  def init(P: Array, policy: Array, ref_policy: Array | None = None) -> SolveState:
+    P = jnp.asarray(P)
+    n = P.shape[-1]
+    ref = jnp.full((n,), 1.0 / n, P.dtype) if ref_policy is None else jnp.asarray(ref_policy)
+    policy = jnp.asarray(policy, P.dtype)
+    target = _target(jnp.asarray(tol, P.dtype), n, P.dtype)
+    return _start(
+      P,
+      policy / jnp.sum(policy),
+      ref / jnp.sum(ref),
+      solver=solver,
+      target=target,
+      regularized=regularized,
+      num_logs=1,
+    )
+
+  def step(
+    state: SolveState,
+    P: Array,
+    it: Array,
+    *,
+    key: PRNGKey | None = None,
+    ref_policy: Array | None = None,
+  ) -> SolveState:
+    n = P.shape[-1]
+    ref = jnp.full((n,), 1.0 / n, P.dtype) if ref_policy is None else jnp.asarray(ref_policy)
+    ref = ref / jnp.sum(ref)
+    return _period(
+      P,
+      P,
+      ref,
+      jax.random.key(0) if key is None else key,
+      state,
+      jnp.asarray(it, jnp.int32),
+      solver=solver,
+      make_op=make_op,
+      target=_target(jnp.asarray(tol, P.dtype), n, P.dtype),
+      restart_factor=jnp.asarray(restart_factor, P.dtype),
+      opts=options(n, key is not None),
+    )
+
+  return CertifiedLoop(init, step)
 
 
 def _run(
@@ -489,9 +632,7 @@ def _run(
   operator = _combine(op_dynamic, op_static)
   make_op = matrix_operator if operator is None else operator
   num_logs = -(-opts.num_checks // opts.log_every)
-  # A float32 gap is computed to about sqrt(n) ulps; certify with that margin.
-  margin = 4.0 * math.sqrt(n) * float(jnp.finfo(dtype).eps)
-  target = jnp.maximum(tol - margin, 0.5 * tol)
+  target = _target(tol, n, dtype)
   period = functools.partial(
     _period,
     solver=solver,
@@ -501,25 +642,9 @@ def _run(
     opts=opts,
   )
 
-  def start(P_g: Array, init_g: Array, ref_g: Array) -> _Carry:
-    gap0 = certified_gap(
-      P_g, init_g, kl_coef=solver.kl_coef, ref_policy=ref_g, regularized=opts.regularized
-    )
-    gap0 = jnp.where(jnp.isfinite(gap0), gap0, jnp.inf)
-    nan_logs = jnp.full((num_logs,), jnp.nan, dtype)
-    return _Carry(
-      state=solver.init(init_g, ref_policy=ref_g),
-      best_x=init_g,
-      best_gap=gap0,
-      source=jnp.zeros((), jnp.int32),
-      done=gap0 <= target,
-      steps=jnp.zeros((), jnp.int32),
-      queries=jnp.zeros((), jnp.int32),
-      ref_gap=gap0,
-      hist_last=nan_logs,
-      hist_average=nan_logs,
-      hist_best=nan_logs,
-    )
+  start = functools.partial(
+    _start, solver=solver, target=target, regularized=opts.regularized, num_logs=num_logs
+  )
 
   def game_key(idx: Array, it: Array) -> PRNGKey:
     return jax.random.fold_in(jax.random.fold_in(key, it), idx)
@@ -546,7 +671,7 @@ def _run(
     c0 = jax.vmap(start)(P_p, padded(init), ref_p)
     c0 = c0._replace(done=c0.done | (jnp.arange(B + pad) >= B))
 
-    def advance(sub: _Carry, idx: Array, it: Array) -> _Carry:
+    def advance(sub: SolveState, idx: Array, it: Array) -> SolveState:
       keys = jax.vmap(game_key, in_axes=(0, None))(idx, it)
       vperiod = jax.vmap(period, in_axes=(0, 0, 0, 0, 0, None))
       return vperiod(P_p[idx], q_p[idx], ref_p[idx], keys, sub, it)

@@ -1,7 +1,8 @@
 """Experiment machinery: vectorized sweeps, sharding backends, checkpoints, metric logs, plots.
 
-:func:`run_sweep` runs a per-point :class:`Program` at every point of the config's sweep
-(hyperparameter axes x seeds) inside one compiled program, shards the points over a device mesh
+:func:`run_sweep` runs a per-point :class:`Program` at every point of a :class:`Sweep` (a typed
+hyperparameter pytree x swept axes x seeds, :func:`make_sweep`) inside one compiled program, reads
+no config, shards the points over a device mesh
 (``jit`` + ``NamedSharding``, ``shard_map`` or ``pmap``), resumes exactly from Orbax checkpoints,
 and logs JSONL + TensorBoard (through ``tensorboardX``). The library prints nothing: progress
 lines are logged with absl ``logging`` and handed to a :func:`progress_hook` that an application
@@ -15,10 +16,10 @@ from jaxpref.training._checkpoint import (
   fingerprint,
 )
 from jaxpref.training._loop import (
-  RESUMABLE_CHANGES,
   Program,
   SweepResult,
-  check_run_config,
+  check_run_options,
+  log_schedule,
   run_sweep,
 )
 from jaxpref.training._metric_writer import METRICS_FILE, MetricWriter, read_metrics
@@ -28,10 +29,11 @@ from jaxpref.training._sharding import BACKENDS, PointMapper
 from jaxpref.training._sweep import (
   Summary,
   Sweep,
-  point_config,
+  hparam_fields,
+  make_sweep,
+  point_sweep,
   seed_keys,
   summarize,
-  sweep_from_config,
   sweep_points,
   unflatten,
 )
@@ -39,7 +41,6 @@ from jaxpref.training._sweep import (
 __all__ = [
   "BACKENDS",
   "METRICS_FILE",
-  "RESUMABLE_CHANGES",
   "CheckpointError",
   "Checkpointer",
   "IncompatibleCheckpointError",
@@ -49,16 +50,18 @@ __all__ = [
   "Summary",
   "Sweep",
   "SweepResult",
-  "check_run_config",
+  "check_run_options",
   "fingerprint",
+  "hparam_fields",
+  "log_schedule",
+  "make_sweep",
   "plot_sweep_curves",
-  "point_config",
+  "point_sweep",
   "progress_hook",
   "read_metrics",
   "run_sweep",
   "seed_keys",
   "summarize",
-  "sweep_from_config",
   "sweep_points",
   "unflatten",
 ]

@@ -2,24 +2,22 @@ r"""``run_sweep``: a program run at every sweep point in one compiled, sharded, 
 
 A :class:`Program` is written for **one** point: ``init(hparams, key)`` builds its state,
 ``step(state, hparams, t)`` advances it one iteration and ``metrics(state, hparams)`` reads what
-to log. :func:`run_sweep` ``vmap``\s it over the sweep's ``N`` points (hyperparameters outer, seeds
-inner), shards the point axis over the devices of ``config.mesh``, and runs ``config.steps``
-iterations as a ``lax.scan`` in chunks of ``config.log.every`` steps. Between chunks the host logs
-metrics (JSONL, TensorBoard), reports progress with steps/s and ETA (logged, and passed to the
-:func:`progress_hook` a caller such as the CLI installs to print it) and saves checkpoints.
+to log; ``hparams`` is the sweep's typed hyperparameter pytree with scalar (traced) leaves.
+:func:`run_sweep` ``vmap``\s it over the sweep's ``N`` points (hyperparameters outer, seeds
+inner), shards the point axis over a device mesh, and runs ``steps`` iterations as ``fori_loop``
+chunks of ``log_every`` steps. Between chunks host-side hooks log metrics (JSONL, TensorBoard),
+report progress with steps/s and an ETA that excludes compilation (logged, and passed to the
+:func:`progress_hook` a caller such as the CLI installs to print it) and save checkpoints.
 
-The chunk boundaries depend only on the config, never on where a run was interrupted, so a run
-resumed from a checkpoint executes the same compiled chunks in the same order as an uninterrupted
-one and ends bit for bit identical (tested on CPU). Metric history lives in the checkpointed state,
-so curves survive a restart too.
-
-Config fields read (``configs/common.py::add_run_sections`` documents and fills them): ``seed``,
-``steps``, ``vmap.{seeds, seed_offset, axes}``, ``mesh.{backend, devices}``,
-``log.{every, tensorboard, progress_seconds}``, ``checkpoint.{every, max_to_keep, async_save}``.
+The chunk boundaries depend only on ``steps`` and ``log_every``, never on where a run was
+interrupted, so a run resumed from a checkpoint executes the same compiled chunks in the same order
+as an uninterrupted one and ends bit for bit identical (tested on CPU). Metric history lives in the
+checkpointed state, so curves survive a restart too. The engine reads no config: an application
+(the experiment runner) turns its config into these arguments once, and passes a JSON-able
+``provenance`` that a resumed run must match.
 """
 
 import contextlib
-import dataclasses
 import json
 import os
 import time
@@ -28,7 +26,6 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 from absl import logging
 
@@ -36,18 +33,16 @@ from jaxpref.training._checkpoint import Checkpointer, IncompatibleCheckpointErr
 from jaxpref.training._metric_writer import MetricWriter
 from jaxpref.training._report import report
 from jaxpref.training._sharding import BACKENDS, PointMapper
-from jaxpref.training._sweep import Sweep, seed_keys, sweep_from_config, sweep_points, unflatten
+from jaxpref.training._sweep import Sweep, seed_keys, sweep_points, unflatten
 from jaxpref.types import Array, HostArray, PRNGKey, PyTree
-
-# Config sections that may change between a run and its resumption (they do not change results).
-RESUMABLE_CHANGES = ("log", "checkpoint", "mesh", "plot")
 
 
 class Program(NamedTuple):
   """What runs at one sweep point.
 
   Attributes:
-    init: ``init(hparams, key) -> state``; ``hparams`` maps each swept config path to a scalar.
+    init: ``init(hparams, key) -> state``; ``hparams`` is the sweep's hyperparameter pytree
+      with scalar leaves.
     step: ``step(state, hparams, t) -> state`` for iteration ``t`` (a traced int32).
     metrics: ``metrics(state, hparams) -> {name: scalar}``, read at every log step.
   """
@@ -82,65 +77,44 @@ class _Carry(NamedTuple):
   history: dict[str, Array]
 
 
-@dataclasses.dataclass(frozen=True)
-class _Schedule:
-  steps: int
-  log_every: int
-  checkpoint_every: int
-
-  @property
-  def log_steps(self) -> HostArray:
-    ends = [*range(self.log_every, self.steps, self.log_every), self.steps]
-    return np.asarray(ends, np.int64)
+def log_schedule(steps: int, log_every: int) -> HostArray:
+  """The steps at which metrics are logged: every ``log_every`` and the last step."""
+  return np.asarray([*range(log_every, steps, log_every), steps], np.int64)
 
 
-def _schedule(config: ml_collections.ConfigDict) -> _Schedule:
-  steps, every = int(config.steps), int(config.log.every)
-  ckpt = int(config.checkpoint.every)
-  if steps < 1:
-    raise ValueError(f"config.steps must be >= 1, got {steps}.")
-  if every < 1:
-    raise ValueError(f"config.log.every must be >= 1, got {every}.")
-  if ckpt < 0 or (ckpt and ckpt % every):
+def check_run_options(
+  *, steps: int, log_every: int, checkpoint_every: int, backend: str, devices: int
+) -> None:
+  """Raises ``ValueError`` naming the first invalid run option (compiles nothing)."""
+  if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 1:
+    raise ValueError(f"steps must be an integer >= 1, got {steps!r}.")
+  if log_every < 1:
+    raise ValueError(f"log_every must be >= 1, got {log_every}.")
+  if checkpoint_every < 0 or (checkpoint_every and checkpoint_every % log_every):
     raise ValueError(
-      f"config.checkpoint.every={ckpt} must be 0 (off) or a multiple of config.log.every={every}."
+      f"checkpoint_every={checkpoint_every} must be 0 (off) or a multiple of log_every={log_every}."
     )
-  return _Schedule(steps, every, ckpt)
+  if backend not in BACKENDS:
+    raise ValueError(f"Unknown mesh backend {backend!r}; choose one of {', '.join(BACKENDS)}.")
+  if int(devices) == 0 or int(devices) < -1:
+    raise ValueError(f"devices must be -1 (all) or >= 1, got {devices}.")
+  available = len(jax.local_devices() if backend == "pmap" else jax.devices())
+  if int(devices) > available:
+    raise ValueError(f"devices={devices}: only {available} device(s) available (-1 = all).")
 
 
-def check_run_config(config: ml_collections.ConfigDict) -> Sweep:
-  """Validates the sections :func:`run_sweep` reads, compiling nothing.
-
-  Args:
-    config: an experiment config with ``steps``, ``vmap``, ``mesh``, ``log`` and ``checkpoint``.
-
-  Returns:
-    The config's :class:`Sweep`.
-
-  Raises:
-    ValueError: naming the first invalid field.
-  """
-  _schedule(config)
-  if config.mesh.backend not in BACKENDS:
-    raise ValueError(
-      f"Unknown mesh backend {config.mesh.backend!r}; choose one of {', '.join(BACKENDS)}."
-    )
-  if int(config.mesh.devices) == 0 or int(config.mesh.devices) < -1:
-    raise ValueError(f"config.mesh.devices must be -1 (all) or >= 1, got {config.mesh.devices}.")
-  return sweep_from_config(config)
-
-
-def _config_diff(saved: dict[str, Any], current: dict[str, Any], prefix: str = "") -> list[str]:
+def _provenance_diff(saved: Any, current: Any, prefix: str = "") -> list[str]:
   out = []
-  for key in sorted(set(saved) | set(current)):
-    path = f"{prefix}{key}"
-    if not prefix and key in RESUMABLE_CHANGES:
-      continue
-    a, b = saved.get(key), current.get(key)
-    if isinstance(a, dict) and isinstance(b, dict):
-      out.extend(_config_diff(a, b, path + "."))
-    elif a != b:
-      out.append(f"{path}: checkpoint {a!r}, now {b!r}")
+  if isinstance(saved, dict) and isinstance(current, dict):
+    for key in sorted(set(saved) | set(current)):
+      path = f"{prefix}{key}"
+      a, b = saved.get(key), current.get(key)
+      if isinstance(a, dict) and isinstance(b, dict):
+        out.extend(_provenance_diff(a, b, path + "."))
+      elif a != b:
+        out.append(f"{path}: checkpoint {a!r}, now {b!r}")
+  elif saved != current:
+    out.append(f"{prefix or 'run'}: checkpoint {saved!r}, now {current!r}")
   return out
 
 
@@ -152,42 +126,8 @@ def _progress(name: str, step: int, total: int, rate: float, points: int, extra:
   )
 
 
-def run_sweep(
-  program: Program,
-  config: ml_collections.ConfigDict,
-  workdir: str,
-  *,
-  name: str = "run",
-  stop_after: int | None = None,
-) -> SweepResult:
-  """Runs ``program`` at every point of the config's sweep, resuming from ``workdir`` if possible.
-
-  Args:
-    program: the per-point :class:`Program`.
-    config: the experiment config (see the module docstring for the fields read).
-    workdir: output directory: ``metrics.jsonl``, ``tensorboard/``, ``checkpoints/``.
-    name: the label of progress lines.
-    stop_after: stop (as if preempted) after the chunk that reaches this step, once its
-      checkpoint is written; used to test resumption.
-
-  Returns:
-    A :class:`SweepResult` (also complete when the run resumed).
-
-  Raises:
-    ValueError: on an invalid config (before anything compiles), or when ``workdir`` holds a
-      checkpoint of a different config.
-    jaxpref.training.CheckpointError: when checkpoints exist but none is readable.
-  """
-  sweep = check_run_config(config)
-  schedule = _schedule(config)
-  hparams_host, seeds = sweep_points(sweep)
-  mapper = PointMapper(config.mesh.backend, sweep.num_points, int(config.mesh.devices))
-  # Hyperparameters in the run's float dtype; keys as raw data so every backend can place them.
-  dtype = jnp.zeros(()).dtype
-  hparams_host = {k: v.astype(dtype) if v.dtype.kind == "f" else v for k, v in hparams_host.items()}
-  keys = jax.random.key_data(seed_keys(sweep.seed, seeds))
-  points = (mapper.put(hparams_host), mapper.put(keys))
-  num_logs = len(schedule.log_steps)
+def _compile_point_fns(program: Program, num_logs: int, mapper: PointMapper):
+  """The mapped init and a cache of mapped chunk runners (one per chunk length)."""
 
   def init_carry(args):
     hp, key = args
@@ -208,58 +148,143 @@ def run_sweep(
 
     return run
 
-  init_fn = mapper.map(init_carry)
-  chunk_fns: dict[int, Callable[..., Any]] = {}
+  cache: dict[int, Callable[..., Any]] = {}
+
+  def chunk(length: int) -> Callable[..., Any]:
+    if length not in cache:
+      cache[length] = mapper.map(chunk_point(length), num_broadcast=2)
+    return cache[length]
+
+  return mapper.map(init_carry), chunk
+
+
+class _Hooks:
+  """Host-side work between chunks: metric logs, progress lines, checkpoints."""
+
+  def __init__(self, *, name, writer, ckpt, mapper, sweep, steps, checkpoint_every, every, meta):
+    self.name, self.writer, self.ckpt, self.mapper, self.sweep = name, writer, ckpt, mapper, sweep
+    self.steps, self.checkpoint_every, self.every, self.meta = steps, checkpoint_every, every, meta
+    self.last_report = -float("inf")
+
+  def after_chunk(self, step: int, values: dict[str, HostArray], carry: _Carry, rate: float):
+    self.writer.write_sweep(step, values, self.sweep)
+    now = time.perf_counter()
+    due_report = self.every >= 0 and (now - self.last_report >= self.every or step == self.steps)
+    if due_report and jax.process_index() == 0:
+      self.last_report = now
+      first = next(iter(values), None)
+      extra = f"{first} {float(np.nanmean(values[first])):.3e} (mean)" if first else ""
+      report(_progress(self.name, step, self.steps, rate, self.sweep.num_points, extra))
+    due = self.ckpt is not None and (step % self.checkpoint_every == 0 or step == self.steps)
+    if due:
+      meta = {**self.meta, "data_position": step}
+      self.ckpt.save(step, self.mapper.to_canonical(carry), meta)
+
+
+def run_sweep(
+  program: Program,
+  sweep: Sweep,
+  *,
+  steps: int,
+  workdir: str,
+  log_every: int | None = None,
+  checkpoint_every: int = 0,
+  max_to_keep: int = 3,
+  async_save: bool = True,
+  backend: str = "jit",
+  devices: int = -1,
+  tensorboard: bool = True,
+  progress_seconds: float = 10.0,
+  provenance: Any = None,
+  name: str = "run",
+  stop_after: int | None = None,
+) -> SweepResult:
+  """Runs ``program`` at every point of ``sweep``, resuming from ``workdir`` if possible.
+
+  Args:
+    program: the per-point :class:`Program`.
+    sweep: the points (:func:`~jaxpref.training.make_sweep`).
+    steps: iterations per point.
+    workdir: output directory: ``metrics.jsonl``, ``tensorboard/``, ``checkpoints/``.
+    log_every: steps between metric logs (and chunk boundaries); ``steps // 10`` when ``None``.
+    checkpoint_every: steps between checkpoints, a multiple of ``log_every``; 0 disables them.
+    max_to_keep: checkpoints kept.
+    async_save: save checkpoints in the background.
+    backend: how points map onto devices, one of :data:`~jaxpref.training.BACKENDS`.
+    devices: devices to shard the points over (``-1``: all).
+    tensorboard: also write TensorBoard files.
+    progress_seconds: seconds between progress lines (negative: none).
+    provenance: a JSON-able description of the run (e.g. its config without logging options);
+      a checkpoint of a different provenance or sweep is refused.
+    name: the label of progress lines.
+    stop_after: stop (as if preempted) after the chunk that reaches this step, once its
+      checkpoint is written; used to test resumption.
+
+  Returns:
+    A :class:`SweepResult` (also complete when the run resumed).
+
+  Raises:
+    ValueError: on invalid options (before anything compiles).
+    jaxpref.training.IncompatibleCheckpointError: ``workdir`` holds a checkpoint of another run.
+    jaxpref.training.CheckpointError: checkpoints exist but none is readable.
+  """
+  log_every = max(1, steps // 10) if log_every is None else int(log_every)
+  check_run_options(
+    steps=steps,
+    log_every=log_every,
+    checkpoint_every=checkpoint_every,
+    backend=backend,
+    devices=devices,
+  )
+  try:  # As a checkpoint stores it (tuples become lists), so that the same run compares equal.
+    provenance = json.loads(json.dumps(provenance))
+  except (TypeError, ValueError) as e:
+    raise ValueError(f"provenance must be JSON-able: {e}") from None
+  points_host, seeds = sweep_points(sweep)
+  mapper = PointMapper(backend, sweep.num_points, int(devices))
+  # Hyperparameters in the run's float dtype; keys as raw data so every backend can place them.
+  dtype = jnp.zeros(()).dtype
+  points_host = jax.tree.map(lambda v: v.astype(dtype) if v.dtype.kind == "f" else v, points_host)
+  keys = jax.random.key_data(seed_keys(sweep.seed, seeds))
+  points = (mapper.put(points_host), mapper.put(keys))
+  log_steps = log_schedule(steps, log_every)
+  num_logs = len(log_steps)
+  init_fn, chunk_fn = _compile_point_fns(program, num_logs, mapper)
   # Traced, not compiled: the checks below and the tree checkpoints are restored into.
   abstract = mapper.to_canonical(jax.eval_shape(init_fn, points))
   not_scalar = [k for k, h in abstract.history.items() if h.ndim > 2]  # [points, logs, ...]
   if not_scalar:
     raise ValueError(f"Program.metrics must return scalars; {not_scalar} are not.")
+  run_meta = {
+    "provenance": provenance,
+    "sweep": sweep.to_json(),
+    "steps": int(steps),
+    "log_every": log_every,
+  }
 
   with contextlib.ExitStack() as stack:
     ckpt = None
-    if schedule.checkpoint_every:
+    if checkpoint_every:
       ckpt = Checkpointer(
-        os.path.join(workdir, "checkpoints"),
-        max_to_keep=int(config.checkpoint.max_to_keep),
-        async_save=bool(config.checkpoint.async_save),
+        os.path.join(workdir, "checkpoints"), max_to_keep=int(max_to_keep), async_save=async_save
       )
       # Closed however the loop ends (an error, Ctrl-C): pending saves finish, so a rerun resumes.
       stack.callback(ckpt.close)
-    writer = stack.enter_context(MetricWriter(workdir, tensorboard=bool(config.log.tensorboard)))
-    config_dict = json.loads(config.to_json())
-    restored = None
-    if ckpt is not None:
-      abstract = jax.tree.map(
-        lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=mapper.canonical_sharding()),
-        abstract,
-      )
-
-      def check(meta: dict[str, Any]) -> None:
-        diff = _config_diff(meta["config"], config_dict)
-        if diff:
-          raise IncompatibleCheckpointError(
-            f"{workdir} holds a checkpoint of a different run ({'; '.join(diff)}); "
-            "use a new --workdir or restore the config."
-          )
-        if meta["padded_points"] != mapper.padded:
-          raise IncompatibleCheckpointError(
-            f"The checkpoint in {workdir} has {meta['padded_points']} padded points but this mesh "
-            f"pads to {mapper.padded}; resume with the same number of devices."
-          )
-
-      restored = ckpt.restore(abstract, check=check)
-    if restored is None:
-      step, resumed_from = 0, None
-      writer.reset()
-      carry = init_fn(points)
-      writer.write_hparams(config_dict, sweep)
-    else:
-      step, carry, _ = restored
-      carry = mapper.from_canonical(carry)
-      resumed_from = step
-      writer.truncate_after(step)
-      report(f"[{name}] resumed from checkpoint step {step} in {workdir}")
+    writer = stack.enter_context(MetricWriter(workdir, tensorboard=bool(tensorboard)))
+    step, carry, resumed_from = _init_or_restore(
+      ckpt, abstract, mapper, run_meta, workdir, init_fn, points, writer, sweep, name
+    )
+    hooks = _Hooks(
+      name=name,
+      writer=writer,
+      ckpt=ckpt,
+      mapper=mapper,
+      sweep=sweep,
+      steps=steps,
+      checkpoint_every=checkpoint_every,
+      every=float(progress_seconds),
+      meta={**run_meta, "padded_points": mapper.padded},
+    )
     logging.info(
       "%s: %d points (%s), backend %s on %d device(s), %d steps",
       name,
@@ -267,49 +292,11 @@ def run_sweep(
       "x".join(map(str, sweep.shape)),
       mapper.backend,
       mapper.num_devices,
-      schedule.steps,
+      steps,
     )
-
-    # The rate excludes the first chunk (it includes compilation) once a later one has run.
-    t0, steps_done, rate, last_report = time.perf_counter(), 0, 0.0, -float("inf")
-    log_steps = schedule.log_steps
-    first_log = int(np.searchsorted(log_steps, step, side="right"))
-    for log_index in range(first_log, num_logs):
-      end = int(log_steps[log_index])
-      length = end - step
-      if length not in chunk_fns:
-        chunk_fns[length] = mapper.map(chunk_point(length), num_broadcast=2)
-      carry, values = chunk_fns[length](
-        (carry, points[0]), mapper.broadcast(np.int32(step)), mapper.broadcast(np.int32(log_index))
-      )
-      values = unflatten(mapper.to_host(values), sweep)
-      now = time.perf_counter()
-      if log_index == first_log:
-        rate = length / (now - t0)
-        t0 = now
-      else:
-        steps_done += length
-        rate = steps_done / (now - t0)
-      step = end
-      writer.write_sweep(step, values, sweep)
-      every = float(config.log.progress_seconds)
-      due_report = every >= 0 and (now - last_report >= every or step == schedule.steps)
-      if due_report and jax.process_index() == 0:
-        last_report = now
-        first = next(iter(values), None)
-        extra = f"{first} {float(np.nanmean(values[first])):.3e} (mean)" if first else ""
-        report(_progress(name, step, schedule.steps, rate, sweep.num_points, extra))
-      due = ckpt is not None and (step % schedule.checkpoint_every == 0 or step == schedule.steps)
-      if due:
-        meta = {
-          "config": config_dict,
-          "sweep": sweep.to_json(),
-          "padded_points": mapper.padded,
-          "data_position": step,
-        }
-        ckpt.save(step, mapper.to_canonical(carry), meta)
-      if stop_after is not None and step >= stop_after:
-        break
+    carry, rate = _run_chunks(
+      chunk_fn, carry, points, mapper, sweep, log_steps, step, hooks, stop_after
+    )
   state, history = mapper.to_host(carry)
   history = {k: np.moveaxis(v, 1, -1) for k, v in history.items()}
   return SweepResult(
@@ -320,3 +307,66 @@ def run_sweep(
     resumed_from=resumed_from,
     steps_per_second=rate,
   )
+
+
+def _init_or_restore(
+  ckpt, abstract, mapper, run_meta, workdir, init_fn, points, writer, sweep, name
+):
+  """A fresh carry, or the latest good checkpoint of the same run."""
+  restored = None
+  if ckpt is not None:
+    abstract = jax.tree.map(
+      lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=mapper.canonical_sharding()),
+      abstract,
+    )
+
+    def check(meta: dict[str, Any]) -> None:
+      saved = {k: meta.get(k) for k in run_meta}
+      diff = _provenance_diff(saved, run_meta)
+      if diff:
+        raise IncompatibleCheckpointError(
+          f"{workdir} holds a checkpoint of a different run ({'; '.join(diff)}); "
+          "use a new workdir or restore the settings."
+        )
+      if meta["padded_points"] != mapper.padded:
+        raise IncompatibleCheckpointError(
+          f"The checkpoint in {workdir} has {meta['padded_points']} padded points but this mesh "
+          f"pads to {mapper.padded}; resume with the same number of devices."
+        )
+
+    restored = ckpt.restore(abstract, check=check)
+  if restored is None:
+    writer.reset()
+    carry = init_fn(points)
+    writer.write_hparams(run_meta["provenance"] or {}, sweep)
+    return 0, carry, None
+  step, carry, _ = restored
+  writer.truncate_after(step)
+  report(f"[{name}] resumed from checkpoint step {step} in {workdir}")
+  return step, mapper.from_canonical(carry), step
+
+
+def _run_chunks(chunk_fn, carry, points, mapper, sweep, log_steps, step, hooks, stop_after):
+  """Runs the remaining chunks; returns the carry and the steps/s excluding compilation."""
+  # The rate excludes the first chunk (it includes compilation) once a later one has run.
+  t0, steps_done, rate = time.perf_counter(), 0, 0.0
+  first_log = int(np.searchsorted(log_steps, step, side="right"))
+  for log_index in range(first_log, len(log_steps)):
+    end = int(log_steps[log_index])
+    length = end - step
+    carry, values = chunk_fn(length)(
+      (carry, points[0]), mapper.broadcast(np.int32(step)), mapper.broadcast(np.int32(log_index))
+    )
+    values = unflatten(mapper.to_host(values), sweep)
+    now = time.perf_counter()
+    if log_index == first_log:
+      rate = length / (now - t0)
+      t0 = now
+    else:
+      steps_done += length
+      rate = steps_done / (now - t0)
+    step = end
+    hooks.after_chunk(step, values, carry, rate)
+    if stop_after is not None and step >= stop_after:
+      break
+  return carry, rate

@@ -6,7 +6,7 @@ installs a callback for the duration of the run::
 
   lines = []
   with training.progress_hook(lines.append):  # the CLI passes a function that prints each line
-    training.run_sweep(program, config, workdir)
+    training.run_sweep(program, sweep, steps=100, workdir=workdir)
 
 The hook is held in a context variable: it applies to the calling thread (and tasks it starts)
 inside the ``with`` block only, so a library user who sets none gets log records and nothing else.

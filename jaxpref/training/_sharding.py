@@ -84,7 +84,7 @@ class PointMapper:
       self.mesh = jax.make_mesh(
         (self.num_devices,),
         (AXIS,),
-        axis_types=(jax.sharding.AxisType.Explicit,),
+        axis_types=(jax.sharding.AxisType.Auto,),
         devices=self.devices,
       )
       self.sharding = NamedSharding(self.mesh, P(AXIS))
@@ -131,7 +131,11 @@ class PointMapper:
         out_shardings=self.sharding,
       )
     specs = (P(AXIS), *([P()] * num_broadcast))
-    return jax.jit(jax.shard_map(batched, mesh=self.mesh, in_specs=specs, out_specs=P(AXIS)))
+    # No varying-axis type checks: library loops (optax L-BFGS's line search) start from
+    # constants that the check would call unvarying while their updates vary per device.
+    return jax.jit(
+      jax.shard_map(batched, mesh=self.mesh, in_specs=specs, out_specs=P(AXIS), check_vma=False)
+    )
 
   def broadcast(self, value: Any) -> Any:
     """A scalar argument shared by every point, placed for this backend."""

@@ -1,19 +1,22 @@
-r"""Vectorized sweeps: hyperparameter axes and seeds declared in the config, run in one program.
+r"""Vectorized sweeps: a typed hyperparameter pytree, swept axes and seeds, run in one program.
 
-A config declares its vectorized axes in ``config.vmap``:
+A :class:`Sweep` is built by :func:`make_sweep` from
 
-- ``config.vmap.seeds``: the number of seeds (the innermost axis);
-- ``config.vmap.axes``: a tree mirroring the config whose leaves are tuples of values, e.g.
-  ``config.vmap.axes.solver.step_size = (0.5, 1.0, 2.0)`` sweeps the field
-  ``config.solver.step_size``.
+- ``hparams``: the program's hyperparameters as a typed pytree of numbers (a ``NamedTuple``, a
+  dataclass or a dict), their values when not swept;
+- ``axes``: ``{field: values}`` for the fields swept, named by their path in the pytree
+  (``"step_size"``, or ``"solver.step_size"`` for a nested one);
+- ``seeds``: the number of seeds (the innermost axis).
 
-Swept fields must be numbers that the program reads as traced scalars (no shapes, no Python
-branches); anything else is a static axis, listed as separate runs by the config's ``sweep``
-function. The grid of points is flattened hyperparameters-outer, seeds-inner into one leading
-*point* axis of length :math:`N = \prod_k |A_k| \cdot S`, which :func:`~jaxpref.training.run_sweep`
-``vmap``\s (and shards) inside one ``jit``; :func:`unflatten` restores the ``[*axes, seed]`` shape.
+Every point's program receives the same pytree type with scalar leaves (traced, so no shapes or
+Python branches may depend on them); anything else is a static axis, run separately. The grid is
+flattened hyperparameters-outer, seeds-inner into one leading *point* axis of length
+:math:`N = \prod_k |A_k| \cdot S`, which :func:`~jaxpref.training.run_sweep` ``vmap``\s (and
+shards) inside one ``jit``; :func:`unflatten` restores the ``[*axes, seed]`` shape. Experiments
+declare the same thing in their config's ``vmap`` section, which the experiment runner turns into
+a :class:`Sweep`.
 
-Seed ``s`` uses the key ``fold_in(key(config.seed), s)`` at every hyperparameter point (common
+Seed ``s`` uses the key ``fold_in(key(sweep.seed), s)`` at every hyperparameter point (common
 random numbers), so points differ only by their hyperparameters.
 
 References:
@@ -26,7 +29,6 @@ import math
 from typing import Any, NamedTuple
 
 import jax
-import ml_collections
 import numpy as np
 import scipy.stats
 
@@ -37,12 +39,13 @@ class Sweep(NamedTuple):
   """The vectorized grid of a run.
 
   Attributes:
-    names: dotted config paths of the hyperparameter axes, outermost first.
+    names: paths of the swept fields in ``hparams`` (dotted), outermost first.
     values: one ``[A_k]`` array of values per axis.
     num_seeds: ``S``, the innermost axis.
-    seed: the base seed (``config.seed``).
-    seed_offset: index of the first seed (``config.vmap.seed_offset``), so that one seed of a
-      sweep can be rerun alone.
+    seed: the base seed.
+    seed_offset: index of the first seed, so that one seed of a sweep can be rerun alone.
+    hparams: the typed hyperparameter pytree (unswept values); ``None`` for a bare grid whose
+      points are ``{name: value}`` dicts.
   """
 
   names: tuple[str, ...]
@@ -50,6 +53,7 @@ class Sweep(NamedTuple):
   num_seeds: int
   seed: int
   seed_offset: int = 0
+  hparams: PyTree = None
 
   @property
   def shape(self) -> tuple[int, ...]:
@@ -77,94 +81,126 @@ class Sweep(NamedTuple):
     ]
 
   def to_json(self) -> dict[str, Any]:
-    """A JSON-able description (written with logs and checkpoints)."""
-    return {
+    """A JSON-able description (written with logs and checkpoints).
+
+    It holds the unswept hyperparameter values too (``"hparams"``), so that a checkpoint of a
+    sweep with other fixed values is refused on resumption.
+    """
+    out = {
       "axes": {n: v.tolist() for n, v in zip(self.names, self.values, strict=True)},
       "seeds": self.num_seeds,
       "seed": self.seed,
       "seed_offset": self.seed_offset,
     }
+    if self.hparams is not None:
+      out["hparams"] = {
+        path: value.item() if isinstance(value, np.generic) else value
+        for path, value in hparam_fields(self.hparams).items()
+        if path not in self.names
+      }
+    return out
 
 
-def _leaves(node: ml_collections.ConfigDict, prefix: str = "") -> list[tuple[str, Any]]:
-  out = []
-  for key in node:
-    value = node[key]
-    path = f"{prefix}{key}"
-    if isinstance(value, ml_collections.ConfigDict):
-      out.extend(_leaves(value, path + "."))
+def _path_name(path: tuple[Any, ...]) -> str:
+  parts = []
+  for entry in path:
+    for attr in ("name", "key", "idx"):
+      if hasattr(entry, attr):
+        parts.append(str(getattr(entry, attr)))
+        break
     else:
-      out.append((path, value))
-  return out
+      parts.append(str(entry))
+  return ".".join(parts)
 
 
-def _config_field(config: ml_collections.ConfigDict, path: str) -> Any:
-  node = config
-  for part in path.split("."):
-    if not isinstance(node, ml_collections.ConfigDict) or part not in node:
-      raise ValueError(
-        f"config.vmap.axes.{path}: the config has no field {path!r} to sweep "
-        "(axes mirror the config: vmap.axes.solver.step_size sweeps solver.step_size)."
-      )
-    node = node[part]
-  return node
+def hparam_fields(hparams: PyTree) -> dict[str, Any]:
+  """``{dotted path: value}`` of every leaf of a hyperparameter pytree (``None`` counts as one)."""
+  # A field left None is a leaf here, so that make_sweep rejects it rather than dropping it.
+  leaves = jax.tree_util.tree_flatten_with_path(hparams, is_leaf=lambda x: x is None)[0]
+  return {_path_name(path): value for path, value in leaves}
 
 
-def sweep_from_config(config: ml_collections.ConfigDict) -> Sweep:
-  """Reads and validates ``config.vmap`` (before anything is compiled).
+def make_sweep(
+  hparams: PyTree,
+  *,
+  axes: dict[str, Any] | None = None,
+  seeds: int = 1,
+  seed: int = 0,
+  seed_offset: int = 0,
+) -> Sweep:
+  """A validated :class:`Sweep` over a typed hyperparameter pytree (compiles nothing).
 
   Args:
-    config: an experiment config with ``seed`` and an optional ``vmap`` section.
+    hparams: the program's hyperparameters (numbers), e.g. a ``NamedTuple``.
+    axes: ``{field path: values}``; each axis a non-empty sequence of finite numbers (integers
+      for an integer field). Axes are ordered as given, outermost first.
+    seeds: number of seeds ``S >= 1``.
+    seed: the base seed.
+    seed_offset: index of the first seed.
 
   Returns:
-    The :class:`Sweep`; without ``config.vmap`` a single point with one seed.
+    The :class:`Sweep`.
 
   Raises:
-    ValueError: on a non-positive seed count, an axis naming no config field, a non-numeric or
-      boolean field, an empty axis, or values that are not finite numbers.
+    ValueError: naming the axis and the problem: a path naming no field (the fields are listed),
+      an empty axis, a non-number, a non-finite value, a fraction for an integer field; or a
+      non-numeric field, a bad seed count or offset.
+
+  Examples:
+    >>> from typing import NamedTuple
+    >>> class HP(NamedTuple):
+    ...   step_size: float = 1.0
+    ...   kl_coef: float = 0.1
+    >>> make_sweep(HP(), axes={"step_size": (0.5, 2.0)}, seeds=3).shape
+    (2, 3)
   """
-  vmap = config.get("vmap")
-  if vmap is None:
-    return Sweep((), (), 1, int(config.get("seed", 0)))
-  seeds, offset = vmap.get("seeds", 1), vmap.get("seed_offset", 0)
-  if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
-    raise ValueError(f"config.vmap.seeds must be an integer >= 1, got {seeds!r}.")
-  if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-    raise ValueError(f"config.vmap.seed_offset must be an integer >= 0, got {offset!r}.")
-  names, values = [], []
-  axes = vmap.get("axes") or ml_collections.ConfigDict()
-  for path, raw in _leaves(axes):
-    default = _config_field(config, path)
-    if isinstance(default, bool) or not isinstance(default, int | float):
+  if isinstance(seeds, bool) or not isinstance(seeds, int | np.integer) or seeds < 1:
+    raise ValueError(f"seeds must be an integer >= 1, got {seeds!r}.")
+  if isinstance(seed_offset, bool) or not isinstance(seed_offset, int | np.integer):
+    raise ValueError(f"seed_offset must be an integer >= 0, got {seed_offset!r}.")
+  if seed_offset < 0:
+    raise ValueError(f"seed_offset must be an integer >= 0, got {seed_offset!r}.")
+  fields = hparam_fields(hparams)
+  for path, default in fields.items():
+    if isinstance(default, bool) or not isinstance(default, int | float | np.number):
       raise ValueError(
-        f"config.vmap.axes.{path}: only numeric fields can be vmapped (got "
-        f"{type(default).__name__}); sweep it as a static axis in the config's sweep()."
+        f"hyperparameter {path!r} must be a number (got {type(default).__name__}); static "
+        "settings belong in the program, not in the swept hyperparameters."
       )
+  names, values = [], []
+  for path, raw in (axes or {}).items():
+    if path not in fields:
+      raise ValueError(
+        f"axis {path!r} names no hyperparameter; the sweepable fields are {sorted(fields)}."
+      )
+    default = fields[path]
     if isinstance(raw, int | float) and not isinstance(raw, bool):
       raw = (raw,)
     if not isinstance(raw, tuple | list) or not raw:
-      raise ValueError(f"config.vmap.axes.{path}: expected a non-empty tuple of numbers.")
+      raise ValueError(f"axis {path!r}: expected a non-empty tuple of numbers, got {raw!r}.")
     if any(isinstance(v, bool) or not isinstance(v, int | float) for v in raw):
-      raise ValueError(f"config.vmap.axes.{path}: values must be numbers, got {raw!r}.")
-    if isinstance(default, int) and any(not float(v).is_integer() for v in raw):
-      raise ValueError(f"config.vmap.axes.{path}: {path} is an integer field, got {raw!r}.")
-    array = np.asarray(raw, dtype=np.int32 if isinstance(default, int) else np.float64)
+      raise ValueError(f"axis {path!r}: values must be numbers, got {raw!r}.")
+    integer = isinstance(default, int | np.integer)
+    if integer and any(not float(v).is_integer() for v in raw):
+      raise ValueError(f"axis {path!r}: {path} is an integer field, got {raw!r}.")
+    array = np.asarray(raw, dtype=np.int32 if integer else np.float64)
     if not np.all(np.isfinite(array)):
-      raise ValueError(f"config.vmap.axes.{path}: values must be finite, got {raw!r}.")
+      raise ValueError(f"axis {path!r}: values must be finite, got {raw!r}.")
     names.append(path)
     values.append(array)
-  return Sweep(tuple(names), tuple(values), seeds, int(config.get("seed", 0)), offset)
+  return Sweep(tuple(names), tuple(values), int(seeds), int(seed), int(seed_offset), hparams)
 
 
-def sweep_points(sweep: Sweep) -> tuple[dict[str, HostArray], HostArray]:
+def sweep_points(sweep: Sweep) -> tuple[PyTree, HostArray]:
   """The flattened grid: hyperparameters outer, seeds inner.
 
   Args:
     sweep: the grid.
 
   Returns:
-    ``(hparams, seeds)``: ``hparams[name]`` is ``[N]`` and ``seeds`` the ``[N]`` seed indices
-    (offset by ``sweep.seed_offset``).
+    ``(hparams, seeds)``: ``hparams`` is ``sweep.hparams`` with ``[N]`` leaves (swept values, or
+    the field's value repeated), or a ``{name: [N]}`` dict when the sweep has no pytree; ``seeds``
+    the ``[N]`` seed indices (offset by ``sweep.seed_offset``).
 
   Examples:
     >>> s = Sweep(("lr",), (np.array([0.1, 0.2]),), num_seeds=2, seed=0)
@@ -173,8 +209,18 @@ def sweep_points(sweep: Sweep) -> tuple[dict[str, HostArray], HostArray]:
     ([0.1, 0.1, 0.2, 0.2], [0, 1, 0, 1])
   """
   grids = np.meshgrid(*sweep.values, np.arange(sweep.num_seeds), indexing="ij")
-  hparams = {n: g.reshape(-1) for n, g in zip(sweep.names, grids[:-1], strict=True)}
-  return hparams, (grids[-1].reshape(-1) + sweep.seed_offset).astype(np.int32)
+  swept = {n: g.reshape(-1) for n, g in zip(sweep.names, grids[:-1], strict=True)}
+  seeds = (grids[-1].reshape(-1) + sweep.seed_offset).astype(np.int32)
+  if sweep.hparams is None:
+    return swept, seeds
+  num = seeds.shape[0]
+  leaves, treedef = jax.tree_util.tree_flatten_with_path(sweep.hparams)
+  columns = []
+  for path, default in leaves:
+    name = _path_name(path)
+    dtype = np.int32 if isinstance(default, int | np.integer) else np.float64
+    columns.append(swept[name].astype(dtype) if name in swept else np.full(num, default, dtype))
+  return jax.tree.unflatten(treedef, columns), seeds
 
 
 def seed_keys(seed: int, seeds: HostArray) -> PRNGKey:
@@ -183,34 +229,22 @@ def seed_keys(seed: int, seeds: HostArray) -> PRNGKey:
   return jax.vmap(lambda s: jax.random.fold_in(base, s))(np.asarray(seeds, np.uint32))
 
 
-def point_config(
-  config: ml_collections.ConfigDict, sweep: Sweep, index: int
-) -> ml_collections.ConfigDict:
-  """The config of point ``index`` alone: its values set, one seed, no vmapped axes.
+def point_sweep(sweep: Sweep, index: int) -> Sweep:
+  """The sweep of point ``index`` alone: its values set, one seed, no axes.
 
-  Running it gives the same numbers as the point's slice of the vectorized run when the
-  program derives its key with :func:`seed_keys` (used by the loop-equals-vmap tests).
+  Running it gives the same numbers as the point's slice of the vectorized run (the seed keys are
+  :func:`seed_keys` of the point's seed index); used by the loop-equals-vmap tests.
 
   Args:
-    config: the sweep's config.
-    sweep: its :class:`Sweep`.
+    sweep: a sweep with a hyperparameter pytree.
     index: a flat point index in ``[0, N)``.
 
   Returns:
-    A new ConfigDict; its ``vmap.seed_offset`` holds the point's seed index.
+    A one-point :class:`Sweep`.
   """
-  hparams, seeds = sweep_points(sweep)
-  out = ml_collections.ConfigDict(config.to_dict())
-  for name, values in hparams.items():
-    node = out
-    *parents, leaf = name.split(".")
-    for p in parents:
-      node = node[p]
-    node[leaf] = type(node[leaf])(values[index].item())
-  out.vmap.axes = ml_collections.ConfigDict()
-  out.vmap.seeds = 1
-  out.vmap.seed_offset = int(seeds[index])
-  return out
+  points, seeds = sweep_points(sweep)
+  one = jax.tree.map(lambda v: v[index].item(), points)
+  return Sweep((), (), 1, sweep.seed, int(seeds[index]), one)
 
 
 def unflatten(tree: PyTree, sweep: Sweep) -> PyTree:

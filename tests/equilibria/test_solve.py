@@ -290,3 +290,18 @@ def test_solver_is_a_pytree_of_its_hyperparameters():
   assert solver.replace(kl_coef=0.2).kl_coef == 0.2
   with pytest.raises(ValueError, match="no hyperparameter"):
     solver.replace(beta=0.1)
+
+
+@pytest.mark.parametrize("solver", [None, eq.mirror_prox(step_size=2.0, kl_coef=0.05)])
+def test_certified_loop_driven_step_by_step_equals_solve(solver):
+  P = uniform_random_game(jax.random.key(21), 7)
+  solver_ = eq.projected_extragradient() if solver is None else solver
+  loop = eq.certified_loop(solver_, tol=1e-7)
+  state = loop.init(P, jnp.ones(7) / 7)
+  step = jax.jit(loop.step)
+  for it in range(300):
+    state = step(state, P, it)
+  want = eq.solve(P, solver, tol=1e-7, max_steps=300 * 16)
+  assert bool(state.done) and bool(want.converged)
+  np.testing.assert_allclose(state.best_x, want.policy, atol=1e-12)
+  assert int(state.steps) == int(want.num_steps) and int(state.queries) == int(want.num_queries)

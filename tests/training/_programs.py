@@ -1,10 +1,10 @@
-"""A small sweep config and per-point program for the training tests (no experiments/, configs/).
+"""A small sweep and per-point program for the training tests (no experiments/, configs/).
 
 The program runs noisy regularized mirror descent on a random symmetric zero-sum game per point:
-swept step size and KL coefficient, a game drawn from the point's key, and a PRNG key in the state
-that is split at every step (so checkpoints must carry keys, and a resumed run must continue the
-same random stream). Run as a script it is a minimal command line around ``run_sweep`` for the
-tests that kill a real process::
+swept step size and KL coefficient (the typed :class:`Hyper`), a game drawn from the point's key,
+and a PRNG key in the state that is split at every step (so checkpoints must carry keys, and a
+resumed run must continue the same random stream). Run as a script it is a minimal command line
+around ``run_sweep`` for the tests that kill a real process::
 
   python -m tests.training._programs --workdir DIR [--steps 1000 --log_every 5 ...]
 """
@@ -14,10 +14,19 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 
 from jaxpref import training
 from jaxpref.types import Array, PRNGKey
+
+# The swept axes of small_sweep, outermost first.
+AXES = {"kl_coef": (0.0, 0.1), "step_size": (0.5, 2.0)}
+
+
+class Hyper(NamedTuple):
+  """The program's hyperparameters (traced scalars at each point)."""
+
+  step_size: float
+  kl_coef: float
 
 
 class GameState(NamedTuple):
@@ -29,61 +38,65 @@ class GameState(NamedTuple):
   key: PRNGKey  # Split at every step for the payoff noise.
 
 
-def small_config(**overrides: Any) -> ml_collections.ConfigDict:
-  """5-item games: 2 step sizes x 2 KL coefficients x 3 seeds, 40 steps, log every 10."""
-  config = ml_collections.ConfigDict()
-  config.seed = 0
-  config.steps = 40
-  config.game = ml_collections.ConfigDict({"n": 5})
-  config.solver = ml_collections.ConfigDict(
-    {"name": "mirror_descent", "step_size": 1.0, "kl_coef": 0.01, "noise": 0.05}
+def small_sweep(
+  *,
+  step_size: float = 1.0,
+  kl_coef: float = 0.01,
+  axes: dict[str, Any] | None = None,
+  seeds: int = 3,
+  seed: int = 0,
+  seed_offset: int = 0,
+) -> training.Sweep:
+  """2 KL coefficients x 2 step sizes x 3 seeds (:data:`AXES` unless ``axes`` is given)."""
+  return training.make_sweep(
+    Hyper(step_size, kl_coef),
+    axes=AXES if axes is None else axes,
+    seeds=seeds,
+    seed=seed,
+    seed_offset=seed_offset,
   )
-  config.vmap = ml_collections.ConfigDict({"seeds": 3, "seed_offset": 0})
-  config.vmap.axes = ml_collections.ConfigDict()
-  config.vmap.axes.solver = ml_collections.ConfigDict()
-  config.vmap.axes.solver.step_size = (0.5, 2.0)
-  config.vmap.axes.solver.kl_coef = (0.0, 0.1)
-  config.mesh = ml_collections.ConfigDict({"backend": "jit", "devices": -1})
-  config.log = ml_collections.ConfigDict(
-    {"every": 10, "tensorboard": False, "progress_seconds": -1.0}
-  )
-  config.checkpoint = ml_collections.ConfigDict(
-    {"every": 20, "max_to_keep": 3, "async_save": False}
-  )
-  for key, value in overrides.items():
-    node = config
-    *parents, leaf = key.split(".")
-    for p in parents:
-      node = node[p]
-    node[leaf] = value
-  return config
 
 
-def make_program(config: ml_collections.ConfigDict) -> training.Program:
-  """The per-point program of :func:`small_config`'s sweep."""
-  n = int(config.game.n)
+def run_kwargs(*, n: int = 5, noise: float = 0.05, **overrides: Any) -> dict[str, Any]:
+  """The engine options of the tests' runs: 40 steps, log every 10, checkpoint every 20.
 
-  def hparam(hparams: dict[str, Array], name: str):
-    return hparams.get(f"solver.{name}", config.solver[name])
+  The provenance records the program's static settings (``n``, ``noise``), as an application
+  would; ``overrides`` replace any option (``backend="none"``, ``stop_after=20``, ...).
+  """
+  return {
+    "steps": 40,
+    "log_every": 10,
+    "checkpoint_every": 20,
+    "max_to_keep": 3,
+    "async_save": False,
+    "tensorboard": False,
+    "progress_seconds": -1.0,
+    "provenance": {"game": {"n": n}, "noise": noise},
+    **overrides,
+  }
 
-  def init(hparams: dict[str, Array], key: PRNGKey) -> GameState:
-    del hparams
+
+def make_program(n: int = 5, noise: float = 0.05) -> training.Program:
+  """The per-point program on ``n``-item games with payoff noise ``noise`` (both static)."""
+
+  def init(hp: Hyper, key: PRNGKey) -> GameState:
+    del hp
     k_game, k_run = jax.random.split(key)
     M = jax.random.normal(k_game, (n, n))
     A = M - M.T
     return GameState(A, jnp.zeros((n,), A.dtype), jnp.full((n,), 1.0 / n, A.dtype), k_run)
 
-  def step(state: GameState, hparams: dict[str, Array], t: Array) -> GameState:
-    eta, beta = hparam(hparams, "step_size"), hparam(hparams, "kl_coef")
+  def step(state: GameState, hp: Hyper, t: Array) -> GameState:
+    eta, beta = hp.step_size, hp.kl_coef
     key, sub = jax.random.split(state.key)
     p = jax.nn.softmax(state.logits)
-    payoff = state.A @ p + config.solver.noise * jax.random.normal(sub, (n,), state.A.dtype)
+    payoff = state.A @ p + noise * jax.random.normal(sub, (n,), state.A.dtype)
     logits = (1.0 - eta * beta) * state.logits + eta * payoff
     average = state.average + (p - state.average) / (t + 1)
     return GameState(state.A, logits, average, key)
 
-  def metrics(state: GameState, hparams: dict[str, Array]) -> dict[str, Array]:
-    del hparams
+  def metrics(state: GameState, hp: Hyper) -> dict[str, Array]:
+    del hp
     p = jax.nn.softmax(state.logits)
     return {
       "gap": jnp.max(state.A @ p),
@@ -95,7 +108,7 @@ def make_program(config: ml_collections.ConfigDict) -> training.Program:
 
 
 def main() -> None:
-  """Runs ``small_config``'s sweep from the command line, printing the library's progress."""
+  """Runs the small sweep from the command line, printing the library's progress."""
   parser = argparse.ArgumentParser()
   parser.add_argument("--workdir", required=True)
   parser.add_argument("--n", type=int, default=8)
@@ -104,19 +117,22 @@ def main() -> None:
   parser.add_argument("--log_every", type=int, default=5)
   parser.add_argument("--checkpoint_every", type=int, default=25)
   args = parser.parse_args()
-  config = small_config(
-    **{
-      "game.n": args.n,
-      "vmap.seeds": args.seeds,
-      "steps": args.steps,
-      "log.every": args.log_every,
-      "log.progress_seconds": 0.0,
-      "checkpoint.every": args.checkpoint_every,
-      "checkpoint.async_save": True,
-    }
+  options = run_kwargs(
+    n=args.n,
+    steps=args.steps,
+    log_every=args.log_every,
+    checkpoint_every=args.checkpoint_every,
+    async_save=True,
+    progress_seconds=0.0,
   )
   with training.progress_hook(lambda line: print(line, flush=True)):
-    training.run_sweep(make_program(config), config, args.workdir, name="game")
+    training.run_sweep(
+      make_program(args.n),
+      small_sweep(seeds=args.seeds),
+      workdir=args.workdir,
+      name="game",
+      **options,
+    )
 
 
 if __name__ == "__main__":

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 
 from jaxpref import training
-from tests.training._programs import small_config
+from tests.training._programs import small_sweep
 
 
 def test_jsonl_and_tensorboard(tmp_path):
-  sweep = training.sweep_from_config(small_config())
+  sweep = small_sweep()
   writer = training.MetricWriter(str(tmp_path))
   writer.write_hparams({"solver": {"step_size": 1.0}}, sweep)
   gap = np.arange(12.0).reshape(sweep.shape)
@@ -17,7 +17,8 @@ def test_jsonl_and_tensorboard(tmp_path):
   writer.close()
   records = training.read_metrics(str(tmp_path))
   assert records[0]["hparams"] == {"solver": {"step_size": 1.0}}
-  assert records[0]["sweep"]["axes"]["solver.step_size"] == [0.5, 2.0]
+  assert records[0]["sweep"]["axes"] == {"kl_coef": [0.0, 0.1], "step_size": [0.5, 2.0]}
+  assert records[0]["sweep"]["seeds"] == 3 and records[0]["sweep"]["hparams"] == {}
   assert records[1]["metrics"]["gap"] == gap.tolist()
   np.testing.assert_allclose(records[2]["mean"]["gap"], (gap / 2).mean(-1))
   assert records[1]["ci95"]["gap"][0][0] == pytest.approx(training.summarize(gap[0, 0]).half_width)

@@ -33,6 +33,22 @@ def test_backends_match_unsharded(backend, num_points):
   np.testing.assert_allclose(host["z"], expected["z"], rtol=1e-13)
 
 
+def _while_point(args):
+  # A data-dependent loop per point (as in simplex projections or certified solver loops).
+  (x,) = args
+  return jax.lax.while_loop(lambda c: c[0] < 1.0, lambda c: (c[0] * 2.0, c[1] + 1), (x, 0))
+
+
+@pytest.mark.parametrize("backend", training.BACKENDS)
+def test_backends_run_a_while_loop(backend):
+  x = np.linspace(0.01, 0.9, 13)
+  mapper = training.PointMapper(backend, 13)
+  value, count = mapper.to_host(mapper.map(_while_point)(mapper.put((x,))))
+  expected = jax.vmap(lambda a: _while_point((a,)))(x)
+  np.testing.assert_array_equal(value, expected[0])
+  np.testing.assert_array_equal(count, expected[1])
+
+
 def test_padding_repeats_the_last_point_and_round_trips():
   mapper = training.PointMapper("pmap", 13)
   assert (mapper.num_devices, mapper.padded, mapper.per_device) == (8, 16, 2)

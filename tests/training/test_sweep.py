@@ -1,19 +1,22 @@
+from typing import NamedTuple
+
 import jax
 import numpy as np
 import pytest
 import scipy.stats
 
 from jaxpref import training
-from tests.training._programs import small_config
+from tests.training._programs import Hyper, small_sweep
 
 
 def test_points_are_hparams_outer_seeds_inner():
-  sweep = training.sweep_from_config(small_config())
-  assert sweep.names == ("solver.kl_coef", "solver.step_size")  # config paths, sorted
-  assert sweep.shape == (2, 2, 3) and sweep.num_points == 12
+  sweep = small_sweep()
+  assert sweep.names == ("kl_coef", "step_size")  # in the order given, outermost first
+  assert sweep.shape == (2, 2, 3) and sweep.num_points == 12 and sweep.hparam_shape == (2, 2)
   hparams, seeds = training.sweep_points(sweep)
-  assert hparams["solver.kl_coef"].tolist() == [0.0] * 6 + [0.1] * 6
-  assert hparams["solver.step_size"].tolist() == ([0.5] * 3 + [2.0] * 3) * 2
+  assert isinstance(hparams, Hyper)  # the typed pytree, with [N] leaves
+  assert hparams.kl_coef.tolist() == [0.0] * 6 + [0.1] * 6
+  assert hparams.step_size.tolist() == ([0.5] * 3 + [2.0] * 3) * 2
   assert seeds.tolist() == [0, 1, 2] * 4
   assert sweep.labels() == [
     "kl_coef=0 step_size=0.5",
@@ -25,8 +28,48 @@ def test_points_are_hparams_outer_seeds_inner():
   np.testing.assert_array_equal(training.unflatten(flat, sweep)[1, 0], [6.0, 7.0, 8.0])
 
 
+def test_unswept_fields_repeat_their_value_and_keep_their_type():
+  class Nested(NamedTuple):
+    solver: Hyper
+    rounds: int
+
+  hp = Nested(Hyper(step_size=1.0, kl_coef=0.01), rounds=3)
+  assert training.hparam_fields(hp) == {
+    "solver.step_size": 1.0,
+    "solver.kl_coef": 0.01,
+    "rounds": 3,
+  }
+  sweep = training.make_sweep(hp, axes={"rounds": (2, 4), "solver.step_size": 0.5}, seeds=2)
+  assert sweep.shape == (2, 1, 2) and sweep.labels() == [
+    "rounds=2 step_size=0.5",
+    "rounds=4 step_size=0.5",
+  ]
+  points, seeds = training.sweep_points(sweep)
+  assert seeds.tolist() == [0, 1] * 2
+  assert points.rounds.dtype == np.int32 and points.rounds.tolist() == [2, 2, 4, 4]
+  assert points.solver.step_size.tolist() == [0.5] * 4
+  assert points.solver.kl_coef.dtype == np.float64 and points.solver.kl_coef.tolist() == [0.01] * 4
+  assert sweep.to_json() == {
+    "axes": {"rounds": [2, 4], "solver.step_size": [0.5]},
+    "seeds": 2,
+    "seed": 0,
+    "seed_offset": 0,
+    "hparams": {"solver.kl_coef": 0.01},
+  }
+  # A dict pytree works too; its keys are the field paths.
+  points, _ = training.sweep_points(training.make_sweep({"lr": 0.1}, axes={"lr": (0.1, 0.2)}))
+  assert points["lr"].tolist() == [0.1, 0.2]
+
+
+def test_no_axes_is_one_point():
+  sweep = training.make_sweep(Hyper(1.0, 0.1))
+  assert sweep.shape == (1,) and sweep.num_points == 1 and sweep.labels() == ["all"]
+  points, seeds = training.sweep_points(sweep)
+  assert points == Hyper(np.array([1.0]), np.array([0.1])) and seeds.tolist() == [0]
+
+
 def test_seed_keys_shared_across_hparams_and_offset():
-  sweep = training.sweep_from_config(small_config(**{"vmap.seed_offset": 5}))
+  sweep = small_sweep(seed_offset=5)
   _, seeds = training.sweep_points(sweep)
   assert seeds.tolist()[:3] == [5, 6, 7]
   keys = jax.random.key_data(training.seed_keys(0, seeds))
@@ -36,56 +79,70 @@ def test_seed_keys_shared_across_hparams_and_offset():
   np.testing.assert_array_equal(keys[1], expected)
 
 
-def test_point_config_selects_one_point():
-  config = small_config()
-  sweep = training.sweep_from_config(config)
-  one = training.point_config(config, sweep, 7)  # kl 0.1, step 0.5, seed 1
-  assert (one.solver.kl_coef, one.solver.step_size) == (0.1, 0.5)
-  assert one.vmap.seeds == 1 and one.vmap.seed_offset == 1
-  assert training.sweep_from_config(one).num_points == 1
+def test_point_sweep_selects_one_point():
+  sweep = small_sweep(seed=4, seed_offset=2)
+  one = training.point_sweep(sweep, 7)  # kl 0.1, step 0.5, seed 1 (+ offset 2)
+  assert one.hparams == Hyper(step_size=0.5, kl_coef=0.1)
+  assert (one.num_points, one.names, one.seed, one.seed_offset) == (1, (), 4, 3)
+  _, seeds = training.sweep_points(one)
+  keys = training.seed_keys(sweep.seed, training.sweep_points(sweep)[1])
+  np.testing.assert_array_equal(
+    jax.random.key_data(training.seed_keys(one.seed, seeds)[0]), jax.random.key_data(keys[7])
+  )
 
 
-def test_no_vmap_section_is_one_point():
-  config = small_config()
-  del config["vmap"]
-  assert training.sweep_from_config(config).shape == (1,)
+FIELDS_MESSAGE = r"names no hyperparameter; the sweepable fields are \['kl_coef', 'step_size'\]"
 
 
 @pytest.mark.parametrize(
-  "path, value, message",
+  "axes, message",
   [
-    ("vmap.seeds", 0, "vmap.seeds must be an integer >= 1"),
-    ("vmap.axes.solver.step_size", (), "non-empty tuple"),
-    ("vmap.axes.solver.step_size", (0.1, "a"), "values must be numbers"),
-    ("vmap.axes.solver.step_size", (0.1, float("nan")), "must be finite"),
-    ("vmap.axes.solver.step_size", (True,), "values must be numbers"),
+    ({"lr": (0.1,)}, r"axis 'lr' " + FIELDS_MESSAGE),
+    ({"solver.step_size": (0.1,)}, r"axis 'solver.step_size' " + FIELDS_MESSAGE),
+    ({"step_size": ()}, r"axis 'step_size': expected a non-empty tuple of numbers"),
+    ({"step_size": "0.5"}, r"axis 'step_size': expected a non-empty tuple of numbers"),
+    ({"step_size": None}, r"axis 'step_size': expected a non-empty tuple of numbers"),
+    ({"step_size": (0.1, "a")}, r"axis 'step_size': values must be numbers"),
+    ({"step_size": (True,)}, r"axis 'step_size': values must be numbers"),
+    ({"step_size": (0.1, float("nan"))}, r"axis 'step_size': values must be finite"),
+    ({"step_size": (float("inf"),)}, r"axis 'step_size': values must be finite"),
   ],
 )
-def test_bad_vmap_section_raises(path, value, message):
-  config = small_config()
-  node = config
-  *parents, leaf = path.split(".")
-  for p in parents:
-    node = node[p]
-  with config.unlocked():
-    node[leaf] = value
+def test_bad_axes_raise_naming_the_axis(axes, message):
   with pytest.raises(ValueError, match=message):
-    training.sweep_from_config(config)
+    training.make_sweep(Hyper(1.0, 0.1), axes=axes)
 
 
-def test_axis_must_name_a_numeric_field():
-  config = small_config()
-  config.vmap.axes.solver.lr = (0.1,)
-  with pytest.raises(ValueError, match=r"no field 'solver\.lr'"):
-    training.sweep_from_config(config)
-  config = small_config()
-  config.vmap.axes.solver.name = ("a", "b")
-  with pytest.raises(ValueError, match="only numeric fields"):
-    training.sweep_from_config(config)
-  config = small_config()
-  config.vmap.axes.game = {"n": (3.5,)}
-  with pytest.raises(ValueError, match="integer field"):
-    training.sweep_from_config(config)
+def test_integer_fields_take_integers_only():
+  class Rounds(NamedTuple):
+    rounds: int
+    step_size: float
+
+  with pytest.raises(ValueError, match=r"axis 'rounds': rounds is an integer field, got \(3.5,\)"):
+    training.make_sweep(Rounds(3, 1.0), axes={"rounds": (3.5,)})
+  sweep = training.make_sweep(Rounds(3, 1.0), axes={"rounds": (2.0, 4)})
+  assert sweep.values[0].dtype == np.int32 and sweep.values[0].tolist() == [2, 4]
+
+
+@pytest.mark.parametrize("value", ["mirror_prox", None, True, np.zeros(2)])
+def test_hyperparameters_must_be_numbers(value):
+  with pytest.raises(ValueError, match=r"hyperparameter 'kl_coef' must be a number"):
+    training.make_sweep(Hyper(1.0, value))
+
+
+@pytest.mark.parametrize(
+  "kwargs, message",
+  [
+    ({"seeds": 0}, "seeds must be an integer >= 1, got 0"),
+    ({"seeds": 2.0}, "seeds must be an integer >= 1, got 2.0"),
+    ({"seeds": True}, "seeds must be an integer >= 1, got True"),
+    ({"seed_offset": -1}, "seed_offset must be an integer >= 0, got -1"),
+    ({"seed_offset": 0.5}, "seed_offset must be an integer >= 0, got 0.5"),
+  ],
+)
+def test_bad_seeds_raise(kwargs, message):
+  with pytest.raises(ValueError, match=message):
+    training.make_sweep(Hyper(1.0, 0.1), **kwargs)
 
 
 def test_summarize_matches_student_t():

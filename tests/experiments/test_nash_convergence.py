@@ -1,0 +1,94 @@
+import numpy as np
+import pytest
+
+from configs import nash_convergence as nash_convergence_config
+from experiments import nash_convergence, train_lib
+from jaxpref import training
+
+SOLVER = "mirror_prox (Nash-MP)"
+
+
+def _config(**overrides):
+  config = nash_convergence_config.get_config("games=canonical,seeds=3")
+  config.steps = 4
+  config.log.every = 2
+  config.checkpoint.every = 0
+  config.log.tensorboard = False
+  config.vmap.axes.kl_coef = (0.05, 0.2)
+  for path, value in overrides.items():
+    node = config
+    *parents, leaf = path.split(".")
+    for p in parents:
+      node = node[p]
+    node[leaf] = value
+  return config
+
+
+def _run(config, workdir, solver=SOLVER, **kwargs):
+  sweep = train_lib.sweep_from_config(
+    config, nash_convergence.hyperparameters(config), nash_convergence.FIELDS
+  )
+  P = nash_convergence.game_sets(config)["canonical (3 items)"]
+  options = {**train_lib.run_options(config), **kwargs}
+  program = nash_convergence.make_program(solver, P, config.tol)
+  return training.run_sweep(program, sweep, workdir=str(workdir), **options), sweep
+
+
+def test_vmapped_points_equal_a_python_loop_over_them(tmp_path):
+  config = _config()
+  result, sweep = _run(config, tmp_path / "all")
+  assert result.history["worst_gap"].shape == (2, 3, 2)  # [kl_coef, seed, logs]
+  flat = result.history["worst_gap"].reshape(6, -1)
+  for index in (0, 4, 5):
+    one = train_lib.point_config(config, sweep, index, nash_convergence.FIELDS)
+    alone, _ = _run(one, tmp_path / f"p{index}")
+    np.testing.assert_allclose(alone.history["worst_gap"].reshape(-1), flat[index], rtol=1e-9)
+
+
+@pytest.mark.parametrize("backend", ["jit", "shard_map"])
+def test_eight_devices_equal_one(tmp_path, backend):
+  config = _config()  # 6 points: not a multiple of 8
+  sharded, _ = _run(config, tmp_path / "sharded", backend=backend, devices=-1)
+  single, _ = _run(config, tmp_path / "single", backend="none")
+  for name in single.history:
+    # Equal up to float reassociation (a few ulps of gaps near 1e-11).
+    np.testing.assert_allclose(sharded.history[name], single.history[name], rtol=1e-9, atol=1e-15)
+
+
+def test_resumed_run_equals_uninterrupted(tmp_path):
+  config = _config(**{"checkpoint.every": 2, "checkpoint.async_save": False})
+  full, _ = _run(config, tmp_path / "full")
+  _run(config, tmp_path / "cut", stop_after=2)
+  resumed, _ = _run(config, tmp_path / "cut")
+  assert resumed.resumed_from == 2
+  for name in full.history:
+    np.testing.assert_array_equal(resumed.history[name], full.history[name])
+
+
+@pytest.mark.parametrize(
+  ("path", "value", "message"),
+  [
+    ("vmap.axes.kl_coef", (0.1, 0.0), "kl_coef must be > 0"),
+    ("vmap.axes.kl_coef", (), "non-empty"),
+    ("vmap.axes.kl_coef", (0.1, float("nan")), "finite"),
+    ("vmap.axes.tol", (0.1,), "not a vmappable hyperparameter"),
+    ("vmap.axes.nope", (0.1,), "no field 'nope'"),
+  ],
+)
+def test_bad_input_fails_before_compiling(path, value, message):
+  config = _config(**{path: value})
+  with pytest.raises(ValueError, match=message):
+    train_lib.validate_config(config)
+
+
+def test_experiment_runs_through_the_cli_entry(tmp_path):
+  config = _config()
+  config.vmap.axes.kl_coef = (0.1,)
+  config.steps = 20
+  config.log.every = 10
+  results = train_lib.train_and_evaluate(config, str(tmp_path))
+  canonical = results["canonical (3 items)"]
+  assert np.max(canonical[SOLVER]["worst_gap"]) <= 1e-10
+  assert np.max(canonical["projected_extragradient"]["worst_gap"]) <= 1e-10
+  assert canonical[SOLVER]["shape"] == [1, 3]
+  assert (tmp_path / "convergence.png").stat().st_size > 0
