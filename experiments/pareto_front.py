@@ -85,7 +85,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     )
   if config.grid < 2 or config.kl.sweep < 1:
     raise ValueError("grid must be >= 2 and kl.sweep >= 1.")
-  if not 0 <= config.kl.baseline_steps <= config.steps:
+  if "kl" in parts and not 0 <= config.kl.baseline_steps <= config.steps:
     raise ValueError(f"kl.baseline_steps must lie in [0, steps={config.steps}].")
   vmappable = sorted(p for fields in FIELDS.values() for p in fields)
   for path in _axis_paths(config.vmap.axes):
