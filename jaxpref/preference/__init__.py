@@ -8,6 +8,8 @@
   covariate-conditioned mixing.
 * Aggregation over groups: utilitarian, egalitarian (:func:`maxmin_lottery`), group-robust fitting.
 * :func:`preference_matrix` turns any fitted model into a game for :mod:`jaxpref.equilibria`.
+* Held-out evaluation that vmaps over seeds: random split masks (:func:`split_masks`) and masked
+  log-loss / accuracy (:func:`heldout_metrics`).
 """
 
 from jaxpref.preference._aggregate import (
@@ -28,6 +30,7 @@ from jaxpref.preference._fit import (
   preference_matrix,
   win_probability,
 )
+from jaxpref.preference._heldout import heldout_metrics, mixture_outcome_probabilities, split_masks
 from jaxpref.preference._links import LINKS, outcome_log_likelihood, outcome_log_probs
 from jaxpref.preference._mixture import (
   Mixture,
@@ -65,11 +68,13 @@ __all__ = [
   "fit_group_robust",
   "fit_mixture",
   "group_losses",
+  "heldout_metrics",
   "log_likelihood",
   "make_pairs",
   "maxmin_lottery",
   "minimize",
   "mixture_log_likelihood",
+  "mixture_outcome_probabilities",
   "objective",
   "outcome_log_likelihood",
   "outcome_log_probs",
@@ -78,6 +83,7 @@ __all__ = [
   "preference_matrix",
   "prior_log_weights",
   "sample_comparisons",
+  "split_masks",
   "utilitarian_matrix",
   "win_probability",
 ]

@@ -1,103 +1,186 @@
 import json
+import os
+import subprocess
+import sys
 
-import jax
 import numpy as np
 import pytest
 
 from configs import preference_models as config_lib
 from experiments import preference_models, train_lib
-from jaxpref import preference as pm
-from tests.experiments.test_train import _cli
+from jaxpref import training
 
-FAST = [
-  "--config.mixture.components=1,2",
-  "--config.mixture.em_steps=5",
-  "--config.mixture.restarts=1",
-  "--config.gpm.restarts=1",
-]
+ITEMS = ("ant", "bee", "cat", "dog", "eel")
 
 
-def test_cli_runs_on_packaged_llmfao_without_shared_data(tmp_path):
-  proc = _cli(
-    "--config",
-    "configs/preference_models.py",
-    "--workdir",
-    str(tmp_path),
-    f"--config.data.paircomp_dir={tmp_path / 'no_shared_folder'}",
-    *FAST,
+def _write_csv(path, *, drop=None, rows=160, seed=0):
+  """Two groups of raters with opposite tastes over 5 items, some ties, in the user's columns."""
+  rng = np.random.default_rng(seed)
+  columns = ["rater", "first", "second", "result", "club"]
+  lines = [",".join(c for c in columns if c != drop)]
+  for r in range(rows):
+    u = r % 16
+    a, b = rng.choice(5, 2, replace=False)
+    margin = (b - a) * (1 if u % 2 else -1) * 0.8
+    y = rng.choice(
+      [1, 0, -1], p=[0.45 + 0.08 * np.sign(margin), 0.1, 0.45 - 0.08 * np.sign(margin)]
+    )
+    cells = {"rater": f"r{u}", "first": ITEMS[a], "second": ITEMS[b], "result": str(y)}
+    cells["club"] = "xy"[u % 2]
+    lines.append(",".join(cells[c] for c in columns if c != drop))
+  path.write_text("\n".join(lines) + "\n")
+  return path
+
+
+def _config(path, **changes):
+  config = config_lib.get_config("datasets=csv,seeds=2")
+  config.csv.update(
+    path=str(path), item_a="first", item_b="second", outcome="result", annotator="rater"
+  )
+  config.csv.covariates = "club"
+  config.mixture.update(components="1,2", em_steps=3, restarts=1)
+  config.gpm.restarts = 1
+  config.mesh.backend = "none"
+  config.log.tensorboard = False
+  config.checkpoint.async_save = False
+  for key, value in changes.items():
+    section, _, field = key.rpartition(".")
+    node = config
+    for part in section.split(".") if section else ():
+      node = node[part]
+    node[field] = value
+  return config
+
+
+def test_results_have_seed_axes_mean_and_interval(tmp_path):
+  path = _write_csv(tmp_path / "mine.csv")
+  results = train_lib.train_and_evaluate(_config(path), str(tmp_path / "run"))
+  r = results["csv"]
+  assert r["items"] == 5 and r["annotators"] == 16 and r["covariates"] == ["club"]
+  assert r["shape"] == [2]
+  m = r["metrics"]
+  for split in preference_models.SPLITS:
+    for model in preference_models.MODELS:
+      entry = m[f"{split}/{model}/logloss"]
+      assert np.shape(entry["values"]) == (2,) and np.isfinite(entry["values"]).all()
+      assert 0.0 < entry["mean"] < 1.5 and entry["ci95"] >= 0.0
+  assert set(np.ravel(m["mixture_K"]["values"])) <= {1.0, 2.0}
+  assert (tmp_path / "run" / "csv" / "metrics.jsonl").exists()
+  assert json.loads((tmp_path / "run" / "results.json").read_text())["csv"]["shape"] == [2]
+
+
+def test_vmapped_sweep_equals_a_loop_over_points(tmp_path):
+  path = _write_csv(tmp_path / "mine.csv")
+  config = _config(path, **{"vmap.seeds": 1})
+  config.vmap.axes.bt = {"l2": (0.01, 1.0)}
+  sweep = preference_models.validate(config)
+  vmapped = train_lib.train_and_evaluate(config, str(tmp_path / "all"))["csv"]["metrics"]
+  for i in range(sweep.num_points):
+    point = train_lib.point_config(config, sweep, i, preference_models.FIELDS)
+    alone = train_lib.train_and_evaluate(point, str(tmp_path / f"p{i}"))["csv"]["metrics"]
+    for name, entry in vmapped.items():
+      np.testing.assert_allclose(
+        np.ravel(entry["values"])[i], np.ravel(alone[name]["values"])[0], rtol=1e-6, err_msg=name
+      )
+
+
+def test_resume_equals_an_uninterrupted_run(tmp_path):
+  path = _write_csv(tmp_path / "mine.csv")
+  config = _config(path)
+  sweep = preference_models.validate(config)
+  loaded = preference_models.load_datasets(config)["csv"]
+  options = train_lib.run_options(config)
+
+  def run(workdir, **kw):
+    program = preference_models.make_program(config, loaded)
+    return training.run_sweep(program, sweep, workdir=str(workdir), **options, **kw)
+
+  run(tmp_path / "a", stop_after=1)
+  resumed = run(tmp_path / "a")
+  whole = run(tmp_path / "b")
+  assert resumed.resumed_from == 1
+  for name, values in whole.history.items():
+    np.testing.assert_array_equal(resumed.history[name], values, err_msg=name)
+
+
+_EIGHT = """
+import json, sys
+import jax
+jax.config.update("jax_enable_x64", True)
+from tests.experiments import test_preference_models as t
+from experiments import preference_models, train_lib
+from jaxpref import training
+import pathlib
+config = t._config(pathlib.Path(sys.argv[1]), **{"vmap.seeds": 3})
+sweep = preference_models.validate(config)
+loaded = preference_models.load_datasets(config)["csv"]
+out = {}
+for backend, devices in (("none", 1), ("jit", 8), ("shard_map", 8)):
+  config.mesh.backend, config.mesh.devices = backend, devices
+  options = train_lib.run_options(config)
+  program = preference_models.make_program(config, loaded)
+  result = training.run_sweep(program, sweep, workdir=sys.argv[2] + backend, **options)
+  out[backend] = {k: v.tolist() for k, v in result.history.items()}
+print(json.dumps({"devices": len(jax.devices()), **out}))
+"""
+
+
+def test_eight_devices_equal_one(tmp_path):
+  path = _write_csv(tmp_path / "mine.csv")
+  env = dict(os.environ, JAX_NUM_CPU_DEVICES="8", JAX_PLATFORMS="cpu")
+  proc = subprocess.run(
+    [sys.executable, "-c", _EIGHT, str(path), str(tmp_path / "w")],
+    capture_output=True,
+    text=True,
+    env=env,
+    cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
+    timeout=600,
   )
   assert proc.returncode == 0, proc.stderr[-3000:]
-  assert "skipping soundquality" in proc.stdout
-  results = json.loads((tmp_path / "results.json").read_text())
-  assert list(results) == ["llmfao"]
-  r = results["llmfao"]
-  assert r["comparisons"] == 8931 and r["annotators"] == 124 and r["mixture_K"] in (1, 2)
-  for split in ("heldout_comparisons", "heldout_annotators"):
-    assert set(r[split]) == {"bt", "bt_ties", "gpm", "mixture"}
-    for m in r[split].values():
-      assert 0.3 < m["logloss"] < 0.75 and 0.55 < m["accuracy"] < 0.85
-  assert r["heldout_comparisons"]["bt_ties"]["logloss3"] > 0
-  assert r["heldout_comparisons"]["bt"]["logloss3"] is None  # no tie model, no 3-way loss
-  assert r["lotteries"]["bt"]["support"] >= 1
-  assert "GPT 4" in r["lotteries"]["bt_ranking"][:3]
-  assert (tmp_path / "heldout.png").stat().st_size > 10_000
-  assert (tmp_path / "lotteries.png").stat().st_size > 10_000
-  assert "llmfao        comparisons  bt" in proc.stdout
-
-
-def test_runs_on_a_user_csv(tmp_path):
-  # Two groups of raters with opposite tastes over 5 items, in the user's own column names.
-  games = pm.bt_mixture_games(jax.random.key(0), 5, 2, scale=3.0)
-  groups = np.arange(40) % 2
-  pairs = pm.sample_comparisons(jax.random.key(1), games, per_annotator=25, groups=groups)
-  names = ["ant", "bee", "cat", "dog", "eel"]
-  lines = ["rater,first,second,result,club"]
-  rows = (np.asarray(x) for x in (pairs.item_a, pairs.item_b, pairs.outcome, pairs.annotator))
-  for a, b, y, u in zip(*rows, strict=True):
-    lines.append(f"r{u},{names[a]},{names[b]},{'1' if y else '-1'},{'xy'[groups[u]]}")
-  path = tmp_path / "mine.csv"
-  path.write_text("\n".join(lines) + "\n")
-  config = config_lib.get_config("datasets=csv,plot=False")
-  config.csv.update(
-    path=str(path),
-    item_a="first",
-    item_b="second",
-    outcome="result",
-    annotator="rater",
-    covariates="club",
-  )
-  config.mixture.update(components="1,2", em_steps=10, restarts=2)
-  config.gpm.restarts = 1
-  results = train_lib.train_and_evaluate(config, str(tmp_path / "run"))
-  r = results["csv"]
-  assert r["items"] == 5 and r["annotators"] == 40 and r["mixture_K"] == 2
-  assert r["covariates"] == ["club"]
-  mix, bt = r["heldout_comparisons"]["mixture"], r["heldout_comparisons"]["bt"]
-  assert mix["logloss"] < bt["logloss"] - 0.1
-  # The club covariate tells the mixture which group a new rater is in.
-  new = r["heldout_annotators"]
-  assert new["mixture"]["logloss"] < new["bt"]["logloss"] - 0.1
-  assert max(a for a in r["per_group"]["mixture_accuracy"] if a is not None) > 0.7
-  robust = r["group_robust"]
-  assert len(robust["test_group_loss_robust"]) == 2
-  assert abs(sum(robust["weights"]) - 1) < 1e-9
+  out = json.loads(proc.stdout.strip().splitlines()[-1])
+  assert out["devices"] == 8
+  for name, values in out["none"].items():  # 3 points over 8 devices: padded and dropped.
+    for backend in ("jit", "shard_map"):
+      np.testing.assert_allclose(out[backend][name], values, rtol=1e-6, err_msg=f"{backend} {name}")
 
 
 @pytest.mark.parametrize(
   ("changes", "match"),
   [
     ({"datasets": "llmfao,nope"}, r"Unknown dataset\(s\) \['nope'\]"),
-    ({"datasets": "csv"}, "csv.path is empty"),
     ({"mixture.components": "0,2"}, "K >= 1"),
     ({"test_fraction": 1.5}, "test_fraction must be in"),
     ({"gpm.dim": 3}, "gpm.dim must be even"),
+    ({"steps": 2}, "steps must be 3"),
+    ({"vmap.axes.bt.nope": (1.0,)}, "no field 'bt.nope'"),
+    ({"vmap.axes.bt.l2": ()}, "empty"),
+    ({"vmap.axes.bt.l2": (0.1, float("nan"))}, "finite"),
+    ({"vmap.axes.gpm.l2": (0.1, -1.0)}, r"gpm.l2 must be >= 0"),
+    ({"vmap.axes.mixture.em_steps": (1, 2)}, "not a vmappable"),
   ],
 )
-def test_bad_configs(changes, match):
-  config = config_lib.get_config()
+def test_bad_configs_fail_before_compiling(tmp_path, changes, match):
+  config = _config(_write_csv(tmp_path / "mine.csv"))
   for key, value in changes.items():
     section, _, field = key.rpartition(".")
-    (config[section] if section else config)[field] = value
+    node = config
+    for part in section.split(".") if section else ():
+      if part not in node:
+        node[part] = {}
+      node = node[part]
+    node[field] = value
   with pytest.raises(ValueError, match=match):
     train_lib.validate_config(config)
-  assert preference_models.MODELS == ("bt", "bt_ties", "gpm", "mixture")
+
+
+def test_a_csv_missing_a_column_fails_before_any_fit(tmp_path, monkeypatch):
+  path = _write_csv(tmp_path / "mine.csv", drop="second")
+  config = _config(path, datasets="llmfao,csv")
+
+  def no_fit(*args, **kwargs):
+    raise AssertionError("a sweep ran before every dataset was checked")
+
+  monkeypatch.setattr(training, "run_sweep", no_fit)
+  with pytest.raises(ValueError, match="second"):
+    train_lib.train_and_evaluate(config, str(tmp_path / "run"))
+  assert not (tmp_path / "run" / "llmfao").exists()
