@@ -17,9 +17,12 @@ resume message to stdout (they are also logged). A workdir whose checkpoint belo
 config, or whose checkpoints are all unreadable, is refused with an error naming the reason.
 """
 
+import ast
 import sys
+from typing import Any
 
 import jax
+import ml_collections
 from absl import app, flags, logging
 from ml_collections import config_flags
 
@@ -90,12 +93,74 @@ def check_config_flags(argv: list[str]) -> None:
       node, path = node[key], [*path, key]
 
 
+_AXES_FLAG = "--config.vmap.axes."
+# Vectorized axes given on the command line (``--config.vmap.axes.<path>=(v1,v2)``): any numeric
+# config field may be swept, so these keys need not exist in the config; applied in main().
+_AXES: dict[str, tuple[Any, ...]] = {}
+
+
+def split_axis_flags(argv: list[str]) -> tuple[list[str], dict[str, tuple[Any, ...]]]:
+  """Removes ``--config.vmap.axes.<path>=values`` flags from ``argv`` and parses their values.
+
+  Args:
+    argv: the command line.
+
+  Returns:
+    ``(argv without them, {path: tuple of values})``.
+
+  Raises:
+    ConfigError: a value that is not a number or a tuple of numbers.
+  """
+  rest, axes, k = [], {}, 0
+  while k < len(argv):
+    arg = argv[k]
+    if not arg.startswith(_AXES_FLAG):
+      rest.append(arg)
+      k += 1
+      continue
+    path, sep, text = arg[len(_AXES_FLAG) :].partition("=")
+    if not sep:
+      text = argv[k + 1] if k + 1 < len(argv) else ""
+      k += 1
+    k += 1
+    try:
+      value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+      raise ConfigError(
+        f"--config.vmap.axes.{path}: expected a number or a tuple of numbers such as "
+        f"'(1e-3,3e-3)', got {text!r}."
+      ) from None
+    axes[path] = tuple(value) if isinstance(value, tuple | list) else (value,)
+  return rest, axes
+
+
+def _apply_axes(config: Any, axes: dict[str, tuple[Any, ...]]) -> None:
+  if axes and "vmap" not in config:
+    raise ConfigError(
+      f"--config.vmap.axes.{next(iter(axes))}: this experiment has no vmap section to sweep."
+    )
+  for path, values in axes.items():
+    config.unlock()  # the config flag locks its keys; axes are new keys by design
+    node = config.vmap.axes
+    *parents, leaf = path.split(".")
+    for part in parents:
+      if part not in node:
+        node[part] = ml_collections.ConfigDict()
+      node = node[part]
+    node[leaf] = values
+  if axes:
+    config.lock()
+
+
 def _parse_flags(argv: list[str]) -> list[str]:
   try:
+    argv, axes = split_axis_flags(argv)
+    sys.argv[:] = argv  # ml_collections' config flag reads overrides from sys.argv too
     check_config_flags(argv)
   except ConfigError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)
+  _AXES.update(axes)
   return app.parse_flags_with_usage(argv)
 
 
@@ -121,6 +186,7 @@ def main(argv: list[str]) -> None:
   _initialize_distributed()
   logging.info("workdir: %s", _WORKDIR.value)
   try:
+    _apply_axes(_CONFIG.value, _AXES)
     train_lib.validate_config(_CONFIG.value)
   except ValueError as e:
     print(f"error: {e}", file=sys.stderr)

@@ -164,3 +164,27 @@ def test_launch_lists_static_runs(tmp_path):
   assert len(lines) == 2
   assert "--config.solver.name=extragradient" in lines[1] and "--config.steps=10" in lines[1]
   assert str(tmp_path / "solver.name=mirror_prox") in lines[0]
+
+
+def test_axis_flags_add_vmapped_axes_the_config_does_not_declare():
+  from configs import policy_objectives
+  from experiments import train
+
+  argv = [
+    "train",
+    "--config",
+    "configs/policy_objectives.py",
+    "--config.vmap.axes.learning_rate=(1e-3,3e-3)",
+    "--config.vmap.axes.kl_coef",
+    "0.2",
+    "--config.vmap.seeds=8",
+  ]
+  rest, axes = train.split_axis_flags(argv)
+  assert rest == ["train", "--config", "configs/policy_objectives.py", "--config.vmap.seeds=8"]
+  assert axes == {"learning_rate": (1e-3, 3e-3), "kl_coef": (0.2,)}
+  config = policy_objectives.get_config()
+  config.lock()
+  train._apply_axes(config, axes)
+  assert config.vmap.axes.learning_rate == (1e-3, 3e-3)
+  with pytest.raises(train.ConfigError, match="tuple of numbers"):
+    train.split_axis_flags(["--config.vmap.axes.learning_rate=(1e-3,"])
