@@ -3,7 +3,7 @@
 Three parts, all float32, each a ``jaxpref.training.Program`` run by ``run_sweep`` at every
 (hyperparameter, seed) point (``vmap.seeds``, 8 by default; vmappable axes: ``ff.learning_rate``,
 ``kl.learning_rate``, ``kl.kl_coef``, ``llmfao.learning_rate``, ``llmfao.kl_coef``, set as e.g.
-``config.vmap.axes.kl.kl_coef = (0.25, 0.5, 1.0)``), in ``workdir/<part>`` (metrics.jsonl,
+``--config.vmap.axes.kl.kl_coef='(0.25,0.5,1.0)'``), in ``workdir/<part>`` (metrics.jsonl,
 TensorBoard, checkpoints; a rerun resumes). The exact hypervolumes (``pareto.hypervolume_host``,
 NumPy) cannot run inside the compiled program: they are computed on the host afterwards, per
 point, from the final states. ``results.json`` holds every metric as a ``[*axes, seed]`` array
