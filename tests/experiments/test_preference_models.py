@@ -69,6 +69,7 @@ def test_results_have_seed_axes_mean_and_interval(tmp_path):
   assert json.loads((tmp_path / "run" / "results.json").read_text())["csv"]["shape"] == [2]
 
 
+@pytest.mark.slow  # Minutes on CPU: each run_sweep compiles the whole fit program.
 def test_vmapped_sweep_equals_a_loop_over_points(tmp_path):
   path = _write_csv(tmp_path / "mine.csv")
   config = _config(path, **{"vmap.seeds": 1})
@@ -84,6 +85,7 @@ def test_vmapped_sweep_equals_a_loop_over_points(tmp_path):
       )
 
 
+@pytest.mark.slow  # Minutes on CPU: each run_sweep compiles the whole fit program.
 def test_resume_equals_an_uninterrupted_run(tmp_path):
   path = _write_csv(tmp_path / "mine.csv")
   config = _config(path)
@@ -125,6 +127,7 @@ print(json.dumps({"devices": len(jax.devices()), **out}))
 """
 
 
+@pytest.mark.slow  # Minutes on CPU: each run_sweep compiles the whole fit program.
 def test_eight_devices_equal_one(tmp_path):
   path = _write_csv(tmp_path / "mine.csv")
   env = dict(os.environ, JAX_NUM_CPU_DEVICES="8", JAX_PLATFORMS="cpu")
