@@ -40,7 +40,7 @@ from configs import common
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   """Returns the config of the ``lm_online`` experiment."""
-  arg = common.parse_arg(arg, model="tiny", objective="nash_md_pg")
+  arg = common.parse_arg(arg, model="tiny", objective="nash_md_pg", seeds=8)
   real = arg.model == "smollm2"
   config = ml_collections.ConfigDict()
   config.experiment = "lm_online"  # Which experiment train_lib runs.
@@ -66,7 +66,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.prompts.path = ""  # A .txt (one prompt per line) or .jsonl ("text" field); "" = LLMFAO.
   config.prompts.num = 0  # Use the first n prompts (0: all; the tiny model draws 16 at random).
   config.prompts.system = True  # Prepend SmolLM2's default system prompt (ChatML template).
-  config.prompts.buckets = "64,128,256"  # Padded prompt lengths compiled for.
+  config.prompts.buckets = "16,64,128,256"  # Padded prompt lengths compiled for.
 
   config.oracle = ml_collections.ConfigDict()
   config.oracle.kind = "text" if real else "token"  # "text" (MiniLM + head) or "token" (tiny).
@@ -77,23 +77,26 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.oracle.scale = 4.0  # Token oracle: P = sigmoid(scale * (r(y) - r(y'))).
   config.oracle.labels = "soft"  # Online DPO/IPO: "soft" (P itself) or "hard" (0/1: chosen).
 
-  config.objective = arg.objective  # online_dpo, online_ipo, sppo, nash_md_pg or egpo.
-  config.kl_coef = 0.1  # KL weight beta to the reference (DPO/IPO/EGPO/Nash-MD-PG).
+  config.objective = arg.objective  # A name of jaxpref.losses.OBJECTIVES (as policy_objectives).
+  config.kl_coef = 0.1  # KL weight beta to the reference (DPO/IPO/EGPO/Nash-MD-PG/INPO).
   config.mixture = 0.5  # Nash-MD-PG: lambda of the opponent pi^(1 - lambda) pi_ref^lambda.
   config.sppo_step_size = 1.0  # SPPO's step size eta (multiplier of the win rate).
+  config.inpo_step_size = 1 / 0.3  # INPO's inverse step (its tau is kl_coef).
   config.samples = 2  # K responses per prompt.
   config.batch_prompts = 4 if real else 8  # Prompts per step.
   config.max_new_tokens = 32 if real else 12  # Response budget.
-  config.temperature = 1.0  # Sampling temperature.
+  config.temperature = 1.0  # Sampling temperature (training and evaluation).
   config.top_p = 1.0  # Nucleus threshold (1: off).
   config.learning_rate = 1e-3 if real else 1e-2  # Adam step size on the adapter.
-  config.steps = 10 if real else 60  # Optimizer steps.
-  config.eval_every = 2 if real else 10  # Steps between win-rate / KL evaluations.
   config.eval_prompts = 19 if real else 16  # Prompts per evaluation (cycling through them).
-
-  config.checkpoint = ml_collections.ConfigDict()
-  config.checkpoint.every = 2 if real else 20  # Steps between checkpoints (0: off).
-  config.checkpoint.max_to_keep = 2  # Checkpoints kept.
-  config.tensorboard = True  # TensorBoard events beside metrics.jsonl.
   config.plot = True  # Write curves.png.
+  # Every log.every steps the metrics are evaluated (win rate, KL, rewards, loss). Vmappable axes
+  # (tiny model): learning_rate, kl_coef, mixture, sppo_step_size, inpo_step_size, temperature.
+  common.add_run_sections(
+    config,
+    steps=10 if real else 60,
+    log_every=2 if real else 10,
+    checkpoint_every=2 if real else 20,
+    seeds=1 if real else arg.seeds,
+  )
   return config

@@ -1,32 +1,74 @@
-"""Online preference optimization of a causal LM with a LoRA adapter: see the config's docstring."""
+"""Online preference optimization of a causal LM with a LoRA adapter: see the config's docstring.
 
-import json
+One training step (:func:`make_point_fns`) samples K responses per prompt with the traced,
+KV-cached sampler (``models.sample_padded``), queries the oracle, builds the examples of the
+objective's sampling scheme (``jaxpref.losses.OBJECTIVES``: the same names and losses as the
+bandit of ``policy_objectives``) and takes one optax step. The tiny task runs it through
+``jaxpref.training.run_sweep`` (seeds x vmapped hyperparameters, checkpoints, resumption, logs);
+SmolLM2 runs the same step in a host loop (``lm_smollm2.host_run``; why: the config's docstring).
+"""
+
 import os
-import time
-from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import matplotlib
 import ml_collections
 import numpy as np
 import optax
-from absl import logging
 from flax import nnx
 
-from jaxpref import data, losses, models, training
+from experiments import train_lib
+from jaxpref import losses, models, training
+from jaxpref.types import Array, PRNGKey
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
-OBJECTIVES = ("online_dpo", "online_ipo", "sppo", "nash_md_pg", "egpo")
-PAIRED = ("online_dpo", "online_ipo", "egpo")  # objectives on the pair (y_0, y_1) of each prompt
 MODELS = ("tiny", "smollm2")
 ORACLES = ("token", "text")
+METRICS = ("win_rate", "kl", "reward", "reference_reward", "loss")
 
 
-def _buckets(config) -> tuple[int, ...]:
+class Hyper(NamedTuple):
+  """The traced hyperparameters of one point (any can be a ``vmap.axes`` axis)."""
+
+  learning_rate: float
+  kl_coef: float
+  mixture: float
+  sppo_step_size: float
+  inpo_step_size: float
+  temperature: float
+
+
+FIELDS = {name: name for name in Hyper._fields}  # Config path -> Hyper field.
+POSITIVE = ("learning_rate", "kl_coef", "sppo_step_size", "inpo_step_size")
+
+
+class Task(NamedTuple):
+  """The split model, padded prompts and a traceable oracle (features, prefer, reward)."""
+
+  graphdef: Any
+  lora: Any  # The adapter's nnx.State (template: A is re-drawn per point).
+  rest: Any  # The frozen weights.
+  tokens: np.ndarray  # [n, P] left-padded prompts.
+  start: np.ndarray  # [n] first real slot.
+  eos_id: int
+  features: Any  # (rows [N], tokens [N, L], mask [N, L]) -> [N, ...] oracle features.
+  prefer: Any  # (features_a, features_b) -> P(a > b).
+  reward: Any  # features -> [N] reward.
+  info: dict[str, Any]
+
+
+class PointState(NamedTuple):
+  """One point's adapter leaves, optimizer state, sampling key, evaluation key and last loss."""
+
+  lora: list[Array]
+  opt_state: Any
+  key: PRNGKey
+  eval_key: PRNGKey
+  loss: Array
+
+
+def buckets(config) -> tuple[int, ...]:
+  """The prompt length buckets of ``config.prompts.buckets``."""
   try:
     out = tuple(sorted(int(b) for b in str(config.prompts.buckets).split(",") if b.strip()))
   except ValueError:
@@ -38,82 +80,54 @@ def _buckets(config) -> tuple[int, ...]:
 
 def validate(config: ml_collections.ConfigDict) -> None:
   """Raises ``ValueError`` on settings that cannot run (compiles nothing)."""
-  if config.objective not in OBJECTIVES:
-    raise ValueError(f"objective {config.objective!r} is unknown; known: {', '.join(OBJECTIVES)}.")
-  if config.model.kind not in MODELS:
-    raise ValueError(f"model.kind {config.model.kind!r} is unknown; known: {', '.join(MODELS)}.")
-  if config.oracle.kind not in ORACLES:
-    raise ValueError(f"oracle.kind {config.oracle.kind!r} is unknown; known: {ORACLES}.")
+  objective = losses.get_objective(config.objective)  # Lists the registered names otherwise.
+  for field, known in (("model.kind", MODELS), ("oracle.kind", ORACLES)):
+    if config[field.split(".")[0]].kind not in known:
+      raise ValueError(f"{field} {config[field.split('.')[0]].kind!r} is unknown; known: {known}.")
   if config.oracle.kind == "text" and config.model.kind == "tiny":
     raise ValueError("the text oracle needs a model with a tokenizer (model.kind=smollm2).")
   if config.oracle.head not in models.HEADS:
     raise ValueError(f"oracle.head must be one of {models.HEADS}, got {config.oracle.head!r}.")
   if config.model.adapter != "lora":
     raise ValueError(f"model.adapter must be 'lora' here, got {config.model.adapter!r}.")
-  if config.samples < (2 if config.objective in (*PAIRED, "sppo") else 1):
+  if config.samples < (1 if objective.sampling == "policy_vs_mixture" else 2):
     raise ValueError(f"{config.objective} needs samples >= 2 (responses per prompt).")
-  for name in ("batch_prompts", "max_new_tokens", "steps", "eval_every", "eval_prompts"):
+  for name in ("batch_prompts", "max_new_tokens", "eval_prompts"):
     if int(config[name]) < 1:
       raise ValueError(f"{name} must be >= 1, got {config[name]}.")
-  if not 0 <= config.mixture <= 1:
-    raise ValueError(f"mixture must lie in [0, 1], got {config.mixture}.")
   if config.prompts.path and not os.path.isfile(config.prompts.path):
     raise ValueError(f"prompts.path: no file at {config.prompts.path!r}.")
   if config.model.path and not os.path.isfile(config.model.path):
     raise ValueError(f"model.path: no GGUF file at {config.model.path!r}.")
-  if max(_buckets(config)) + config.max_new_tokens > config.model.max_len:
+  if max(buckets(config)) + config.max_new_tokens > config.model.max_len:
     raise ValueError(
-      f"the largest prompt bucket ({max(_buckets(config))}) plus max_new_tokens "
+      f"the largest prompt bucket ({max(buckets(config))}) plus max_new_tokens "
       f"({config.max_new_tokens}) exceeds model.max_len ({config.model.max_len})."
     )
   if config.oracle.labels not in ("soft", "hard"):
     raise ValueError(f"oracle.labels must be 'soft' or 'hard', got {config.oracle.labels!r}.")
   if not 0 < config.oracle.holdout < 1:
     raise ValueError(f"oracle.holdout must lie in (0, 1), got {config.oracle.holdout}.")
-
-
-def read_prompts(path: str) -> list[str]:
-  """Prompts from a ``.txt`` file (one per non-empty line) or a ``.jsonl`` file (``text``)."""
-  if path.endswith(".jsonl"):
-    return list(data.load_llmfao_prompts(path).values())
-  with open(path, encoding="utf-8") as f:
-    out = [line.strip() for line in f if line.strip()]
-  if not out:
-    raise ValueError(f"{path}: no prompts.")
-  return out
-
-
-class Task(NamedTuple):
-  """What the loop needs: the model, tokenized prompts and a preference oracle.
-
-  The oracle works on per-response features, computed once per response by ``features``
-  (prompt ids, response token arrays) and then compared by ``prefer`` (P(a > b), [N]) or
-  scored by ``reward`` ([N]): a response compared several times is embedded once.
-  """
-
-  model: models.Llama
-  prompts: list[list[int]]
-  prompt_texts: list[str] | None
-  eos_id: int
-  decode: Callable[[np.ndarray], str] | None
-  features: Callable[[np.ndarray, list], np.ndarray]
-  prefer: Callable[[np.ndarray, np.ndarray], np.ndarray]
-  reward: Callable[[np.ndarray], np.ndarray]
-  info: dict[str, Any]
-
-
-def _adapter(m: ml_collections.ConfigDict) -> dict[str, Any]:
-  """The LoRA settings of ``config.model`` as ``LlamaConfig`` fields."""
-  return dict(
-    max_len=m.max_len,
-    adapter="lora",
-    adapter_rank=m.rank,
-    adapter_alpha=m.alpha,
-    adapter_targets=tuple(t.strip() for t in m.targets.split(",")),
+  sweep = train_lib.sweep_from_config(
+    config, train_lib.config_hparams(config, FIELDS, Hyper), FIELDS
   )
+  if config.model.kind != "tiny" and sweep.num_points > 1:
+    raise ValueError("model=smollm2 runs one point (host loop): no vmap.axes, vmap.seeds = 1.")
+  points, _ = training.sweep_points(sweep)
+  for field in Hyper._fields:
+    values = np.asarray(getattr(points, field))
+    if field in POSITIVE:
+      bad, rule = values[values <= 0], "> 0"
+    elif field == "mixture":
+      bad, rule = values[(values < 0) | (values > 1)], "in [0, 1]"
+    else:
+      bad, rule = values[values < 0], ">= 0"
+    if bad.size:
+      raise ValueError(f"config.{field} (or its vmap axis) must be {rule}; got {bad[0]:g}.")
 
 
-def _tiny_task(config, key) -> Task:
+def tiny_task(config: ml_collections.ConfigDict) -> Task:
+  """A random-init decoder, random token prompts and a token-reward oracle, all from ``seed``."""
   m = config.model
   lc = models.LlamaConfig(
     vocab_size=m.vocab,
@@ -122,385 +136,216 @@ def _tiny_task(config, key) -> Task:
     num_heads=m.heads,
     num_kv_heads=m.kv_heads,
     hidden_dim=m.hidden,
-    **_adapter(m),
+    max_len=m.max_len,
+    adapter="lora",
+    adapter_rank=m.rank,
+    adapter_alpha=m.alpha,
+    adapter_targets=tuple(t.strip() for t in m.targets.split(",")),
   )
-  k_model, k_prompts, k_reward = jax.random.split(key, 3)
-  model = models.Llama(lc, rngs=nnx.Rngs(k_model))
+  k_model, k_prompts, k_reward = jax.random.split(jax.random.key(config.seed), 3)
+  graphdef, lora, rest = nnx.split(models.Llama(lc, rngs=nnx.Rngs(k_model)), nnx.LoRAParam, ...)
   rng = np.random.default_rng(np.asarray(jax.random.key_data(k_prompts)).ravel()[-1])
   n = config.prompts.num or 16
   prompts = [list(rng.integers(0, m.vocab - 1, rng.integers(4, 13))) for _ in range(n)]
-  token_reward = np.asarray(jax.random.normal(k_reward, (m.vocab,)))
-  eos = m.vocab - 1
-
-  def features(prompt_idx, responses):  # the reward itself
-    del prompt_idx
-    return np.asarray([token_reward[r].mean() if len(r) else 0.0 for r in responses])
-
-  def prefer(reward_a, reward_b):
-    return 1.0 / (1.0 + np.exp(-config.oracle.scale * (reward_a - reward_b)))
-
-  info = {"oracle": "token rewards r(y) = mean of u[token], u ~ N(0, 1) per token"}
-  return Task(model, prompts, None, eos, None, features, prefer, lambda r: r, info)
-
-
-def _text_oracle(config, key) -> tuple[models.TextPreferenceOracle, dict[str, Any]]:
-  """MiniLM + BT and GPM heads fitted on LLMFAO's crowd judgments; the configured one returned."""
-  start = time.time()
-  texts = data.load_llmfao_texts()
-  encoder, wordpiece = models.load_minilm()
-  items = sorted(
-    {(int(p), s) for p, s in zip(texts.prompt, texts.left, strict=True)}
-    | {(int(p), s) for p, s in zip(texts.prompt, texts.right, strict=True)}
-  )
-  index = {k: i for i, k in enumerate(items)}
-  emb = models.embed_texts(
-    encoder, wordpiece, [texts.prompts[p] for p, _ in items], [s for _, s in items]
-  )
-  phi_a = emb[[index[int(p), s] for p, s in zip(texts.prompt, texts.left, strict=True)]]
-  phi_b = emb[[index[int(p), s] for p, s in zip(texts.prompt, texts.right, strict=True)]]
-  rng = np.random.default_rng(int(config.seed))
-  pairs = np.unique(texts.pair)
-  held = rng.choice(pairs, round(config.oracle.holdout * len(pairs)), replace=False)
-  test = np.isin(texts.pair, held)
-  y = texts.outcome
-  heads, report = {}, {"responses_embedded": len(items), "judgments": len(y)}
-  for kind in models.HEADS:
-    head = models.fit_preference_head(
-      phi_a[~test],
-      phi_b[~test],
-      y[~test],
-      kind=kind,
-      key=key,
-      steps=config.oracle.head_steps,
-      l2=config.oracle.l2,
-    )
-    heads[kind] = head
-    held_out = models.head_metrics(head, phi_a[test], phi_b[test], y[test])
-    train = models.head_metrics(head, phi_a[~test], phi_b[~test], y[~test])
-    report[kind] = {
-      "heldout_accuracy": held_out.accuracy,
-      "heldout_log_loss": held_out.log_loss,
-      "train_accuracy": train.accuracy,
-      "heldout_judgments": held_out.n,
-    }
-    logging.info("text oracle %s head: held-out %s", kind, held_out)
-    print(
-      f"text oracle {kind}: held-out accuracy {held_out.accuracy:.3f}, log-loss "
-      f"{held_out.log_loss:.3f} on {held_out.n} judgments",
-      flush=True,
-    )
-  decisive = y[test] != 0.5
-  report["heldout_majority_accuracy"] = float(
-    max(np.mean(y[test][decisive] > 0.5), np.mean(y[test][decisive] < 0.5))
-  )
-  report["seconds"] = time.time() - start
-  return models.TextPreferenceOracle(encoder, wordpiece, heads[config.oracle.head]), report
-
-
-def _smollm2_task(config, key) -> Task:
-  m = config.model
-  path = m.path or models.smollm2_path()
-  model = models.load_llama_gguf(path, **_adapter(m))
-  # The adapter's A is random and B zero (the loaded model); re-draw A from the run's seed.
-  k_adapter, k_oracle = jax.random.split(key)
-  graphdef, lora, rest = nnx.split(model, nnx.LoRAParam, ...)
-  leaves, treedef = jax.tree.flatten(lora)
-  keys = jax.random.split(k_adapter, len(leaves))
-  leaves = [
-    jax.random.normal(k, x.shape, x.dtype) / np.sqrt(x.shape[0]) if np.any(x) else x
-    for k, x in zip(keys, leaves, strict=True)
-  ]
-  model = nnx.merge(graphdef, jax.tree.unflatten(treedef, leaves), rest)
-  tokenizer = models.load_bpe_gguf(path)
-  texts = read_prompts(config.prompts.path) if config.prompts.path else None
-  texts = texts or list(data.load_llmfao_prompts().values())
-  if config.prompts.num:
-    texts = texts[: config.prompts.num]
-  system = models.CHATML_SYSTEM if config.prompts.system else None
-  prompts = [tokenizer.encode_chat(t, system=system) for t in texts]
-  longest = max(len(p) for p in prompts)
-  models.bucket_length(longest, buckets=_buckets(config))  # an over-long prompt fails here, clearly
-  oracle_model, report = _text_oracle(config, k_oracle)
-
-  def decode(tokens):
-    return tokenizer.decode(tokens, skip_special=True)
-
-  def features(prompt_idx, responses):  # MiniLM embeddings of (prompt, response)
-    return oracle_model.embed([texts[i] for i in prompt_idx], [decode(r) for r in responses])
-
-  info = {"oracle": f"MiniLM + {config.oracle.head} head on LLMFAO", "text_oracle": report}
-  return Task(
-    model,
+  tokens, start = models.pad_prompts(
     prompts,
-    texts,
-    tokenizer.eos_id,
-    decode,
-    features,
-    oracle_model.prefer,
-    oracle_model.reward,
-    info,
+    pad_id=0,
+    buckets=buckets(config),
+    max_len=m.max_len,
+    max_new_tokens=config.max_new_tokens,
   )
+  oracle = models.TokenRewardOracle.random(k_reward, m.vocab, config.oracle.scale)
+  info = {"oracle": "token rewards r(y) = mean of u[token], u ~ N(0, 1) per token"}
+  return Task(
+    graphdef, lora, rest, tokens, start, m.vocab - 1,
+    lambda rows, t, mask: oracle.reward(t, mask), oracle.prefer, lambda r: r, info,
+  )  # fmt: skip
 
 
-def _responses(samples: models.Samples) -> list[np.ndarray]:
-  tokens, mask = np.asarray(samples.tokens), np.asarray(samples.mask)
-  return [t[m] for t, m in zip(tokens, mask, strict=True)]
+def queries_per_step(objective: losses.Objective, config: ml_collections.ConfigDict) -> int:
+  """Oracle queries of one update (all prompts of the batch)."""
+  B, K = int(config.batch_prompts), int(config.samples)
+  return {
+    "policy_pairs": B,
+    "uniform_vs_policy": (4 if objective.extragradient else 2) * B,
+    "policy_vs_mixture": B * K,
+    "policy_win_rate": B * K * (K - 1),
+  }[objective.sampling]
 
 
-def _win_rates(task: Task, pairs: list, idx: np.ndarray, opponent: list) -> np.ndarray:
-  """``[B, len(pairs)]`` oracle win rates of each response set against the opponent's samples."""
-  opponent = task.features(idx, opponent)
-  return np.stack([task.prefer(p, opponent) for p in pairs], axis=1)
+def make_point_fns(config: ml_collections.ConfigDict, objective: losses.Objective, task: Task):
+  """``init(hp, key)``, ``step(state, hp, rest)`` and ``metrics(state, hp, rest)`` of one point.
 
+  The LM's samplers of the registry's schemes (the pair y, y' is always drawn from the policy: a
+  sequence space has no uniform proposal): ``policy_pairs`` labels (y_0, y_1) of each prompt;
+  ``uniform_vs_policy`` scores y_0 and y_1 against one opponent sample (EGPO: from the
+  extrapolated adapter); ``policy_vs_mixture`` labels each y_k against a sample of the geometric
+  mixture; ``policy_win_rate`` gives each y_k its mean win rate against the K - 1 others.
+  """
+  graphdef, (lora_leaves, treedef) = task.graphdef, jax.tree.flatten(task.lora)
+  paths = [p for p, _ in jax.tree_util.tree_flatten_with_path(task.lora)[0]]
+  is_a = ["a" in [getattr(k, "key", None) for k in p] for p in paths]  # LoRA's A (B starts at 0)
+  prompts, start = jnp.asarray(task.tokens), jnp.asarray(task.start)
+  n, B, K = prompts.shape[0], int(config.batch_prompts), int(config.samples)
+  eval_rows = jnp.arange(int(config.eval_prompts)) % n
+  kw = dict(
+    max_new_tokens=int(config.max_new_tokens), eos_id=task.eos_id, top_p=float(config.top_p)
+  )
+  hard = config.oracle.labels == "hard"
 
-def _make_steps(graphdef, config, tx):
-  """Jitted log-probabilities and one optimizer step for the configured objective."""
-  objective = config.objective
-  loss_name = {
-    "online_dpo": "dpo",
-    "online_ipo": "ipo",
-    "egpo": "online_ipo",
-    "sppo": "sppo",
-    "nash_md_pg": "nash_md_pg",
-  }[objective]
-  hp = {"sppo": {"step_size": config.sppo_step_size}}.get(loss_name, {"kl_coef": config.kl_coef})
-  loss_fn_one = losses.get_loss(loss_name)
+  def split(lora, rest):
+    return (graphdef, jax.tree.unflatten(treedef, lora), rest)
 
-  def logps(lora, rest, tokens, mask, start, gate):
-    model = nnx.merge(graphdef, lora, rest)
-    return models.sequence_log_probs(model, tokens, mask, start=start, gate=gate)
+  def sample(lora, rest, rows, key, hp, **extra):
+    return models.sample_padded(
+      split(lora, rest), prompts[rows], start[rows], key, temperature=hp.temperature, **kw, **extra
+    )
 
-  @jax.jit
-  def score(lora, rest, tokens, mask, start):
-    """Reference log-probabilities of the rows and the policy's token-level KL along them."""
-    model = nnx.merge(graphdef, lora, rest)
-    n = tokens.shape[0]
-    ref = models.sequence_log_probs(model, tokens, mask, start=start, gate=jnp.zeros((n,)))
-    return ref, models.sequence_kl(model, tokens, mask, start=start)
+  def optimizer(hp: Hyper) -> optax.GradientTransformation:
+    return optax.inject_hyperparams(optax.adam)(learning_rate=hp.learning_rate)
 
-  def objective_loss(lora, rest, batch):
-    tokens, mask, start, ref, target = batch
-    logp = logps(lora, rest, tokens, mask, start, jnp.ones((tokens.shape[0],)))
-    K = config.samples
-    if objective in PAIRED:
-      lp, rf = logp.reshape(-1, K), ref.reshape(-1, K)
-      if objective == "egpo":  # target: win rates of y_0, y_1 against the opponent [B, 2]
+  def init(hp: Hyper, key: PRNGKey) -> PointState:
+    k_lora, k_eval, k_run = jax.random.split(key, 3)
+    keys = jax.random.split(k_lora, len(lora_leaves))
+    leaves = [
+      jax.random.normal(k, x.shape, x.dtype) / np.sqrt(x.shape[0]) if a else x
+      for k, x, a in zip(keys, lora_leaves, is_a, strict=True)
+    ]
+    return PointState(leaves, optimizer(hp).init(leaves), k_run, k_eval, jnp.zeros(()))
+
+  def step(state: PointState, hp: Hyper, rest) -> PointState:
+    key, k_rows, k_pol, k_opp = jax.random.split(state.key, 4)
+    rows = jnp.repeat(jax.random.choice(k_rows, n, (B,), replace=n < B), K)
+    pol = sample(state.lora, rest, rows, k_pol, hp)
+    tokens, mask, first = pol.full()
+
+    def logps(lora, gate):
+      model = nnx.merge(*split(lora, rest))
+      return models.sequence_log_probs(
+        model, tokens, mask, start=first, gate=jnp.full((B * K,), gate)
+      )
+
+    ref = logps(state.lora, 0.0)
+    feats = task.features(rows, pol.tokens, pol.mask)
+    pairs = feats.reshape(B, K, *feats.shape[1:])
+    loss_of = losses.objective_loss(objective, hp)
+
+    def opponent_features(opponent, rows, **extra):
+      o = sample(jax.lax.stop_gradient(opponent), rest, rows, k_opp, hp, **extra)
+      return task.features(rows, o.tokens, o.mask)
+
+    def batch_loss(lora, opponent) -> Array:
+      logp = logps(lora, 1.0)
+      lp, rf, sg = logp.reshape(B, K), ref.reshape(B, K), jax.lax.stop_gradient(logp.reshape(B, K))
+      pair = dict(logp=lp[:, 0], logp2=lp[:, 1], ref_logp=rf[:, 0], ref_logp2=rf[:, 1])
+      if objective.sampling == "policy_pairs":
+        pref = task.prefer(pairs[:, 0], pairs[:, 1])
+        pref = jnp.where(pref == 0.5, 0.5, (pref > 0.5).astype(pref.dtype)) if hard else pref
+        ex = losses.Example(**pair, anchor=sg[:, 0], anchor2=sg[:, 1], pref=pref)
+      elif objective.sampling == "uniform_vs_policy":
+        o = opponent_features(opponent, rows[::K])
         ex = losses.Example(
-          logp=lp[:, 0], logp2=lp[:, 1], ref_logp=rf[:, 0], ref_logp2=rf[:, 1],
-          win=target[:, 0], win2=target[:, 1],
-        )  # fmt: skip
-      else:
-        ex = losses.Example(
-          logp=lp[:, 0], logp2=lp[:, 1], ref_logp=rf[:, 0], ref_logp2=rf[:, 1], pref=target
+          **pair, win=task.prefer(pairs[:, 0], o), win2=task.prefer(pairs[:, 1], o)
         )
-    elif objective == "sppo":
-      ex = losses.Example(logp=logp, anchor=jax.lax.stop_gradient(logp), win=target)
-    else:  # nash_md_pg: target = P(y > y') against the mixture's sample
-      ex = losses.Example(logp=logp, ref_logp=ref, pref=target)
-    values, _ = jax.vmap(lambda e: loss_fn_one(e, **hp))(ex)
-    return jnp.mean(values)
+      elif objective.sampling == "policy_vs_mixture":
+        pref = task.prefer(feats, opponent_features(opponent, rows, mixture=hp.mixture))
+        ex = losses.Example(logp=logp, ref_logp=ref, pref=pref)
+      else:  # policy_win_rate: each response against the K - 1 others of its prompt
+        shifted = [jnp.roll(pairs, s, axis=1).reshape(feats.shape) for s in range(1, K)]
+        win = sum(task.prefer(feats, o) for o in shifted) / (K - 1)
+        ex = losses.Example(logp=logp, anchor=jax.lax.stop_gradient(logp), win=win)
+      return jnp.mean(jax.vmap(loss_of)(ex))
 
-  @jax.jit
-  def grad_step(lora, rest, opt_state, batch):
-    loss, grads = jax.value_and_grad(objective_loss)(lora, rest, batch)
-    updates, opt_state = tx.update(grads, opt_state, lora)
-    return optax.apply_updates(lora, updates), opt_state, loss
+    tx = optimizer(hp)
+    if objective.extragradient:  # EGPO: the opponent's win rates at the extrapolated adapter.
+      out = losses.extragradient_step(batch_loss, tx, state.lora, state.opt_state)
+      return PointState(out.params, out.opt_state, key, state.eval_key, out.loss)
+    loss, grads = jax.value_and_grad(batch_loss)(state.lora, state.lora)
+    updates, opt_state = tx.update(grads, state.opt_state, state.lora)
+    return PointState(
+      optax.apply_updates(state.lora, updates), opt_state, key, state.eval_key, loss
+    )
 
-  return score, grad_step
+  def point_metrics(state: PointState, hp: Hyper, rest) -> dict[str, Array]:
+    out = models.evaluate_vs_reference(
+      split(state.lora, rest),
+      prompts[eval_rows],
+      start[eval_rows],
+      state.eval_key,
+      features=lambda t, m: task.features(eval_rows, t, m),
+      prefer=task.prefer,
+      reward=task.reward,
+      temperature=hp.temperature,
+      **kw,
+    )
+    return {**out, "loss": state.loss}
+
+  return init, step, point_metrics
 
 
-def _plot(history: list[dict], path: str, title: str) -> None:
-  evals = [h for h in history if "win_rate" in h]
-  fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-  steps = [h["step"] for h in history]
-  axes[0].plot([h["step"] for h in evals], [h["win_rate"] for h in evals], "o-")
-  axes[0].axhline(0.5, color="grey", lw=0.8, ls="--")
-  axes[0].set(xlabel="step", ylabel="win rate vs reference", title="oracle win rate")
-  axes[1].plot(steps, [h["kl"] for h in history], ".-", label="train samples")
-  axes[1].plot([h["step"] for h in evals], [h["eval_kl"] for h in evals], "o-", label="eval")
-  axes[1].set(xlabel="step", ylabel="KL(pi || pi_ref) estimate", title="KL to reference")
-  axes[1].legend()
-  axes[2].plot(steps, [h["reward"] for h in history], ".-")
-  axes[2].set(xlabel="step", ylabel="oracle reward r(x, y)", title="reward of policy samples")
-  fig.suptitle(title)
-  fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
+def _task(config: ml_collections.ConfigDict) -> Task:
+  if config.model.kind == "tiny":
+    return tiny_task(config)
+  from experiments import lm_smollm2  # Needs packages CI lacks.
+
+  return lm_smollm2.smollm2_task(config, jax.random.key(config.seed), buckets(config))
+
+
+def _stats(values: np.ndarray) -> dict[str, Any]:
+  s = training.summarize(values)
+  return {"values": values.tolist(), "mean": s.mean.tolist(), "ci95": s.half_width.tolist()}
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
-  """Trains the adapter online; returns the history, final metrics and the oracle's report."""
-  validate(config)
-  t0 = time.time()
-  key = jax.random.key(config.seed)
-  k_task, key = jax.random.split(key)
-  task = (
-    _tiny_task(config, k_task) if config.model.kind == "tiny" else _smollm2_task(config, k_task)
+  """Trains the adapter at every sweep point (tiny) or in a host loop (SmolLM2); returns results."""
+  objective, task = losses.get_objective(config.objective), _task(config)
+  init, step, point_metrics = make_point_fns(config, objective, task)
+  if config.model.kind != "tiny":
+    from experiments import lm_smollm2
+
+    return lm_smollm2.host_run(config, workdir, task, (init, step, point_metrics))
+  sweep = train_lib.sweep_from_config(
+    config, train_lib.config_hparams(config, FIELDS, Hyper), FIELDS
   )
-  setup_seconds = time.time() - t0
-  graphdef, lora, rest = nnx.split(task.model, nnx.LoRAParam, ...)
-  tx = optax.adam(config.learning_rate)
-  opt_state = tx.init(lora)
-  score, grad_step = _make_steps(graphdef, config, tx)
-  buckets = _buckets(config)
-  n_prompts = len(task.prompts)
-  K, B = config.samples, config.batch_prompts
-  sample_kw = dict(
-    max_new_tokens=config.max_new_tokens,
-    eos_id=task.eos_id,
-    temperature=config.temperature,
-    top_p=config.top_p,
-    buckets=buckets,
+  program = training.Program(
+    init, lambda s, hp, t: step(s, hp, task.rest), lambda s, hp: point_metrics(s, hp, task.rest)
   )
-
-  def sample(lora, prompt_idx, key, **kw):
-    prompts = [task.prompts[i] for i in prompt_idx]
-    return models.generate((graphdef, lora, rest), prompts, key, **{**sample_kw, **kw})
-
-  ckpt = (
-    training.Checkpointer(
-      os.path.join(workdir, "checkpoints"), max_to_keep=config.checkpoint.max_to_keep
-    )
-    if config.checkpoint.every
-    else None
+  out = training.run_sweep(
+    program, sweep, workdir=workdir, name=config.objective, **train_lib.run_options(config)
   )
-  history: list[dict[str, Any]] = []
-  first = 0
-  state = {"lora": lora, "opt_state": opt_state, "key": key}
-  if ckpt is not None:
-    abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), state)
-    restored = ckpt.restore(abstract, check=_same_run(config))
-    if restored is not None:
-      first, state, meta = restored
-      history = meta["history"]
-      print(f"resumed from step {first}", flush=True)
-  lora, opt_state, key = state["lora"], state["opt_state"], state["key"]
-
-  def evaluate(lora, key):
-    idx = np.arange(config.eval_prompts) % n_prompts
-    pol = sample(lora, idx, key)
-    ref = sample(lora, idx, key, reference=True)  # same random numbers: identical at step 0
-    a, b = task.features(idx, _responses(pol)), task.features(idx, _responses(ref))
-    _, kl = score(lora, rest, *pol.full())
-    return {
-      "win_rate": float(np.mean(task.prefer(a, b))),
-      "eval_kl": float(jnp.mean(kl)),
-      "eval_reward": float(np.mean(task.reward(a))),
-      "eval_reference_reward": float(np.mean(task.reward(b))),
-    }
-
-  writer = training.MetricWriter(workdir, tensorboard=bool(config.tensorboard))
-  if first == 0:
-    key, sub = jax.random.split(key)
-    record = {"step": 0, **evaluate(lora, sub)}
-    history.append({**record, "kl": 0.0, "reward": record["eval_reward"], "loss": None})
-    print(f"step 0: win rate {record['win_rate']:.3f}, KL {record['eval_kl']:.4f}", flush=True)
-  loop_start = time.time()
-  for step in range(first + 1, config.steps + 1):
-    key, k_perm, k_pol, k_opp, k_opp2, k_eval = jax.random.split(key, 6)
-    idx = np.asarray(jax.random.choice(k_perm, n_prompts, (B,), replace=n_prompts < B))
-    rows = np.repeat(idx, K)
-    pol = sample(lora, idx, k_pol, num_samples=K)
-    pol_resp = _responses(pol)
-    feats = task.features(rows, pol_resp)  # each policy response embedded once per step
-    tokens, mask, start = pol.full()
-    ref, kl = score(lora, rest, tokens, mask, start)
-    queries = 0
-    if config.objective in ("online_dpo", "online_ipo"):
-      target = task.prefer(feats[0::K], feats[1::K])
-      if config.oracle.labels == "hard":  # the oracle picks chosen / rejected (ties stay 1/2)
-        target = np.where(target == 0.5, 0.5, (target > 0.5).astype(float))
-      queries += B
-    elif config.objective == "sppo":
-      win = np.zeros((B, K))
-      for i in range(K):
-        for j in range(K):
-          if i != j:
-            win[:, i] += task.prefer(feats[i::K], feats[j::K]) / (K - 1)
-            queries += B
-      target = win.reshape(-1)
-    elif config.objective == "nash_md_pg":
-      opp = sample(lora, idx, k_opp, num_samples=K, mixture=config.mixture)
-      target = task.prefer(feats, task.features(rows, _responses(opp)))
-      queries += B * K
-    else:  # egpo: win rates of y_0, y_1 against pi_t, extrapolate, then against pi_{t+1/2}
-      pairs = [feats[0::K], feats[1::K]]
-      wins = _win_rates(task, pairs, idx, _responses(sample(lora, idx, k_opp)))
-      batch = (tokens, mask, start, ref, jnp.asarray(wins, jnp.float32))
-      half, _, _ = grad_step(lora, rest, opt_state, batch)
-      target = _win_rates(task, pairs, idx, _responses(sample(half, idx, k_opp2)))
-      queries += 4 * B
-    batch = (tokens, mask, start, ref, jnp.asarray(target, jnp.float32))
-    lora, opt_state, loss = grad_step(lora, rest, opt_state, batch)
-    lengths = np.asarray(pol.mask).sum(1)
-    record = {
-      "step": step,
-      "loss": float(loss),
-      "kl": float(jnp.mean(kl)),
-      "reward": float(np.mean(task.reward(feats))),
-      "oracle_mean": float(np.mean(target)),
-      "response_tokens": float(lengths.mean()),
-      "queries": queries,
-    }
-    if step % config.eval_every == 0 or step == config.steps:
-      record.update(evaluate(lora, k_eval))
-    history.append(record)
-    writer.write_scalars(step, {k: v for k, v in record.items() if k != "step"})
-    rate = (step - first) / (time.time() - loop_start)
-    eta = (config.steps - step) / rate
-    line = (
-      f"step {step}/{config.steps}: loss {record['loss']:.4f}, KL {record['kl']:.4f}, reward "
-      f"{record['reward']:.3f}"
-      + (f", win rate vs ref {record['win_rate']:.3f}" if "win_rate" in record else "")
-      + f" ({rate:.3f} steps/s, ETA {eta:.0f} s)"
-    )
-    logging.info(line)
-    print(line, flush=True)
-    if ckpt is not None and step % config.checkpoint.every == 0:
-      state = {"lora": lora, "opt_state": opt_state, "key": key}
-      ckpt.save(step, state, {"history": history, "config": json.loads(config.to_json())})
-  if ckpt is not None:
-    ckpt.close()
-  writer.close()
-  last_eval = [h for h in history if "win_rate" in h][-1]
-  if task.decode is not None:
-    idx = np.arange(min(3, n_prompts))
-    k = jax.random.key(config.seed + 1)
-    pol, ref = (
-      sample(lora, idx, k, temperature=0.0),
-      sample(lora, idx, k, temperature=0.0, reference=True),
-    )
-    examples = [
-      {"prompt": task.prompt_texts[i], "policy": task.decode(a), "reference": task.decode(b)}
-      for i, a, b in zip(idx, _responses(pol), _responses(ref), strict=True)
-    ]
-  else:
-    examples = []
   results = {
     "objective": config.objective,
+    "loss": objective.loss,
+    "sampling": objective.sampling,
     "model": config.model.kind,
-    "final_win_rate": last_eval["win_rate"],
-    "final_kl": last_eval["eval_kl"],
-    "history": history,
-    "setup_seconds": setup_seconds,
-    "train_seconds": time.time() - loop_start,
-    "greedy_examples": examples,
+    "queries_per_step": queries_per_step(objective, config),
+    "shape": list(sweep.shape),
+    "labels": sweep.labels(),
+    "resumed_from": out.resumed_from,
+    "steps_per_second": out.steps_per_second,
+    "final": {k: _stats(v[..., -1]) for k, v in out.history.items()},
+    "curve": {
+      "steps": out.log_steps.tolist(),
+      **{k: training.summarize(v, axis=-2).mean.tolist() for k, v in out.history.items()},
+    },
     **task.info,
   }
-  if config.plot:
-    _plot(history, os.path.join(workdir, "curves.png"), f"{config.model.kind}: {config.objective}")
+  if jax.process_index() == 0:
+    print(
+      f"\n{config.objective} ({objective.loss}), {sweep.num_seeds} seeds, {config.steps} steps:"
+    )
+    for i, label in enumerate(sweep.labels()):
+      cells = [
+        f"{m} {np.ravel(results['final'][m]['mean'])[i]:.3f} ± "
+        f"{np.ravel(results['final'][m]['ci95'])[i]:.3f}"
+        for m in ("win_rate", "kl", "reward")
+      ]
+      print(f"  {label}: " + ", ".join(cells))
+    if config.plot:
+      path = os.path.join(workdir, "curves.png")
+      training.plot_sweep_curves(
+        out.history, out.log_steps, sweep, path, metrics=["win_rate", "kl", "reward"],
+        log_scale=False,
+      )  # fmt: skip
+      print(f"Wrote {path}")
   return results
-
-
-def _same_run(config):
-  def check(meta):
-    saved = meta.get("config", {})
-    now = json.loads(config.to_json())
-    keys = ("objective", "model", "samples", "batch_prompts", "max_new_tokens", "seed")
-    diff = [k for k in keys if saved.get(k) != now.get(k)]
-    if diff:
-      raise training.IncompatibleCheckpointError(
-        f"the checkpoint in this workdir is of another run (differs in {', '.join(diff)})."
-      )
-
-  return check

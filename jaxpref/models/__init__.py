@@ -41,8 +41,16 @@ from jaxpref.models._preference_heads import (
   fit_preference_head,
   head_metrics,
 )
-from jaxpref.models._sampling import BUCKETS, Samples, bucket_length, generate, pad_prompts
+from jaxpref.models._sampling import (
+  BUCKETS,
+  Samples,
+  bucket_length,
+  generate,
+  pad_prompts,
+  sample_padded,
+)
 from jaxpref.models._svd_lora import SVDLoRALinear
+from jaxpref.models._token_oracle import TokenRewardOracle, evaluate_vs_reference
 
 __all__ = [
   "ADAPTERS",
@@ -64,9 +72,11 @@ __all__ = [
   "SVDLoRALinear",
   "Samples",
   "TextPreferenceOracle",
+  "TokenRewardOracle",
   "WordPieceTokenizer",
   "bucket_length",
   "embed_texts",
+  "evaluate_vs_reference",
   "fit_pareto_set",
   "fit_preference_head",
   "generate",
@@ -80,6 +90,7 @@ __all__ = [
   "open_gguf",
   "pad_prompts",
   "pareto_set_loss",
+  "sample_padded",
   "sequence_kl",
   "sequence_log_probs",
   "smollm2_path",

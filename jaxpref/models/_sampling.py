@@ -261,11 +261,66 @@ def generate(
   tokens, start = np.repeat(tokens, num_samples, 0), np.repeat(start, num_samples, 0)
   if weights is not None:
     weights = jnp.repeat(jnp.asarray(weights, jnp.float32), num_samples, axis=0)
+  return sample_padded(
+    (graphdef, *states),
+    jnp.asarray(tokens),
+    jnp.asarray(start),
+    key,
+    max_new_tokens=max_new_tokens,
+    eos_id=eos_id,
+    pad_id=pad_id,
+    temperature=temperature,
+    top_p=top_p,
+    mixture=mixture,
+    reference=reference,
+    weights=weights,
+  )
+
+
+def sample_padded(
+  model: tuple[nnx.GraphDef, nnx.State],
+  tokens: Array,
+  start: Array,
+  key: Array,
+  *,
+  max_new_tokens: int,
+  eos_id: int | Array,
+  pad_id: int | Array | None = None,
+  temperature: float | Array = 1.0,
+  top_p: float = 1.0,
+  mixture: float | Array | None = None,
+  reference: bool = False,
+  weights: Array | None = None,
+) -> Samples:
+  r"""The traceable core of :func:`generate`: one response per row of already padded prompts.
+
+  No host work and no checks, so it runs inside a jitted, vmapped training step (the prompts of a
+  fixed-length task padded once with :func:`pad_prompts`); ``temperature`` and ``mixture`` may be
+  traced (e.g. swept) values.
+
+  Args:
+    model: ``(graphdef, *states)`` of a :class:`Llama`.
+    tokens: ``[N, P]`` left-padded prompt tokens (repeat rows for several samples per prompt).
+    start: ``[N]`` first real slot of each row.
+    key: PRNG key.
+    max_new_tokens: response budget (static).
+    eos_id: end token.
+    pad_id: written after the end token (defaults to ``eos_id``).
+    temperature: softmax temperature; 0 is greedy.
+    top_p: nucleus threshold (static); 1 disables it.
+    mixture: :math:`\lambda` of the geometric mixture with the reference; None samples the policy.
+    reference: sample the reference (adapters off).
+    weights: ``[N, m]`` preference vectors for an ``svd_lora`` model.
+
+  Returns:
+    :class:`Samples`.
+  """
+  graphdef, *states = model
   out, mask = _generate(
     graphdef,
     tuple(states),
-    jnp.asarray(tokens),
-    jnp.asarray(start),
+    tokens,
+    start,
     key,
     jnp.asarray(temperature, jnp.float32),
     jnp.asarray(0.0 if mixture is None else mixture, jnp.float32),
@@ -277,4 +332,4 @@ def generate(
     mixed=mixture is not None,
     reference=reference,
   )
-  return Samples(jnp.asarray(tokens), jnp.asarray(start), out, mask)
+  return Samples(tokens, start, out, mask)

