@@ -93,7 +93,9 @@ def certified_gap(
   r"""The gap :func:`solve` certifies: :math:`\mathrm{Gap}_\beta` when ``kl_coef > 0``, else Gap.
 
   Both come from :mod:`jaxpref.metrics` (:func:`~jaxpref.metrics.regularized_duality_gap` and
-  :func:`~jaxpref.metrics.duality_gap`); a traced ``kl_coef`` selects between them per value.
+  :func:`~jaxpref.metrics.duality_gap`, with ``assume_valid``: :func:`solve` validates
+  :math:`P + P^\top = 1`, so one matrix-vector product per candidate); a traced ``kl_coef``
+  selects between them per value.
 
   Args:
     P: ``[n, n]`` preference matrix.
@@ -107,12 +109,14 @@ def certified_gap(
     The certified gap (non-negative up to rounding).
   """
   if regularized is False:
-    return jnp.maximum(duality_gap(P, x), 0.0)
+    return jnp.maximum(duality_gap(P, x, assume_valid=True), 0.0)
   beta = jnp.asarray(kl_coef, P.dtype)
-  reg = regularized_duality_gap(P, x, kl_coef=jnp.where(beta > 0, beta, 1.0), ref_policy=ref_policy)
+  reg = regularized_duality_gap(
+    P, x, kl_coef=jnp.where(beta > 0, beta, 1.0), ref_policy=ref_policy, assume_valid=True
+  )
   if regularized is True:
     return reg
-  return jnp.where(beta > 0, reg, jnp.maximum(duality_gap(P, x), 0.0))
+  return jnp.where(beta > 0, reg, jnp.maximum(duality_gap(P, x, assume_valid=True), 0.0))
 
 
 def support_polish(P: Array, x: Array, *, threshold: float = 1e-6) -> Array:

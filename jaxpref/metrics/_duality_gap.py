@@ -16,6 +16,7 @@ Conventions (they differ between papers; see docs/solvers.md, 'Gap conventions')
   regularized gap; OMWU-NLHF, MPO and COMAL the unregularized one. Log both.
 """
 
+import jax
 import jax.numpy as jnp
 from jax.scipy.special import logsumexp
 
@@ -24,7 +25,16 @@ from jaxpref.metrics._divergences import kl_divergence
 from jaxpref.types import Array, ArrayLike
 
 
-def duality_gap(P: ArrayLike, x: ArrayLike) -> Array:
+def _row_col(P: Array, x: Array, assume_valid: bool) -> tuple[Array, Array]:
+  """``(P x, x^T P)``; with ``P + P^T = 1`` the second is ``sum(x) - P x`` (one product)."""
+  row = jnp.einsum("...ij,...j->...i", P, x, precision=jax.lax.Precision.HIGHEST)
+  if assume_valid:
+    return row, jnp.sum(x, axis=-1, keepdims=True) - row
+  col = jnp.einsum("...i,...ij->...j", x, P, precision=jax.lax.Precision.HIGHEST)
+  return row, col
+
+
+def duality_gap(P: ArrayLike, x: ArrayLike, *, assume_valid: bool = False) -> Array:
   r"""Duality gap of the symmetric profile :math:`(x, x)` in the preference game.
 
   .. math::
@@ -38,6 +48,8 @@ def duality_gap(P: ArrayLike, x: ArrayLike) -> Array:
   Args:
     P: ``[..., n, n]`` preference matrices.
     x: ``[..., n]`` policies on the simplex.
+    assume_valid: ``P + P^T = 1`` is known (e.g. validated): one matrix-vector product instead
+      of two, the column term taken as ``sum(x) - P x``.
 
   Returns:
     ``[...]`` duality gaps, in ``[0, 1]`` for valid inputs.
@@ -53,8 +65,7 @@ def duality_gap(P: ArrayLike, x: ArrayLike) -> Array:
     1.0
   """
   P, x = check_game_and_policies("duality_gap", P, x)
-  row = jnp.einsum("...ij,...j->...i", P, x)  # (P x)_i: item i against x
-  col = jnp.einsum("...i,...ij->...j", x, P)  # (x^T P)_j: x against item j
+  row, col = _row_col(P, x, assume_valid)  # (P x)_i: item i against x; (x^T P)_j: x against j
   return jnp.max(row, axis=-1) - jnp.min(col, axis=-1)
 
 
@@ -89,7 +100,12 @@ def _log_ref(ref_policy: ArrayLike | None, n: int, dtype) -> Array:
 
 
 def regularized_duality_gap(
-  P: ArrayLike, x: ArrayLike, *, kl_coef: ArrayLike, ref_policy: ArrayLike | None = None
+  P: ArrayLike,
+  x: ArrayLike,
+  *,
+  kl_coef: ArrayLike,
+  ref_policy: ArrayLike | None = None,
+  assume_valid: bool = False,
 ) -> Array:
   r"""Duality gap of :math:`(x, x)` in the KL-regularized preference game.
 
@@ -115,6 +131,7 @@ def regularized_duality_gap(
     kl_coef: ``[...]`` KL coefficient :math:`\beta > 0` (NLHF's :math:`\tau`).
     ref_policy: ``[..., n]`` reference policy :math:`\rho` (:math:`\pi_{\mathrm{ref}}`); uniform
       when ``None``.
+    assume_valid: ``P + P^T = 1`` is known: one matrix-vector product instead of two.
 
   Returns:
     ``[...]`` regularized duality gaps (twice :func:`regularized_exploitability`).
@@ -133,8 +150,7 @@ def regularized_duality_gap(
   P, x = check_game_and_policies("regularized_duality_gap", P, x)
   beta = jnp.asarray(kl_coef, dtype=jnp.result_type(P.dtype, x.dtype))
   log_rho = _log_ref(ref_policy, P.shape[-1], beta.dtype)
-  row = jnp.einsum("...ij,...j->...i", P, x)
-  col = jnp.einsum("...i,...ij->...j", x, P)
+  row, col = _row_col(P, x, assume_valid)
   b = beta[..., None]
   best_vs_x = beta * logsumexp(log_rho + row / b, axis=-1)
   x_vs_worst = -beta * logsumexp(log_rho - col / b, axis=-1)

@@ -145,3 +145,14 @@ def test_nan_propagates_instead_of_a_silent_zero():
   x = np.array([np.nan, 0.5, 0.5])
   assert np.isnan(duality_gap(RPS, x))
   assert np.isnan(regularized_duality_gap(RPS, x, kl_coef=0.1))
+
+
+def test_assume_valid_uses_one_product_and_agrees_on_valid_games():
+  P = games.uniform_random_game(jax.random.key(0), 7, (5,))
+  x = jax.nn.softmax(jax.random.normal(jax.random.key(1), (5, 7)))
+  np.testing.assert_allclose(duality_gap(P, x, assume_valid=True), duality_gap(P, x), atol=1e-14)
+  np.testing.assert_allclose(
+    regularized_duality_gap(P, x, kl_coef=0.1, assume_valid=True),
+    regularized_duality_gap(P, x, kl_coef=0.1),
+    atol=1e-14,
+  )
