@@ -6,18 +6,8 @@ import typing
 
 import pytest
 
-SUBPACKAGES = (
-  "games",
-  "metrics",
-  "equilibria",
-  "data",
-  "preference",
-  "pareto",
-  "social",
-  "losses",
-  "models",
-  "training",
-)
+from tests.test_public_api import SUBPACKAGES
+
 # Papers' symbols live in docstrings; signatures use the vocabulary. The `from_*` converters are the
 # one place that takes papers' symbols, by design.
 FORBIDDEN = {"beta", "tau", "eta", "lam", "ref", "pref"}
