@@ -58,13 +58,3 @@ def test_compensated_average_in_float32_matches_float64():
 def test_bad_hyperparameters(factory, kwargs, message):
   with pytest.raises(ValueError, match=message):
     factory(**kwargs)
-
-
-def test_converters_round_trip_inpo_and_egpo():
-  assert eq.from_inpo(eta=0.01, tau=0.002) == {"step_size": 100.0, "kl_coef": 0.002}
-  assert eq.from_egpo(lr=0.02, beta=0.01, num_actions=10)["step_size"] == pytest.approx(0.8)
-  assert eq.from_sppo(beta=1e-3) == {"step_size": 1000.0}
-  assert eq.from_dno(eta=0.5) == {"step_size": 2.0}
-  assert eq.ipo_target(kl_coef=0.1) == pytest.approx(5.0)
-  with pytest.raises(ValueError):
-    eq.from_trl(mixture_coef=1.5)
