@@ -239,7 +239,9 @@ def host_run(config: ml_collections.ConfigDict, workdir: str, task, fns) -> dict
   )
   ckpt = None
   if options["checkpoint_every"]:
-    ckpt = training.Checkpointer(os.path.join(workdir, "checkpoints"), max_to_keep=2)
+    ckpt = training.Checkpointer(
+      os.path.join(workdir, "checkpoints"), max_to_keep=options["max_to_keep"]
+    )
 
     def check(meta):
       if meta.get("provenance") != options["provenance"]:
