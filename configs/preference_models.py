@@ -11,6 +11,11 @@ annotators (new people). Every dataset is one ``jaxpref.training.run_sweep`` ove
 (validation, held-out comparisons, held-out annotators) and is checkpointed, so a run resumes.
 Writes ``workdir/<dataset>/metrics.jsonl`` (+ TensorBoard, checkpoints) and ``results.json``
 (every metric as ``[*axes, seed]`` values, mean and 95% interval), and prints mean ± interval.
+From each seed's final fits on the held-out-comparisons split (host-side): the maximal lottery of
+every model's game against the BT ranking (``top_k`` items, mass mean ± 95% interval over seeds
+and the share of seeds whose support holds the item), the mixture's per-group held-out accuracy
+(vs pooled BT) and, where K > 1, the worst group's log-loss under pooled and group-robust BT;
+plots ``heldout.png`` and ``lotteries.png`` (error bars: 95% intervals).
 
   python -m experiments.train --config configs/preference_models.py --workdir /tmp/prefmodels
   python -m experiments.train --config configs/preference_models.py:datasets=llmfao,seeds=16 \
@@ -59,6 +64,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.datasets = arg.datasets  # Dataset names joined by "+" or "," (see the docstring).
   config.test_fraction = 0.2  # Share of comparisons (or of annotators) held out for testing.
   config.val_fraction = 0.2  # Share of the training comparisons used to choose K.
+  config.top_k = 5  # Items of each maximal lottery reported (by mean mass over seeds).
+  config.plot = True  # Write heldout.png and lotteries.png.
 
   config.data = ml_collections.ConfigDict()
   config.data.llmfao = ""  # LLMFAO-format CSV; "" = the crowd file shipped with jaxpref.

@@ -7,7 +7,10 @@ and the random initializations of GPM and the mixture's EM. Step ``t`` runs stag
 in one traced body: fit every model (the mixture at every candidate K) on the stage's training
 rows and score its held-out rows; the validation stage picks K per seed in the graph. Returns,
 per dataset, every metric as a ``[*axes, seed]`` array with its mean and 95% interval, and
-prints the table. Metrics: :func:`jaxpref.preference.heldout_metrics`.
+prints the table. Metrics: :func:`jaxpref.preference.heldout_metrics`. The state keeps each seed's
+fits of the held-out-comparisons stage; ``experiments/preference_models_report.py`` turns them into
+maximal lotteries, the mixture's per-group accuracy and group-robust BT, and writes heldout.png and
+lotteries.png.
 """
 
 import dataclasses
@@ -20,6 +23,7 @@ import ml_collections
 import numpy as np
 from absl import logging
 
+from experiments import preference_models_report as report
 from experiments import train_lib
 from jaxpref import data, training
 from jaxpref import preference as pm
@@ -166,6 +170,7 @@ class PointState(NamedTuple):
   key: PRNGKey
   val_ll: Array  # [len(K)] validation log-likelihood of the mixture at each candidate K.
   metrics: dict[str, Array]
+  fitted: dict[str, Any]  # Stage-1 (held-out comparisons) fits: params; the mixture's per K.
 
 
 def metric_names(loaded: Loaded) -> list[str]:
@@ -179,6 +184,22 @@ def metric_names(loaded: Loaded) -> list[str]:
   return [*names, "mixture_K"]
 
 
+def models(config: ml_collections.ConfigDict, loaded: Loaded, hp: Hyper) -> dict[str, Any]:
+  """The models of a dataset at ``hp``; ``"mixture"`` maps to one Mixture per candidate K."""
+  table, adv, covariates = loaded.table, loaded.entry.advantage, loaded.covariates
+  n, ties, gpm_dim = table.num_items, bool(np.any(table.outcome == 0.5)), config.gpm.dim
+  out = {"bt": pm.BradleyTerry(n, advantage=adv, l2=hp.bt_l2)}
+  if ties:
+    out["bt_ties"] = pm.BradleyTerry(n, ties=config.bt.ties, advantage=adv, l2=hp.bt_l2)
+  out["gpm"] = pm.GeneralPreference(n, dim=gpm_dim, advantage=adv, l2=hp.gpm_l2)
+  dim, people = 0 if covariates is None else covariates.shape[1], max(table.num_annotators, 1)
+  component, mix_l2 = out["bt_ties" if ties else "bt"], config.mixture.mixing_l2
+  out["mixture"] = [
+    pm.Mixture(component, k, people, covariate_dim=dim, mixing_l2=mix_l2) for k in _ks(config)
+  ]
+  return out
+
+
 def make_program(config: ml_collections.ConfigDict, loaded: Loaded) -> training.Program:
   """The per-point program of one dataset (static: its rows, models and candidate K).
 
@@ -187,17 +208,10 @@ def make_program(config: ml_collections.ConfigDict, loaded: Loaded) -> training.
   mixture's validation log-likelihood per K, and the later stages report the K it picks.
   """
   table, pairs, covariates = loaded.table, loaded.pairs, loaded.covariates
-  n, rows, people = table.num_items, table.num_comparisons, max(table.num_annotators, 1)
+  rows, people = table.num_comparisons, max(table.num_annotators, 1)
   ties, has_people = bool(np.any(table.outcome == 0.5)), table.num_annotators >= 2
-  ks, adv, names = _ks(config), loaded.entry.advantage, metric_names(loaded)
+  ks, names = _ks(config), metric_names(loaded)
   outcome = pairs.outcome
-
-  def specs(hp: Hyper) -> dict[str, pm.PreferenceModel]:
-    out = {"bt": pm.BradleyTerry(n, advantage=adv, l2=hp.bt_l2)}
-    if ties:
-      out["bt_ties"] = pm.BradleyTerry(n, ties=config.bt.ties, advantage=adv, l2=hp.bt_l2)
-    out["gpm"] = pm.GeneralPreference(n, dim=config.gpm.dim, advantage=adv, l2=hp.gpm_l2)
-    return out
 
   def fit_mixture(model: pm.Mixture, weighted: pm.Pairs, key: PRNGKey) -> pm.MixtureFit:
     fits = jax.vmap(
@@ -205,8 +219,22 @@ def make_program(config: ml_collections.ConfigDict, loaded: Loaded) -> training.
     )(jax.random.split(key, config.mixture.restarts))
     return jax.tree.map(lambda x: x[jnp.argmax(fits.log_likelihood)], fits)
 
+  def fit_all(hp: Hyper, weighted: pm.Pairs, key: PRNGKey) -> dict[str, Any]:
+    fitted = {}
+    for i, (name, model) in enumerate(models(config, loaded, hp).items()):
+      if name == "mixture":  # Every candidate K.
+        keys = [jax.random.fold_in(key, 100 + m.num_components) for m in model]
+        fitted[name] = [fit_mixture(m, weighted, kk) for m, kk in zip(model, keys, strict=True)]
+      elif name == "gpm":  # Random restarts (vmapped); the best objective is kept.
+        keys = jax.random.split(jax.random.fold_in(key, i), config.gpm.restarts)
+        fits = jax.vmap(lambda kk, m=model: pm.fit(m, weighted, kk))(keys)
+        best = jnp.argmin(fits.objective)
+        fitted[name] = jax.tree.map(lambda x, b=best: x[b], fits.params)
+      else:
+        fitted[name] = pm.fit(model, weighted).params
+    return fitted
+
   def init(hp: Hyper, key: PRNGKey) -> PointState:
-    del hp
     k_rows, k_people, k_fit = jax.random.split(key, 3)
     test, val = pm.split_masks(k_rows, rows, config.test_fraction, config.val_fraction)
     new = jnp.zeros(rows, bool)
@@ -215,30 +243,20 @@ def make_program(config: ml_collections.ConfigDict, loaded: Loaded) -> training.
     train = jnp.stack([~test & ~val, ~test, ~new])
     held = jnp.stack([val, test, new])
     nan = {m: jnp.full((), jnp.nan, outcome.dtype) for m in names}
-    return PointState(train, held, k_fit, jnp.full(len(ks), jnp.nan, outcome.dtype), nan)
+    shapes = jax.eval_shape(fit_all, hp, pairs, k_fit)
+    fitted = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+    return PointState(train, held, k_fit, jnp.full(len(ks), jnp.nan, outcome.dtype), nan, fitted)
 
   def stage(state: PointState, hp: Hyper, t: Array) -> PointState:
     held, new_people = state.held[t], t == 2
     weighted = pairs._replace(weight=pairs.weight * state.train[t])
-    key = jax.random.fold_in(state.key, t)
-    out = {}
-    for i, (name, model) in enumerate(specs(hp).items()):
-      if name == "gpm":  # Random restarts (vmapped); the best objective is kept.
-        keys = jax.random.split(jax.random.fold_in(key, i), config.gpm.restarts)
-        fits = jax.vmap(lambda kk, m=model: pm.fit(m, weighted, kk))(keys)
-        best = jnp.argmin(fits.objective)
-        params = jax.tree.map(lambda x, b=best: x[b], fits.params)
-      else:
-        params = pm.fit(model, weighted).params
-      probs = pm.outcome_probabilities(model, params, pairs)
+    fitted = fit_all(hp, weighted, jax.random.fold_in(state.key, t))
+    out, specs = {}, models(config, loaded, hp)
+    for name, model in list(specs.items())[:-1]:  # The mixture is last.
+      probs = pm.outcome_probabilities(model, fitted[name], pairs)
       out[name] = pm.heldout_metrics(probs, outcome, held, tie_model=name == "bt_ties")
     per_k, scores = [], []
-    for k in ks:
-      component = specs(hp)["bt_ties" if ties else "bt"]
-      dim = 0 if covariates is None else covariates.shape[1]
-      mix_l2 = config.mixture.mixing_l2
-      model = pm.Mixture(component, k, people, covariate_dim=dim, mixing_l2=mix_l2)
-      fit = fit_mixture(model, weighted, jax.random.fold_in(key, 100 + k))
+    for model, fit in zip(specs["mixture"], fitted["mixture"], strict=True):
       probs = [
         pm.mixture_outcome_probabilities(model, fit, pairs, new_people=b, covariates=covariates)
         for b in (False, True)
@@ -258,7 +276,8 @@ def make_program(config: ml_collections.ConfigDict, loaded: Loaded) -> training.
         for m, v in values.items():
           if f"{split}/{name}/{m}" in metrics:
             metrics[f"{split}/{name}/{m}"] = jnp.where(t == s, v, metrics[f"{split}/{name}/{m}"])
-    return state._replace(val_ll=val_ll, metrics=metrics)
+    fitted = jax.tree.map(lambda a, b: jnp.where(t == 1, a, b), fitted, state.fitted)
+    return state._replace(val_ll=val_ll, metrics=metrics, fitted=fitted)
 
   def step(state: PointState, hp: Hyper, t: Array) -> PointState:
     if has_people:
@@ -326,7 +345,12 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
       "labels": result.sweep.labels(),
       "resumed_from": result.resumed_from,
       "metrics": summary(result),
+      **report.analyses(
+        result, models(config, d, Hyper(config.bt.l2, config.gpm.l2)), d, config.top_k
+      ),
     }
   if jax.process_index() == 0:
-    print(table(results))
+    print(table(results) + "\n" + report.table(results))
+    if config.plot:
+      report.plot(results, workdir)
   return results

@@ -7,7 +7,8 @@
 * :class:`Mixture`: K components over annotators fitted by EM (soft, or hard as MaxMin-RLHF), with
   covariate-conditioned mixing.
 * Aggregation over groups: utilitarian, egalitarian (:func:`maxmin_lottery`), group-robust fitting.
-* :func:`preference_matrix` turns any fitted model into a game for :mod:`jaxpref.equilibria`.
+* :func:`preference_matrix` turns any fitted model into a game for :mod:`jaxpref.equilibria`;
+  :func:`maximal_lotteries` solves the games of a batch of fits (e.g. per seed) exactly.
 * Held-out evaluation that vmaps over seeds: random split masks (:func:`split_masks`) and masked
   log-loss / accuracy (:func:`heldout_metrics`).
 """
@@ -30,8 +31,15 @@ from jaxpref.preference._fit import (
   preference_matrix,
   win_probability,
 )
-from jaxpref.preference._heldout import heldout_metrics, mixture_outcome_probabilities, split_masks
+from jaxpref.preference._heldout import (
+  group_accuracy,
+  heldout_metrics,
+  mixture_groups_report,
+  mixture_outcome_probabilities,
+  split_masks,
+)
 from jaxpref.preference._links import LINKS, outcome_log_likelihood, outcome_log_probs
+from jaxpref.preference._lotteries import fitted_game, maximal_lotteries, top_lottery_items
 from jaxpref.preference._mixture import (
   Mixture,
   MixtureFit,
@@ -67,12 +75,16 @@ __all__ = [
   "fit",
   "fit_group_robust",
   "fit_mixture",
+  "fitted_game",
+  "group_accuracy",
   "group_losses",
   "heldout_metrics",
   "log_likelihood",
   "make_pairs",
+  "maximal_lotteries",
   "maxmin_lottery",
   "minimize",
+  "mixture_groups_report",
   "mixture_log_likelihood",
   "mixture_outcome_probabilities",
   "objective",
@@ -84,6 +96,7 @@ __all__ = [
   "prior_log_weights",
   "sample_comparisons",
   "split_masks",
+  "top_lottery_items",
   "utilitarian_matrix",
   "win_probability",
 ]

@@ -10,11 +10,16 @@ compare on the same footing; ``accuracy`` the share of decisive comparisons whos
 probability > 1/2; ``logloss3`` the three-outcome (win / tie / loss) log-loss.
 """
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from jaxpref.preference._aggregate import fit_group_robust, group_losses
 from jaxpref.preference._fit import outcome_probabilities
 from jaxpref.preference._mixture import Mixture, MixtureFit, prior_log_weights
+from jaxpref.preference._models import Params, PreferenceModel
 from jaxpref.preference._pairs import Pairs
 from jaxpref.types import Array, PRNGKey
 
@@ -115,4 +120,90 @@ def heldout_metrics(
     col = jnp.where(outcome == 1.0, 0, jnp.where(outcome == 0.5, 1, 2))
     p = jnp.take_along_axis(probs, col[:, None], axis=1)[:, 0]
     out["logloss3"] = -jnp.sum(jnp.where(mask, jnp.log(p), 0.0)) / jnp.sum(mask)
+  return out
+
+
+def group_accuracy(
+  probs: Array, outcome: Array, mask: Array, groups: Array, num_groups: int
+) -> tuple[Array, Array]:
+  """Accuracy on each group's masked decisive rows (jittable, vmappable).
+
+  Args:
+    probs: ``[R, 3]`` (win, tie, loss) probabilities of the first item.
+    outcome: ``[R]`` observed score of the first item (1, 1/2 or 0).
+    mask: ``[R]`` boolean, the rows evaluated.
+    groups: ``[R]`` group of each row, in ``[0, num_groups)``.
+    num_groups: ``G`` (static).
+
+  Returns:
+    ``([G] accuracy, [G] decisive row count)``; the accuracy is NaN for a group without rows.
+
+  Examples:
+    >>> import jax.numpy as jnp
+    >>> probs = jnp.array([[0.9, 0.0, 0.1], [0.2, 0.0, 0.8], [0.6, 0.0, 0.4]])
+    >>> acc, n = group_accuracy(probs, jnp.array([1.0, 1.0, 0.0]), jnp.ones(3, bool),
+    ...                         jnp.array([0, 1, 1]), 3)
+    >>> acc.tolist(), n.tolist()
+    ([1.0, 0.0, nan], [1, 2, 0])
+  """
+  decisive = mask & (outcome != 0.5)
+  win = probs[:, 0] / (probs[:, 0] + probs[:, 2])
+  right = decisive & ((win > 0.5) == (outcome == 1.0))
+  count = jax.ops.segment_sum(decisive.astype(jnp.int32), groups, num_groups)
+  hits = jax.ops.segment_sum(right.astype(probs.dtype), groups, num_groups)
+  return hits / jnp.where(count > 0, count, jnp.nan), count
+
+
+def mixture_groups_report(
+  pooled: PreferenceModel,
+  pooled_params: Params,
+  model: Mixture,
+  fit: MixtureFit,
+  pairs: Pairs,
+  train: Array,
+  held: Array,
+  *,
+  covariates: Array | None = None,
+) -> dict[str, Any]:
+  """The mixture's groups on held-out rows: per-group accuracy, and pooled vs group-robust loss.
+
+  Groups are the arg-max component of each annotator's responsibilities. Runs on the host (one
+  fitted point; call it per seed).
+
+  Args:
+    pooled: the pooled model (e.g. BT) fitted to the same training rows.
+    pooled_params: its parameters.
+    model: the mixture.
+    fit: its fit.
+    pairs: all rows.
+    train: ``[R]`` boolean, the rows both were fitted to (the group-robust fit uses them too).
+    held: ``[R]`` boolean, the held-out rows scored.
+    covariates: ``[U, covariate_dim]`` annotator covariates (iff the mixture has any).
+
+  Returns:
+    ``{"K", "rows", "mixture_accuracy", "pooled_accuracy", "worst_pooled", "worst_robust"}``:
+    decisive held-out rows and accuracy (NaN without rows) of each group under the mixture and
+    the pooled model, and the worst group's held-out log-loss under the pooled model and under
+    :func:`fit_group_robust` fitted to the groups (NaN for K = 1).
+  """
+  k = model.num_components
+  groups = jnp.argmax(fit.responsibilities, axis=1)[pairs.annotator]
+  mixture_probs = mixture_outcome_probabilities(
+    model, fit, pairs, new_people=False, covariates=covariates
+  )
+  out: dict[str, Any] = {"K": k}
+  for name, probs in (
+    ("mixture", mixture_probs),
+    ("pooled", outcome_probabilities(pooled, pooled_params, pairs)),
+  ):
+    acc, rows = group_accuracy(probs, pairs.outcome, held, groups, k)
+    out[f"{name}_accuracy"], out["rows"] = np.asarray(acc).tolist(), np.asarray(rows).tolist()
+  out["worst_pooled"] = out["worst_robust"] = float("nan")
+  if k > 1:
+    robust = fit_group_robust(pooled, pairs._replace(weight=pairs.weight * train), groups, k)
+    test = pairs._replace(weight=pairs.weight * held)
+    seen = np.asarray(out["rows"]) > 0
+    for tag, params in (("pooled", pooled_params), ("robust", robust.params)):
+      losses = np.asarray(group_losses(pooled, params, test, groups, k))
+      out[f"worst_{tag}"] = float(np.max(losses[seen]))
   return out

@@ -23,7 +23,7 @@ from jaxpref.training._loop import (
   run_sweep,
 )
 from jaxpref.training._metric_writer import METRICS_FILE, MetricWriter, read_metrics
-from jaxpref.training._plots import plot_sweep_curves
+from jaxpref.training._plots import plot_interval_bars, plot_sweep_curves
 from jaxpref.training._report import progress_hook
 from jaxpref.training._sharding import BACKENDS, PointMapper
 from jaxpref.training._sweep import (
@@ -55,6 +55,7 @@ __all__ = [
   "hparam_fields",
   "log_schedule",
   "make_sweep",
+  "plot_interval_bars",
   "plot_sweep_curves",
   "point_sweep",
   "progress_hook",

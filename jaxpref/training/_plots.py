@@ -76,3 +76,48 @@ def plot_sweep_curves(
   fig.savefig(path, dpi=110)
   plt.close(fig)
   return path
+
+
+def plot_interval_bars(
+  panels: dict[str, dict[str, dict[str, tuple[float, float]]]],
+  path: str,
+  *,
+  ylabel: str = "",
+  cols: int = 2,
+  title: str = "bars = mean over seeds, error bars = 95% interval",
+) -> str:
+  """Grouped bar charts with error bars: one panel per entry, one bar colour per series.
+
+  Args:
+    panels: ``{panel title: {series: {category: (mean, half_width)}}}``; a category a series
+      lacks gets no bar, a NaN half-width no error bar.
+    path: the PNG to write.
+    ylabel: label of every y axis.
+    cols: panels per row.
+    title: the figure's title.
+
+  Returns:
+    ``path``.
+  """
+  cols = max(1, min(cols, len(panels)))
+  rows = -(-len(panels) // cols)
+  fig, axes = plt.subplots(rows, cols, figsize=(6 * cols, 3.4 * rows), squeeze=False)
+  for ax, (name, series) in zip(axes.ravel(), panels.items(), strict=False):
+    categories = list(dict.fromkeys(c for bars in series.values() for c in bars))
+    width = 0.8 / max(len(series), 1)
+    for i, (label, bars) in enumerate(series.items()):
+      x = [categories.index(c) + (i - (len(series) - 1) / 2) * width for c in bars]
+      mean, half = (np.asarray([v[j] for v in bars.values()], np.float64) for j in (0, 1))
+      ax.bar(x, mean, width, yerr=np.where(np.isfinite(half), half, 0.0), capsize=2, label=label)
+    ax.set_xticks(range(len(categories)), categories, rotation=30, ha="right", fontsize=7)
+    ax.set(title=name, ylabel=ylabel)
+    ax.grid(axis="y", alpha=0.3)
+    if series:
+      ax.legend(fontsize=7)
+  for ax in axes.ravel()[len(panels) :]:
+    ax.axis("off")
+  fig.suptitle(title, fontsize=9)
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+  return path

@@ -66,7 +66,23 @@ def test_results_have_seed_axes_mean_and_interval(tmp_path):
       assert 0.0 < entry["mean"] < 1.5 and entry["ci95"] >= 0.0
   assert set(np.ravel(m["mixture_K"]["values"])) <= {1.0, 2.0}
   assert (tmp_path / "run" / "csv" / "metrics.jsonl").exists()
-  assert json.loads((tmp_path / "run" / "results.json").read_text())["csv"]["shape"] == [2]
+  saved = json.loads((tmp_path / "run" / "results.json").read_text())["csv"]
+  assert saved["shape"] == [2]
+  lot = saved["lotteries"]
+  assert sorted(lot["bt_ranking"][0]) == sorted(ITEMS)
+  for model in preference_models.MODELS:  # [seed, item] lotteries; top items with intervals.
+    x = np.asarray(lot[model]["values"])
+    assert x.shape == (2, 5) and np.allclose(x.sum(-1), 1.0) and (x >= 0).all()
+    top = lot[model]["top"][0]
+    assert 1 <= len(top) <= 5 and {t["item"] for t in top} <= set(ITEMS)
+    assert all(0.0 < t["support"] <= 1.0 and t["mean"] > 0.0 for t in top)
+  groups = saved["groups"]
+  assert [g["K"] for g in groups["per_seed"]] == np.ravel(m["mixture_K"]["values"]).tolist()
+  for g in groups["per_seed"]:
+    assert len(g["mixture_accuracy"]) == len(g["pooled_accuracy"]) == len(g["rows"]) == g["K"]
+  assert 0.0 <= groups["worst_mixture_accuracy"]["mean"][0] <= 1.0
+  for png in ("heldout.png", "lotteries.png"):
+    assert (tmp_path / "run" / png).stat().st_size > 0
 
 
 @pytest.mark.slow  # Minutes on CPU: each run_sweep compiles the whole fit program.
