@@ -86,8 +86,9 @@ def interpolate_params(params: PyTree, weights: ArrayLike) -> PyTree:
     The interpolated pytree (leaves without the expert axis).
 
   Examples:
-    >>> interpolate_params({"w": jnp.array([[0.0, 2.0], [4.0, 6.0]])}, jnp.array([0.75, 0.25]))
-    {'w': Array([1., 3.], dtype=float32)}
+    >>> mixed = interpolate_params({"w": jnp.array([[0.0, 2.0], [4.0, 6.0]])}, jnp.array([0.75, 0.25]))
+    >>> mixed["w"].tolist()
+    [1.0, 3.0]
   """
   w = jnp.asarray(weights)
   return jax.tree.map(lambda x: jnp.tensordot(w.astype(x.dtype), x, axes=1), params)

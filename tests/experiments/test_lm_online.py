@@ -64,6 +64,8 @@ def reference(tmp_path_factory):
     jax.config.update("jax_enable_x64", True)
 
 
+# Compiles the experiment several times; the engine's own invariance tests run by default.
+@pytest.mark.slow
 def test_vmapped_sweep_equals_each_point_alone(reference, float32):
   config, result = reference
   assert result.sweep.shape == (2, 2) and result.history["win_rate"].shape == (2, 2, 2)
@@ -89,6 +91,8 @@ def test_vmapped_sweep_equals_each_point_alone(reference, float32):
   assert kl[0, 0] != kl[1, 0] and kl[0, 0] != kl[0, 1] and np.all(kl > 0)
 
 
+# Compiles the experiment several times; the engine's own invariance tests run by default.
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["jit", "shard_map"])
 def test_eight_devices_equal_one(reference, backend, tmp_path, float32):
   assert jax.device_count() == 8  # tests/conftest.py starts 8 CPU devices
@@ -100,6 +104,8 @@ def test_eight_devices_equal_one(reference, backend, tmp_path, float32):
     np.testing.assert_allclose(result.history[name][:, :2], values, rtol=1e-4, atol=1e-4)
 
 
+# Compiles the experiment several times; the engine's own invariance tests run by default.
+@pytest.mark.slow
 def test_interrupted_and_resumed_equals_uninterrupted(reference, tmp_path, float32):
   config, expected = reference
   assert _sweep(config, tmp_path, stop_after=2).resumed_from is None

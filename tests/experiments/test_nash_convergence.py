@@ -34,6 +34,8 @@ def _run(config, workdir, solver=SOLVER, **kwargs):
   return training.run_sweep(program, sweep, workdir=str(workdir), **options), sweep
 
 
+# Compiles the experiment several times; the engine's own invariance tests run by default.
+@pytest.mark.slow
 def test_vmapped_points_equal_a_python_loop_over_them(tmp_path):
   config = _config()
   result, sweep = _run(config, tmp_path / "all")
@@ -45,6 +47,8 @@ def test_vmapped_points_equal_a_python_loop_over_them(tmp_path):
     np.testing.assert_allclose(alone.history["worst_gap"].reshape(-1), flat[index], rtol=1e-9)
 
 
+# Compiles the experiment several times; the engine's own invariance tests run by default.
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["jit", "shard_map"])
 def test_eight_devices_equal_one(tmp_path, backend):
   config = _config()  # 6 points: not a multiple of 8
@@ -81,6 +85,8 @@ def test_bad_input_fails_before_compiling(path, value, message):
     train_lib.validate_config(config)
 
 
+# Compiles the experiment several times; the engine's own invariance tests run by default.
+@pytest.mark.slow
 def test_experiment_runs_through_the_cli_entry(tmp_path):
   config = _config()
   config.vmap.axes.kl_coef = (0.1,)

@@ -52,6 +52,8 @@ def _run(name, config, workdir, **kwargs):
   return training.run_sweep(part.program, sweep, workdir=str(workdir), **options)
 
 
+# Compiles the experiment several times; the engine's own invariance tests run by default.
+@pytest.mark.slow
 def test_vmapped_sweep_equals_a_loop_over_its_points(tmp_path):
   config = small_config(seeds=2)
   config.vmap.axes.kl = ml_collections.ConfigDict({"kl_coef": (0.5, 2.0)})
@@ -65,6 +67,8 @@ def test_vmapped_sweep_equals_a_loop_over_its_points(tmp_path):
       np.testing.assert_allclose(values.reshape(-1), flat[name][index], rtol=2e-5, err_msg=name)
 
 
+# Compiles the experiment several times; the engine's own invariance tests run by default.
+@pytest.mark.slow
 def test_stop_and_resume_equals_an_uninterrupted_run_bit_for_bit(tmp_path):
   resume = {"checkpoint.every": 10, "checkpoint.async_save": False, "ff.methods": "stch"}
   config = small_config("ff", seeds=2, **resume)
@@ -97,6 +101,8 @@ print(json.dumps(out))
 """
 
 
+# Compiles the experiment several times; the engine's own invariance tests run by default.
+@pytest.mark.slow
 def test_eight_devices_give_the_single_device_results(tmp_path):
   env = {**os.environ, "JAX_PLATFORMS": "cpu", "JAX_NUM_CPU_DEVICES": "8", "PYTHONPATH": REPO}
   proc = subprocess.run(

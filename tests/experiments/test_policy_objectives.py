@@ -81,6 +81,8 @@ def float32():
   jax.config.update("jax_enable_x64", True)
 
 
+# Compiles the experiment several times; the engine's own invariance tests run by default.
+@pytest.mark.slow
 def test_vmapped_sweep_equals_each_point_alone(reference, float32):
   config, result = reference
   assert result.sweep.shape == (2, 2) and result.history["regularized_gap"].shape == (2, 2, 3)
@@ -108,6 +110,8 @@ def test_vmapped_sweep_equals_each_point_alone(reference, float32):
   assert gap[0, 0] != gap[1, 0] and gap[0, 0] != gap[0, 1]
 
 
+# Compiles the experiment several times; the engine's own invariance tests run by default.
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["jit", "shard_map"])
 def test_eight_devices_equal_one(reference, backend, tmp_path, float32):
   assert jax.device_count() == 8  # tests/conftest.py starts 8 CPU devices
@@ -119,6 +123,8 @@ def test_eight_devices_equal_one(reference, backend, tmp_path, float32):
     np.testing.assert_allclose(result.history[name][:, :2], values, rtol=1e-6, atol=1e-7)
 
 
+# Compiles the experiment several times; the engine's own invariance tests run by default.
+@pytest.mark.slow
 def test_interrupted_and_resumed_equals_uninterrupted(reference, tmp_path, float32):
   config, expected = reference
   partial = _sweep(config, tmp_path, stop_after=8)
@@ -131,6 +137,8 @@ def test_interrupted_and_resumed_equals_uninterrupted(reference, tmp_path, float
     np.testing.assert_array_equal(resumed.history[name], expected.history[name])
 
 
+# Compiles the experiment several times; the engine's own invariance tests run by default.
+@pytest.mark.slow
 def test_cli_with_a_custom_loss_defined_outside_the_package(tmp_path):
   path = tmp_path / "my_loss.py"
   path.write_text(CUSTOM)
