@@ -86,8 +86,8 @@ def interpolate_params(params: PyTree, weights: ArrayLike) -> PyTree:
     The interpolated pytree (leaves without the expert axis).
 
   Examples:
-    >>> mixed = interpolate_params({"w": jnp.array([[0.0, 2.0], [4.0, 6.0]])}, jnp.array([0.75, 0.25]))
-    >>> mixed["w"].tolist()
+    >>> experts = {"w": jnp.array([[0.0, 2.0], [4.0, 6.0]])}
+    >>> interpolate_params(experts, jnp.array([0.75, 0.25]))["w"].tolist()
     [1.0, 3.0]
   """
   w = jnp.asarray(weights)
