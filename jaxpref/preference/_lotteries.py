@@ -13,11 +13,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxpref.equilibria._maximal_lottery import maximal_lottery
+from jaxpref.metrics import summarize
 from jaxpref.preference._aggregate import utilitarian_matrix
 from jaxpref.preference._fit import preference_matrix
 from jaxpref.preference._mixture import Mixture, MixtureFit, component_matrices
 from jaxpref.preference._models import Params, PreferenceModel
-from jaxpref.training import summarize
 from jaxpref.types import Array, ArrayLike, HostArray
 
 
