@@ -8,6 +8,7 @@ import pytest
 from configs import lm_online as config_lib
 from experiments import lm_online, lm_tasks, train_lib
 from jaxpref import losses, training
+from tests.experiments._overrides import override
 from tests.experiments.test_train import _cli
 
 
@@ -19,13 +20,7 @@ def _small(**overrides):
   config.steps, config.log.every = 4, 2
   config.checkpoint.every, config.checkpoint.async_save = 2, False
   config.log.tensorboard, config.log.progress_seconds, config.plot = False, -1.0, False
-  for key, value in overrides.items():
-    node = config
-    *parents, leaf = key.split(".")
-    for p in parents:
-      node = node[p]
-    node[leaf] = value
-  return config
+  return override(config, **overrides)
 
 
 def _program(config):

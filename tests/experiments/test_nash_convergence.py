@@ -4,6 +4,7 @@ import pytest
 from configs import nash_convergence as nash_convergence_config
 from experiments import nash_convergence, train_lib
 from jaxpref import training
+from tests.experiments._overrides import override
 
 SOLVER = "mirror_prox (Nash-MP)"
 
@@ -15,13 +16,7 @@ def _config(**overrides):
   config.checkpoint.every = 0
   config.log.tensorboard = False
   config.vmap.axes.kl_coef = (0.05, 0.2)
-  for path, value in overrides.items():
-    node = config
-    *parents, leaf = path.split(".")
-    for p in parents:
-      node = node[p]
-    node[leaf] = value
-  return config
+  return override(config, **overrides)
 
 
 def _run(config, workdir, solver=SOLVER, **kwargs):

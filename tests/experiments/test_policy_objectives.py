@@ -8,6 +8,7 @@ import pytest
 from configs import policy_objectives as config_lib
 from experiments import policy_objectives, train_lib
 from jaxpref import losses, training
+from tests.experiments import _overrides
 from tests.experiments.test_train import _cli
 
 CUSTOM = '''
@@ -31,13 +32,7 @@ def _small(**overrides):
   config.learning_rate = 0.03
   config.checkpoint.every, config.checkpoint.async_save = 8, False
   config.log.tensorboard, config.log.progress_seconds = False, -1.0
-  for key, value in overrides.items():
-    node = config
-    *parents, leaf = key.split(".")
-    for p in parents:
-      node = node[p]
-    node[leaf] = value
-  return config
+  return _overrides.override(config, **overrides)
 
 
 def _sweep(config, workdir, **kwargs):

@@ -11,6 +11,7 @@ from configs import lm_online as lm_online_config
 from configs import nash_sweep as nash_sweep_config
 from experiments import train_lib
 from jaxpref import training
+from tests.experiments._overrides import override
 from tests.experiments.test_train import _cli
 
 NASH_SPEC = "configs/nash_sweep.py:n=5,seeds=2,steps=20"
@@ -38,13 +39,7 @@ LM_FLAGS = {
 
 def _config(module, arg, overrides):
   config = module.get_config(arg)
-  for key, value in overrides.items():
-    node = config
-    *parents, leaf = key.split(".")
-    for p in parents:
-      node = node[p]
-    node[leaf] = value
-  return config
+  return override(config, **overrides)
 
 
 def _flags(overrides):
