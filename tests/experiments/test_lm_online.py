@@ -124,6 +124,8 @@ def test_host_loop_of_smollm2_runs_the_same_step(reference, tmp_path, float32):
     np.testing.assert_allclose(got, expected.history[name][0, 1], rtol=2e-5, atol=2e-5)
 
 
+# A full small run (minutes of compilation on 2 cores); its pieces are tested in the default suite.
+@pytest.mark.slow
 def test_cli_runs_the_tiny_sweep_and_writes_curves(tmp_path):
   flags = {"steps": 4, "log.every": 2, "checkpoint.every": 0, "max_new_tokens": 4}
   proc = _cli(
@@ -149,7 +151,15 @@ def registries():
   losses.OBJECTIVES.update(saved_objectives)
 
 
-@pytest.mark.parametrize("objective", ["online_dpo:hard", "egpo", "sppo", "custom"])
+@pytest.mark.parametrize(
+  "objective",
+  [
+    pytest.param("online_dpo:hard", marks=pytest.mark.slow),
+    "egpo",
+    pytest.param("sppo", marks=pytest.mark.slow),
+    "custom",
+  ],
+)
 def test_registered_objectives_train(objective, registries, tmp_path, float32):
   def hinge(example):
     h = (example.logp - example.ref_logp) - (example.logp2 - example.ref_logp2)

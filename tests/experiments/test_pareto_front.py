@@ -120,6 +120,8 @@ def test_eight_devices_give_the_single_device_results(tmp_path):
       np.testing.assert_allclose(out[run][name], values, rtol=2e-5, err_msg=f"{run} {name}")
 
 
+# A full small run (minutes of compilation on 2 cores); its pieces are tested in the default suite.
+@pytest.mark.slow
 def test_cli_small_run_writes_per_seed_metrics_fronts_and_engine_logs(tmp_path):
   flags = {**QUIET, "ff.hidden": "8", "ff.conditionings": "svd_lora", "ff.methods": "ls,stch"}
   flags.update({"kl.num_prompts": 4, "kl.vocab": 6, "kl.hidden": "8", "kl.sweep": 3, "grid": 20})

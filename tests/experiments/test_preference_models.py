@@ -52,6 +52,8 @@ def _config(path, **changes):
   return config
 
 
+# A full small run (minutes of compilation on 2 cores); its pieces are tested in the default suite.
+@pytest.mark.slow
 def test_results_have_seed_axes_mean_and_interval(tmp_path):
   path = _write_csv(tmp_path / "mine.csv")
   results = train_lib.train_and_evaluate(_config(path), str(tmp_path / "run"))
