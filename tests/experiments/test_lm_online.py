@@ -112,6 +112,8 @@ def test_interrupted_and_resumed_equals_uninterrupted(reference, tmp_path, float
     np.testing.assert_array_equal(resumed.history[name], expected.history[name])
 
 
+# A full small run (minutes of compilation on 2 cores); its pieces are tested in the default suite.
+@pytest.mark.slow
 def test_host_loop_of_smollm2_runs_the_same_step(reference, tmp_path, float32):
   config, expected = reference
   one = train_lib.point_config(config, expected.sweep, 1, lm_online.FIELDS)  # lr 0.01, seed 1

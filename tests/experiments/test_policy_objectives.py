@@ -164,6 +164,8 @@ def test_cli_with_a_custom_loss_defined_outside_the_package(tmp_path):
   assert "custom" in proc.stdout and "±" in proc.stdout
 
 
+# A full small run (minutes of compilation on 2 cores); its pieces are tested in the default suite.
+@pytest.mark.slow
 def test_weighted_combination_from_the_config(tmp_path):
   config = _small(**{"combination": "dpo:0.5,ipo:0.5", "vmap.seeds": 1})
   results = train_lib.train_and_evaluate(config, str(tmp_path))
