@@ -20,3 +20,16 @@ def shared_data() -> pathlib.Path:
   if not SHARED_DATA.is_dir():
     pytest.skip("../shared/data is not present in this checkout")
   return SHARED_DATA
+
+
+@pytest.fixture
+def registries():
+  """Restores the loss and objective registries after a test that registers into them."""
+  from jaxpref import losses
+
+  saved_losses, saved_objectives = dict(losses.LOSSES), dict(losses.OBJECTIVES)
+  yield
+  losses.LOSSES.clear()
+  losses.LOSSES.update(saved_losses)
+  losses.OBJECTIVES.clear()
+  losses.OBJECTIVES.update(saved_objectives)

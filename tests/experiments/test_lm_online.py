@@ -143,16 +143,6 @@ def test_cli_runs_the_tiny_sweep_and_writes_curves(tmp_path):
   assert (tmp_path / "curves.png").stat().st_size > 10_000
 
 
-@pytest.fixture
-def registries():
-  saved_losses, saved_objectives = dict(losses.LOSSES), dict(losses.OBJECTIVES)
-  yield
-  losses.LOSSES.clear()
-  losses.LOSSES.update(saved_losses)
-  losses.OBJECTIVES.clear()
-  losses.OBJECTIVES.update(saved_objectives)
-
-
 @pytest.mark.parametrize(
   "objective",
   [

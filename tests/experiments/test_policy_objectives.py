@@ -47,15 +47,8 @@ def _sweep(config, workdir, **kwargs):
   return training.run_sweep(program, sweep, workdir=str(workdir), name=name, **options)
 
 
-@pytest.fixture(autouse=True)
-def registries():
-  """Restores the loss and objective registries (the experiment registers custom losses)."""
-  saved_losses, saved_objectives = dict(losses.LOSSES), dict(losses.OBJECTIVES)
-  yield
-  losses.LOSSES.clear()
-  losses.LOSSES.update(saved_losses)
-  losses.OBJECTIVES.clear()
-  losses.OBJECTIVES.update(saved_objectives)
+# The experiment registers custom losses: every test restores the registries (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("registries")
 
 
 @pytest.fixture(scope="module")

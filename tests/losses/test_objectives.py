@@ -10,17 +10,6 @@ from jaxpref import losses
 HP = SimpleNamespace(kl_coef=0.1, sppo_step_size=1.0, inpo_step_size=1 / 0.3, mixture=0.125)
 
 
-@pytest.fixture
-def registries():
-  """Restores LOSSES and OBJECTIVES after a test that registers into them."""
-  saved_losses, saved_objectives = dict(losses.LOSSES), dict(losses.OBJECTIVES)
-  yield
-  losses.LOSSES.clear()
-  losses.LOSSES.update(saved_losses)
-  losses.OBJECTIVES.clear()
-  losses.OBJECTIVES.update(saved_objectives)
-
-
 def _pairs(seed=0, prompts=64, n=5):
   key = jax.random.key(seed)
   logp = jax.nn.log_softmax(jax.random.normal(key, (prompts, n)))
