@@ -8,9 +8,9 @@ n logits, the reference uniform. Every objective of ``jaxpref.losses.OBJECTIVES`
 query per label), all with the same query budget: ``steps`` = queries // (queries per prompt per
 update x prompts) updates, logged about ``evals`` times. Each loss is one ``run_sweep`` over
 ``vmap.seeds`` seeds x the ``vmap.axes`` (learning_rate, kl_coef, mixture, sppo_step_size,
-inpo_step_size can be vmapped), written to ``workdir/<loss>/`` (metrics.jsonl, TensorBoard,
-checkpoints, curves.png) and resumed from there. The task is the same for every seed (from
-``seed``); seeds vary the initialisation and the samples. Reported: the exact KL-regularized
+inpo_step_size, temperature can be vmapped), written to ``workdir/<loss>/`` (metrics.jsonl,
+TensorBoard, checkpoints, curves.png) and resumed from there. The task is the same for every seed
+(from ``seed``); seeds vary the initialisation and the samples. Reported: the exact KL-regularized
 duality gap (``kl_coef``), the unregularized duality gap and the win rate against the reference,
 averaged over prompts, as mean ± 95% interval over seeds; ``results.json`` holds every seed's
 final values (``[*axes, seed]``) and the mean curves, ``curves.png`` the gaps against queries.
@@ -67,6 +67,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.sppo_samples = 4  # Opponent samples per response for SPPO's win-rate estimate.
   config.sppo_step_size = 1.0  # SPPO's step size eta (multiplier of the win rate).
   config.inpo_step_size = 1 / 0.3  # INPO's inverse step eta = 0.3 (its tau is kl_coef).
+  config.temperature = 1.0  # Sampling temperature of the responses (the loss is untempered).
   config.custom_loss = ""  # "file.py:function" of a per-example loss to train as "custom".
   config.combination = ""  # e.g. "dpo:0.5,ipo:0.5": a weighted sum trained as "combined".
   config.plot = arg.plot  # Write curves.png (all losses) and <loss>/curves.png.

@@ -27,19 +27,8 @@ ORACLES = ("token", "text")
 METRICS = ("win_rate", "kl", "reward", "reference_reward", "loss")
 
 
-class Hyper(NamedTuple):
-  """The traced hyperparameters of one point (any can be a ``vmap.axes`` axis)."""
-
-  learning_rate: float
-  kl_coef: float
-  mixture: float
-  sppo_step_size: float
-  inpo_step_size: float
-  temperature: float
-
-
+Hyper = losses.OnlineHparams  # The traced hyperparameters of one point (any can be an axis).
 FIELDS = {name: name for name in Hyper._fields}  # Config path -> Hyper field.
-POSITIVE = ("learning_rate", "kl_coef", "sppo_step_size", "inpo_step_size")
 
 
 class PointState(NamedTuple):
@@ -87,17 +76,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
   )
   if config.model.kind != "tiny" and sweep.num_points > 1:
     raise ValueError("model=smollm2 runs one point (host loop): no vmap.axes, vmap.seeds = 1.")
-  points, _ = training.sweep_points(sweep)
-  for field in Hyper._fields:
-    values = np.asarray(getattr(points, field))
-    if field in POSITIVE:
-      bad, rule = values[values <= 0], "> 0"
-    elif field == "mixture":
-      bad, rule = values[(values < 0) | (values > 1)], "in [0, 1]"
-    else:
-      bad, rule = values[values < 0], ">= 0"
-    if bad.size:
-      raise ValueError(f"config.{field} (or its vmap axis) must be {rule}; got {bad[0]:g}.")
+  losses.check_online_hparams(training.sweep_points(sweep)[0], name="config.{} (or its vmap axis)")
 
 
 def queries_per_step(objective: losses.Objective, config: ml_collections.ConfigDict) -> int:
@@ -141,9 +120,6 @@ def make_point_fns(
       split(lora, rest), prompts[rows], start[rows], key, temperature=hp.temperature, **kw, **extra
     )
 
-  def optimizer(hp: Hyper) -> optax.GradientTransformation:
-    return optax.inject_hyperparams(optax.adam)(learning_rate=hp.learning_rate)
-
   def init(hp: Hyper, key: PRNGKey) -> PointState:
     k_lora, k_eval, k_run = jax.random.split(key, 3)
     keys = jax.random.split(k_lora, len(lora_leaves))
@@ -151,7 +127,9 @@ def make_point_fns(
       jax.random.normal(k, x.shape, x.dtype) / np.sqrt(x.shape[0]) if a else x
       for k, x, a in zip(keys, lora_leaves, is_a, strict=True)
     ]
-    return PointState(leaves, optimizer(hp).init(leaves), k_run, k_eval, jnp.zeros(()))
+    return PointState(
+      leaves, optax.adam(hp.learning_rate).init(leaves), k_run, k_eval, jnp.zeros(())
+    )
 
   def step(state: PointState, hp: Hyper, rest) -> PointState:
     key, k_rows, k_pol, k_opp = jax.random.split(state.key, 4)
@@ -196,15 +174,10 @@ def make_point_fns(
         ex = losses.Example(logp=logp, anchor=jax.lax.stop_gradient(logp), win=win)
       return jnp.mean(jax.vmap(loss_of)(ex))
 
-    tx = optimizer(hp)
-    if objective.extragradient:  # EGPO: the opponent's win rates at the extrapolated adapter.
-      out = losses.extragradient_step(batch_loss, tx, state.lora, state.opt_state)
-      return PointState(out.params, out.opt_state, key, state.eval_key, out.loss)
-    loss, grads = jax.value_and_grad(batch_loss)(state.lora, state.lora)
-    updates, opt_state = tx.update(grads, state.opt_state, state.lora)
-    return PointState(
-      optax.apply_updates(state.lora, updates), opt_state, key, state.eval_key, loss
+    out = losses.objective_step(
+      objective, batch_loss, optax.adam(hp.learning_rate), state.lora, state.opt_state
     )
+    return PointState(out.params, out.opt_state, key, state.eval_key, out.loss)
 
   def point_metrics(state: PointState, hp: Hyper, rest) -> dict[str, Array]:
     out = models.evaluate_vs_reference(

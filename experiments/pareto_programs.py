@@ -20,7 +20,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from jaxpref import data, models, pareto, training
+from jaxpref import data, models, optim, pareto, training
 from jaxpref import preference as pm
 from jaxpref.types import Array, PRNGKey
 
@@ -88,10 +88,8 @@ class Net:
 
   def step(self, net: Any, loss_fn: Callable[[nnx.Module], Array], learning_rate: Array) -> Any:
     """One Adam step on ``loss_fn(module)``: ``(params, opt_state) -> (params, opt_state)``."""
-    params, opt = net
-    grads = jax.grad(lambda p: loss_fn(self(p)))(params)
-    updates, opt = optax.adam(learning_rate).update(grads, opt, params)
-    return optax.apply_updates(params, updates), opt
+    out = optim.gradient_step(lambda p: loss_fn(self(p)), optax.adam(learning_rate), *net)
+    return out.params, out.opt_state
 
 
 def step_key(state: dict[str, Any], t: Array) -> PRNGKey:

@@ -26,19 +26,8 @@ from experiments import train_lib
 from jaxpref import games, losses, metrics, models, training
 from jaxpref.types import Array, PRNGKey
 
-
-class Hyper(NamedTuple):
-  """The traced hyperparameters of one point (any can be a vmapped axis)."""
-
-  learning_rate: float
-  kl_coef: float
-  mixture: float
-  sppo_step_size: float
-  inpo_step_size: float
-
-
+Hyper = losses.OnlineHparams  # The traced hyperparameters of one point (any can be an axis).
 FIELDS = {name: name for name in Hyper._fields}  # Config path -> Hyper field.
-POSITIVE = ("learning_rate", "kl_coef", "sppo_step_size", "inpo_step_size")
 COMBINABLE = ("dpo", "ipo", "cdpo", "rdpo")  # Losses on policy pairs a combination may use.
 METRICS = ("regularized_gap", "duality_gap", "win_rate_vs_ref", "loss")
 
@@ -130,14 +119,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
   sweep = train_lib.sweep_from_config(
     config, train_lib.config_hparams(config, FIELDS, Hyper), FIELDS
   )
-  points, _ = training.sweep_points(sweep)
-  for field in Hyper._fields:
-    values = np.asarray(getattr(points, field))
-    low, high = (0.0, 1.0) if field == "mixture" else (0.0, np.inf)
-    bad = values[(values <= low if field in POSITIVE else values < low) | (values > high)]
-    if bad.size:
-      rule = "in [0, 1]" if field == "mixture" else "> 0"
-      raise ValueError(f"config.{field} (or its vmap axis) must be {rule}; got {bad[0]:g}.")
+  losses.check_online_hparams(training.sweep_points(sweep)[0], name="config.{} (or its vmap axis)")
   hparams = train_lib.config_hparams(config, FIELDS, Hyper)
   logp, P = jnp.log(jnp.full((2, 3), 1 / 3)), jnp.full((2, 3, 3), 0.5)
   for name, objective in objectives(config).items():
@@ -173,13 +155,12 @@ def make_program(config: ml_collections.ConfigDict, objective: losses.Objective)
   def logp_of(params: list[Array]) -> Array:  # Params are the state's leaves: plain arrays.
     return jax.nn.log_softmax(nnx.merge(graphdef, jax.tree.unflatten(treedef, params))(X))
 
-  def optimizer(hp: Hyper) -> optax.GradientTransformation:
-    return optax.inject_hyperparams(optax.adam)(learning_rate=hp.learning_rate)
-
   def init(hp: Hyper, key: PRNGKey) -> PointState:
     k_init, k_run = jax.random.split(key)
     params = jax.tree.leaves(nnx.split(model(k_init))[1])
-    return PointState(params, optimizer(hp).init(params), k_run, jnp.zeros((), X.dtype))
+    return PointState(
+      params, optax.adam(hp.learning_rate).init(params), k_run, jnp.zeros((), X.dtype)
+    )
 
   def step(state: PointState, hp: Hyper, t: Array) -> PointState:
     del t  # The key stream lives in the state (folding in the step would mix batched and not).
@@ -196,16 +177,14 @@ def make_program(config: ml_collections.ConfigDict, objective: losses.Objective)
         mixture=hp.mixture,
         samples=int(config.sppo_samples),
         opponent=opp,
+        temperature=hp.temperature,
       )
       return jnp.mean(jax.vmap(loss_of)(ex))
 
-    tx = optimizer(hp)
-    if objective.extragradient:  # EGPO: the opponent's win rates at the extrapolated policy.
-      out = losses.extragradient_step(batch_loss, tx, state.params, state.opt_state)
-      return PointState(out.params, out.opt_state, next_key, out.loss)
-    loss, grads = jax.value_and_grad(batch_loss)(state.params, state.params)
-    updates, opt_state = tx.update(grads, state.opt_state, state.params)
-    return PointState(optax.apply_updates(state.params, updates), opt_state, next_key, loss)
+    out = losses.objective_step(
+      objective, batch_loss, optax.adam(hp.learning_rate), state.params, state.opt_state
+    )
+    return PointState(out.params, out.opt_state, next_key, out.loss)
 
   def point_metrics(state: PointState, hp: Hyper) -> dict[str, Array]:
     pi = jnp.exp(logp_of(state.params))

@@ -18,6 +18,7 @@ SUBPACKAGES = (
   "losses",
   "metrics",
   "models",
+  "optim",
   "pareto",
   "preference",
   "social",
@@ -62,7 +63,17 @@ def test_no_two_subpackages_export_different_objects_under_one_name():
   assert not clashes, clashes
 
 
-EAGER = ("data", "equilibria", "games", "losses", "metrics", "pareto", "preference", "social")
+EAGER = (
+  "data",
+  "equilibria",
+  "games",
+  "losses",
+  "metrics",
+  "optim",
+  "pareto",
+  "preference",
+  "social",
+)
 
 
 def test_top_level_exports_the_eager_subpackages_only():

@@ -18,6 +18,7 @@ SUBPACKAGES = (
   "social",
   "losses",
   "models",
+  "optim",
   "training",
 )
 

@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 import jax
 import optax
 
+from jaxpref.optim import gradient_step
 from jaxpref.types import Array, PyTree
 
 
@@ -56,12 +57,9 @@ def extragradient_step(
     opponent, and the extrapolated parameters.
   """
 
-  def grad_at(opponent):
-    return jax.value_and_grad(lambda p: loss_fn(p, jax.lax.stop_gradient(opponent)))(params)
+  def against(opponent):  # The loss at theta_t's optimizer state, opponent held fixed.
+    return gradient_step(loss_fn, tx, params, opt_state, jax.lax.stop_gradient(opponent))
 
-  _, g_half = grad_at(params)
-  updates, _ = tx.update(g_half, opt_state, params)  # this state is discarded (restored)
-  extrapolated = optax.apply_updates(params, updates)
-  loss, g = grad_at(extrapolated)
-  updates, new_state = tx.update(g, opt_state, params)
-  return ExtragradientStep(optax.apply_updates(params, updates), new_state, loss, extrapolated)
+  half = against(params)  # Its optimizer state is discarded (restored).
+  full = against(half.params)
+  return ExtragradientStep(full.params, full.opt_state, full.loss, half.params)

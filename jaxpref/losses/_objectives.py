@@ -54,14 +54,67 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+import optax
 
 from jaxpref.losses._example import Example
+from jaxpref.losses._extragradient import extragradient_step
 from jaxpref.losses._online import geometric_mixture
 from jaxpref.losses._registry import get_loss
-from jaxpref.types import Array, PRNGKey
+from jaxpref.optim import Step, gradient_step
+from jaxpref.types import Array, PRNGKey, PyTree
 
 SAMPLINGS = ("policy_pairs", "uniform_vs_policy", "policy_vs_mixture", "policy_win_rate")
 _KL = MappingProxyType({"kl_coef": "kl_coef"})
+
+
+class OnlineHparams(NamedTuple):
+  """The hyperparameters of online preference optimisation (each may be a traced scalar).
+
+  Attributes:
+    learning_rate: the optimizer's step size (> 0).
+    kl_coef: beta, the KL weight of every loss (> 0).
+    mixture: lambda of ``policy_vs_mixture``'s geometric mixture, in [0, 1].
+    sppo_step_size: SPPO's eta (> 0).
+    inpo_step_size: INPO's eta (> 0).
+    temperature: the sampling temperature of the policy's responses (> 0; 0 is greedy in the
+      language model's sampler).
+  """
+
+  learning_rate: Any
+  kl_coef: Any
+  mixture: Any
+  sppo_step_size: Any
+  inpo_step_size: Any
+  temperature: Any
+
+
+_POSITIVE = ("learning_rate", "kl_coef", "sppo_step_size", "inpo_step_size")
+
+
+def check_online_hparams(hparams: OnlineHparams, *, name: str = "{}") -> None:
+  """Raises ``ValueError`` naming the first field (leaves of any shape) outside its range.
+
+  The ranges: ``learning_rate``, ``kl_coef`` and both step sizes > 0, ``mixture`` in [0, 1],
+  ``temperature`` >= 0; every value finite.
+
+  Args:
+    hparams: the values (scalars or arrays, e.g. every point of a sweep).
+    name: how the message names a field, e.g. ``"config.{}"``.
+  """
+  for field in OnlineHparams._fields:
+    values = np.asarray(getattr(hparams, field), np.float64).ravel()
+    if field in _POSITIVE:
+      ok, rule = values > 0, "> 0"
+    elif field == "mixture":
+      ok, rule = (values >= 0) & (values <= 1), "in [0, 1]"
+    else:
+      ok, rule = values >= 0, ">= 0"
+    finite = np.isfinite(values)
+    if not finite.all():
+      raise ValueError(f"{name.format(field)} must be finite; got {values[~finite][0]:g}.")
+    if not ok.all():
+      raise ValueError(f"{name.format(field)} must be {rule}; got {values[~ok][0]:g}.")
 
 
 class Objective(NamedTuple):
@@ -175,6 +228,34 @@ def objective_loss(objective: Objective, hparams: Any) -> Callable[[Example], Ar
   return loss
 
 
+def objective_step(
+  objective: Objective,
+  loss_fn: Callable[[PyTree, PyTree], Array],
+  tx: optax.GradientTransformation,
+  params: PyTree,
+  opt_state: Any,
+) -> Step:
+  """One update of ``objective``: a gradient step, or EGPO's extragradient step.
+
+  Args:
+    objective: the objective (its ``extragradient`` flag picks the update).
+    loss_fn: ``(params, opponent_params) -> scalar``; the opponent (whose samples or win rates
+      enter the examples) is not differentiated.
+    tx: any optax optimizer.
+    params: theta_t.
+    opt_state: ``tx``'s state at theta_t.
+
+  Returns:
+    A :class:`~jaxpref.optim.Step`; its ``aux`` is the extrapolated parameters for EGPO, the
+    opponent (theta_t) otherwise.
+  """
+  if objective.extragradient:
+    out = extragradient_step(loss_fn, tx, params, opt_state)
+    return Step(out.params, out.opt_state, out.loss, out.extrapolated)
+  out = gradient_step(loss_fn, tx, params, opt_state, params)
+  return out._replace(aux=params)
+
+
 def bandit_examples(
   sampling: str,
   key: PRNGKey,
@@ -184,6 +265,7 @@ def bandit_examples(
   mixture: Array | float = 0.0,
   samples: int = 1,
   opponent: Array | None = None,
+  temperature: Array | float = 1.0,
 ) -> Example:
   """One example per prompt of a tabular policy, sampled per ``sampling`` from an exact oracle.
 
@@ -198,12 +280,20 @@ def bandit_examples(
     samples: K opponents of ``policy_win_rate`` (static).
     opponent: ``[prompts, n]`` log-probabilities the ``uniform_vs_policy`` opponent is drawn from
       (EGPO's extrapolated policy); the policy by default.
+    temperature: responses of the policy (and opponents) are drawn from
+      ``softmax(logp / temperature)`` (``temperature`` floored at 1e-6, so 0 is near-greedy);
+      the loss sees the untempered ``logp``.
 
   Returns:
     An :class:`~jaxpref.losses.Example` with ``[prompts]`` fields.
   """
   prompts, n = logp.shape
   sg = jax.lax.stop_gradient(logp)
+
+  def tempered(x):  # Exactly x at temperature 1.
+    return x / jnp.maximum(temperature, 1e-6)
+
+  draw = tempered(sg)
   k1, k2, k3, k4 = jax.random.split(key, 4)
   log_ref = jnp.full((prompts,), -jnp.log(n), logp.dtype)  # Uniform reference.
 
@@ -217,7 +307,7 @@ def bandit_examples(
     return jax.random.bernoulli(k, p).astype(logp.dtype)
 
   if sampling == "policy_pairs":
-    y, y2 = jax.random.categorical(k1, sg), jax.random.categorical(k2, sg)
+    y, y2 = jax.random.categorical(k1, draw), jax.random.categorical(k2, draw)
     return Example(
       logp=at(logp, y),
       logp2=at(logp, y2),
@@ -229,7 +319,7 @@ def bandit_examples(
     )
   if sampling == "uniform_vs_policy":
     y, y2 = jax.random.randint(k1, (prompts,), 0, n), jax.random.randint(k2, (prompts,), 0, n)
-    opp = jax.random.categorical(k3, sg if opponent is None else opponent)
+    opp = jax.random.categorical(k3, draw if opponent is None else tempered(opponent))
     ka, kb = jax.random.split(k4)
     return Example(
       logp=at(logp, y),
@@ -240,13 +330,13 @@ def bandit_examples(
       win2=label(kb, y2, opp),
     )
   if sampling == "policy_vs_mixture":
-    y = jax.random.categorical(k1, sg)
-    mix = geometric_mixture(sg, jnp.broadcast_to(log_ref[:, None], sg.shape), mixture=mixture)
+    y = jax.random.categorical(k1, draw)
+    mix = geometric_mixture(draw, jnp.broadcast_to(log_ref[:, None], sg.shape), mixture=mixture)
     y2 = jax.random.categorical(k2, mix)
     return Example(logp=at(logp, y), ref_logp=log_ref, pref=label(k3, y, y2))
   if sampling == "policy_win_rate":
-    y = jax.random.categorical(k1, sg)
-    opps = jax.random.categorical(k2, sg, shape=(samples, prompts))
+    y = jax.random.categorical(k1, draw)
+    opps = jax.random.categorical(k2, draw, shape=(samples, prompts))
     wins = jax.vmap(lambda k, o: label(k, y, o))(jax.random.split(k3, samples), opps)
     return Example(logp=at(logp, y), anchor=at(sg, y), win=jnp.mean(wins, axis=0))
   raise ValueError(f"Unknown sampling {sampling!r}; known: {', '.join(SAMPLINGS)}.")

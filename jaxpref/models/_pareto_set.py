@@ -23,7 +23,7 @@ import optax
 from absl import logging
 from flax import nnx
 
-from jaxpref import pareto
+from jaxpref import optim, pareto
 from jaxpref.types import Array, PRNGKey
 
 # objectives_fn(model, weights [B, m], key) -> [B, m] losses (minimised).
@@ -97,28 +97,23 @@ def fit_pareto_set(
     ``{"steps": [...], "loss": [...], "seconds": wall time}``.
   """
   tx = optimizer if optimizer is not None else optax.adam(learning_rate)
-  opt = nnx.Optimizer(model, tx, wrt=nnx.Param)
-  graphdef, state = nnx.split((model, opt))
+  graphdef, params, rest = nnx.split(model, nnx.Param, ...)
 
-  def loss_fn(m, k):
-    return pareto_set_loss(m, k, objectives_fn, num_objectives=num_objectives, **loss_kwargs)
+  def loss_fn(p, k):
+    m = nnx.merge(graphdef, p, rest)
+    return pareto_set_loss(m, k, objectives_fn, num_objectives=num_objectives, **loss_kwargs)[0]
 
   @jax.jit
-  def chunk(state, keys):
-    def body(state, k):
-      m, o = nnx.merge(graphdef, state)
-      (loss, _), grads = nnx.value_and_grad(loss_fn, has_aux=True)(m, k)
-      o.update(m, grads)
-      return nnx.state((m, o)), loss
-
-    return jax.lax.scan(body, state, keys)
+  def chunk(params, opt_state, key):
+    return optim.optimize(loss_fn, tx, params, steps=log_every, key=key, opt_state=opt_state)
 
   history: dict[str, Any] = {"steps": [], "loss": []}
   start = time.perf_counter()
   num_chunks = -(-steps // log_every)
+  opt_state = tx.init(params)
   for c in range(num_chunks):
     key, sub = jax.random.split(key)
-    state, losses = chunk(state, jax.random.split(sub, log_every))
+    params, opt_state, losses = chunk(params, opt_state, sub)
     done = (c + 1) * log_every
     history["steps"].append(done)
     history["loss"].append(float(np.mean(np.asarray(losses))))
@@ -126,6 +121,6 @@ def fit_pareto_set(
       logging.info(
         "pareto set: step %d/%d, loss %.6f", done, num_chunks * log_every, history["loss"][-1]
       )
-  nnx.update((model, opt), state)
+  nnx.update(model, params)
   history["seconds"] = time.perf_counter() - start
   return history

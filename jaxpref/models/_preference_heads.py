@@ -28,6 +28,7 @@ import numpy as np
 import optax
 from flax import nnx
 
+from jaxpref import optim
 from jaxpref.types import Array
 
 HEADS = ("bt", "gpm")
@@ -150,25 +151,14 @@ def fit_preference_head(
     phi_a.shape[1], kind=kind, hidden=hidden, gpm_dim=gpm_dim, rngs=nnx.Rngs(key)
   )
   graphdef, params = nnx.split(head)
-  tx = optax.adam(learning_rate)
 
   def loss_fn(p):
     h = nnx.merge(graphdef, p)
     data = jnp.mean(_soft_bce(h.logit(phi_a, phi_b), y))
     return data + l2 * sum(jnp.sum(w**2) for w in jax.tree.leaves(p))
 
-  @jax.jit
-  def train(params):
-    def step(carry, _):
-      p, s = carry
-      loss, g = jax.value_and_grad(loss_fn)(p)
-      updates, s = tx.update(g, s, p)
-      return (optax.apply_updates(p, updates), s), loss
-
-    (params, _), _ = jax.lax.scan(step, (params, tx.init(params)), None, length=steps)
-    return params
-
-  return nnx.merge(graphdef, train(params))
+  train = jax.jit(lambda p: optim.optimize(loss_fn, optax.adam(learning_rate), p, steps=steps))
+  return nnx.merge(graphdef, train(params).params)
 
 
 class TextPreferenceOracle:

@@ -128,3 +128,56 @@ def test_register_a_user_loss_and_objective(registries):
     losses.register_objective("bad", obj._replace(sampling="pairs"))
   with pytest.raises(ValueError, match=r"Unknown objective 'nope'; known: .*egpo"):
     losses.get_objective("nope")
+
+
+def test_temperature_tempers_the_draws_not_the_loss():
+  logp, P = _pairs(prompts=4096, n=3)
+  key = jax.random.key(6)
+  plain = losses.bandit_examples("policy_pairs", key, logp, P)
+  one = losses.bandit_examples("policy_pairs", key, logp, P, temperature=jnp.float32(1.0))
+  jax.tree.map(np.testing.assert_array_equal, plain, one)  # exactly the default at 1
+  cold = losses.bandit_examples("policy_pairs", key, logp, P, temperature=0.0)
+  np.testing.assert_array_equal(cold.logp, jnp.max(logp, -1))  # near-greedy draws
+  hot = losses.bandit_examples("policy_pairs", key, logp, P, temperature=1e6)
+  y = jnp.argmax(logp == hot.logp[:, None], axis=-1)  # near-uniform draws
+  np.testing.assert_allclose(np.bincount(np.asarray(y), minlength=3) / 4096, 1 / 3, atol=0.03)
+
+
+def test_check_online_hparams_names_the_field_and_the_rule():
+  good = losses.OnlineHparams(1e-3, 0.1, 0.5, 1.0, 3.0, 1.0)
+  losses.check_online_hparams(good)
+  losses.check_online_hparams(good._replace(temperature=0.0, mixture=np.array([0.0, 1.0])))
+  cases = [
+    (good._replace(kl_coef=0.0), r"kl_coef must be > 0; got 0"),
+    (good._replace(learning_rate=np.array([1e-3, -1.0])), r"learning_rate must be > 0; got -1"),
+    (good._replace(mixture=1.5), r"mixture must be in \[0, 1\]"),
+    (good._replace(temperature=-0.5), r"temperature must be >= 0"),
+    (good._replace(sppo_step_size=np.inf), r"sppo_step_size must be finite; got inf"),
+  ]
+  for hp, message in cases:
+    with pytest.raises(ValueError, match=message):
+      losses.check_online_hparams(hp)
+  with pytest.raises(ValueError, match=r"config\.kl_coef must be > 0"):
+    losses.check_online_hparams(good._replace(kl_coef=-1.0), name="config.{}")
+
+
+def test_objective_step_is_a_gradient_step_or_the_extragradient_step():
+  import optax
+
+  logp0, P = _pairs(prompts=8, n=4)
+  tx = optax.sgd(0.1)
+
+  def loss_fn(params, opponent):
+    ex = losses.bandit_examples("uniform_vs_policy", jax.random.key(0), params, P,
+                                opponent=jax.lax.stop_gradient(opponent))  # fmt: skip
+    return jnp.mean(jax.vmap(lambda e: losses.online_ipo(e, kl_coef=0.1)[0])(ex))
+
+  plain = losses.objective_step(
+    losses.get_objective("online_ipo_uniform"), loss_fn, tx, logp0, tx.init(logp0)
+  )
+  want = logp0 - 0.1 * jax.grad(loss_fn)(logp0, logp0)
+  np.testing.assert_allclose(plain.params, want, rtol=1e-6)
+  eg = losses.objective_step(losses.get_objective("egpo"), loss_fn, tx, logp0, tx.init(logp0))
+  ref = losses.extragradient_step(loss_fn, tx, logp0, tx.init(logp0))
+  np.testing.assert_array_equal(eg.params, ref.params)
+  np.testing.assert_array_equal(eg.aux, ref.extrapolated)
