@@ -18,7 +18,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from experiments import lm_tasks, train_lib
+from experiments import common, lm_tasks, train_lib
 from jaxpref import losses, models, training
 from jaxpref.types import Array, PRNGKey
 
@@ -196,11 +196,6 @@ def make_point_fns(
   return init, step, point_metrics
 
 
-def _stats(values: np.ndarray) -> dict[str, Any]:
-  s = training.summarize(values)
-  return {"values": values.tolist(), "mean": s.mean.tolist(), "ci95": s.half_width.tolist()}
-
-
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Trains the adapter at every sweep point (tiny) or in a host loop (SmolLM2); returns results."""
   objective, task = losses.get_objective(config.objective), lm_tasks.make_task(config)
@@ -226,7 +221,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     "labels": sweep.labels(),
     "resumed_from": out.resumed_from,
     "steps_per_second": out.steps_per_second,
-    "final": {k: _stats(v[..., -1]) for k, v in out.history.items()},
+    "final": {k: common.stats(v[..., -1]) for k, v in out.history.items()},
     "curve": {
       "steps": out.log_steps.tolist(),
       **{k: training.summarize(v, axis=-2).mean.tolist() for k, v in out.history.items()},

@@ -18,7 +18,7 @@ import matplotlib
 import ml_collections
 import numpy as np
 
-from experiments import pareto_kl, train_lib
+from experiments import common, pareto_kl, train_lib
 from experiments.pareto_programs import (
   FF_EXACT_HV,
   FIELDS,
@@ -28,7 +28,6 @@ from experiments.pareto_programs import (
   fonseca_fleming,
   make_ff,
   make_llmfao,
-  names,
 )
 from jaxpref import models, pareto, training
 
@@ -61,7 +60,7 @@ def part_sweep(config: ml_collections.ConfigDict, part: str) -> training.Sweep:
 
 def validate(config: ml_collections.ConfigDict) -> None:
   """Checks parts, static choices, sizes and every swept value before anything compiles."""
-  parts = names(config.parts)
+  parts = common.names(config.parts)
   if not parts:
     raise ValueError("parts is empty; choose from " + ", ".join(PARTS) + ".")
   for part in parts:
@@ -69,10 +68,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
       raise ValueError(
         f"Unknown part {part!r} in parts={config.parts!r}; known: {', '.join(PARTS)}."
       )
-  for c in names(config.ff.conditionings):
+  for c in common.names(config.ff.conditionings):
     if c not in models.CONDITIONINGS:
       raise ValueError(f"Unknown conditioning {c!r}; known: {', '.join(models.CONDITIONINGS)}.")
-  for m in names(config.ff.methods):
+  for m in common.names(config.ff.methods):
     if m not in pareto.SCALARIZATIONS:
       raise ValueError(f"Unknown scalarization {m!r}; known: {', '.join(pareto.SCALARIZATIONS)}.")
   m = config.kl.num_objectives
@@ -204,7 +203,7 @@ def run(
     ``None`` for llmfao when its GPT-4 file is missing.
   """
   results: dict[str, Any] = {}
-  for name in names(config.parts):
+  for name in common.names(config.parts):
     if name == "llmfao" and not os.path.isfile(config.llmfao.gpt4):
       print(
         f"skipping llmfao: no GPT-4 judgments at {config.llmfao.gpt4!r} (--config.llmfao.gpt4=FILE)"

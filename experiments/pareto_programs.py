@@ -20,6 +20,7 @@ import numpy as np
 import optax
 from flax import nnx
 
+from experiments import common
 from jaxpref import data, models, optim, pareto, training
 from jaxpref import preference as pm
 from jaxpref.types import Array, PRNGKey
@@ -61,11 +62,6 @@ class Part(NamedTuple):
 def widths(text: str) -> list[int]:
   """``"32,32"`` -> ``[32, 32]``."""
   return [int(w) for w in str(text).split(",") if w.strip()]
-
-
-def names(text: str) -> list[str]:
-  """``"a+b"`` or ``"a,b"`` -> ``["a", "b"]``."""
-  return [w.strip() for w in str(text).replace("+", ",").split(",") if w.strip()]
 
 
 class Net:
@@ -128,7 +124,7 @@ def ff_true_front(num: int = 20_001) -> np.ndarray:
 def make_ff(config: ml_collections.ConfigDict) -> Part:
   """One conditioned network per conditioning x scalarization (static), all in one state."""
   cfg = config.ff
-  combos = [(c, m) for c in names(cfg.conditionings) for m in names(cfg.methods)]
+  combos = [(c, m) for c in common.names(cfg.conditionings) for m in common.names(cfg.methods)]
   nets = {
     c: Net(
       lambda rngs, c=c: models.ConditionedMLP(

@@ -7,7 +7,8 @@ program over ``seeds x`` the vmapped hyperparameter axes) with its outputs in ``
 and oracle) comes from ``key(config.seed)`` and is the SAME at every point: seeds vary only the
 policy's initialisation and the sampled responses and labels, so the intervals measure the
 training noise on one problem (the one the README's table reports). Returns per loss every
-metric's final values as ``[*axes, seed]``, their mean and 95% interval, and the mean curves.
+metric's final values as ``[*axes, seed]``, their mean and 95% interval, and the mean curves;
+``experiments/policy_objectives_report.py`` prints the table and draws curves.png.
 """
 
 import copy
@@ -22,7 +23,8 @@ import numpy as np
 import optax
 from flax import nnx
 
-from experiments import train_lib
+from experiments import common, train_lib
+from experiments import policy_objectives_report as report
 from jaxpref import games, losses, metrics, models, training
 from jaxpref.types import Array, PRNGKey
 
@@ -41,14 +43,10 @@ class PointState(NamedTuple):
   loss: Array
 
 
-def _names(text: str) -> list[str]:
-  return [w.strip() for w in str(text).replace("+", ",").split(",") if w.strip()]
-
-
 def parse_combination(text: str) -> dict[str, float]:
   """``"dpo:0.5,ipo:0.5"`` -> ``{"dpo": 0.5, "ipo": 0.5}``; raises on unknown names or weights."""
   out = {}
-  for part in _names(text):
+  for part in common.names(text):
     name, _, weight = part.partition(":")
     if name not in COMBINABLE:
       raise ValueError(f"combination: unknown loss {name!r}; known: {', '.join(COMBINABLE)}.")
@@ -76,7 +74,7 @@ def load_custom_loss(spec: str):
 
 def objectives(config: ml_collections.ConfigDict) -> dict[str, losses.Objective]:
   """The configured losses; ``custom`` and ``combined`` are registered here (policy pairs)."""
-  out = {name: losses.get_objective(name) for name in _names(config.losses)}
+  out = {name: losses.get_objective(name) for name in common.names(config.losses)}
   if config.custom_loss:
     losses.register("custom", load_custom_loss(config.custom_loss), overwrite=True)
     out["custom"] = losses.Objective("policy_pairs", 1, "custom")
@@ -106,7 +104,7 @@ def loss_config(config: ml_collections.ConfigDict, objective: losses.Objective):
 def validate(config: ml_collections.ConfigDict) -> None:
   """Checks losses, oracle, sizes and every swept value before anything is compiled."""
   known = sorted(losses.OBJECTIVES)
-  for name in _names(config.losses):
+  for name in common.names(config.losses):
     if name not in losses.OBJECTIVES:
       raise ValueError(f"Unknown loss {name!r} in config.losses; known: {', '.join(known)}.")
   if config.oracle not in ("cyclic", "bt"):
@@ -203,11 +201,6 @@ def initial_metrics(program: training.Program, sweep: training.Sweep) -> dict[st
   return training.unflatten({k: np.asarray(v) for k, v in values.items()}, sweep)
 
 
-def _stats(values: np.ndarray) -> dict[str, Any]:
-  s = training.summarize(values)
-  return {"values": values.tolist(), "mean": s.mean.tolist(), "ci95": s.half_width.tolist()}
-
-
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Runs one sweep per loss (each resuming from ``workdir/<loss>``); prints and plots results."""
   sweep = train_lib.sweep_from_config(
@@ -224,7 +217,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     options["provenance"] = {**provenance, "loss": name, "loss_spec": spec}
     program = make_program(config, objective)
     if initial is None:
-      initial = {k: _stats(v) for k, v in initial_metrics(program, sweep).items()}
+      initial = {k: common.stats(v) for k, v in initial_metrics(program, sweep).items()}
     out = training.run_sweep(
       program, sweep, workdir=os.path.join(workdir, name), name=name, **options
     )
@@ -239,7 +232,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
       "resumed_from": out.resumed_from,
       "steps_per_second": out.steps_per_second,
       "initial": initial,
-      "final": {k: _stats(v[..., -1]) for k, v in out.history.items()},
+      "final": {k: common.stats(v[..., -1]) for k, v in out.history.items()},
       "curve": {
         "queries": queries.tolist(),
         **{k: training.summarize(v, axis=-2).mean.tolist() for k, v in out.history.items()},
@@ -255,53 +248,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         xlabel="oracle queries",
       )
   if jax.process_index() == 0:
-    print_table(config, sweep, results)
+    report.print_table(config, sweep, results)
     if config.plot:
-      print(f"Wrote {plot_losses(curves, sweep, os.path.join(workdir, 'curves.png'))}")
+      print(f"Wrote {report.plot_losses(curves, sweep, os.path.join(workdir, 'curves.png'))}")
   return results
-
-
-def _cell(stats: dict[str, Any], index: int) -> str:
-  mean, half = np.ravel(stats["mean"])[index], np.ravel(stats["ci95"])[index]
-  return f"{mean:.4f} ± {half:.4f}" if np.isfinite(half) else f"{mean:.4f}"
-
-
-def print_table(config, sweep: training.Sweep, results: dict[str, Any]) -> None:
-  """Final metrics per loss (and hyperparameter point): mean ± 95% interval over seeds."""
-  print(
-    f"{config.oracle} oracle, n = {config.responses}, {config.prompts} prompts, kl_coef "
-    f"{config.kl_coef}, {config.queries} queries per loss, {sweep.num_seeds} seeds: mean ± 95% CI"
-  )
-  cols = METRICS[:3]
-  print(f"  {'loss':<20} {'point':<22}" + "".join(f"{c:>20}" for c in cols) + f"{'updates':>9}")
-  rows = [("(initial policy)", next(iter(results.values()))["initial"], "")] if results else []
-  rows += [(name, r["final"], r["updates"]) for name, r in results.items()]
-  for name, stats, updates in rows:
-    for i, label in enumerate(sweep.labels()):
-      cells = "".join(f"{_cell(stats[c], i):>20}" for c in cols)
-      print(f"  {name:<20} {label:<22}{cells}{updates:>9}")
-
-
-def plot_losses(curves: dict[str, Any], sweep: training.Sweep, path: str) -> str:
-  """Gaps against oracle queries, one curve per loss and point, band = 95% interval over seeds."""
-  import matplotlib.pyplot as plt
-
-  fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-  for ax, metric in zip(axes, ("regularized_gap", "duality_gap"), strict=True):
-    for name, (queries, history) in curves.items():
-      s = training.summarize(history[metric], axis=-2)
-      mean = s.mean.reshape(-1, len(queries))
-      half = np.nan_to_num(s.half_width).reshape(mean.shape)
-      for label, m, h in zip(sweep.labels(), mean, half, strict=True):
-        (line,) = ax.plot(queries, m, label=name if label == "all" else f"{name} {label}")
-        ax.fill_between(
-          queries, np.maximum(m - h, 1e-6), m + h, color=line.get_color(), alpha=0.2, lw=0
-        )
-    ax.set(xlabel="oracle queries", yscale="log", title=metric)
-    ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
-  axes[0].legend(fontsize=7)
-  fig.suptitle(f"mean over {sweep.num_seeds} seed(s), band = 95% interval", fontsize=9)
-  fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
-  return path

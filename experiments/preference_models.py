@@ -10,10 +10,9 @@ per dataset, every metric as a ``[*axes, seed]`` array with its mean and 95% int
 prints the table. Metrics: :func:`jaxpref.preference.heldout_metrics`. The state keeps each seed's
 fits of the held-out-comparisons stage; ``experiments/preference_models_report.py`` turns them into
 maximal lotteries, the mixture's per-group accuracy and group-robust BT, and writes heldout.png and
-lotteries.png.
+lotteries.png. The datasets and their loading live in ``experiments/preference_datasets.py``.
 """
 
-import dataclasses
 import os
 from typing import Any, NamedTuple
 
@@ -21,12 +20,12 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-from absl import logging
 
+from experiments import preference_datasets as datasets
 from experiments import preference_models_report as report
 from experiments import train_lib
-from jaxpref import data, training
 from jaxpref import preference as pm
+from jaxpref import training
 from jaxpref.types import Array, PRNGKey
 
 MODELS = ("bt", "bt_ties", "gpm", "mixture")
@@ -44,81 +43,6 @@ class Hyper(NamedTuple):
 FIELDS = {"bt.l2": "bt_l2", "gpm.l2": "gpm_l2"}
 
 
-@dataclasses.dataclass(frozen=True)
-class Dataset:
-  """Where a dataset lives and how to read it."""
-
-  path: str
-  columns: dict[str, Any]
-  advantage: bool
-  covariates: tuple[str, ...] = ()
-  llmfao_format: bool = False
-
-
-SURVEYS = {  # Paircomp surveys: file name and respondent covariates.
-  "soundquality": ("SoundQuality", ("progmat", "time")),
-  "topmodel2007": ("Topmodel2007", ("gender", "age")),
-  "cemschoice": ("CEMSChoice", ("study", "gender", "work")),
-}
-
-
-def _registry(config: ml_collections.ConfigDict) -> dict[str, Dataset]:
-  paircomp, csv = config.data.paircomp_dir, config.csv
-  out = {"llmfao": Dataset(config.data.llmfao, {}, advantage=True, llmfao_format=True)}
-  for name, (file, covariates) in SURVEYS.items():
-    out[name] = Dataset(os.path.join(paircomp, f"{file}.csv"), {}, False, covariates)
-  football = {"item_a": "home", "item_b": "away", "annotator": "season"}
-  out["football"] = Dataset(os.path.join(paircomp, "football.csv"), football, advantage=True)
-  columns = {k: csv[k] for k in ("item_a", "item_b", "outcome", "annotator")}
-  covariates = tuple(c for c in csv.covariates.split(",") if c)
-  out["csv"] = Dataset(csv.path, columns, bool(csv.advantage), covariates)
-  return out
-
-
-def _names(config: ml_collections.ConfigDict) -> list[str]:
-  known = _registry(config)
-  names = [n.strip() for n in config.datasets.replace("+", ",").split(",") if n.strip()]
-  unknown = [n for n in names if n not in known]
-  if unknown or not names:
-    raise ValueError(f"Unknown dataset(s) {unknown}; choose from {', '.join(known)}.")
-  if "csv" in names and not config.csv.path:
-    raise ValueError("datasets includes 'csv' but csv.path is empty; set --config.csv.path=FILE.")
-  return names
-
-
-class Loaded(NamedTuple):
-  """One dataset in memory: its table, all its rows as pairs, annotator covariates."""
-
-  entry: Dataset
-  table: data.Comparisons
-  pairs: pm.Pairs
-  covariates: Array | None
-
-
-def load_datasets(config: ml_collections.ConfigDict) -> dict[str, Loaded]:
-  """Reads every requested dataset (checking its columns) before anything is fitted.
-
-  Paircomp surveys whose file is absent are skipped with a warning; ``llmfao`` and ``csv`` are
-  always read (a missing ``csv`` file is an error).
-  """
-  out = {}
-  for name in _names(config):
-    entry = _registry(config)[name]
-    if name not in ("llmfao", "csv") and not os.path.exists(entry.path):
-      logging.warning("skipping %s: %s not found (set data.paircomp_dir)", name, entry.path)
-      print(f"skipping {name}: {entry.path} not found (set --config.data.paircomp_dir)")
-      continue
-    if entry.llmfao_format:
-      table = data.load_llmfao(entry.path or None)  # "" = the copy shipped with jaxpref
-    else:
-      table = data.load_comparisons(entry.path, **entry.columns)
-    covariates = None
-    if entry.covariates and table.num_annotators:
-      covariates = jnp.asarray(data.covariate_matrix(table, entry.covariates)[0])
-    out[name] = Loaded(entry, table, pm.pairs_from_table(table), covariates)
-  return out
-
-
 def _sweep(config: ml_collections.ConfigDict) -> training.Sweep:
   return train_lib.sweep_from_config(
     config, train_lib.config_hparams(config, FIELDS, Hyper), FIELDS
@@ -131,7 +55,7 @@ def _ks(config: ml_collections.ConfigDict) -> list[int]:
 
 def validate(config: ml_collections.ConfigDict) -> training.Sweep:
   """Checks names, sizes, swept values and every dataset's columns before anything compiles."""
-  _names(config)
+  datasets.requested(config)
   ks = _ks(config)
   if not ks or min(ks) < 1:
     raise ValueError(f"mixture.components must list K >= 1; got {config.mixture.components!r}.")
@@ -152,7 +76,9 @@ def validate(config: ml_collections.ConfigDict) -> training.Sweep:
     bad = np.asarray(getattr(points, name))
     if (bad < 0).any():
       raise ValueError(f"{path} must be >= 0; got {bad.min():g} in the sweep.")
-  for loaded in load_datasets(config).values():  # Columns and sizes of every dataset first.
+  for loaded in datasets.load_datasets(
+    config
+  ).values():  # Columns and sizes of every dataset first.
     table = loaded.table
     pm.split_masks(
       jax.random.key(0), table.num_comparisons, config.test_fraction, config.val_fraction
@@ -173,7 +99,7 @@ class PointState(NamedTuple):
   fitted: dict[str, Any]  # Stage-1 (held-out comparisons) fits: params; the mixture's per K.
 
 
-def metric_names(loaded: Loaded) -> list[str]:
+def metric_names(loaded: datasets.Loaded) -> list[str]:
   """``split/model/metric`` names reported for a dataset (``logloss3`` for tie models)."""
   ties = bool(np.any(loaded.table.outcome == 0.5))
   names = []
@@ -184,7 +110,7 @@ def metric_names(loaded: Loaded) -> list[str]:
   return [*names, "mixture_K"]
 
 
-def models(config: ml_collections.ConfigDict, loaded: Loaded, hp: Hyper) -> dict[str, Any]:
+def models(config: ml_collections.ConfigDict, loaded: datasets.Loaded, hp: Hyper) -> dict[str, Any]:
   """The models of a dataset at ``hp``; ``"mixture"`` maps to one Mixture per candidate K."""
   table, adv, covariates = loaded.table, loaded.entry.advantage, loaded.covariates
   n, ties, gpm_dim = table.num_items, bool(np.any(table.outcome == 0.5)), config.gpm.dim
@@ -200,7 +126,7 @@ def models(config: ml_collections.ConfigDict, loaded: Loaded, hp: Hyper) -> dict
   return out
 
 
-def make_program(config: ml_collections.ConfigDict, loaded: Loaded) -> training.Program:
+def make_program(config: ml_collections.ConfigDict, loaded: datasets.Loaded) -> training.Program:
   """The per-point program of one dataset (static: its rows, models and candidate K).
 
   Step ``t`` runs stage ``STAGES[t]`` with one traced body (one compile): it fits every model on
@@ -325,7 +251,7 @@ def table(results: dict[str, Any]) -> str:
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Loads every dataset, then runs one sweep per dataset into ``workdir/<dataset>``."""
-  loaded = load_datasets(config)  # Every dataset's columns are read before the first fit.
+  loaded = datasets.load_datasets(config)  # Every dataset's columns are read before the first fit.
   sweep = _sweep(config)
   results = {}
   for name, d in loaded.items():

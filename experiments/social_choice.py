@@ -8,6 +8,7 @@ import ml_collections
 import numpy as np
 import scipy.stats
 
+from experiments import common
 from jaxpref import data, equilibria, games, social
 
 matplotlib.use("Agg")
@@ -34,13 +35,9 @@ MARGIN_RULES = (
 )
 
 
-def _names(text: str) -> list[str]:
-  return [w.strip() for w in str(text).replace("+", ",").split(",") if w.strip()]
-
-
 def validate(config: ml_collections.ConfigDict) -> None:
   """Raises ``ValueError`` on an unknown or empty dataset list."""
-  names = _names(config.datasets)
+  names = common.names(config.datasets)
   if not names:
     raise ValueError("datasets is empty; choose from " + ", ".join(DATASETS) + ".")
   for name in names:
@@ -213,7 +210,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Runs every rule on the configured electorates; returns the results (printed and plotted)."""
   validate(config)
   results: dict[str, Any] = {}
-  for name in _names(config.datasets):
+  for name in common.names(config.datasets):
     if name == "llmfao":
       results[name] = _llmfao(config.data.llmfao or None, config.top_k)
     elif name == "gpt4":

@@ -5,9 +5,9 @@ With optimizer ``tx`` (state :math:`s_t`) and loss :math:`L`, one step is
 .. math:: g_t = \nabla_\theta L(\theta_t), \quad (u_t, s_{t+1}) = \mathrm{tx.update}(g_t, s_t,
    \theta_t), \quad \theta_{t+1} = \theta_t + u_t.
 
-Hyperparameters that are traced (a swept learning rate) enter through the optimizer, e.g.
-``optax.inject_hyperparams(optax.adam)(learning_rate=lr)``, whose state does not depend on the
-value, so one compiled program serves every point of a sweep.
+A traced hyperparameter (a swept learning rate) enters through the optimizer, e.g.
+``optax.adam(lr)`` built inside the traced step: Adam's state does not depend on ``lr``, so one
+compiled program serves every point of a sweep.
 """
 
 from collections.abc import Callable

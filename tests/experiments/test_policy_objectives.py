@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from configs import policy_objectives as config_lib
-from experiments import policy_objectives, train_lib
+from experiments import common, policy_objectives, train_lib
 from jaxpref import losses, training
 from tests.experiments import _overrides
 from tests.experiments.test_train import _cli
@@ -37,7 +37,7 @@ def _small(**overrides):
 
 def _sweep(config, workdir, **kwargs):
   """One loss's run_sweep, as the experiment runs it."""
-  name = policy_objectives._names(config.losses)[0]
+  name = common.names(config.losses)[0]
   objective = losses.get_objective(name)
   one = policy_objectives.loss_config(config, objective)
   hp = train_lib.config_hparams(config, policy_objectives.FIELDS, policy_objectives.Hyper)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from configs import preference_models as config_lib
-from experiments import preference_models, train_lib
+from experiments import preference_datasets, preference_models, train_lib
 from jaxpref import training
 
 ITEMS = ("ant", "bee", "cat", "dog", "eel")
@@ -108,7 +108,7 @@ def test_resume_equals_an_uninterrupted_run(tmp_path):
   path = _write_csv(tmp_path / "mine.csv")
   config = _config(path)
   sweep = preference_models.validate(config)
-  loaded = preference_models.load_datasets(config)["csv"]
+  loaded = preference_datasets.load_datasets(config)["csv"]
   options = train_lib.run_options(config)
 
   def run(workdir, **kw):
@@ -128,12 +128,12 @@ import json, sys
 import jax
 jax.config.update("jax_enable_x64", True)
 from tests.experiments import test_preference_models as t
-from experiments import preference_models, train_lib
+from experiments import preference_datasets, preference_models, train_lib
 from jaxpref import training
 import pathlib
 config = t._config(pathlib.Path(sys.argv[1]), **{"vmap.seeds": 3})
 sweep = preference_models.validate(config)
-loaded = preference_models.load_datasets(config)["csv"]
+loaded = preference_datasets.load_datasets(config)["csv"]
 out = {}
 for backend, devices in (("none", 1), ("jit", 8), ("shard_map", 8)):
   config.mesh.backend, config.mesh.devices = backend, devices
