@@ -46,7 +46,7 @@ import numpy as np
 import scipy.linalg
 import scipy.optimize
 
-from jaxpref.games import validate_preference_matrix
+from jaxpref.games import check_preference_shape, validate_preference_matrix
 from jaxpref.types import Array, ArrayLike, HostArray
 
 _RANK_RTOL = 1e-11
@@ -203,10 +203,11 @@ def _solve_one(P: HostArray, tol: float) -> HostArray:
   x /= x.sum()
   if not np.all(np.isfinite(x)):
     raise RuntimeError("maximal_lottery: the refinement produced non-finite values.")
-  gap = _duality_gap(P, x)
+  game = 0.5 + A  # P's antisymmetric part: P itself up to rounding (float32 data: ~1e-8).
+  gap = _duality_gap(game, x)
   if gap > tol:
     # Fall back on the LP's own equilibrium before giving up.
-    gap_lp = _duality_gap(P, x_lp)
+    gap_lp = _duality_gap(game, x_lp)
     if gap_lp > tol:
       raise RuntimeError(
         f"maximal_lottery: certified duality gap {min(gap, gap_lp):.3g} exceeds tol={tol:g}."
@@ -239,7 +240,9 @@ def maximal_lottery(P: ArrayLike, *, tol: float = 1e-9, atol: float = 1e-6) -> H
   Runs on the host (HiGHS via SciPy) and loops over the leading axes. Called with concrete arrays it
   returns a float64 ``numpy`` array. Called on a tracer (inside ``jit`` or ``vmap``) it runs through
   ``jax.pure_callback`` and returns an array of ``P``'s dtype; enable ``jax_enable_x64`` to keep the
-  certified precision there.
+  certified precision there. Under tracing a wrong shape still raises ``ValueError``, but a game
+  that fails validation or certification cannot raise: its row is NaN (nothing is printed). The
+  certificate is the duality gap in ``(P - P^T)/2 + 1/2``, which is ``P`` up to rounding.
 
   Args:
     P: ``[..., n, n]`` preference matrices (validated with ``validate_preference_matrix``).
@@ -270,8 +273,18 @@ def maximal_lottery(P: ArrayLike, *, tol: float = 1e-9, atol: float = 1e-6) -> H
   if isinstance(P, jax.core.Tracer):
     result = jax.ShapeDtypeStruct(P.shape[:-1], P.dtype)
 
+    check_preference_shape(P.shape, P.dtype)  # Static: a plain ValueError at trace time.
+
+    def one(g):  # An exception in a callback is printed by the runtime: NaN marks the game.
+      try:
+        return _solve_batch(g, tol, atol)
+      except (ValueError, RuntimeError, np.linalg.LinAlgError):
+        return np.full(g.shape[:-1], np.nan)
+
     def host(p):
-      return _solve_batch(np.asarray(p), tol, atol).astype(p.dtype)
+      p = np.asarray(p)
+      flat = p.reshape(-1, *p.shape[-2:])
+      return np.stack([one(g) for g in flat]).reshape(p.shape[:-1]).astype(p.dtype)
 
     return jax.pure_callback(host, result, P, vmap_method="broadcast_all")
   return _solve_batch(np.asarray(P), tol, atol)

@@ -36,7 +36,7 @@ import numpy as np
 from jaxpref.equilibria._base import Operator, Solver, average_value, matrix_operator
 from jaxpref.equilibria._projected_extragradient import projected_extragradient
 from jaxpref.equilibria._tiling import auto_tile, run_tiled
-from jaxpref.games import validate_preference_matrix
+from jaxpref.games import check_preference_shape, is_preference_matrix, validate_preference_matrix
 from jaxpref.metrics import duality_gap, regularized_duality_gap
 from jaxpref.types import Array, ArrayLike, PRNGKey
 
@@ -215,6 +215,7 @@ def _combine(dynamic: list[Any], static: tuple[Any, ...]) -> Any:
 
 def _check_inputs(P: ArrayLike, init: ArrayLike | None, ref_policy: ArrayLike | None) -> None:
   if isinstance(P, jax.core.Tracer):
+    check_preference_shape(P.shape, P.dtype)  # Values are checked in the graph (solve).
     return
   validate_preference_matrix(P)
   n = np.shape(P)[-1]
@@ -311,8 +312,9 @@ def solve(
     A :class:`SolveResult`.
 
   Raises:
-    ValueError: ``P`` is not a batch of preference matrices, or bad ``init`` / ``ref_policy`` /
-      options.
+    ValueError: ``P`` is not a batch of preference matrices (under ``jit`` only its shape is
+      checked here: a traced matrix that fails the value checks gets ``converged=False`` and a NaN
+      gap), or bad ``init`` / ``ref_policy`` / options.
 
   Examples:
     >>> import jax.numpy as jnp
@@ -383,6 +385,11 @@ def solve(
     op_static=op_static,
     options=options,
   )
+  if isinstance(P, jax.core.Tracer):  # Not validated on the host: no certificate for a non-game.
+    valid = is_preference_matrix(flat_P)
+    result = result._replace(
+      gap=jnp.where(valid, result.gap, jnp.nan), converged=result.converged & valid
+    )
   unflat = lambda a: a.reshape(batch_shape + a.shape[1:])  # noqa: E731
   history = result.history._replace(
     last=unflat(result.history.last),

@@ -16,16 +16,22 @@ from jaxpref.games._constructors import (
   uniform_random_game,
   weighted_three_cycle_game,
 )
-from jaxpref.games._validation import validate_preference_matrix
+from jaxpref.games._validation import (
+  check_preference_shape,
+  is_preference_matrix,
+  validate_preference_matrix,
+)
 
 __all__ = [
   "CanonicalGame",
   "bradley_terry_game",
   "canonical_games",
+  "check_preference_shape",
   "comparison_counts",
   "contextual_bandit",
   "cyclic_game",
   "game_from_comparisons",
+  "is_preference_matrix",
   "majority_of_raters",
   "perturbed_rps_game",
   "three_types_game",

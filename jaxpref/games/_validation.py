@@ -1,18 +1,79 @@
 """Validation of preference matrices.
 
 A preference matrix ``P[..., n, n]`` holds ``P[i, j] = Prob(i beats j)``; it must be finite, lie in
-``[0, 1]`` and satisfy ``P + P^T = 1`` (so the diagonal is 1/2). Validation runs on the host: it
-needs concrete values, so call it before ``jit``, on the data you are about to hand to a solver.
+``[0, 1]`` and satisfy ``P + P^T = 1`` (so the diagonal is 1/2). :func:`validate_preference_matrix`
+runs on the host and raises a message naming the first bad entry: call it before ``jit``, on the
+data you are about to hand to a solver. Inside ``jit`` the shape is still checked
+(:func:`check_preference_shape`) and :func:`is_preference_matrix` gives a traced flag per matrix,
+which ``solve`` and the metrics use to return ``converged=False`` / NaN instead of a number.
 """
 
+import math
+from typing import Any
+
 import jax
+import jax.numpy as jnp
 import numpy as np
 
-from jaxpref.types import ArrayLike, HostArray
+from jaxpref.types import Array, ArrayLike, HostArray
 
 
 def _index(idx: tuple[int, ...]) -> str:
   return "P[" + ", ".join(str(int(i)) for i in idx) + "]"
+
+
+def check_preference_shape(shape: tuple[int, ...], dtype: Any) -> None:
+  """Raises ``ValueError`` unless ``shape``/``dtype`` can hold ``[..., n, n]`` probabilities.
+
+  Static (shapes and dtypes are known under ``jit``): conditions 1 and 2 of
+  :func:`validate_preference_matrix`, and a non-empty batch.
+  """
+  shape = tuple(shape)
+  if np.dtype(dtype) == bool or not (
+    np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.integer)
+  ):
+    raise ValueError(f"P must be a real array of probabilities; got dtype {np.dtype(dtype)}.")
+  if len(shape) < 2:
+    raise ValueError(f"P must have shape [..., n, n] (at least 2 axes); got shape {shape}.")
+  if shape[-1] != shape[-2]:
+    raise ValueError(f"P must be square in its last two axes; got shape {shape}.")
+  if shape[-1] < 2:
+    raise ValueError(
+      f"A preference game needs at least 2 items; got n = {shape[-1]} (shape {shape})."
+    )
+  if math.prod(shape) == 0:
+    raise ValueError(f"P is empty (shape {shape}).")
+
+
+def is_preference_matrix(P: ArrayLike, *, atol: float = 1e-6) -> Array:
+  """``[...]`` whether each matrix of ``P`` is a preference matrix; traceable (``jit``, ``vmap``).
+
+  The value conditions 3-5 of :func:`validate_preference_matrix` (finite, in [0, 1] and
+  ``P + P^T = 1`` up to ``atol``) as a boolean per matrix; the shape is checked statically.
+
+  Args:
+    P: ``[..., n, n]`` array.
+    atol: absolute tolerance on the range and antisymmetry conditions.
+
+  Returns:
+    ``[...]`` booleans.
+
+  Raises:
+    ValueError: on a shape or dtype that cannot hold preference matrices.
+
+  Examples:
+    >>> import jax, jax.numpy as jnp
+    >>> P = jnp.array([[[0.5, 0.7], [0.3, 0.5]], [[0.5, 0.7], [0.7, 0.5]]])
+    >>> jax.jit(is_preference_matrix)(P).tolist()
+    [True, False]
+  """
+  P = jnp.asarray(P)
+  check_preference_shape(P.shape, P.dtype)
+  P = P.astype(jnp.result_type(float)) if not jnp.issubdtype(P.dtype, jnp.floating) else P
+  finite = jnp.all(jnp.isfinite(P), axis=(-2, -1))
+  in_range = jnp.all(jnp.abs(P - 0.5) <= 0.5 + atol, axis=(-2, -1))
+  antisymmetric = jnp.all(jnp.abs(P + jnp.swapaxes(P, -1, -2) - 1) <= atol, axis=(-2, -1))
+  return finite & in_range & antisymmetric
 
 
 def validate_preference_matrix(P: ArrayLike, *, atol: float = 1e-6) -> HostArray:
@@ -60,19 +121,7 @@ def validate_preference_matrix(P: ArrayLike, *, atol: float = 1e-6) -> HostArray
       "validate the matrix before tracing."
     )
   P = np.asarray(P)
-  if P.dtype == bool or not (
-    np.issubdtype(P.dtype, np.floating) or np.issubdtype(P.dtype, np.integer)
-  ):
-    raise ValueError(f"P must be a real array of probabilities; got dtype {P.dtype}.")
-  if P.ndim < 2:
-    raise ValueError(f"P must have shape [..., n, n] (at least 2 axes); got shape {P.shape}.")
-  if P.shape[-1] != P.shape[-2]:
-    raise ValueError(f"P must be square in its last two axes; got shape {P.shape}.")
-  n = P.shape[-1]
-  if n < 2:
-    raise ValueError(f"A preference game needs at least 2 items; got n = {n} (shape {P.shape}).")
-  if P.size == 0:
-    raise ValueError(f"P is empty (shape {P.shape}).")
+  check_preference_shape(P.shape, P.dtype)
   bad = ~np.isfinite(P)
   if bad.any():
     idx = tuple(np.argwhere(bad)[0])

@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import logsumexp
 
+from jaxpref.games import is_preference_matrix
 from jaxpref.metrics._checks import check_game_and_policies
 from jaxpref.metrics._divergences import kl_divergence
 from jaxpref.types import Array, ArrayLike
@@ -32,6 +33,13 @@ def _row_col(P: Array, x: Array, assume_valid: bool) -> tuple[Array, Array]:
     return row, jnp.sum(x, axis=-1, keepdims=True) - row
   col = jnp.einsum("...i,...ij->...j", x, P, precision=jax.lax.Precision.HIGHEST)
   return row, col
+
+
+def _unless_invalid(P: Array, gap: Array, assume_valid: bool) -> Array:
+  """NaN where ``P`` is not a preference matrix (checked in the graph, so also under ``jit``)."""
+  if assume_valid:
+    return gap
+  return jnp.where(is_preference_matrix(P), gap, jnp.nan)
 
 
 def duality_gap(P: ArrayLike, x: ArrayLike, *, assume_valid: bool = False) -> Array:
@@ -49,10 +57,11 @@ def duality_gap(P: ArrayLike, x: ArrayLike, *, assume_valid: bool = False) -> Ar
     P: ``[..., n, n]`` preference matrices.
     x: ``[..., n]`` policies on the simplex.
     assume_valid: ``P + P^T = 1`` is known (e.g. validated): one matrix-vector product instead
-      of two, the column term taken as ``sum(x) - P x``.
+      of two, the column term taken as ``sum(x) - P x``, and no check. Otherwise a matrix that is
+      not a preference matrix (``games.is_preference_matrix``) gets a NaN gap.
 
   Returns:
-    ``[...]`` duality gaps, in ``[0, 1]`` for valid inputs.
+    ``[...]`` duality gaps, in ``[0, 1]`` for valid inputs, NaN for invalid ones.
 
   References:
     Munos et al., Nash Learning from Human Feedback, ICML 2024, https://arxiv.org/abs/2312.00886;
@@ -66,7 +75,7 @@ def duality_gap(P: ArrayLike, x: ArrayLike, *, assume_valid: bool = False) -> Ar
   """
   P, x = check_game_and_policies("duality_gap", P, x)
   row, col = _row_col(P, x, assume_valid)  # (P x)_i: item i against x; (x^T P)_j: x against j
-  return jnp.max(row, axis=-1) - jnp.min(col, axis=-1)
+  return _unless_invalid(P, jnp.max(row, axis=-1) - jnp.min(col, axis=-1), assume_valid)
 
 
 def exploitability(P: ArrayLike, x: ArrayLike) -> Array:
@@ -131,7 +140,8 @@ def regularized_duality_gap(
     kl_coef: ``[...]`` KL coefficient :math:`\beta > 0` (NLHF's :math:`\tau`).
     ref_policy: ``[..., n]`` reference policy :math:`\rho` (:math:`\pi_{\mathrm{ref}}`); uniform
       when ``None``.
-    assume_valid: ``P + P^T = 1`` is known: one matrix-vector product instead of two.
+    assume_valid: ``P + P^T = 1`` is known: one matrix-vector product instead of two, and no
+      check (otherwise NaN for a matrix that is not a preference matrix).
 
   Returns:
     ``[...]`` regularized duality gaps (twice :func:`regularized_exploitability`).
@@ -154,7 +164,8 @@ def regularized_duality_gap(
   b = beta[..., None]
   best_vs_x = beta * logsumexp(log_rho + row / b, axis=-1)
   x_vs_worst = -beta * logsumexp(log_rho - col / b, axis=-1)
-  return best_vs_x - x_vs_worst + 2.0 * beta * kl_divergence(x, jnp.exp(log_rho))
+  gap = best_vs_x - x_vs_worst + 2.0 * beta * kl_divergence(x, jnp.exp(log_rho))
+  return _unless_invalid(P, gap, assume_valid)
 
 
 def regularized_exploitability(

@@ -155,3 +155,16 @@ def test_batched_shapes_and_pure_callback_under_jit_and_vmap():
 def test_bad_input(P, message):
   with pytest.raises(ValueError, match=message):
     maximal_lottery(P)
+
+
+def test_under_jit_the_answer_or_nan_and_nothing_printed(capfd):
+  good = np.array([[0.5, 0.9, 0.2], [0.1, 0.5, 0.7], [0.8, 0.3, 0.5]])
+  bad = good.copy()
+  bad[1, 0] = 0.3
+  f32 = jnp.asarray(np.stack([good, bad]), jnp.float32)
+  out = np.asarray(jax.jit(maximal_lottery)(f32))
+  np.testing.assert_allclose(out[0], maximal_lottery(good), atol=1e-6)  # float32 data certifies
+  assert np.isnan(out[1]).all()  # the invalid game only: NaN, not an exception
+  with pytest.raises(ValueError, match="square"):
+    jax.jit(maximal_lottery)(jnp.full((3, 4), 0.5))
+  assert capfd.readouterr().err == ""

@@ -155,6 +155,23 @@ def test_solve_under_jit():
   np.testing.assert_allclose(out, eq.solve(P, tol=1e-8).policy, atol=1e-12)
 
 
+def test_solve_under_jit_never_certifies_a_matrix_that_is_not_a_game(capfd):
+  good = np.array([[0.5, 0.9, 0.2], [0.1, 0.5, 0.7], [0.8, 0.3, 0.5]])
+  bad = good.copy()
+  bad[1, 0] = 0.3  # P + P^T != 1
+  nan = good.copy()
+  nan[0, 2] = np.nan
+  run = jax.jit(lambda p: eq.solve(p, tol=1e-6, max_steps=200))
+  out = run(jnp.asarray(np.stack([good, bad, nan])))
+  assert out.converged.tolist() == [True, False, False]
+  assert np.isfinite(out.gap[0]) and np.isnan(out.gap[1]) and np.isnan(out.gap[2])
+  with pytest.raises(ValueError, match="square"):
+    run(jnp.full((3, 4), 0.5))
+  with pytest.raises(ValueError, match="at least 2 items"):
+    run(jnp.full((1, 1), 0.5))
+  assert capfd.readouterr().err == ""
+
+
 def test_sampled_operator_through_solve_is_certified_exactly():
   P = np.array([[0.5, 0.9, 0.3], [0.1, 0.5, 0.8], [0.7, 0.2, 0.5]])
   result = eq.solve(

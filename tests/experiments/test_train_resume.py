@@ -7,6 +7,8 @@ differ and leave the checkpoints as they were.
 
 import json
 
+import pytest
+
 from configs import lm_online as lm_online_config
 from configs import nash_sweep as nash_sweep_config
 from experiments import train_lib
@@ -87,6 +89,8 @@ def test_nash_sweep_workdir_of_another_config_is_refused_and_the_same_config_res
   assert again["final"] == first["final"]
 
 
+# Three lm_online runs (about 100 s on 2 cores); nash_sweep's twin above runs by default.
+@pytest.mark.slow
 def test_lm_online_workdir_of_another_config_is_refused_and_the_same_config_resumes(
   tmp_path, capsys
 ):

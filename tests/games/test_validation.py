@@ -68,3 +68,18 @@ def test_atol_controls_antisymmetry():
 def test_tracer_is_rejected():
   with pytest.raises(TypeError, match="inside jit"):
     jax.jit(validate_preference_matrix)(jnp.asarray(GOOD))
+
+
+def test_is_preference_matrix_is_traceable_and_checks_shapes_statically():
+  import jax
+  import jax.numpy as jnp
+
+  from jaxpref.games import is_preference_matrix
+
+  good = jnp.array([[0.5, 0.7], [0.3, 0.5]])
+  batch = jnp.stack([good, good.at[0, 0].set(0.6), good.at[0, 1].set(jnp.nan), good + 0.6])
+  assert jax.jit(is_preference_matrix)(batch).tolist() == [True, False, False, False]
+  assert bool(is_preference_matrix(good.astype(jnp.float32) + 1e-7))  # within atol
+  for shape, message in (((3,), "at least 2 axes"), ((2, 3), "square"), ((1, 1), "2 items")):
+    with pytest.raises(ValueError, match=message):
+      jax.jit(is_preference_matrix)(jnp.full(shape, 0.5))

@@ -156,3 +156,17 @@ def test_assume_valid_uses_one_product_and_agrees_on_valid_games():
     regularized_duality_gap(P, x, kl_coef=0.1),
     atol=1e-14,
   )
+
+
+def test_gaps_of_a_matrix_that_is_not_a_game_are_nan_also_under_jit():
+  from jaxpref.metrics import duality_gap, regularized_duality_gap
+
+  good = jnp.array([[0.5, 0.9, 0.2], [0.1, 0.5, 0.7], [0.8, 0.3, 0.5]])
+  P = jnp.stack([good, good.at[1, 0].set(0.3), good.at[0, 1].set(jnp.inf)])
+  x = jnp.ones((3, 3)) / 3
+  for fn in (duality_gap, lambda p, y: regularized_duality_gap(p, y, kl_coef=0.1)):
+    for f in (fn, jax.jit(fn)):
+      gaps = np.asarray(f(P, x))
+      assert np.isfinite(gaps[0]) and np.isnan(gaps[1:]).all()
+  # assume_valid skips the check (the caller vouches for P).
+  assert np.isfinite(np.asarray(duality_gap(P[1], x[1], assume_valid=True)))
