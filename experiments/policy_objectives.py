@@ -61,12 +61,18 @@ def parse_combination(text: str) -> dict[str, float]:
 
 def load_custom_loss(spec: str):
   """Imports ``function`` from ``file.py:function``; raises ``ValueError`` naming the problem."""
-  path, _, name = spec.rpartition(":")
-  if not path or not os.path.isfile(path):
-    raise ValueError(f"custom_loss must be 'file.py:function'; no file at {path!r}.")
+  path, sep, name = spec.rpartition(":")
+  if not sep or not name:
+    raise ValueError(f"custom_loss must be 'file.py:function'; got {spec!r}.")
+  if not os.path.isfile(path):
+    raise ValueError(f"custom_loss {spec!r}: no file at {path!r}.")
   module_spec = importlib.util.spec_from_file_location("_jaxpref_custom_loss", path)
   module = importlib.util.module_from_spec(module_spec)
-  module_spec.loader.exec_module(module)
+  try:
+    module_spec.loader.exec_module(module)
+  except Exception as e:  # A user's file may fail in any way: say where and how.
+    where = f" (line {e.lineno})" if isinstance(e, SyntaxError) else ""
+    raise ValueError(f"custom_loss: importing {path}{where} failed: {type(e).__name__}: {e}") from e
   if not callable(getattr(module, name, None)):
     raise ValueError(f"custom_loss: {path} has no function {name!r}.")
   return getattr(module, name)

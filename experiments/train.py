@@ -13,12 +13,17 @@ Several processes (hosts, or local processes for testing) form one JAX runtime w
 Open MPI). Every process runs the same command; process 0 writes logs and results.
 
 The library prints nothing; this entry point prints ``jaxpref.training``'s progress lines and
-resume message to stdout (they are also logged). A workdir whose checkpoint belongs to another
-config, or whose checkpoints are all unreadable, is refused with an error naming the reason.
+resume message to stdout (they are also logged). A bad config, bad data (a missing file or
+column, a custom loss that fails) or a workdir whose checkpoint belongs to another config, or
+whose checkpoints are all unreadable, ends with one line ``error: <what and how to fix it>`` and
+exit code 2, before anything is written; ``--verbose`` (or ``JAXPREF_VERBOSE=1``) adds the
+traceback.
 """
 
 import ast
+import os
 import sys
+import traceback
 from typing import Any
 
 import jax
@@ -43,6 +48,9 @@ _PROCESS_ID = flags.DEFINE_integer(
 )
 _DISTRIBUTED = flags.DEFINE_bool(
   "distributed", False, "Call jax.distributed.initialize() with cluster auto-detection."
+)
+_VERBOSE = flags.DEFINE_bool(
+  "verbose", False, "Show the traceback of an error (or set JAXPREF_VERBOSE=1)."
 )
 flags.mark_flags_as_required(["config", "workdir"])
 
@@ -188,15 +196,23 @@ def main(argv: list[str]) -> None:
   try:
     _apply_axes(_CONFIG.value, _AXES)
     train_lib.validate_config(_CONFIG.value)
-  except ValueError as e:
-    print(f"error: {e}", file=sys.stderr)
-    sys.exit(2)
-  try:
     with training.progress_hook(_print_line):
       train_lib.train_and_evaluate(_CONFIG.value, _WORKDIR.value, validated=True)
-  except (training.IncompatibleCheckpointError, training.CheckpointError) as e:
-    print(f"error: {e}", file=sys.stderr)
-    sys.exit(1)
+  except USER_ERRORS as e:
+    fail(e)
+
+
+# The documented errors of a bad config, bad data or a refused workdir; anything else is a bug and
+# keeps its traceback. (IncompatibleCheckpointError is a ValueError.)
+USER_ERRORS = (ValueError, FileNotFoundError, training.CheckpointError)
+
+
+def fail(error: BaseException) -> None:
+  """Prints ``error: <message>`` on one line (the traceback too with --verbose) and exits 2."""
+  if _VERBOSE.value or os.environ.get("JAXPREF_VERBOSE"):
+    traceback.print_exception(error)
+  print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
+  sys.exit(2)
 
 
 if __name__ == "__main__":

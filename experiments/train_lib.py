@@ -83,7 +83,8 @@ def train_and_evaluate(
 
   Args:
     config: the experiment config (``configs/<name>.py``).
-    workdir: output directory, created if needed; ``config.json`` is written there first.
+    workdir: output directory, created if needed; ``config.json`` is written there first (or,
+      when the workdir already has one, after the run: a refused resumption changes nothing).
       Experiments without a ``vmap`` section get ``metrics.jsonl`` (the config at step 0, then
       every numeric result) and TensorBoard files there too; sweeps log through ``run_sweep``.
     validated: the caller has already run :func:`validate_config` on ``config`` (the CLI does, to
@@ -111,8 +112,12 @@ def _run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   name = config.experiment
   os.makedirs(workdir, exist_ok=True)
   writes = jax.process_index() == 0
-  if writes:
-    with open(os.path.join(workdir, "config.json"), "w") as f:
+  config_path = os.path.join(workdir, "config.json")
+  # A workdir's config.json describes its checkpoints: an existing one is replaced only after the
+  # run has been accepted (a refused run leaves the workdir as it was).
+  deferred = os.path.exists(config_path)
+  if writes and not deferred:
+    with open(config_path, "w") as f:
       f.write(config.to_json(indent=2))
   logging.info(
     "experiment %s, process %d/%d, devices %s",
@@ -130,6 +135,9 @@ def _run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
       results = EXPERIMENTS[name].run(config, workdir)
       writer.write_scalars(1, _numeric_leaves(results))
   if writes:
+    if deferred:
+      with open(config_path, "w") as f:
+        f.write(config.to_json(indent=2))
     with open(os.path.join(workdir, "results.json"), "w") as f:
       json.dump(results, f, indent=2)
   return results

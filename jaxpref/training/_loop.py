@@ -270,10 +270,18 @@ def run_sweep(
       )
       # Closed however the loop ends (an error, Ctrl-C): pending saves finish, so a rerun resumes.
       stack.callback(ckpt.close)
+    restored = _restore(ckpt, abstract, mapper, run_meta, workdir)
+    # Opened only once the workdir is accepted: a refused run leaves it as it was.
     writer = stack.enter_context(MetricWriter(workdir, tensorboard=bool(tensorboard)))
-    step, carry, resumed_from = _init_or_restore(
-      ckpt, abstract, mapper, run_meta, workdir, init_fn, points, writer, sweep, name
-    )
+    if restored is None:
+      writer.reset()
+      step, carry, resumed_from = 0, init_fn(points), None
+      writer.write_hparams(run_meta["provenance"] or {}, sweep)
+    else:
+      step, carry, _ = restored
+      writer.truncate_after(step)
+      report(f"[{name}] resumed from checkpoint step {step} in {workdir}")
+      carry, resumed_from = mapper.from_canonical(carry), step
     hooks = _Hooks(
       name=name,
       writer=writer,
@@ -309,41 +317,34 @@ def run_sweep(
   )
 
 
-def _init_or_restore(
-  ckpt, abstract, mapper, run_meta, workdir, init_fn, points, writer, sweep, name
-):
-  """A fresh carry, or the latest good checkpoint of the same run."""
-  restored = None
-  if ckpt is not None:
-    abstract = jax.tree.map(
-      lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=mapper.canonical_sharding()),
-      abstract,
-    )
+def _restore(ckpt, abstract, mapper, run_meta, workdir):
+  """``(step, carry, meta)`` of the latest good checkpoint of the same run, or ``None``.
 
-    def check(meta: dict[str, Any]) -> None:
-      saved = {k: meta.get(k) for k in run_meta}
-      diff = _provenance_diff(saved, run_meta)
-      if diff:
-        raise IncompatibleCheckpointError(
-          f"{workdir} holds a checkpoint of a different run ({'; '.join(diff)}); "
-          "use a new workdir or restore the settings."
-        )
-      if meta["padded_points"] != mapper.padded:
-        raise IncompatibleCheckpointError(
-          f"The checkpoint in {workdir} has {meta['padded_points']} padded points but this mesh "
-          f"pads to {mapper.padded}; resume with the same number of devices."
-        )
+  Raises:
+    IncompatibleCheckpointError: the checkpoint belongs to another run or mesh padding.
+  """
+  if ckpt is None:
+    return None
+  abstract = jax.tree.map(
+    lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=mapper.canonical_sharding()),
+    abstract,
+  )
 
-    restored = ckpt.restore(abstract, check=check)
-  if restored is None:
-    writer.reset()
-    carry = init_fn(points)
-    writer.write_hparams(run_meta["provenance"] or {}, sweep)
-    return 0, carry, None
-  step, carry, _ = restored
-  writer.truncate_after(step)
-  report(f"[{name}] resumed from checkpoint step {step} in {workdir}")
-  return step, mapper.from_canonical(carry), step
+  def check(meta: dict[str, Any]) -> None:
+    saved = {k: meta.get(k) for k in run_meta}
+    diff = _provenance_diff(saved, run_meta)
+    if diff:
+      raise IncompatibleCheckpointError(
+        f"{workdir} holds a checkpoint of a different run ({'; '.join(diff)}); "
+        "use a new workdir or restore the settings."
+      )
+    if meta["padded_points"] != mapper.padded:
+      raise IncompatibleCheckpointError(
+        f"The checkpoint in {workdir} has {meta['padded_points']} padded points but this mesh "
+        f"pads to {mapper.padded}; resume with the same number of devices."
+      )
+
+  return ckpt.restore(abstract, check=check)
 
 
 def _run_chunks(chunk_fn, carry, points, mapper, sweep, log_steps, step, hooks, stop_after):

@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -188,3 +189,28 @@ def test_axis_flags_add_vmapped_axes_the_config_does_not_declare():
   assert config.vmap.axes.learning_rate == (1e-3, 3e-3)
   with pytest.raises(train.ConfigError, match="tuple of numbers"):
     train.split_axis_flags(["--config.vmap.axes.learning_rate=(1e-3,"])
+
+
+def test_cli_errors_are_one_line_with_exit_code_2(tmp_path):
+  """A custom loss that does not import, named without its function: ``error:``, exit 2."""
+  broken = tmp_path / "broken.py"
+  broken.write_text("def my_loss(example, *, kl_coef)\n  return 0.0\n")
+  for spec, message in (
+    (f"{broken}:my_loss", r"importing .*broken\.py \(line 1\) failed: SyntaxError"),
+    (str(broken), r"custom_loss must be 'file\.py:function'; got"),
+  ):
+    workdir = tmp_path / "run"
+    proc = _cli(
+      "--config", "configs/policy_objectives.py", "--workdir", str(workdir),
+      f"--config.custom_loss={spec}", "--config.losses=online_dpo",
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and re.search(message, errors[0]), proc.stderr[-2000:]
+    assert not workdir.exists()  # failed before anything was written
+  verbose = _cli(
+    "--config", "configs/policy_objectives.py", "--workdir", str(tmp_path / "run"),
+    f"--config.custom_loss={broken}:my_loss", "--verbose",
+  )  # fmt: skip
+  assert verbose.returncode == 2 and "Traceback" in verbose.stderr

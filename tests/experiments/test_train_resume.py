@@ -58,14 +58,19 @@ def _files(workdir, names):
 
 
 def _refused(spec, workdir, overrides, extra, untouched):
-  """Runs the CLI on ``workdir`` with ``extra`` flags; returns its ``error:`` lines."""
-  before = _files(workdir, untouched)
+  """Runs the CLI on ``workdir`` with ``extra`` flags; returns its ``error:`` lines.
+
+  The files under ``untouched`` (top-level names) must be byte for byte the same afterwards, and
+  no top-level file may appear.
+  """
+  before, names = _files(workdir, untouched), sorted(workdir.iterdir())
   assert any(name.startswith("checkpoints/") for name in before)
   proc = _cli("--config", spec, "--workdir", str(workdir), *_flags(overrides), *extra)
-  assert proc.returncode == 1, proc.stderr[-3000:]
+  assert proc.returncode == 2, proc.stderr[-3000:]
   assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
   assert "no usable checkpoint" not in proc.stderr.lower()
   assert _files(workdir, untouched) == before
+  assert sorted(workdir.iterdir()) == names  # nothing new either
   return [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
 
 
@@ -75,7 +80,9 @@ def test_nash_sweep_workdir_of_another_config_is_refused_and_the_same_config_res
   assert first["resumed_from"] is None
 
   extra = ["--config.game.n=6", "--config.steps=30"]
-  errors = _refused(NASH_SPEC, tmp_path, NASH_FLAGS, extra, ("checkpoints", "metrics.jsonl"))
+  everything = {p.relative_to(tmp_path).parts[0] for p in tmp_path.iterdir()}
+  assert {"checkpoints", "metrics.jsonl", "config.json", "results.json"} <= everything
+  errors = _refused(NASH_SPEC, tmp_path, NASH_FLAGS, extra, everything)  # byte for byte
   assert len(errors) == 1, errors
   assert "holds a checkpoint of a different run" in errors[0]
   assert "game.n: checkpoint 5, now 6" in errors[0]
