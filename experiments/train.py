@@ -21,6 +21,7 @@ traceback.
 """
 
 import ast
+import logging as std_logging
 import os
 import sys
 import traceback
@@ -50,7 +51,7 @@ _DISTRIBUTED = flags.DEFINE_bool(
   "distributed", False, "Call jax.distributed.initialize() with cluster auto-detection."
 )
 _VERBOSE = flags.DEFINE_bool(
-  "verbose", False, "Show the traceback of an error (or set JAXPREF_VERBOSE=1)."
+  "verbose", False, "Show tracebacks and other libraries' INFO logs (or set JAXPREF_VERBOSE=1)."
 )
 flags.mark_flags_as_required(["config", "workdir"])
 
@@ -187,10 +188,25 @@ def _print_line(line: str) -> None:
   print(line, flush=True)
 
 
+class _OwnInfoOnly(std_logging.Filter):
+  """Passes warnings and errors, and INFO only from jaxpref, the experiments and the configs.
+
+  Orbax logs every save and restore step at INFO (about 150 lines for a short sweep); JAX logs
+  its backend probing. ``--verbose`` shows them.
+  """
+
+  _OURS = tuple(os.sep + name + os.sep for name in ("jaxpref", "experiments", "configs"))
+
+  def filter(self, record: std_logging.LogRecord) -> bool:
+    return record.levelno >= std_logging.WARNING or any(p in record.pathname for p in self._OURS)
+
+
 def main(argv: list[str]) -> None:
   """Runs the experiment named by the config."""
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+  if not (_VERBOSE.value or os.environ.get("JAXPREF_VERBOSE")):
+    logging.get_absl_handler().addFilter(_OwnInfoOnly())
   _initialize_distributed()
   logging.info("workdir: %s", _WORKDIR.value)
   try:

@@ -185,9 +185,14 @@ class Checkpointer:
     problems = []
 
     def skip(step: int, error: Exception) -> None:
-      message = f"checkpoint step {step} in {self.directory} is unusable: {error}"
-      logging.warning("%s; trying the previous one.", message)
-      problems.append(message)
+      reason = _reason(error)
+      logging.warning(
+        "Checkpoint step %d in %s is unusable (%s); trying the previous one.",
+        step,
+        self.directory,
+        reason,
+      )
+      problems.append(f"step {step}: {reason}")
 
     for step in steps:
       try:
@@ -206,7 +211,9 @@ class Checkpointer:
       return step, state, meta
     if problems:
       raise CheckpointError(
-        "No usable checkpoint: " + "; ".join(problems) + ". Delete the directory to start afresh."
+        f"No usable checkpoint in {self.directory}; delete it to start afresh ("
+        + "; ".join(problems)
+        + ")."
       )
     return None
 
@@ -218,3 +225,19 @@ class Checkpointer:
     """Waits for pending saves and releases the manager."""
     self._manager.wait_until_finished()
     self._manager.close()
+
+
+def _reason(error: Exception) -> str:
+  """Why a checkpoint step could not be read, in one short line."""
+  text = " ".join(str(error).split())
+  lower = f"{type(error).__name__} {text}".lower()
+  if isinstance(error, FileNotFoundError) or "no such file" in lower or "not_found" in lower:
+    return "a file is missing"
+  if "structure" in lower or ("tree" in lower and "match" in lower):
+    return "its saved arrays do not match this run's state (a file is missing or was changed)"
+  if "data_loss" in lower or "corrupt" in lower or "checksum" in lower or "truncat" in lower:
+    return "its data files are corrupt or truncated"
+  if "json" in lower or "decode" in lower:
+    return "its metadata is not valid JSON (a truncated or changed file)"
+  first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+  return f"{type(error).__name__}: {first[:120]}" if first else type(error).__name__

@@ -69,6 +69,8 @@ def _refused(spec, workdir, overrides, extra, untouched):
   assert proc.returncode == 2, proc.stderr[-3000:]
   assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
   assert "no usable checkpoint" not in proc.stderr.lower()
+  # Other libraries' INFO (Orbax logs each restore step) is not shown without --verbose.
+  assert "orbax" not in proc.stderr.lower() and "checkpoint_manager.py" not in proc.stderr
   assert _files(workdir, untouched) == before
   assert sorted(workdir.iterdir()) == names  # nothing new either
   return [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
