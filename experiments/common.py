@@ -1,7 +1,10 @@
-"""Small helpers the experiments share: config name lists and result statistics."""
+"""Small helpers the experiments share: config name lists, result statistics, partial results."""
 
+import json
+import os
 from typing import Any
 
+import jax
 import numpy as np
 
 from jaxpref import training
@@ -17,3 +20,18 @@ def stats(values: Any) -> dict[str, Any]:
   values = np.asarray(values)
   s = training.summarize(values)
   return {"values": values.tolist(), "mean": s.mean.tolist(), "ci95": s.half_width.tolist()}
+
+
+def write_results(workdir: str, results: dict[str, Any]) -> None:
+  """Writes ``workdir/results.json`` atomically (process 0).
+
+  Experiments with several parts call it after each one, so a later failure keeps the finished
+  parts; the runner writes the complete results at the end.
+  """
+  if jax.process_index() != 0:
+    return
+  os.makedirs(workdir, exist_ok=True)
+  path = os.path.join(workdir, "results.json")
+  with open(path + ".tmp", "w") as f:
+    json.dump(results, f, indent=2)
+  os.replace(path + ".tmp", path)

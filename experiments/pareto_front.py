@@ -236,6 +236,7 @@ def run(
       out["judge_correlation"] = float(np.corrcoef(S[:, 0], S[:, 1])[0, 1])
       out["comparisons"] = part.info["counts"]
     results[name] = out
+    common.write_results(workdir, results)  # A later part's failure keeps this one.
     if jax.process_index() == 0:
       _report(name, out["metrics"], sweep)
       if config.plot:

@@ -244,6 +244,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         **{k: training.summarize(v, axis=-2).mean.tolist() for k, v in out.history.items()},
       },
     }
+    common.write_results(workdir, results)  # A later loss's failure keeps this one.
     if config.plot and jax.process_index() == 0:
       training.plot_sweep_curves(
         out.history,

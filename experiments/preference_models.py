@@ -21,9 +21,9 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from experiments import common, train_lib
 from experiments import preference_datasets as datasets
 from experiments import preference_models_report as report
-from experiments import train_lib
 from jaxpref import preference as pm
 from jaxpref import training
 from jaxpref.types import Array, PRNGKey
@@ -275,6 +275,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         result, models(config, d, Hyper(config.bt.l2, config.gpm.l2)), d, config.top_k
       ),
     }
+    common.write_results(workdir, results)  # A later dataset's failure keeps this one.
   if jax.process_index() == 0:
     print(table(results) + "\n" + report.table(results))
     if config.plot:
