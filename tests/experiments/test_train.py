@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from configs import nash_games
+from configs import nash_games, nash_sweep
 from experiments import train_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -32,6 +32,15 @@ def test_cli_default_config(tmp_path):
   assert (tmp_path / "config.json").exists()
   llmfao = results["llmfao"]
   assert llmfao["n"] == 59 and llmfao["duality_gap"] <= 1e-9
+  # configs/nash_games.py's docstring: a mixed lottery on 31 of the 59 models, led by these four.
+  assert llmfao["support"] == 31
+  lead = [(name, round(mass, 3)) for name, mass in llmfao["top"][:4]]
+  assert lead == [
+    ("Guanaco (65B)", 0.126),
+    ("Luminous Base Control", 0.087),
+    ("LLaMA-2-Chat (13B)", 0.083),
+    ("Platypus-2 Instruct (70B)", 0.081),
+  ]
   top_model = llmfao["top"][0][0]
   assert top_model in proc.stdout
   for name, r in results.items():
@@ -117,6 +126,24 @@ def test_nash_sweep_cli_writes_everything(tmp_path):
   assert "[mirror_prox] step 50/50 (100%)" in proc.stdout
   assert "kl_coef=0.1 step_size=2" in proc.stdout  # the summary table
   assert sorted(os.listdir(tmp_path / "checkpoints")) == ["25", "50"]
+
+
+def test_nash_sweep_default_config_gives_its_docstrings_numbers(tmp_path):
+  config = nash_sweep.get_config()
+  config.plot, config.checkpoint.every, config.log.tensorboard = False, 0, False
+  results = train_lib.train_and_evaluate(config, str(tmp_path))
+  final = {(r["point"], r["metric"]): r["mean"] for r in results["final"]}
+  steps = ("0.25", "0.5", "1", "2")
+  for step in steps:  # kl_coef 0.1: float32 round-off at every step size
+    assert abs(final[(f"kl_coef=0.1 step_size={step}", "regularized_gap")]) <= 3e-8
+  for step in steps[1:]:
+    assert abs(final[(f"kl_coef=0.01 step_size={step}", "regularized_gap")]) <= 5e-8
+  assert 1.5e-6 <= final[("kl_coef=0.01 step_size=0.25", "regularized_gap")] <= 3e-6
+  last = [final[(f"kl_coef=0 step_size={step}", "gap")] for step in steps]
+  average = [final[(f"kl_coef=0 step_size={step}", "gap_average")] for step in steps]
+  assert all(1e-2 <= g <= 8e-2 for g in last)  # the last iterate cycles
+  assert average == sorted(average, reverse=True)  # O(1/T) averages, faster with larger steps
+  assert abs(average[0] - 5.9e-3) <= 1e-4 and abs(average[-1] - 6.7e-4) <= 1e-5
 
 
 @pytest.mark.parametrize(
