@@ -23,6 +23,7 @@ traceback.
 import ast
 import logging as std_logging
 import os
+import pathlib
 import sys
 import traceback
 from typing import Any
@@ -216,6 +217,21 @@ def main(argv: list[str]) -> None:
       train_lib.train_and_evaluate(_CONFIG.value, _WORKDIR.value, validated=True)
   except USER_ERRORS as e:
     fail(e)
+  if jax.process_index() == 0:
+    print(written(_WORKDIR.value))
+
+
+def written(workdir: str) -> str:
+  """The closing line: where the results, plots and logs of the run are."""
+  root = pathlib.Path(workdir)
+  pngs = sorted(str(p.relative_to(root)) for p in root.rglob("*.png"))
+  logs = sorted(str(p.relative_to(root)) for p in root.rglob("metrics.jsonl"))
+  parts = [f"results {root / 'results.json'}"]
+  if pngs:
+    parts.append(f"plots {', '.join(pngs)}")
+  if logs:
+    parts.append(f"logs {', '.join(logs)} (+ TensorBoard files)")
+  return "Wrote " + "; ".join(parts) + "."
 
 
 # The documented errors of a bad config, bad data or a refused workdir; anything else is a bug and

@@ -125,6 +125,9 @@ def test_nash_sweep_cli_writes_everything(tmp_path):
     assert (tmp_path / name).exists(), name
   assert "[mirror_prox] step 50/50 (100%)" in proc.stdout
   assert "kl_coef=0.1 step_size=2" in proc.stdout  # the summary table
+  closing = proc.stdout.strip().splitlines()[-1]
+  assert closing.startswith("Wrote results ") and "convergence.png" in closing, closing
+  assert "metrics.jsonl" in closing
   assert sorted(os.listdir(tmp_path / "checkpoints")) == ["25", "50"]
 
 
