@@ -15,16 +15,13 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import matplotlib
 import ml_collections
 import numpy as np
 
 from experiments import train_lib
 from jaxpref import data, equilibria, games, training
+from jaxpref.training import _plots
 from jaxpref.types import Array, PRNGKey
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 
 # name -> factory of the solver from the (possibly traced) kl_coef.
 SOLVERS = {
@@ -115,15 +112,43 @@ def _folder(name: str) -> str:
   return "".join(c if c.isalnum() else "_" for c in name).strip("_")
 
 
+def _plot(
+  curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]],
+  tol: float,
+  sweep: training.Sweep,
+  path: str,
+) -> str:
+  """Worst-game gap against queries per game set; ``curves[set][solver] = (x, mean, half)``."""
+  with _plots.styled():
+    fig, axes = _plots.subplots(len(curves), cols=2, panel=(5.6, 4.0), extra_width=2.8)
+    for ax, (set_name, by_solver) in zip(axes, curves.items(), strict=True):
+      reached = []
+      for i, (label, (queries, mean, half)) in enumerate(by_solver.items()):
+        low, high = mean - half, mean + half
+        if _plots.draw_curve(ax, queries, mean, i, label=label, low=low, high=high, log=True):
+          reached.append(label.split(" [")[0])
+      ax.axhline(tol, color="k", lw=0.8, ls=":", label=f"tolerance {tol:g}")
+      ax.set(
+        title=set_name,
+        xlabel="operator queries (mean over seeds)",
+        ylabel="worst-game certified gap (win prob.)",
+      )
+      _plots.note_not_drawn(ax, reached)
+    _plots.legend_outside(fig, title="solver [certified gap]")
+    point = f"{sweep.labels()[0]} (first point): " if sweep.names else ""
+    fig.suptitle(f"{point}mean over {sweep.num_seeds} seed(s), band = 95% interval")
+    return _plots.save(fig, path)
+
+
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Runs every solver on every game set; returns final metrics over seeds (printed, plotted)."""
   sweep = train_lib.sweep_from_config(config, hyperparameters(config), FIELDS)
   options = train_lib.run_options(config)
   results: dict[str, Any] = {}
   sets = game_sets(config)
-  fig, axes = plt.subplots(1, len(sets), figsize=(6.5 * len(sets), 4.5), squeeze=False)
-  for ax, (set_name, P) in zip(axes[0], sets.items(), strict=True):
-    results[set_name] = {}
+  curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+  for set_name, P in sets.items():
+    results[set_name], curves[set_name] = {}, {}
     print(f"\n{set_name}: {P.shape[0]} game(s), n = {P.shape[-1]}, {sweep.num_seeds} seeds")
     print(f"  {'solver':26s} {'target':>8s} {'worst gap (mean ± 95%)':>24s} {'certified':>9s}")
     for name in SOLVERS:
@@ -154,20 +179,12 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
       )
       summary = training.summarize(result.history["worst_gap"], axis=-2)  # [*axes, logs]
       # The curves of the first hyperparameter point.
-      queries = np.mean(result.history["queries"], axis=-2).reshape(-1, len(result.log_steps))[0]
-      mean = np.maximum(np.reshape(summary.mean, (-1, len(result.log_steps)))[0], 1e-17)
-      half = np.nan_to_num(np.reshape(summary.half_width, (-1, len(result.log_steps)))[0])
-      (line,) = ax.semilogy(queries, mean, label=f"{name} [{target}]")
-      low = np.maximum(mean - half, 1e-17)
-      ax.fill_between(queries, low, mean + half, color=line.get_color(), alpha=0.2, lw=0)
-    ax.set(title=set_name, xlabel="operator queries (mean over seeds)", ylabel="worst-game gap")
-    ax.axhline(config.tol, color="k", lw=0.5, ls=":")
-    ax.grid(alpha=0.3)
-  axes[0][-1].legend(fontsize=7, loc="upper right")
+      num_logs = len(result.log_steps)
+      queries = np.mean(result.history["queries"], axis=-2).reshape(-1, num_logs)[0]
+      mean = np.reshape(summary.mean, (-1, num_logs))[0]
+      half = np.nan_to_num(np.reshape(summary.half_width, (-1, num_logs))[0])
+      curves[set_name][f"{name} [{target}]"] = (queries, mean, half)
   if config.plot:
-    path = os.path.join(workdir, "convergence.png")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    path = _plot(curves, config.tol, sweep, os.path.join(workdir, "convergence.png"))
     print(f"\nWrote {path}")
-  plt.close(fig)
   return results

@@ -144,6 +144,11 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         result.sweep,
         os.path.join(workdir, "convergence.png"),
         metrics=["regularized_gap", "gap_average"],
+        xlabel="solver step",
+        ylabels={
+          "regularized_gap": "Gap_beta of the last iterate (win prob.)",
+          "gap_average": "Gap of the average iterate (win prob.)",
+        },
       )
       print(f"\nWrote {path}")
   return {

@@ -14,7 +14,6 @@ import os
 from typing import Any
 
 import jax
-import matplotlib
 import ml_collections
 import numpy as np
 
@@ -30,9 +29,7 @@ from experiments.pareto_programs import (
   make_llmfao,
 )
 from jaxpref import models, pareto, training
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from jaxpref.training import _plots
 
 __all__ = ["FF_EXACT_HV", "fonseca_fleming", "part_sweep", "run", "validate"]
 MAKERS = {"ff": make_ff, "kl": pareto_kl.make_kl, "llmfao": make_llmfao}
@@ -149,35 +146,52 @@ def _summary(values: np.ndarray) -> dict[str, Any]:
 
 
 def _plot(name: str, part, F: dict[str, np.ndarray], sweep: training.Sweep, path: str) -> None:
-  """Fronts of the first hyperparameter point: mean over seeds (line) and every seed (dots)."""
+  """Fronts of the first hyperparameter point: mean over seeds (line) and every seed (dots).
+
+  On the ff panels linear scalarization (LS) is drawn last, as hollow circles at every point of
+  its front, so that its points (which gather at the ends of the front) stay visible over the
+  TCH/STCH curves, whose markers (every 15th point) only tell them apart.
+  """
   S = sweep.num_seeds
   groups = sorted({k.split("/")[0] for k in F if "/logp" not in k}) if name == "ff" else [name]
-  fig, axes = plt.subplots(1, len(groups), figsize=(4.5 * len(groups), 4.2), squeeze=False)
-  for ax, group in zip(axes[0], groups, strict=True):
-    if name == "ff":
-      ax.plot(*ff_true_front(2001).T, color="0.7", lw=4, label=f"true front (HV {FF_EXACT_HV})")
-    if name == "llmfao":
-      ax.scatter(*part.info["scores"].T, s=10, color="0.6", label="59 LLMs (BT strengths)")
-    for key in (k for k in F if "/logp" not in k and "_grid" not in k):
-      if name == "ff" and not key.startswith(group + "/"):
-        continue
-      front = F[key][:S, :, :2]  # [seed, k, 2] at the first hyperparameter point
-      (line,) = ax.plot(
-        *front.mean(0).T,
-        "-" if key == "closed_form" else ".-",
-        ms=3,
-        lw=1,
-        label=f"{key} (mean of {S})",
-      )
-      for f in front:
-        ax.plot(*f.T, ".", ms=2, alpha=0.25, color=line.get_color())
-    ax.set_xlabel("f1 (min)" if name == "ff" else "J1 = E r1 - kl_coef KL (max)")
-    ax.set_ylabel("f2 (min)" if name == "ff" else "J2 = E r2 - kl_coef KL (max)")
-    ax.set_title(f"{name}: {group}" if name == "ff" else f"{name} fronts ({sweep.labels()[0]})")
-    ax.legend(fontsize=7)
-  fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
+  with _plots.styled():
+    fig, axes = _plots.subplots(len(groups), cols=3, panel=(4.4, 4.0), extra_width=2.4)
+    for ax, group in zip(axes, groups, strict=True):
+      if name == "ff":
+        ax.plot(*ff_true_front(2001).T, color="0.75", lw=5, label=f"true front (HV {FF_EXACT_HV})")
+      if name == "llmfao":
+        ax.scatter(*part.info["scores"].T, s=10, color="0.6", label="59 LLMs (BT strengths)")
+      keys = [k for k in F if "/logp" not in k and "_grid" not in k]
+      if name == "ff":
+        keys = [k for k in keys if k.startswith(group + "/")]
+        keys.sort(key=lambda k: k.endswith("/ls"))  # LS last, on top.
+      for i, key in enumerate(keys):
+        method = key.split("/", 1)[1] if name == "ff" else key
+        front = F[key][:S, :, :2]  # [seed, k, 2] at the first hyperparameter point
+        st = _plots.style(i)
+        if method == "ls":
+          kw = {"marker": "o", "ms": 7, "mfc": "none", "mew": 1.1, "lw": 0, "zorder": 6}
+        elif method == "closed_form":
+          kw = {"marker": "none", "lw": 1.6, "zorder": 3}
+        else:
+          every = max(1, front.shape[1] // 15)  # Markers name the curve; the line is the front.
+          kw = {"marker": st["marker"], "ms": 5, "lw": 1.2, "zorder": 4}
+          kw["markevery"] = ((i * every // 3) % every, every)
+        label = method.upper() if name == "ff" else method
+        ax.plot(*front.mean(0).T, color=st["color"], ls=st["linestyle"], label=label, **kw)
+        for f in front:
+          ax.plot(*f.T, ".", ms=2.5, alpha=0.3, color=st["color"], zorder=kw["zorder"] - 1)
+      if name == "ff":
+        ax.set(xlabel="f1 (minimized)", ylabel="f2 (minimized)", title=f"ff: {group} conditioning")
+      else:
+        ax.set(
+          xlabel="J1 = E r1 - kl_coef KL (maximized)",
+          ylabel="J2 = E r2 - kl_coef KL (maximized)",
+          title=f"{name} fronts ({sweep.labels()[0]})",
+        )
+    _plots.legend_outside(fig, title="method" if name == "ff" else None)
+    fig.suptitle(f"lines and markers: mean over {S} seed(s) per weight; small dots: each seed")
+    _plots.save(fig, path)
 
 
 def _report(name: str, metrics: dict[str, dict[str, Any]], sweep: training.Sweep) -> None:

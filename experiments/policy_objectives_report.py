@@ -5,6 +5,7 @@ from typing import Any
 import numpy as np
 
 from jaxpref import training
+from jaxpref.training import _plots
 
 METRICS = ("regularized_gap", "duality_gap", "win_rate_vs_ref")  # The table's columns.
 
@@ -31,25 +32,31 @@ def print_table(config, sweep: training.Sweep, results: dict[str, Any]) -> None:
 
 
 def plot_losses(curves: dict[str, Any], sweep: training.Sweep, path: str) -> str:
-  """Gaps against oracle queries, one curve per loss and point, band = 95% interval over seeds."""
-  import matplotlib.pyplot as plt
+  """Gaps against oracle queries, one curve per loss and point, band = 95% interval over seeds.
 
-  fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-  for ax, metric in zip(axes, ("regularized_gap", "duality_gap"), strict=True):
-    for name, (queries, history) in curves.items():
-      s = training.summarize(history[metric], axis=-2)
-      mean = s.mean.reshape(-1, len(queries))
-      half = np.nan_to_num(s.half_width).reshape(mean.shape)
-      for label, m, h in zip(sweep.labels(), mean, half, strict=True):
-        (line,) = ax.plot(queries, m, label=name if label == "all" else f"{name} {label}")
-        ax.fill_between(
-          queries, np.maximum(m - h, 1e-6), m + h, color=line.get_color(), alpha=0.2, lw=0
-        )
-    ax.set(xlabel="oracle queries", yscale="log", title=metric)
-    ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
-  axes[0].legend(fontsize=7)
-  fig.suptitle(f"mean over {sweep.num_seeds} seed(s), band = 95% interval", fontsize=9)
-  fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
-  return path
+  Log y axes: a loss whose mean gap reaches 0 is named under the panel; the legend (every loss,
+  each in its own colour, line style and marker) sits right of the panels.
+  """
+  ylabels = {
+    "regularized_gap": "KL-regularized gap Gap_beta (win prob.)",
+    "duality_gap": "duality gap (win prob.)",
+  }
+  with _plots.styled():
+    fig, axes = _plots.subplots(2, cols=2, panel=(5.0, 3.6), extra_width=2.4)
+    for ax, (metric, ylabel) in zip(axes, ylabels.items(), strict=True):
+      reached, i = [], 0
+      for name, (queries, history) in curves.items():
+        s = training.summarize(history[metric], axis=-2)
+        mean = s.mean.reshape(-1, len(queries))
+        half = np.nan_to_num(s.half_width).reshape(mean.shape)
+        for label, m, h in zip(sweep.labels(), mean, half, strict=True):
+          curve = name if label == "all" else f"{name} {label}"
+          if _plots.draw_curve(ax, queries, m, i, label=curve, low=m - h, high=m + h, log=True):
+            reached.append(curve)
+          i += 1
+      ax.set(xlabel="oracle queries", ylabel=ylabel, title=metric)
+      ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
+      _plots.note_not_drawn(ax, reached)
+    _plots.legend_outside(fig, title="loss")
+    fig.suptitle(f"mean over {sweep.num_seeds} seed(s), band = 95% interval")
+    return _plots.save(fig, path)

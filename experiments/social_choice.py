@@ -10,9 +10,7 @@ import scipy.stats
 
 from experiments import common
 from jaxpref import data, equilibria, games, social
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from jaxpref.training import _plots
 
 SURVEYS = {
   "topmodel2007": "Topmodel2007.csv",
@@ -172,20 +170,53 @@ def _survey(path: str, top_k: int) -> dict[str, Any]:
   return out
 
 
+def _undefined(r: dict[str, Any]) -> list[str]:
+  """The rules whose Kendall tau is undefined (NaN) against every other rule, with the reason."""
+  K, rules = np.asarray(r["kendall_tau"], np.float64), r["kendall_rules"]
+  out = []
+  for i, rule in enumerate(rules):
+    if len(rules) > 1 and np.all(np.isnan(np.delete(K[i], i))):
+      tied = len(r["winners"].get(rule, [])) == r["candidates"]
+      why = f"ties all {r['candidates']} candidates" if tied else "gives everyone the same score"
+      out.append(f"{rule} {why}")
+  return out
+
+
 def _plot(results: dict[str, Any], path: str) -> None:
+  """One heat map of Kendall tau between the rules' rankings per electorate, a grid 3 wide."""
   names = [k for k, r in results.items() if r]
-  fig, axes = plt.subplots(1, len(names), figsize=(6 * len(names), 5.2), squeeze=False)
-  for ax, name in zip(axes[0], names, strict=True):
-    r = results[name]
-    K = np.asarray(r["kendall_tau"])
-    im = ax.imshow(K, vmin=-1, vmax=1, cmap="RdBu")
-    labels = r["kendall_rules"]
-    ax.set_xticks(range(len(labels)), labels, rotation=70, fontsize=7)
-    ax.set_yticks(range(len(labels)), labels, fontsize=7)
-    ax.set_title(f"{name}: Kendall tau between rule rankings", fontsize=9)
-  fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8)
-  fig.savefig(path, dpi=110, bbox_inches="tight")
-  plt.close(fig)
+  values = np.concatenate([np.ravel(results[k]["kendall_tau"]) for k in names]).astype(float)
+  low = np.nanmin(values) if np.isfinite(values).any() else 0.0
+  # Agreement that is all positive gets a sequential scale over [0, 1]; any negative tau, the
+  # diverging one over [-1, 1] (white = unrelated rankings).
+  vmin, cmap = (0.0, "viridis") if low >= 0 else (-1.0, "RdBu")
+  cmap = matplotlib.colormaps[cmap].with_extremes(bad="0.88")
+  with _plots.styled():
+    fig, axes = _plots.subplots(len(names), cols=3, panel=(4.8, 4.9), extra_width=0.9)
+    for ax, name in zip(axes, names, strict=True):
+      r = results[name]
+      K, labels = np.asarray(r["kendall_tau"], np.float64), r["kendall_rules"]
+      im = ax.imshow(K, vmin=vmin, vmax=1.0, cmap=cmap)
+      for (i, j), v in np.ndenumerate(K):
+        text = "n/a" if np.isnan(v) else f"{v:.2f}".replace("1.00", "1").replace("0.", ".", 1)
+        red, green, blue, _ = cmap(im.norm(v))
+        dark = np.isfinite(v) and 0.299 * red + 0.587 * green + 0.114 * blue < 0.5
+        ax.text(j, i, text, ha="center", va="center", fontsize=8, color="w" if dark else "k")
+      ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", rotation_mode="anchor")
+      ax.set_yticks(range(len(labels)), labels)
+      ax.grid(False)
+      ax.set_title(f"{name} ({r['candidates']} candidates)")
+      undefined = _undefined(r)
+      if undefined:
+        _plots.note(ax, "n/a: tau undefined, " + "; ".join(undefined) + " (no order to compare)")
+    fig.colorbar(
+      im, ax=axes, shrink=0.6, label="Kendall tau between two rules' rankings (1 = same order)"
+    )
+    fig.suptitle(
+      "Agreement of the rules' rankings per electorate; prompts/* rules take the prompts as "
+      "voters (LLMFAO), borda/plurality/dowdall the linear ballots (surveys)"
+    )
+    _plots.save(fig, path)
 
 
 def _report(results: dict[str, Any]) -> None:
