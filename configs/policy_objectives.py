@@ -31,11 +31,11 @@ labels, like online DPO) is registered and trained as ``custom``; in code, regis
 ``jaxpref.losses.register`` and an objective with ``jaxpref.losses.register_objective`` and list
 its name in ``losses``.
 
-Expected (cyclic oracle, n = 10, 200k queries, 8 seeds, about 14 minutes on 2 busy CPU cores,
-mostly compilation; the README has the table): the regularized duality gap falls from 0.224 ±
-0.014 to 0.028-0.060 for online IPO (both forms), EGPO, Nash-MD-PG and INPO, while online DPO
-(0.58 ± 0.06) and SPPO (0.56 ± 0.04; no KL term and no last-iterate guarantee) end farther from
-the regularized equilibrium than they started.
+Expected (cyclic oracle, n = 10, 200k queries, 8 seeds, about 2 minutes on 2 CPU cores, mostly
+compilation; the README has the table): the regularized duality gap falls from 0.224 ± 0.014 to
+0.029-0.053 for online IPO (both forms), EGPO, Nash-MD-PG and INPO, while online DPO (0.55 ±
+0.04) and SPPO (0.57 ± 0.04; no KL term and no last-iterate guarantee) end farther from the
+regularized equilibrium than they started.
 """
 
 import ml_collections
