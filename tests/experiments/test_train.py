@@ -239,6 +239,26 @@ def test_cli_errors_are_one_line_with_exit_code_2(tmp_path):
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and re.search(message, errors[0]), proc.stderr[-2000:]
     assert not workdir.exists()  # failed before anything was written
+  runtime = tmp_path / "runtime.py"
+  runtime.write_text("def my_loss(example, *, kl_coef):\n  return example.win * 2, {}\n")
+  csv = tmp_path / "mine.csv"
+  csv.write_text("first,second,result\na,b,1\nb,a,-1\n")
+  for args, message in (
+    (
+      ["configs/policy_objectives.py", f"--config.custom_loss={runtime}:my_loss"],
+      r"loss 'custom' fails on a tiny policy_pairs Example",
+    ),
+    (
+      ["configs/preference_models.py:datasets=csv", f"--config.csv.path={csv}"],
+      r"column|item_a",
+    ),
+  ):
+    workdir = tmp_path / "run2"
+    proc = _cli("--config", args[0], "--workdir", str(workdir), *args[1:])
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and re.search(message, errors[0]), proc.stderr[-2000:]
+    assert not workdir.exists()
   verbose = _cli(
     "--config", "configs/policy_objectives.py", "--workdir", str(tmp_path / "run"),
     f"--config.custom_loss={broken}:my_loss", "--verbose",

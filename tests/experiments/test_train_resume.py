@@ -97,6 +97,16 @@ def test_nash_sweep_workdir_of_another_config_is_refused_and_the_same_config_res
   assert lines == [f"[mirror_prox] resumed from checkpoint step 20 in {tmp_path}"]
   assert again["final"] == first["final"]
 
+  # Every checkpoint unreadable: one warning line per step, then one error line, exit 2.
+  for meta in (tmp_path / "checkpoints").glob("*/meta/metadata"):
+    meta.write_text("garbage")
+  proc = _cli("--config", NASH_SPEC, "--workdir", str(tmp_path), *_flags(NASH_FLAGS))
+  assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+  errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+  assert len(errors) == 1 and "No usable checkpoint" in errors[0], proc.stderr[-3000:]
+  warnings = [line for line in proc.stderr.splitlines() if line.startswith("W")]
+  assert len(warnings) == 2 and all("is unusable (" in w for w in warnings), warnings
+
 
 # Three lm_online runs (about 100 s on 2 cores); nash_sweep's twin above runs by default.
 @pytest.mark.slow
