@@ -34,9 +34,9 @@ Variants after a colon:
 * ``objective=``: ``online_dpo``, ``online_ipo``, ``sppo``, ``nash_md_pg`` (default), ``egpo``,
   ``inpo``, ``online_ipo_uniform`` or a registered name.
 
-Expected (tiny, 60 steps, 8 seeds, mean ± 95% interval; 1-3 minutes on 2 busy CPU cores; the
-README has the table): the regularized online_ipo, egpo and nash_md_pg end at win rates
-0.60-0.62 (± 0.05-0.07) against the reference with a KL of 4.2-5.2 nats; online_dpo (0.94 ±
+Expected (tiny, 60 steps, 8 seeds, mean ± 95% interval; 16-29 s per objective on 2 CPU cores;
+the README has the table): the regularized online_ipo, egpo and nash_md_pg end at win rates
+0.61-0.62 (± 0.04-0.07) against the reference with a KL of 4.3-4.8 nats; online_dpo (0.94 ±
 0.03, KL 20 ± 6) and sppo (0.97 ± 0.03, KL 36 ± 9) drift far from the reference.
 ``model=smollm2,objective=online_dpo`` on 2 CPU cores (about 10 minutes, 10 steps): text oracle
 held-out accuracy 0.76 (BT and GPM heads); the KL grows steadily from 0 to about 1.8 nats; ten
