@@ -197,3 +197,17 @@ def test_smollm2_over_long_prompt_is_a_clear_error(tmp_path):
   config.prompts.path = str(prompts)
   with pytest.raises(ValueError, match="longer than the largest bucket"):
     train_lib.train_and_evaluate(config, str(tmp_path / "run"))
+
+
+# The config's default tiny run for two objectives (about 40 s): its docstring's "Expected".
+@pytest.mark.slow
+def test_default_tiny_runs_give_the_docstrings_results(tmp_path):
+  final = {}
+  for objective in ("online_ipo", "online_dpo"):
+    config = config_lib.get_config(f"objective={objective}")
+    config.plot = False
+    out = train_lib.train_and_evaluate(config, str(tmp_path / objective))["final"]
+    final[objective] = {k: float(np.ravel(v["mean"])[0]) for k, v in out.items()}
+  assert 0.58 <= final["online_ipo"]["win_rate"] <= 0.65
+  assert 4.0 <= final["online_ipo"]["kl"] <= 5.0
+  assert final["online_dpo"]["win_rate"] >= 0.9 and final["online_dpo"]["kl"] >= 14

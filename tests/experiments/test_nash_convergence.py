@@ -93,3 +93,26 @@ def test_experiment_runs_through_the_cli_entry(tmp_path):
   assert np.max(canonical["projected_extragradient"]["worst_gap"]) <= 1e-10
   assert canonical[SOLVER]["shape"] == [1, 3]
   assert (tmp_path / "convergence.png").stat().st_size > 0
+
+
+# The config's default run (about 45 s on 2 cores): its docstring's "Expected" sentence.
+@pytest.mark.slow
+def test_default_run_gives_the_docstrings_results(tmp_path):
+  config = nash_convergence_config.get_config()
+  config.plot = False
+  results = train_lib.train_and_evaluate(config, str(tmp_path))
+  regularized = [
+    "mirror_prox (Nash-MP)",
+    "extragradient (EGPO)",
+    "online_mirror_descent",
+    "magnetic_mirror_descent",
+  ]
+  for games in results.values():
+    worst = {name: float(np.max(r["worst_gap"])) for name, r in games.items() if "worst_gap" in r}
+    assert all(worst[name] <= 1e-10 for name in regularized), worst  # every seed certifies
+    for slow in ("nash_md (decaying)", "smooth fictitious_play"):
+      assert worst[slow] > 1e-10, worst  # converge more slowly
+    assert worst["projected_extragradient"] <= 1e-10, worst
+  canonical = results["canonical (3 items)"]
+  for name in ("optimistic_mwu", "mwu", "fictitious_play"):  # finished by the support polish
+    assert float(np.max(canonical[name]["worst_gap"])) <= 1e-10, name

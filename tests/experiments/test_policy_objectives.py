@@ -199,3 +199,17 @@ def test_custom_loss_without_the_function_or_failing(tmp_path):
   config.custom_loss = f"{path}:broken"
   with pytest.raises(ValueError, match="loss 'custom' fails on a tiny policy_pairs Example"):
     train_lib.validate_config(config)
+
+
+# The config's default run (about 2 minutes on 2 cores): its docstring's "Expected" sentence.
+@pytest.mark.slow
+def test_default_run_gives_the_docstrings_results(tmp_path):
+  config = config_lib.get_config("plot=false")
+  results = train_lib.train_and_evaluate(config, str(tmp_path))
+  gap = {k: float(np.ravel(r["final"]["regularized_gap"]["mean"])[0]) for k, r in results.items()}
+  start = float(np.ravel(results["online_ipo"]["initial"]["regularized_gap"]["mean"])[0])
+  assert abs(start - 0.224) <= 0.002
+  for name in ("online_ipo", "online_ipo_uniform", "egpo", "nash_md_pg", "inpo"):
+    assert 0.02 <= gap[name] <= 0.06, gap
+  for name in ("online_dpo", "sppo"):  # farther from the regularized equilibrium than the start
+    assert gap[name] > 0.5 > start, gap
