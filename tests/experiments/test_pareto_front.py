@@ -196,3 +196,22 @@ def test_bad_config_fails_before_compiling(override, message, monkeypatch, tmp_p
   monkeypatch.setattr(training, "run_sweep", compiled)
   with pytest.raises(ValueError, match=message):
     train_lib.train_and_evaluate(config, str(tmp_path))
+
+
+# The config docstring's "Expected" for parts=ff,steps=1500 and parts=llmfao (about 3 minutes).
+@pytest.mark.slow
+def test_documented_ff_and_llmfao_runs_give_the_docstrings_results(shared_data, tmp_path):
+  config = config_lib.get_config("parts=ff+llmfao,steps=1500,plot=false")
+  config.llmfao.gpt4 = str(shared_data / "llmfao" / "gpt4-crowd-comparisons.csv")
+  results = train_lib.train_and_evaluate(config, str(tmp_path))
+  ff = {k: float(np.mean(v["values"])) for k, v in results["ff"]["metrics"].items()}
+  ratios = {k: v for k, v in ff.items() if k.endswith("hv_ratio")}
+  for name, ratio in ratios.items():
+    if "/tch/" in name or "/stch/" in name or name.split("/")[1] in ("tch", "stch"):
+      assert 0.990 <= ratio <= 0.9934, (name, ratio)  # 99.10-99.27% (ceiling 99.34%)
+    else:
+      assert 0.75 <= ratio <= 0.92, (name, ratio)  # LS 80-88%
+  llmfao = results["llmfao"]
+  assert llmfao["pareto_optimal"] == ["GPT 4", "GPT 3.5 Turbo"]
+  kl = float(np.mean(llmfao["metrics"]["conditioned/max_kl"]["values"]))
+  assert 1.2e-4 <= kl <= 2.3e-4, kl

@@ -205,3 +205,24 @@ def test_a_csv_missing_a_column_fails_before_any_fit(tmp_path, monkeypatch):
   with pytest.raises(ValueError, match="second"):
     train_lib.train_and_evaluate(config, str(tmp_path / "run"))
   assert not (tmp_path / "run" / "llmfao").exists()
+
+
+# The config docstring's "Expected" on LLMFAO with the README's settings (about 4.5 minutes).
+@pytest.mark.slow
+def test_documented_llmfao_run_gives_the_docstrings_results(tmp_path):
+  config = config_lib.get_config("datasets=llmfao,plot=false")
+  config.mixture.update(components="1,2", em_steps=10, restarts=1)
+  config.gpm.restarts = 2
+  r = train_lib.train_and_evaluate(config, str(tmp_path))["llmfao"]["metrics"]
+
+  def values(name):
+    return np.asarray(r[name]["values"], np.float64)
+
+  assert (values("mixture_K") == 2).all()
+  seen = values("comparisons/mixture/logloss") - values("comparisons/bt/logloss")
+  new = values("annotators/mixture/logloss") - values("annotators/bt/logloss")
+  gpm = values("comparisons/gpm/logloss") - values("comparisons/bt/logloss")
+  assert (seen < 0).all() and abs(seen.mean() + 0.049) <= 0.005  # -0.049 ± 0.011
+  assert abs(new.mean() - 0.002) <= 0.005  # +0.002 ± 0.011: nothing for new people
+  assert abs(gpm.mean() - 0.010) <= 0.004  # GPM slightly worse than BT
+  assert abs(values("comparisons/mixture/logloss").mean() - 0.540) <= 0.002
