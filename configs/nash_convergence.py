@@ -11,7 +11,7 @@ queries spent; ``convergence.png`` plots the worst-game gap against queries (mea
 
 Variants: ``games=canonical|llmfao|all`` (default ``all``); ``--config.vmap.seeds=16``;
 ``--config.vmap.axes.kl_coef="(0.05,0.1,0.2)"`` sweeps beta in the same program. Expected (8
-seeds, about a minute on 2 cores): the regularized solvers (Mirror Prox, extragradient, OMD, MMD)
+seeds, about 45 s on 2 cores): the regularized solvers (Mirror Prox, extragradient, OMD, MMD)
 certify the regularized gap to 1e-10 on every seed; Nash-MD with its decaying step and smooth
 fictitious play converge more slowly; on the unregularized game the restarted projected
 extragradient with support polish certifies 1e-10, and the support polish also finishes OMWU, MWU

@@ -4,7 +4,7 @@ Computes the exact equilibrium of every canonical game (checked against its clos
 crowd preference game over the 59 LLMs judged in LLMFAO, prints a table, and writes
 ``results.json`` and ``equilibria.png`` into the workdir.
 
-Run (about 5 s on 2 CPU cores):
+Run (about 6 s on 2 CPU cores):
 
   python -m experiments.train --config configs/nash_games.py --workdir /tmp/nash_games
 

@@ -38,10 +38,11 @@ Expected (``parts=kl``, 8 seeds, 3000 steps; about 18 minutes on a loaded 2-core
 README has the table): the conditioned policy within max KL (1.82 +- 0.18)e-3 of the closed form
 and HV 0.99970 +- 0.00008 of the closed form's; MODPO exact (KL 1.4e-8, HV ratio 1.00000);
 Rewarded Soups KL 0.30 +- 0.04, HV ratio 0.891 +- 0.011; controllability 1 for all.
-``parts=ff,steps=1500`` (8 seeds, about 4 minutes): TCH/STCH 99.10-99.27% of the exact HV for
-every conditioning (concat best), LS 80-88%. ``parts=llmfao`` (under a minute): GPT 4 and
-GPT 3.5 Turbo are the only Pareto-optimal LLMs; the router policy is within KL (1.73 +- 0.23)e-4
-of the closed form (HV 11.6687 vs 11.6689).
+``parts=ff,steps=1500`` (8 seeds, about 20 s; 4 minutes on a loaded machine): TCH/STCH
+99.10-99.27% of the exact HV for every conditioning (concat best), LS 80-88%. ``parts=llmfao``
+(about 11 s): GPT 4 and GPT 3.5 Turbo are the only Pareto-optimal LLMs; the router policy is
+within KL (1.73 +- 0.23)e-4 of the closed form (HV 11.6687 vs 11.6689). ``-m slow`` tests check
+the ff and llmfao numbers.
 """
 
 import ml_collections

@@ -12,7 +12,7 @@ is a ballot, so every rule runs, including the positional, elimination and Kemen
 the margin rules also run on all respondents' pairwise answers. Writes ``results.json`` and
 ``rule_disagreement.png`` (Kendall tau between the rules' rankings).
 
-Run (about 20 s on 2 CPU cores; ``datasets=llmfao`` alone needs no ``../shared`` folder):
+Run (about 8 s on 2 CPU cores; ``datasets=llmfao`` alone needs no ``../shared`` folder):
 
   python -m experiments.train --config configs/social_choice.py --workdir /tmp/social
 
