@@ -4,6 +4,8 @@
   and context features) and :class:`GeneralPreference` (GPM: skew-symmetric embeddings that
   represent cycles), frozen pytree dataclasses with parameter dicts, fitted by :func:`fit` (optax
   L-BFGS under ``jit``, vmappable over seeds and ``l2``).
+* :class:`PlackettLuce` for rankings and K-wise choices (:class:`Rankings`, padded rows),
+  fitted by :func:`fit_rankings`; with K = 2 it is Bradley-Terry.
 * :class:`Mixture`: K components over annotators fitted by EM (soft, or hard as MaxMin-RLHF), with
   covariate-conditioned mixing.
 * Aggregation over groups: utilitarian, egalitarian (:func:`maxmin_lottery`), group-robust fitting.
@@ -52,6 +54,13 @@ from jaxpref.preference._mixture import (
 )
 from jaxpref.preference._models import BradleyTerry, GeneralPreference, Params, PreferenceModel
 from jaxpref.preference._pairs import Pairs, check_pairs, make_pairs, pairs_from_table
+from jaxpref.preference._plackett_luce import (
+  PlackettLuce,
+  fit_rankings,
+  ranking_log_likelihood,
+  ranking_objective,
+)
+from jaxpref.preference._rankings import Rankings, check_rankings, choices, make_rankings
 from jaxpref.preference._synthetic import bt_mixture_games, cyclic_gpm, sample_comparisons
 
 __all__ = [
@@ -66,21 +75,27 @@ __all__ = [
   "MixtureParams",
   "Pairs",
   "Params",
+  "PlackettLuce",
   "PreferenceModel",
+  "Rankings",
   "bt_mixture_games",
   "check_pairs",
+  "check_rankings",
+  "choices",
   "component_log_likelihoods",
   "component_matrices",
   "cyclic_gpm",
   "fit",
   "fit_group_robust",
   "fit_mixture",
+  "fit_rankings",
   "fitted_game",
   "group_accuracy",
   "group_losses",
   "heldout_metrics",
   "log_likelihood",
   "make_pairs",
+  "make_rankings",
   "maximal_lotteries",
   "maxmin_lottery",
   "minimize",
@@ -94,6 +109,8 @@ __all__ = [
   "pairs_from_table",
   "preference_matrix",
   "prior_log_weights",
+  "ranking_log_likelihood",
+  "ranking_objective",
   "sample_comparisons",
   "split_masks",
   "top_lottery_items",

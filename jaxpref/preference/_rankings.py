@@ -1,0 +1,145 @@
+"""Rankings and K-wise choices as padded device arrays: what a Plackett-Luce model is fitted on.
+
+One row is a choice set of ``size`` items listed best first, of which the first ``num_ranked`` are
+ordered (the rest are the unranked remainder of the set):
+
+- a full ranking of K items: ``size = K``, ``num_ranked = K - 1`` (the last place is implied);
+- a top-k ranking out of K shown items: ``size = K``, ``num_ranked = k``, the k ranked items first;
+- a K-wise choice (the chosen one among K): ``size = K``, ``num_ranked = 1``, the chosen item
+  first.
+
+Rows are padded to a common width with item ``-1`` so that batches of mixed sizes keep one shape.
+"""
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxpref.types import Array, ArrayLike
+
+
+class Rankings(NamedTuple):
+  """Rankings / K-wise choices as a pytree of ``[R]``-leading arrays.
+
+  Attributes:
+    items: ``[R, K]`` int item ids, best first; ``-1`` pads a row beyond its ``size``.
+    size: ``[R]`` number of items in each row's choice set (>= 2).
+    num_ranked: ``[R]`` how many leading items are ordered (1 for a choice, ``size - 1`` or
+      ``size`` for a full ranking).
+    weight: ``[R]`` non-negative weight of each row in the likelihood.
+  """
+
+  items: Array
+  size: Array
+  num_ranked: Array
+  weight: Array
+
+
+def make_rankings(
+  rankings: Sequence[Sequence[int]],
+  *,
+  num_ranked: ArrayLike | None = None,
+  weight: ArrayLike | None = None,
+  width: int | None = None,
+) -> Rankings:
+  """Builds :class:`Rankings` from lists of item ids, best first.
+
+  Args:
+    rankings: one list per row: the ranked items first, then (for top-k data) the unranked rest of
+      the choice set.
+    num_ranked: ``[R]`` ordered items per row; ``len(row) - 1`` (a full ranking) when ``None``.
+    weight: ``[R]`` row weights; ones when ``None``.
+    width: pad every row to this many columns (a bucket size, so that batches of different widths
+      share one compiled fit); the longest row when ``None``.
+
+  Returns:
+    The padded :class:`Rankings` (validate with :func:`check_rankings`).
+
+  Raises:
+    ValueError: on an empty batch, a row longer than ``width``, or mismatched lengths.
+  """
+  rows = [list(map(int, r)) for r in rankings]
+  if not rows:
+    raise ValueError("rankings is empty.")
+  longest = max(len(r) for r in rows)
+  width = longest if width is None else int(width)
+  if longest > width:
+    raise ValueError(f"a ranking has {longest} items, more than width={width}.")
+  items = np.full((len(rows), width), -1, np.int32)
+  for k, r in enumerate(rows):
+    items[k, : len(r)] = r
+  size = np.array([len(r) for r in rows], np.int32)
+  ranked = size - 1 if num_ranked is None else np.asarray(num_ranked, np.int32)
+  w = np.ones(len(rows)) if weight is None else np.asarray(weight, np.float64)
+  if ranked.shape != size.shape or w.shape != size.shape:
+    raise ValueError(
+      f"num_ranked and weight need one entry per ranking ({len(rows)}); got "
+      f"{ranked.shape} and {w.shape}."
+    )
+  dtype = jnp.zeros(()).dtype
+  return Rankings(jnp.asarray(items), jnp.asarray(size), jnp.asarray(ranked), jnp.asarray(w, dtype))
+
+
+def choices(chosen: Sequence[int], shown: Sequence[Sequence[int]], **kwargs) -> Rankings:
+  """K-wise choices: ``chosen[r]`` was picked among ``shown[r]`` (which contains it).
+
+  Args:
+    chosen: ``[R]`` the picked item of each row.
+    shown: one list per row of the items offered (any order; the chosen one included).
+    **kwargs: ``weight`` / ``width`` as for :func:`make_rankings`.
+
+  Returns:
+    :class:`Rankings` with ``num_ranked = 1``.
+
+  Raises:
+    ValueError: if a chosen item is not among its shown items, or the lengths differ.
+  """
+  if len(chosen) != len(shown):
+    raise ValueError(f"chosen has {len(chosen)} entries but shown has {len(shown)}.")
+  rows = []
+  for k, (c, s) in enumerate(zip(chosen, shown, strict=True)):
+    s = [int(i) for i in s]
+    if int(c) not in s:
+      raise ValueError(f"choice {k}: the chosen item {c} is not among the shown items {s}.")
+    rows.append([int(c)] + [i for i in s if i != int(c)])
+  return make_rankings(rows, num_ranked=np.ones(len(rows), np.int32), **kwargs)
+
+
+def check_rankings(rankings: Rankings, num_items: int) -> None:
+  """Raises ``ValueError`` naming the first bad row (skipped for traced arrays).
+
+  Checks: ``items`` is ``[R, K]`` integer with ``R >= 1``; every row's set has at least 2 items, no
+  item twice and every id in ``[0, num_items)``; padding (``-1``) only after ``size``;
+  ``1 <= num_ranked <= size``; weights finite and non-negative.
+  """
+  leaves = jax.tree.leaves(rankings)
+  if any(isinstance(x, jax.core.Tracer) for x in leaves):
+    return
+  items = np.asarray(rankings.items)
+  if items.ndim != 2 or items.shape[0] == 0 or not np.issubdtype(items.dtype, np.integer):
+    raise ValueError(f"rankings.items must be a non-empty [R, K] integer array; got {items.shape}.")
+  size, ranked = np.asarray(rankings.size), np.asarray(rankings.num_ranked)
+  weight = np.asarray(rankings.weight, np.float64)
+  R, K = items.shape
+  for name, v in (("size", size), ("num_ranked", ranked), ("weight", weight)):
+    if v.shape != (R,):
+      raise ValueError(f"rankings.{name} must have shape [{R}]; got {v.shape}.")
+  for r in range(R):
+    n = int(size[r])
+    if not 2 <= n <= K:
+      raise ValueError(f"ranking {r}: its choice set has {n} items; need 2 <= size <= {K}.")
+    row = items[r, :n]
+    if np.any((row < 0) | (row >= num_items)):
+      bad = int(row[(row < 0) | (row >= num_items)][0])
+      raise ValueError(f"ranking {r}: item {bad} is out of range [0, {num_items}).")
+    if len(set(row.tolist())) != n:
+      raise ValueError(f"ranking {r}: an item appears twice in {row.tolist()}.")
+    if np.any(items[r, n:] != -1):
+      raise ValueError(f"ranking {r}: entries after its size {n} must be -1 (padding).")
+    if not 1 <= int(ranked[r]) <= n:
+      raise ValueError(f"ranking {r}: num_ranked {int(ranked[r])} is not in [1, {n}].")
+  if not np.all(np.isfinite(weight)) or np.any(weight < 0):
+    raise ValueError("rankings.weight must be finite and non-negative.")
