@@ -42,6 +42,23 @@ def test_log_likelihood_by_hand():
   assert np.all(np.isfinite(g["scores"]))
 
 
+def test_spec_vectors():
+  """docs' wave-2 test vectors: likelihoods at theta = (0.75, 0.25, -0.25, -0.75), the MAP fit."""
+  model = pm.PlackettLuce(4)
+  params = {"scores": jnp.array([0.75, 0.25, -0.25, -0.75])}
+  rows = pm.make_rankings(
+    [[0, 1, 2, 3], [2, 0, 3, 1], [0, 1, 2, 3], [2, 0, 1, 3], [2, 1]], num_ranked=[3, 3, 2, 1, 1]
+  )
+  want = [-1.941685, -3.704731, -1.467608, -1.787339, -0.974077]
+  np.testing.assert_allclose(pm.ranking_log_likelihood(model, params, rows), want, atol=1e-6)
+  data = pm.make_rankings(
+    [[0, 1, 2, 3], [0, 2, 1, 3], [1, 0, 2, 3], [0, 1, 3, 2], [2, 0, 1, 3], [0, 3, 1, 2]]
+  )
+  fit = pm.fit_rankings(pm.PlackettLuce(4, l2=0.1), data)
+  want = [1.532109, 0.224166, -0.514501, -1.241774]  # choix opt_rankings(alpha=0.1)
+  np.testing.assert_allclose(fit.params["scores"], want, atol=1e-6)
+
+
 def test_map_matches_choix_on_rankings_and_top1(alpha=0.01):
   choix = pytest.importorskip("choix")
   rng = np.random.default_rng(0)
