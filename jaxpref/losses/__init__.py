@@ -13,6 +13,7 @@ mixture) and ``weights`` (objective weights); each docstring converts its paper'
 
 from jaxpref.losses._example import Example
 from jaxpref.losses._extragradient import ExtragradientStep, extragradient_step
+from jaxpref.losses._listwise import lipo, mpo, pl_dpo, pro
 from jaxpref.losses._multi import group_robust_weights, modpo
 from jaxpref.losses._objectives import (
   OBJECTIVES,
@@ -55,13 +56,17 @@ __all__ = [
   "group_robust_weights",
   "inpo",
   "ipo",
+  "lipo",
   "modpo",
+  "mpo",
   "nash_md_pg",
   "objective_loss",
   "objective_queries",
   "objective_step",
   "online_ipo",
   "order_pairs",
+  "pl_dpo",
+  "pro",
   "rdpo",
   "register",
   "register_objective",

@@ -35,6 +35,8 @@ class Example(NamedTuple):
     margin: ``[k - 1]`` margin rewards of y under the other objectives (MODPO).
     margin2: ``[k - 1]`` margin rewards of y'.
     weight: per-example weight (default 1).
+    valid: ``[K]`` mask of the present responses of a padded list (listwise losses; all present
+      when ``None``).
   """
 
   logp: Array | None = None
@@ -50,6 +52,7 @@ class Example(NamedTuple):
   margin: Array | None = None
   margin2: Array | None = None
   weight: Array | None = None
+  valid: Array | None = None
 
 
 PROBABILITY_FIELDS = ("pref", "win", "win2")

@@ -10,6 +10,7 @@ from typing import Any
 import jax.numpy as jnp
 
 from jaxpref.losses._example import Example
+from jaxpref.losses._listwise import lipo, mpo, pl_dpo, pro
 from jaxpref.losses._multi import modpo
 from jaxpref.losses._offline import cdpo, dpo, ipo, rdpo
 from jaxpref.losses._online import inpo, nash_md_pg, online_ipo
@@ -30,6 +31,10 @@ LOSSES: dict[str, LossFn] = {
   "gpo": gpo,
   "dno": dno,
   "modpo": modpo,
+  "pl_dpo": pl_dpo,
+  "pro": pro,
+  "lipo": lipo,
+  "mpo": mpo,
 }
 
 
