@@ -60,7 +60,13 @@ from jaxpref.preference._plackett_luce import (
   ranking_log_likelihood,
   ranking_objective,
 )
-from jaxpref.preference._rankings import Rankings, check_rankings, choices, make_rankings
+from jaxpref.preference._rankings import (
+  Rankings,
+  check_rankings,
+  choices,
+  make_rankings,
+  rankings_from_table,
+)
 from jaxpref.preference._synthetic import bt_mixture_games, cyclic_gpm, sample_comparisons
 
 __all__ = [
@@ -111,6 +117,7 @@ __all__ = [
   "prior_log_weights",
   "ranking_log_likelihood",
   "ranking_objective",
+  "rankings_from_table",
   "sample_comparisons",
   "split_masks",
   "top_lottery_items",

@@ -143,3 +143,33 @@ def check_rankings(rankings: Rankings, num_items: int) -> None:
       raise ValueError(f"ranking {r}: num_ranked {int(ranked[r])} is not in [1, {n}].")
   if not np.all(np.isfinite(weight)) or np.any(weight < 0):
     raise ValueError("rankings.weight must be finite and non-negative.")
+
+
+def rankings_from_table(table, *, width: int | None = None) -> tuple[Rankings, int]:
+  """Padded :class:`Rankings` from a ``jaxpref.data.RankingTable``, ranked up to the first tie.
+
+  Items before the first tied position are successive choices; the tied items and everything
+  after them stay in the choice set as its unranked remainder (a top-k row). A ranking whose best
+  place is tied carries no choice and is dropped.
+
+  Args:
+    table: the rankings (``jaxpref.data.load_rankings`` or ``rankings_from_comparisons``).
+    width: pad to this many columns (a bucket); the largest set when ``None``.
+
+  Returns:
+    ``(rankings, the number of rankings dropped)``.
+
+  Raises:
+    ValueError: if every ranking is tied at the top.
+  """
+  rows, ranked = [], []
+  for items, positions in table.rankings:
+    positions = np.asarray(positions)
+    tied = np.flatnonzero(np.diff(positions) == 0)
+    k = int(tied[0]) if tied.size else len(positions) - 1
+    if k >= 1:
+      rows.append([int(i) for i in items])
+      ranked.append(k)
+  if not rows:
+    raise ValueError("every ranking is tied at its best place: no choice to fit.")
+  return make_rankings(rows, num_ranked=ranked, width=width), len(table.rankings) - len(rows)
