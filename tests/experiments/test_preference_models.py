@@ -210,7 +210,8 @@ def test_a_csv_missing_a_column_fails_before_any_fit(tmp_path, monkeypatch):
 # The config docstring's "Expected" on LLMFAO with the README's settings (about 4.5 minutes).
 @pytest.mark.slow
 def test_documented_llmfao_run_gives_the_docstrings_results(tmp_path):
-  config = config_lib.get_config("datasets=llmfao,plot=false")
+  config = config_lib.get_config("datasets=llmfao")
+  config.plot = False
   config.mixture.update(components="1,2", em_steps=10, restarts=1)
   config.gpm.restarts = 2
   r = train_lib.train_and_evaluate(config, str(tmp_path))["llmfao"]["metrics"]
