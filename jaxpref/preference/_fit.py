@@ -11,7 +11,7 @@ jitted once per model structure, vmappable over keys (seeds), weights (EM) and `
 
 import functools
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -199,7 +199,20 @@ def _fit(
   if params is None:
     params = model.init(key, pairs.outcome.dtype)
   fun = functools.partial(objective, model, pairs=pairs)
-  threshold = tol * (1.0 + jnp.sum(pairs.weight))
+  return map_fit(model, fun, params, jnp.sum(pairs.weight), max_steps=max_steps, tol=tol)
+
+
+def map_fit(
+  model: Any,
+  fun: Callable[[Params], Array],
+  params: Params,
+  total_weight: Array,
+  *,
+  max_steps: int,
+  tol: float | Array,
+) -> Fit:
+  """L-BFGS on ``fun`` to ``tol * (1 + total_weight)``, as a :class:`Fit` of canonical params."""
+  threshold = tol * (1.0 + total_weight)
   params, value, grad_norm, steps = minimize(fun, params, max_steps=max_steps, threshold=threshold)
   return Fit(
     params=model.canonicalize(params),

@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxpref.preference._fit import Fit, minimize
+from jaxpref.preference._fit import Fit, map_fit
 from jaxpref.preference._models import Params, _check_common
 from jaxpref.preference._rankings import Rankings, check_rankings
 from jaxpref.types import Array, PRNGKey
@@ -149,12 +149,4 @@ def _fit_rankings(
   if params is None:
     params = model.init(None, rankings.weight.dtype)
   fun = functools.partial(ranking_objective, model, rankings=rankings)
-  threshold = tol * (1.0 + jnp.sum(rankings.weight))
-  params, value, grad_norm, steps = minimize(fun, params, max_steps=max_steps, threshold=threshold)
-  return Fit(
-    params=model.canonicalize(params),
-    objective=value,
-    grad_norm=grad_norm,
-    steps=steps,
-    converged=grad_norm <= threshold,
-  )
+  return map_fit(model, fun, params, jnp.sum(rankings.weight), max_steps=max_steps, tol=tol)

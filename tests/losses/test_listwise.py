@@ -11,14 +11,6 @@ import pytest
 from jaxpref import losses as L  # noqa: N812
 
 
-@pytest.fixture(autouse=True)
-def _x64():
-  previous = bool(jax.config.jax_enable_x64)
-  jax.config.update("jax_enable_x64", True)
-  yield
-  jax.config.update("jax_enable_x64", previous)
-
-
 def _list(logp, score, ref=None, **kw):
   logp = jnp.asarray(logp, jnp.float64)
   ref = jnp.zeros_like(logp) if ref is None else jnp.asarray(ref, jnp.float64)

@@ -9,14 +9,6 @@ import pytest
 from jaxpref import preference as pm
 
 
-@pytest.fixture(autouse=True)
-def _x64():
-  previous = bool(jax.config.jax_enable_x64)
-  jax.config.update("jax_enable_x64", True)
-  yield
-  jax.config.update("jax_enable_x64", previous)
-
-
 def _sample(rng, theta, size):
   """A Plackett-Luce ranking of ``size`` distinct items drawn from ``theta`` (Gumbel trick)."""
   shown = rng.choice(len(theta), size, replace=False)
