@@ -32,12 +32,21 @@ def model():
   return m
 
 
+WIDTH = 16  # Every by-hand pass has this length: one shape, so the eager ops compile once.
+
+
 def _greedy_by_hand(model, prompt, steps, gate):
+  """Full recomputation without the sampler's cache: the whole sequence every step.
+
+  The sequence is right-padded to WIDTH; attention is causal, so the logits at the last real
+  position do not see the padding.
+  """
   toks = list(prompt)
+  cache = models.init_cache(TINY, 1, max_len=WIDTH)
   for _ in range(steps):
-    t = jnp.asarray(toks)[None]
-    logits, _ = model(t, models.init_cache(TINY, 1, max_len=len(toks)), gate=jnp.full((1,), gate))
-    toks.append(int(jnp.argmax(logits[0, -1])))
+    t = jnp.asarray(toks + [0] * (WIDTH - len(toks)))[None]
+    logits, _ = model(t, cache, gate=jnp.full((1,), gate))
+    toks.append(int(jnp.argmax(logits[0, len(toks) - 1])))
   return toks[len(prompt) :]
 
 
