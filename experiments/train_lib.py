@@ -10,6 +10,7 @@ import ml_collections
 from absl import logging
 
 from experiments import (
+  common,
   lm_online,
   nash_convergence,
   nash_games,
@@ -134,12 +135,10 @@ def _run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
       writer.write_hparams(json.loads(config.to_json()))
       results = EXPERIMENTS[name].run(config, workdir)
       writer.write_scalars(1, _numeric_leaves(results))
-  if writes:
-    if deferred:
-      with open(config_path, "w") as f:
-        f.write(config.to_json(indent=2))
-    with open(os.path.join(workdir, "results.json"), "w") as f:
-      json.dump(results, f, indent=2)
+  if writes and deferred:
+    with open(config_path, "w") as f:
+      f.write(config.to_json(indent=2))
+  common.write_results(workdir, results)  # The one writer of results.json (process 0, atomic).
   return results
 
 
