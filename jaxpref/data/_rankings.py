@@ -138,9 +138,12 @@ def rankings_from_comparisons(table: Comparisons) -> tuple[RankingTable, int]:
     ``(the rankings, the number of groups skipped)``.
   """
   keys = np.stack([table.annotator, table.prompt], axis=1)
+  groups, inverse = np.unique(keys, axis=0, return_inverse=True)
+  by_group = np.argsort(inverse.ravel(), kind="stable")  # Rows grouped, file order within each.
+  bounds = np.searchsorted(inverse.ravel()[by_group], np.arange(len(groups) + 1))
   out, who, skipped = [], [], 0
-  for key in np.unique(keys, axis=0):
-    rows = np.flatnonzero((keys == key).all(axis=1))
+  for g, key in enumerate(groups):
+    rows = by_group[bounds[g] : bounds[g + 1]]
     members = np.unique(np.concatenate([table.item_a[rows], table.item_b[rows]]))
     m = len(members)
     pairs = {tuple(sorted((int(table.item_a[r]), int(table.item_b[r])))) for r in rows}

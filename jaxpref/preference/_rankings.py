@@ -127,20 +127,27 @@ def check_rankings(rankings: Rankings, num_items: int) -> None:
   for name, v in (("size", size), ("num_ranked", ranked), ("weight", weight)):
     if v.shape != (R,):
       raise ValueError(f"rankings.{name} must have shape [{R}]; got {v.shape}.")
-  for r in range(R):
-    n = int(size[r])
-    if not 2 <= n <= K:
-      raise ValueError(f"ranking {r}: its choice set has {n} items; need 2 <= size <= {K}.")
-    row = items[r, :n]
-    if np.any((row < 0) | (row >= num_items)):
-      bad = int(row[(row < 0) | (row >= num_items)][0])
-      raise ValueError(f"ranking {r}: item {bad} is out of range [0, {num_items}).")
-    if len(set(row.tolist())) != n:
-      raise ValueError(f"ranking {r}: an item appears twice in {row.tolist()}.")
-    if np.any(items[r, n:] != -1):
-      raise ValueError(f"ranking {r}: entries after its size {n} must be -1 (padding).")
-    if not 1 <= int(ranked[r]) <= n:
-      raise ValueError(f"ranking {r}: num_ranked {int(ranked[r])} is not in [1, {n}].")
+  # Vectorized over rows (a fit checks every call); each message names the first bad row.
+  present = np.arange(K)[None, :] < size[:, None]
+  out_of_range = present & ((items < 0) | (items >= num_items))
+  padded = ~present & (items != -1)
+  ordered = np.sort(np.where(present, items, -1 - np.arange(K)[None, :]), axis=1)
+  twice = np.any(ordered[:, 1:] == ordered[:, :-1], axis=1)
+  bad_size, bad_ranked = (size < 2) | (size > K), (ranked < 1) | (ranked > size)
+  failed = bad_size | out_of_range.any(axis=1) | twice | padded.any(axis=1) | bad_ranked
+  if failed.any():
+    r = int(np.argmax(failed))  # The first bad row, then its first failed check.
+    if bad_size[r]:
+      message = f"its choice set has {size[r]} items; need 2 <= size <= {K}."
+    elif out_of_range[r].any():
+      message = f"item {items[r][out_of_range[r]][0]} is out of range [0, {num_items})."
+    elif twice[r]:
+      message = f"an item appears twice in {items[r, : size[r]].tolist()}."
+    elif padded[r].any():
+      message = f"entries after its size {size[r]} must be -1 (padding)."
+    else:
+      message = f"num_ranked {ranked[r]} is not in [1, {size[r]}]."
+    raise ValueError(f"ranking {r}: {message}")
   if not np.all(np.isfinite(weight)) or np.any(weight < 0):
     raise ValueError("rankings.weight must be finite and non-negative.")
 
