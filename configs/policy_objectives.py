@@ -25,7 +25,14 @@ in each loss's compiled program, set an axis in a config or in Python, e.g.
 ``config.vmap.axes.learning_rate = (1e-3, 3e-3)``.
 
 Variants after a colon: ``oracle=bt`` (transitive), ``responses=100`` (EGPO's n = 100 setting),
-``seeds=N``. A loss of your own: ``--config.custom_loss=path/to/file.py:function`` (a per-example
+``seeds=N``, ``listwise=true`` (with ``list_size=K``, default 4): the listwise losses (PL-DPO,
+LiPO-lambda, set-level MPO, PRO) on K policy samples ranked by a Bradley-Terry oracle against
+DPO and IPO on the same samples as K/2 labelled pairs, at equal labels (a ranking of K counts as
+K/2 pair labels) and equal updates:
+
+  python -m experiments.train --config configs/policy_objectives.py:listwise=true --workdir /tmp/l
+
+A loss of your own: ``--config.custom_loss=path/to/file.py:function`` (a per-example
 function ``fn(example, **hparams) -> (loss, aux)`` on pairs sampled from the policy with Bernoulli
 labels, like online DPO) is registered and trained as ``custom``; in code, register a loss with
 ``jaxpref.losses.register`` and an objective with ``jaxpref.losses.register_objective`` and list
@@ -43,16 +50,24 @@ import ml_collections
 from configs import common
 
 LOSSES = "online_dpo,online_ipo,online_ipo_uniform,egpo,nash_md_pg,sppo,inpo"
+LISTWISE = "pairs_dpo,pairs_ipo,list_pl_dpo,list_lipo,list_mpo,list_pro"
+
+
+def _parse(arg: str | None) -> ml_collections.ConfigDict:
+  return common.parse_arg(
+    arg, oracle="cyclic", responses=10, plot=True, seeds=8, listwise=False, list_size=4
+  )
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   """Returns the config of the ``policy_objectives`` experiment."""
-  arg = common.parse_arg(arg, oracle="cyclic", responses=10, plot=True, seeds=8)
+  arg = _parse(arg)
   config = ml_collections.ConfigDict()
   config.experiment = "policy_objectives"  # Which experiment train_lib runs.
   config.x64 = False  # Float32 (neural training).
   config.seed = 0  # Seed of the task; seed s of the sweep draws init and samples from fold_in(s).
-  config.oracle = arg.oracle  # "cyclic" (intransitive) or "bt" (transitive).
+  # "cyclic" (intransitive) or "bt" (transitive; listwise runs need it: rankings are PL draws).
+  config.oracle = "bt" if arg.listwise else arg.oracle
   config.responses = arg.responses  # n responses per prompt.
   config.prompts = 32  # Number of prompts (all used every step).
   config.features = 8  # Prompt feature width.
@@ -62,7 +77,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.learning_rate = 3e-3  # Adam step size (all losses).
   config.queries = 200_000  # Oracle queries per loss (labels summed over prompts and steps).
   config.evals = 20  # About this many logged evaluations along the budget (per loss).
-  config.losses = LOSSES  # Trained, one run_sweep each (a static axis: sweep() lists them).
+  # Trained, one run_sweep each (a static axis: sweep() lists them).
+  config.losses = LISTWISE if arg.listwise else LOSSES
+  config.list_size = arg.list_size  # K responses ranked per prompt by list_* / paired by pairs_*.
   config.mixture = 0.125  # lambda of Nash-MD-PG's geometric-mixture opponent.
   config.sppo_samples = 4  # Opponent samples per response for SPPO's win-rate estimate.
   config.sppo_step_size = 1.0  # SPPO's step size eta (multiplier of the win rate).
@@ -81,6 +98,5 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
 
 def sweep(add, arg: str | None = None) -> None:
   """Lists the static runs for ``experiments.launch``: one per loss (different code)."""
-  del arg
-  for name in LOSSES.split(","):
+  for name in (LISTWISE if _parse(arg).listwise else LOSSES).split(","):
     add(losses=name)

@@ -44,6 +44,11 @@ class PointState(NamedTuple):
 def validate(config: ml_collections.ConfigDict) -> None:
   """Raises ``ValueError`` on settings that cannot run (compiles nothing)."""
   objective = losses.get_objective(config.objective)  # Lists the registered names otherwise.
+  if objective.sampling in ("policy_lists", "policy_list_pairs"):
+    raise ValueError(
+      f"{config.objective}: the language-model experiment has no {objective.sampling} sampler "
+      "yet (listwise objectives run in policy_objectives)."
+    )
   for field, known in (("model.kind", MODELS), ("oracle.kind", ORACLES)):
     if config[field.split(".")[0]].kind not in known:
       raise ValueError(f"{field} {config[field.split('.')[0]].kind!r} is unknown; known: {known}.")

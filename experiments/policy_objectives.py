@@ -32,6 +32,7 @@ Hyper = losses.OnlineHparams  # The traced hyperparameters of one point (any can
 FIELDS = {name: name for name in Hyper._fields}  # Config path -> Hyper field.
 COMBINABLE = ("dpo", "ipo", "cdpo", "rdpo")  # Losses on policy pairs a combination may use.
 METRICS = ("regularized_gap", "duality_gap", "win_rate_vs_ref", "loss")
+LIST_SAMPLINGS = ("policy_lists", "policy_list_pairs")
 
 
 class PointState(NamedTuple):
@@ -115,6 +116,14 @@ def validate(config: ml_collections.ConfigDict) -> None:
       raise ValueError(f"Unknown loss {name!r} in config.losses; known: {', '.join(known)}.")
   if config.oracle not in ("cyclic", "bt"):
     raise ValueError(f'config.oracle must be "cyclic" or "bt"; got {config.oracle!r}.')
+  lists = [n for n, o in objectives(config).items() if o.sampling in LIST_SAMPLINGS]
+  if lists and config.oracle != "bt":
+    raise ValueError(
+      f"{', '.join(lists)} rank K responses by Plackett-Luce draws, exact only for a transitive "
+      "oracle: set config.oracle='bt'."
+    )
+  if lists and (config.list_size < 2 or config.list_size % 2):
+    raise ValueError(f"config.list_size must be even and >= 2; got {config.list_size}.")
   for field in ("responses", "prompts", "features", "queries", "evals", "sppo_samples"):
     if config[field] < (2 if field == "responses" else 1):
       raise ValueError(f"config.{field} must be >= {2 if field == 'responses' else 1}.")
@@ -129,7 +138,13 @@ def validate(config: ml_collections.ConfigDict) -> None:
   for name, objective in objectives(config).items():
     try:
       example = losses.bandit_examples(
-        objective.sampling, jax.random.key(0), logp, P, mixture=config.mixture, samples=2
+        objective.sampling,
+        jax.random.key(0),
+        logp,
+        P,
+        mixture=config.mixture,
+        samples=2,
+        list_size=int(config.list_size),
       )
       value = jax.vmap(losses.objective_loss(objective, hparams))(example)
       if jnp.shape(value) != (2,) or not np.all(np.isfinite(value)):
@@ -182,6 +197,7 @@ def make_program(config: ml_collections.ConfigDict, objective: losses.Objective)
         samples=int(config.sppo_samples),
         opponent=opp,
         temperature=hp.temperature,
+        list_size=int(config.list_size),
       )
       return jnp.mean(jax.vmap(loss_of)(ex))
 

@@ -17,6 +17,10 @@ Sampling schemes (``P`` the oracle, pi the policy, pi_ref the reference, labels 
 - ``policy_vs_mixture``: y ~ pi, y' from the geometric mixture of pi and pi_ref (``mixture``);
   one label.
 - ``policy_win_rate``: y ~ pi and K opponents ~ pi; ``win`` the mean of K labels (K queries).
+- ``policy_lists``: K = ``list_size`` responses ~ pi ranked by the oracle (``score`` the grade
+  K - 1 - place, best highest); counted as K/2 queries, the labels of K/2 pairs.
+- ``policy_list_pairs``: the same K responses as K/2 disjoint pairs (y_1, y_2), (y_3, y_4), ...,
+  one label each: the pairwise baseline at equal labels; the pair loss is summed over the pairs.
 
 The registered objectives and the loss each trains (``kl_coef`` is beta everywhere):
 
@@ -33,6 +37,12 @@ nash_md_pg           nash_md_pg           policy_vs_mixture, 1
 sppo                 sppo                 policy_win_rate, K (``step_size`` = sppo_step_size)
 inpo                 inpo                 policy_pairs, 1, ordered (winner, loser);
                                           ``step_size`` = inpo_step_size
+list_pl_dpo          pl_dpo               policy_lists, K/2
+list_lipo            lipo                 policy_lists, K/2
+list_mpo             mpo                  policy_lists, K/2
+list_pro             pro                  policy_lists, K/2 (no reference, no KL term)
+pairs_dpo            dpo                  policy_list_pairs, K/2
+pairs_ipo            ipo                  policy_list_pairs, K/2
 ==================== ==================== ===================================================
 
 So the objective ``online_ipo`` is the library's :func:`~jaxpref.losses.ipo` (``kl_coef`` =
@@ -64,7 +74,14 @@ from jaxpref.losses._registry import get_loss
 from jaxpref.optim import Step, gradient_step
 from jaxpref.types import Array, PRNGKey, PyTree
 
-SAMPLINGS = ("policy_pairs", "uniform_vs_policy", "policy_vs_mixture", "policy_win_rate")
+SAMPLINGS = (
+  "policy_pairs",
+  "uniform_vs_policy",
+  "policy_vs_mixture",
+  "policy_win_rate",
+  "policy_lists",
+  "policy_list_pairs",
+)
 _KL = MappingProxyType({"kl_coef": "kl_coef"})
 
 
@@ -117,6 +134,11 @@ def check_online_hparams(hparams: OnlineHparams, *, name: str = "{}") -> None:
       raise ValueError(f"{name.format(field)} must be {rule}; got {values[~ok][0]:g}.")
 
 
+def _half_list(settings: Any) -> int:
+  """K/2 queries for a list of K = ``settings.list_size`` responses (K/2 pairs' worth)."""
+  return int(settings.list_size) // 2
+
+
 class Objective(NamedTuple):
   """An online preference-optimisation objective.
 
@@ -160,6 +182,12 @@ OBJECTIVES: dict[str, Objective] = {
     MappingProxyType({"inpo_step_size": "step_size", "kl_coef": "kl_coef"}),
     ordered_pairs=True,
   ),
+  **{
+    f"list_{loss}": Objective("policy_lists", _half_list, loss, {} if loss == "pro" else _KL)
+    for loss in ("pl_dpo", "lipo", "mpo", "pro")
+  },
+  "pairs_dpo": Objective("policy_list_pairs", _half_list, "dpo", _KL),
+  "pairs_ipo": Objective("policy_list_pairs", _half_list, "ipo", _KL),
 }
 
 
@@ -223,6 +251,8 @@ def objective_loss(objective: Objective, hparams: Any) -> Callable[[Example], Ar
   def loss(example: Example) -> Array:
     if objective.ordered_pairs:
       example = order_pairs(example)
+    if objective.sampling == "policy_list_pairs":  # [K/2] pairs per example: their sum.
+      return jnp.sum(jax.vmap(lambda e: fn(e, **kwargs)[0])(example))
     return fn(example, **kwargs)[0]
 
   return loss
@@ -266,10 +296,18 @@ def bandit_examples(
   samples: int = 1,
   opponent: Array | None = None,
   temperature: Array | float = 1.0,
+  list_size: int = 4,
 ) -> Example:
-  """One example per prompt of a tabular policy, sampled per ``sampling`` from an exact oracle.
+  r"""One example per prompt of a tabular policy, sampled per ``sampling`` from an exact oracle.
 
   The reference is uniform; labels are Bernoulli draws of the oracle (one query each).
+
+  Rankings are drawn from the Plackett-Luce model with strengths
+  :math:`s_i = \frac1n \sum_j \mathrm{logit}\, P_{ij}` (Gumbel-perturbed sorting), whose
+  pairwise marginals are ``P`` exactly when ``P`` is Bradley-Terry; for an intransitive oracle
+  they are its Plackett-Luce projection, not ``P``. The pairs of ``policy_list_pairs`` are read
+  off the same ranking: disjoint pairs use disjoint Gumbel noise, so their labels are independent
+  Bernoulli draws with the marginals above.
 
   Args:
     sampling: one of :data:`SAMPLINGS`.
@@ -283,9 +321,11 @@ def bandit_examples(
     temperature: responses of the policy (and opponents) are drawn from
       ``softmax(logp / temperature)`` (``temperature`` floored at 1e-6, so 0 is near-greedy);
       the loss sees the untempered ``logp``.
+    list_size: K responses of ``policy_lists`` / ``policy_list_pairs`` (static, even).
 
   Returns:
-    An :class:`~jaxpref.losses.Example` with ``[prompts]`` fields.
+    An :class:`~jaxpref.losses.Example` with ``[prompts]`` fields (``[prompts, K]`` for
+    ``policy_lists``, ``[prompts, K/2]`` for ``policy_list_pairs``).
   """
   prompts, n = logp.shape
   sg = jax.lax.stop_gradient(logp)
@@ -339,4 +379,32 @@ def bandit_examples(
     opps = jax.random.categorical(k2, draw, shape=(samples, prompts))
     wins = jax.vmap(lambda k, o: label(k, y, o))(jax.random.split(k3, samples), opps)
     return Example(logp=at(logp, y), anchor=at(sg, y), win=jnp.mean(wins, axis=0))
+  if sampling in ("policy_lists", "policy_list_pairs"):
+    K = int(list_size)
+    if K < 2 or K % 2:
+      raise ValueError(f"list_size must be even and >= 2; got {list_size}.")
+    y = jax.random.categorical(k1, draw, shape=(K, prompts)).T  # [prompts, K]
+    eps = jnp.finfo(P.dtype).tiny
+    strength = jnp.mean(jnp.log(P + eps) - jnp.log1p(-P + eps), axis=-1)  # [prompts, n]
+
+    def at_list(values):  # [prompts, n] at y -> [prompts, K]
+      return jnp.sum(values[:, None, :] * jax.nn.one_hot(y, n, dtype=values.dtype), axis=-1)
+
+    utility = at_list(strength) + jax.random.gumbel(k2, (prompts, K), P.dtype)
+    ref = jnp.broadcast_to(log_ref[:, None], (prompts, K))
+    if sampling == "policy_lists":
+      place = jnp.argsort(jnp.argsort(-utility, axis=-1), axis=-1)  # 0 = best
+      grade = (K - 1 - place).astype(logp.dtype)
+      return Example(logp=at_list(logp), ref_logp=ref, anchor=at_list(sg), score=grade)
+    lp, a = at_list(logp), at_list(sg)
+    first, second = (slice(0, K, 2), slice(1, K, 2))
+    return Example(
+      logp=lp[:, first],
+      logp2=lp[:, second],
+      ref_logp=ref[:, first],
+      ref_logp2=ref[:, second],
+      anchor=a[:, first],
+      anchor2=a[:, second],
+      pref=(utility[:, first] > utility[:, second]).astype(logp.dtype),
+    )
   raise ValueError(f"Unknown sampling {sampling!r}; known: {', '.join(SAMPLINGS)}.")

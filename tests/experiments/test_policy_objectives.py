@@ -182,12 +182,31 @@ def test_weighted_combination_from_the_config(tmp_path):
     ({"vmap.axes.queries": (8, 16)}, "queries is not a vmappable hyperparameter"),
     ({"custom_loss": "/no/such/file.py:fn"}, "no file at"),
     ({"responses": 1}, "config.responses must be >= 2"),
+    ({"losses": "list_pl_dpo"}, "list_pl_dpo rank K responses .* set config.oracle='bt'"),
+    ({"losses": "pairs_dpo", "oracle": "bt", "list_size": 3}, "list_size must be even"),
   ],
 )
 def test_validation(override, message):
   config = _small(**override)
   with pytest.raises(ValueError, match=message):
     train_lib.validate_config(config)
+
+
+def test_listwise_variant_lists_its_losses_and_validates():
+  config = config_lib.get_config("listwise=true,list_size=6")
+  assert config.oracle == "bt" and config.list_size == 6
+  assert common.names(config.losses) == common.names(config_lib.LISTWISE)
+  train_lib.validate_config(config)
+  names = []
+  config_lib.sweep(lambda **kw: names.append(kw["losses"]), "listwise=true")
+  assert names == common.names(config_lib.LISTWISE)
+  # Equal labels: a list of K costs K/2 queries, as K/2 pairs do.
+  config.losses = "pairs_dpo,list_lipo"
+  steps = {
+    n: policy_objectives.loss_config(config, o).steps
+    for n, o in policy_objectives.objectives(config).items()
+  }
+  assert steps["pairs_dpo"] == steps["list_lipo"] == config.queries // (3 * config.prompts)
 
 
 def test_custom_loss_without_the_function_or_failing(tmp_path):

@@ -8,6 +8,7 @@ import pytest
 from jaxpref import losses
 
 HP = SimpleNamespace(kl_coef=0.1, sppo_step_size=1.0, inpo_step_size=1 / 0.3, mixture=0.125)
+LISTS = ("list_pl_dpo", "list_lipo", "list_mpo", "list_pro", "pairs_dpo", "pairs_ipo")
 
 
 def _pairs(seed=0, prompts=64, n=5):
@@ -28,12 +29,13 @@ def test_registry_makes_the_experiment_mapping_explicit():
     "nash_md_pg",
     "sppo",
     "inpo",
+    *LISTS,
   }
   assert (o["online_ipo"].loss, o["online_ipo"].sampling) == ("ipo", "policy_pairs")
   assert (o["egpo"].loss, o["egpo"].extragradient) == ("online_ipo", True)
   assert o["online_ipo_uniform"].loss == "online_ipo" and not o["online_ipo_uniform"].extragradient
   assert o["inpo"].ordered_pairs and dict(o["inpo"].hparams)["inpo_step_size"] == "step_size"
-  settings = SimpleNamespace(sppo_samples=6)
+  settings = SimpleNamespace(sppo_samples=6, list_size=8)
   queries = {name: losses.objective_queries(obj, settings) for name, obj in o.items()}
   assert queries == {
     "online_dpo": 1,
@@ -43,6 +45,7 @@ def test_registry_makes_the_experiment_mapping_explicit():
     "nash_md_pg": 1,
     "sppo": 6,
     "inpo": 1,
+    **dict.fromkeys(LISTS, 4),  # K/2 labels' worth for a list of K = 8
   }
   for obj in o.values():
     assert obj.sampling in losses.SAMPLINGS and obj.loss in losses.LOSSES
@@ -57,7 +60,10 @@ def test_objective_loss_is_its_registered_loss_with_the_mapped_keywords(name):
   kwargs = {kw: getattr(HP, field) for field, kw in obj.hparams.items()}
   if obj.ordered_pairs:
     ex = losses.order_pairs(ex)
-  want = jax.vmap(lambda e: losses.get_loss(obj.loss)(e, **kwargs)[0])(ex)
+  fn = lambda e: losses.get_loss(obj.loss)(e, **kwargs)[0]  # noqa: E731
+  if obj.sampling == "policy_list_pairs":  # The K/2 pairs of a list are summed.
+    fn = lambda e, f=fn: jnp.sum(jax.vmap(f)(e))  # noqa: E731
+  want = jax.vmap(fn)(ex)
   np.testing.assert_allclose(got, want, rtol=1e-6)
 
 
@@ -78,7 +84,7 @@ def test_inpo_orders_pairs_as_winner_then_loser():
   np.testing.assert_allclose(fn(ex), fn(swapped), rtol=1e-6)
 
 
-@pytest.mark.parametrize("sampling", losses.SAMPLINGS)
+@pytest.mark.parametrize("sampling", losses.SAMPLINGS[:4])
 def test_bandit_examples_read_the_sampled_entries(sampling):
   logp, P = _pairs(prompts=4096, n=3)
   ex = losses.bandit_examples(sampling, jax.random.key(4), logp, P, mixture=0.5, samples=4)
@@ -93,6 +99,40 @@ def test_bandit_examples_read_the_sampled_entries(sampling):
     y2 = jnp.argmax(logp == ex.logp2[:, None], axis=-1)
     p = P[jnp.arange(4096), y, y2]
     assert abs(float(jnp.mean(ex.pref - p))) < 3 * 0.5 / np.sqrt(4096)
+
+
+def test_list_samplers_rank_by_the_oracle():
+  """Grades are a permutation; the rankings' and the pairs' marginals are the BT oracle's."""
+  prompts, n, K = 8192, 3, 4
+  s = jnp.array([1.0, 0.0, -0.5])
+  P = jnp.broadcast_to(jax.nn.sigmoid(s[:, None] - s[None, :]), (prompts, n, n))
+  logp = jnp.broadcast_to(jnp.log(jnp.array([0.5, 0.3, 0.2])), (prompts, n))
+  key = jax.random.key(7)
+  lists = losses.bandit_examples("policy_lists", key, logp, P, list_size=K)
+  assert lists.logp.shape == lists.score.shape == (prompts, K)
+  np.testing.assert_array_equal(
+    jnp.sort(lists.score, -1), jnp.broadcast_to(jnp.arange(K), (prompts, K))
+  )
+  pairs = losses.bandit_examples("policy_list_pairs", key, logp, P, list_size=K)
+  assert pairs.logp.shape == pairs.pref.shape == (prompts, K // 2)
+  # The same draws: the pairs are the list's columns (0, 1) and (2, 3), labelled by its ranking.
+  np.testing.assert_array_equal(pairs.logp, lists.logp[:, ::2])
+  np.testing.assert_array_equal(pairs.pref, (lists.score[:, ::2] > lists.score[:, 1::2]))
+  # Response 0 against response 1: the pair label frequency is P[0, 1] (3-sigma band).
+  y = jnp.argmax(lists.logp[..., None] == logp[:, None, :], axis=-1)
+  mask = (y[:, 0] == 0) & (y[:, 1] == 1)
+  freq = jnp.sum(jnp.where(mask, pairs.pref[:, 0], 0.0)) / jnp.sum(mask)
+  assert abs(float(freq) - float(P[0, 0, 1])) < 3 * 0.5 / np.sqrt(float(jnp.sum(mask)))
+  # Top-1 of a list is a Plackett-Luce choice: P(best = 0 | the list holds 0, 1, 2 once each).
+  top = jnp.take_along_axis(y, jnp.argmax(lists.score, -1)[:, None], -1)[:, 0]
+  distinct = jnp.all(jnp.sort(y[:, :3], -1) == jnp.arange(3), -1) & (y[:, 3] == 0)
+  # With item 0 twice in the list: P(best = 0) = 2 e^1 / (2 e^1 + e^0 + e^-0.5).
+  e = np.exp(np.asarray(s))
+  want = 2 * e[0] / (2 * e[0] + e[1] + e[2])
+  got = jnp.sum(distinct & (top == 0)) / jnp.sum(distinct)
+  assert abs(float(got) - want) < 3 * np.sqrt(want * (1 - want) / float(jnp.sum(distinct)))
+  with pytest.raises(ValueError, match="list_size must be even"):
+    losses.bandit_examples("policy_lists", key, logp, P, list_size=3)
 
 
 def test_gradients_flow_to_the_policy_only():
