@@ -35,6 +35,8 @@ SURVEYS = {  # Paircomp surveys: file name and respondent covariates.
   "soundquality": ("SoundQuality", ("progmat", "time")),
   "topmodel2007": ("Topmodel2007", ("gender", "age")),
   "cemschoice": ("CEMSChoice", ("study", "gender", "work")),
+  "germanparties2009": ("GermanParties2009", ("gender", "age")),
+  "firstnames": ("FirstNames", ("gender", "age")),
 }
 
 

@@ -18,6 +18,7 @@ from experiments import (
   pareto_front,
   policy_objectives,
   preference_models,
+  rankings,
   social_choice,
 )
 from jaxpref import training
@@ -33,6 +34,7 @@ EXPERIMENTS: dict[str, ModuleType] = {
   "pareto_front": pareto_front,
   "policy_objectives": policy_objectives,
   "preference_models": preference_models,
+  "rankings": rankings,
   "social_choice": social_choice,
 }
 # Experiments with a ``validate(config)`` check, run before anything compiles (shapes, names,
@@ -44,6 +46,7 @@ VALIDATED = (
   "pareto_front",
   "policy_objectives",
   "preference_models",
+  "rankings",
   "social_choice",
 )
 
