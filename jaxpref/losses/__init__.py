@@ -7,10 +7,18 @@ Hyperparameters have one name everywhere: ``kl_coef`` (beta, the KL weight to th
 ``step_size`` (eta, the multiplier of the win rate or score), ``mixture`` (lambda of the geometric
 mixture) and ``weights`` (objective weights); each docstring converts its paper's symbols.
 :data:`LOSSES` maps config names to functions, :func:`register` adds a new one,
-:func:`combined_loss` mixes several. :data:`OBJECTIVES` couples a loss with its online protocol
-(sampling, oracle queries per update, extragradient), :func:`register_objective` adds one.
+:func:`combined_loss` mixes several; :func:`curriculum_pairs` / :func:`curriculum_order` build
+Curry-DPO's easy-to-hard pair curriculum from rated lists. :data:`OBJECTIVES` couples a loss
+with its online protocol (sampling, oracle queries per update, extragradient),
+:func:`register_objective` adds one.
 """
 
+from jaxpref.losses._curriculum import (
+  CurriculumPairs,
+  curriculum_buckets,
+  curriculum_order,
+  curriculum_pairs,
+)
 from jaxpref.losses._example import Example
 from jaxpref.losses._extragradient import ExtragradientStep, extragradient_step
 from jaxpref.losses._listwise import lipo, mpo, pl_dpo, pro
@@ -38,6 +46,7 @@ __all__ = [
   "LOSSES",
   "OBJECTIVES",
   "SAMPLINGS",
+  "CurriculumPairs",
   "Example",
   "ExtragradientStep",
   "Objective",
@@ -46,6 +55,9 @@ __all__ = [
   "cdpo",
   "check_online_hparams",
   "combined_loss",
+  "curriculum_buckets",
+  "curriculum_order",
+  "curriculum_pairs",
   "dno",
   "dpo",
   "extragradient_step",
