@@ -1,5 +1,7 @@
 """jaxpref.arena: K-wise votes, PL leaderboard, Thurstone / Elo updates, matchmaking, simulation."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -113,21 +115,24 @@ def _trueskill_two_player(mu_w, s2_w, mu_l, s2_l, b):
   )
 
 
+@functools.partial(jax.jit, static_argnames="pair_scale")
+def _update(state, items, num_ranked, *, pair_scale="trueskill", **kwargs):
+  return arena.thurstone_update(state, items, num_ranked, pair_scale=pair_scale, **kwargs)
+
+
 def test_thurstone_two_player_update_is_trueskill():
   state = arena.thurstone_init(3)
-  new = arena.thurstone_update(state, jnp.array([2, 0]), 1)
+  new = _update(state, jnp.array([2, 0]), 1)
   # TrueSkill defaults, no draw margin: winner (29.205221, 7.194481), loser (20.794779, 7.194481).
   np.testing.assert_allclose(new.mu, [20.79477913, 25.0, 29.20522087], atol=1e-7)
   np.testing.assert_allclose(np.sqrt(new.sigma2), [7.19448135, 25 / 3, 7.19448135], atol=1e-7)
   state = arena.ThurstoneState(jnp.array([30.0, 22.0]), jnp.array([4.0, 30.0]))
-  new = arena.thurstone_update(state, jnp.array([1, 0]), 1, performance_noise=3.0)  # an upset
+  new = _update(state, jnp.array([1, 0]), 1, performance_noise=3.0)  # an upset
   (mw, sw), (ml, sl) = _trueskill_two_player(22.0, 30.0, 30.0, 4.0, 3.0)
   np.testing.assert_allclose(new.mu, [ml, mw], rtol=1e-10)
   np.testing.assert_allclose(new.sigma2, [sl, sw], rtol=1e-10)
   # The paper's printed scale: c_iq^2 = beta^2 + sigma_i^2, different for the two sides.
-  paper = arena.thurstone_update(
-    state, jnp.array([1, 0]), 1, performance_noise=3.0, pair_scale="paper"
-  )
+  paper = _update(state, jnp.array([1, 0]), 1, performance_noise=3.0, pair_scale="paper")
   c_w = np.sqrt(9.0 + 30.0)
   t = (22.0 - 30.0) / c_w
   v = scipy.stats.norm.pdf(t) / scipy.stats.norm.cdf(t)
@@ -137,17 +142,17 @@ def test_thurstone_two_player_update_is_trueskill():
 
 def test_kwise_thurstone_moves_winners_up_and_shrinks_variances():
   state = arena.thurstone_init(5)
-  new = arena.thurstone_update(state, jnp.array([4, 1, 3, 0]), 3)
+  new = _update(state, jnp.array([4, 1, 3, 0]), 3)
   assert np.all(np.diff(np.asarray(new.mu)[[4, 1, 3, 0]]) < 0)
   assert float(new.mu[2]) == 25.0 and np.all(np.asarray(new.sigma2)[[0, 1, 3, 4]] < state.sigma2[0])
-  best = arena.thurstone_update(state, jnp.array([4, 1, 3, 0]), 1)  # the others unordered
+  best = _update(state, jnp.array([4, 1, 3, 0]), 1)  # the others unordered
   np.testing.assert_allclose(best.mu[1], best.mu[3])
 
 
 def test_elo_update_matches_fastchat_numbers():
   r = jnp.full(2, 1000.0)
   for winner in (0, 1, 0):
-    r = arena.elo_update(r, jnp.array([winner, 1 - winner]), 1, k_factor=32.0)
+    r = jax.jit(arena.elo_update)(r, jnp.array([winner, 1 - winner]), 1, k_factor=32.0)
   np.testing.assert_allclose(r, [1014.666, 985.334], atol=1e-3)
 
 
@@ -172,7 +177,8 @@ def test_matchmaking_returns_k_distinct_items(rule):
 
 def test_information_rule_picks_the_uncertain_items():
   cov = jnp.diag(jnp.array([0.01, 0.01, 5.0, 0.01, 4.0, 3.0]))
-  chosen = arena.information_matchmaking(jax.random.key(0), jnp.zeros(6), cov, 3)
+  info = jax.jit(arena.information_matchmaking, static_argnames="k")
+  chosen = info(jax.random.key(0), jnp.zeros(6), cov, k=3)
   assert sorted(chosen.tolist()) == [2, 4, 5]
 
 
@@ -182,8 +188,9 @@ def test_ucb_pivot_and_exploit_sign():
   counts = jnp.ones((n, n), jnp.int32) * 4 - 4 * jnp.eye(n, dtype=jnp.int32)
   counts = counts.at[2, :].add(-2).at[:, 2].add(-2).at[2, 2].set(0)  # item 2 least compared
   key = jax.random.key(0)
-  different = arena.ucb_matchmaking(key, scores, counts, 2, alpha=0.0)
-  similar = arena.ucb_matchmaking(key, scores, counts, 2, alpha=0.0, exploit="similar")
+  ucb = jax.jit(arena.ucb_matchmaking, static_argnames=("k", "exploit"))
+  different = ucb(key, scores, counts, k=2, alpha=0.0)
+  similar = ucb(key, scores, counts, k=2, alpha=0.0, exploit="similar")
   assert different.tolist() == [2, 4] and int(similar[0]) == 2 and int(similar[1]) in (1, 3)
 
 
