@@ -1,4 +1,4 @@
-"""Plackett-Luce vs Bradley-Terry on real rankings, and the K-wise arena in simulation.
+r"""Plackett-Luce vs Bradley-Terry on real rankings, and the K-wise arena in simulation.
 
 Part ``fit`` (``experiments/rankings.py``): the rankings of each dataset are the complete,
 transitive comparison sets of one annotator on one prompt (paircomp surveys: a respondent's 15
@@ -12,11 +12,18 @@ paired differences PL - BT and DL - Davidson. LLMFAO (shipped with jaxpref) give
 more than 2 items (no worker judged every pair of 3 models on one prompt), so PL = BT there
 exactly; it runs as the check that needs no other file.
 
-Part ``arena``: the K-wise arena simulation of ``experiments/kwise_arena.py``.
+Part ``arena``: the K-wise arena simulation of ``experiments/kwise_arena.py``: a known
+Plackett-Luce model over ``arena.models`` items, one vote per engine step, seeds vmapped; rules
+``uniform_pairs`` (random pairs, PL MLE), ``uniform`` / ``information`` (random or
+expected-information K-sets, PL MLE), ``ksort`` (K-Sort Arena's Thurstone update and UCB
+matchmaking) and ``elo_pairs`` (online Elo on random pairs); Kendall tau to the true order
+against votes (``arena/kendall_tau.png``) and the votes until the order is exact.
 
 Run (8 seeds, a few seconds per dataset on 2 CPU cores after compilation):
 
   python -m experiments.train --config configs/rankings.py --workdir /tmp/rankings
+  python -m experiments.train --config configs/rankings.py:parts=arena --workdir /tmp/arena \
+    --config.arena.votes=3000
 
 Variants after a colon: ``datasets=a+b`` (llmfao, topmodel2007, germanparties2009, firstnames,
 cemschoice, soundquality, rankings_csv), ``parts=fit+arena``, ``seeds=N``.
@@ -25,6 +32,7 @@ cemschoice, soundquality, rankings_csv), ``parts=fit+arena``, ``seeds=N``.
 import ml_collections
 
 from configs import common
+from experiments import kwise_arena
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
@@ -47,6 +55,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.data = ml_collections.ConfigDict()
   config.data.llmfao = ""  # LLMFAO-format CSV; "" = the crowd file shipped with jaxpref.
   config.data.paircomp_dir = "../shared/data/paircomp"  # Folder of the paircomp survey CSVs.
+  # The arena simulation (fields and their meaning: experiments/kwise_arena.py DEFAULTS).
+  config.arena = ml_collections.ConfigDict(dict(kwise_arena.DEFAULTS, seeds=arg.seeds))
   common.add_run_sections(config, steps=1, log_every=1, seeds=arg.seeds)
   config.log.progress_seconds = -1.0  # One step per point: no progress lines.
   return config

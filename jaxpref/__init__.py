@@ -1,6 +1,6 @@
 """jaxpref: game-theoretic and multi-objective alignment from preferences, in JAX.
 
-``import jaxpref`` imports nine subpackages eagerly and exports them (with ``__version__``):
+``import jaxpref`` imports ten subpackages eagerly and exports them (with ``__version__``):
 
 - :mod:`jaxpref.games`: preference games (``P + P^T = 1``), constructors, canonical games, games
   from comparison counts.
@@ -13,6 +13,8 @@
   multi-gradient aggregation).
 - :mod:`jaxpref.social`: social choice (profiles, voting rules, majority games, axioms).
 - :mod:`jaxpref.losses`: policy-level preference objectives.
+- :mod:`jaxpref.arena`: K-wise arenas: votes, Plackett-Luce leaderboards with uncertainty,
+  matchmaking, K-Sort's Thurstone update and online Elo.
 - :mod:`jaxpref.optim`: the gradient step and the compiled training loop every trainer uses.
 
 These are functions on arrays and cost little beyond JAX itself (about 5 s in all on the 2-core CI
@@ -27,12 +29,24 @@ they are heavier and only needed to train networks or run experiments; import th
 :mod:`jaxpref.types` holds the array type aliases the subpackages share.
 """
 
-from jaxpref import data, equilibria, games, losses, metrics, optim, pareto, preference, social
+from jaxpref import (
+  arena,
+  data,
+  equilibria,
+  games,
+  losses,
+  metrics,
+  optim,
+  pareto,
+  preference,
+  social,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
   "__version__",
+  "arena",
   "data",
   "equilibria",
   "games",

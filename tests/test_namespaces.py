@@ -12,6 +12,7 @@ import jaxpref
 from jaxpref import social
 
 SUBPACKAGES = (
+  "arena",
   "data",
   "equilibria",
   "games",
@@ -64,6 +65,7 @@ def test_no_two_subpackages_export_different_objects_under_one_name():
 
 
 EAGER = (
+  "arena",
   "data",
   "equilibria",
   "games",

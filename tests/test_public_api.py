@@ -9,6 +9,7 @@ import jaxpref
 
 # Listed so that a subpackage dropped from the walk below is noticed.
 SUBPACKAGES = (
+  "arena",
   "games",
   "metrics",
   "equilibria",
