@@ -96,5 +96,5 @@ def test_bad_input(kwargs, message):
 def test_self_comparison_is_refused():
   pairs = _pairs(jax.random.key(9))
   bad = pairs._replace(item_b=pairs.item_b.at[0].set(pairs.item_a[0]))
-  with pytest.raises(ValueError, match="compares item .* with itself"):
+  with pytest.raises(ValueError, match=r"compares item \d+ with itself"):
     arena.bootstrap_leaderboard(pm.BradleyTerry(5), bad, jax.random.key(0), num_resamples=2)
