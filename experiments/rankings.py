@@ -26,7 +26,7 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from experiments import common, preference_datasets, train_lib
+from experiments import common, kwise_arena, preference_datasets, train_lib
 from jaxpref import data, training
 from jaxpref import preference as pm
 from jaxpref.types import Array, PRNGKey
@@ -69,8 +69,6 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if config.steps != 1:
       raise ValueError("config.steps must be 1 (one fit per seed).")
   if "arena" in parts:
-    from experiments import kwise_arena
-
     kwise_arena.validate_arena(config.arena)
 
 
@@ -286,8 +284,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     if jax.process_index() == 0:
       print_fit(config, results["fit"])
   if "arena" in parts:
-    from experiments import kwise_arena
-
     results["arena"] = kwise_arena.run_arena(config.arena, os.path.join(workdir, "arena"))
     common.write_results(workdir, results)
+    if jax.process_index() == 0:
+      print(kwise_arena.format_results(results["arena"]))
   return results
