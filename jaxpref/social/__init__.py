@@ -16,6 +16,7 @@ from jaxpref.social._axioms import (
   majority_order,
 )
 from jaxpref.social._generative import check_bjr, greedy_slate
+from jaxpref.social._kemeny import KemenyResult, kemeny_ilp, kemeny_leaderboard, kemeny_winners
 from jaxpref.social._linear import (
   induced_ranking,
   is_feasible,
@@ -78,6 +79,7 @@ __all__ = [
   "LEADERBOARD_RULES",
   "MINIMAX_SCORES",
   "RULES",
+  "KemenyResult",
   "Leaderboard",
   "PairwiseCounts",
   "Profile",
@@ -106,6 +108,9 @@ __all__ = [
   "induced_ranking",
   "instant_runoff",
   "is_feasible",
+  "kemeny_ilp",
+  "kemeny_leaderboard",
+  "kemeny_winners",
   "kemeny_young",
   "lcpo",
   "leximax",

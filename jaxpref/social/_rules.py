@@ -292,7 +292,9 @@ def kemeny_young(profile: Profile) -> list[int]:
   m = profile.num_candidates
   if m > KEMENY_MAX:
     raise ValueError(
-      f"kemeny_young enumerates all m! rankings and is limited to m <= {KEMENY_MAX}; got m = {m}."
+      f"kemeny_young enumerates all m! rankings and is limited to m <= {KEMENY_MAX}; got m = {m}. "
+      "For more candidates use kemeny_winners (the same winners) or kemeny_ilp (an optimal "
+      "ranking), exact by integer programming."
     )
   N = profile.support()
   best, tops = -np.inf, set()
