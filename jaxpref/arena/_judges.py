@@ -34,11 +34,12 @@ Theorem 4.1's threshold are :func:`ranking_accuracy`, :func:`idealized_ranking_a
 References:
   Kendall and Babington Smith, On the method of paired comparisons, Biometrika 1940 (circular
   triads); Zheng et al., Judging LLM-as-a-judge with MT-Bench and Chatbot Arena, NeurIPS 2023
-  Datasets and Benchmarks (arXiv 2306.05685; position bias, agreement); TrustJudge:
-  inconsistencies of LLM-as-a-judge and how to alleviate them, 2025 (equivalence contradictions,
-  distribution-sensitive scoring, likelihood-aware aggregation); Cohen, A coefficient of agreement
-  for nominal scales, Educational and Psychological Measurement 1960; Wilson, Probable inference,
-  the law of succession, and statistical inference, JASA 1927; Chen, Malladi, Zhang, Chen, Zhang,
+  Datasets and Benchmarks (arXiv 2306.05685; position bias, agreement); TrustJudge,
+  2025 (equivalence contradictions, distribution-sensitive scoring, likelihood-aware aggregation;
+  the definitions follow its released code, the preprint's authors were not checked here);
+  Cohen, A coefficient of agreement for nominal scales, Educational and Psychological
+  Measurement 1960; Wilson, Probable inference, the law of succession, and statistical
+  inference, JASA 1927; Chen, Malladi, Zhang, Chen, Zhang,
   Ranganath, Cho, Preference learning algorithms do not learn preference rankings, NeurIPS 2024
   (arXiv 2405.19534).
 """
@@ -532,6 +533,8 @@ class SelfConsistency(NamedTuple):
   Attributes:
     rate: share of identical verdicts over all pairs of judgments of the same (prompt, pair);
       NaN when nothing was judged twice.
+    rate_without_ties: the same among pairs of judgments where neither is a tie (MT-Bench's
+      "w/o tie"); NaN when there are none.
     repeated_pairs: (prompt, pair)s judged at least twice.
     judgment_pairs: pairs of judgments compared, :math:`\sum_p m_p (m_p - 1) / 2`.
     swapped_rate: the same among pairs of judgments shown in opposite orders (Zheng et al.'s
@@ -540,6 +543,7 @@ class SelfConsistency(NamedTuple):
   """
 
   rate: float
+  rate_without_ties: float
   repeated_pairs: int
   judgment_pairs: int
   swapped_rate: float
@@ -589,11 +593,15 @@ def self_consistency(
   per_verdict, m = counts.sum(1), counts.sum((1, 2))
   judgment_pairs = int((m * (m - 1) // 2).sum())
   agreeing = int((per_verdict * (per_verdict - 1) // 2).sum())
+  decisive = per_verdict[:, 0] + per_verdict[:, 2]
+  decisive_pairs = int((decisive * (decisive - 1) // 2).sum())
+  decisive_agreeing = agreeing - int((per_verdict[:, 1] * (per_verdict[:, 1] - 1) // 2).sum())
   order = counts.sum(2)  # [pair, shown order]
   swapped = int((order[:, 0] * order[:, 1]).sum())
   swapped_agreeing = int((counts[:, 0, :] * counts[:, 1, :]).sum())
   return SelfConsistency(
     rate=_rate(agreeing, judgment_pairs),
+    rate_without_ties=_rate(decisive_agreeing, decisive_pairs),
     repeated_pairs=int((m >= 2).sum()),
     judgment_pairs=judgment_pairs,
     swapped_rate=_rate(swapped_agreeing, swapped),
@@ -633,7 +641,8 @@ def judge_report(tables: Mapping[str, Comparisons]) -> dict[str, dict[str, float
   Row keys: ``judgments``, ``pairs`` ((prompt, pair)s judged), ``tie_rate``, ``first_win_rate``,
   ``first_win_low`` / ``first_win_high`` (95% Wilson), ``complete_triads``, ``cyclic_triads``,
   ``contradictory_triads``, ``cyclic_rate``, ``intransitive_rate``, ``self_consistency`` (for a
-  pool: two different annotators agreeing on a pair), ``repeated_pairs``, and for every other
+  pool: two different annotators agreeing on a pair), ``self_consistency_without_ties``,
+  ``repeated_pairs``, and for every other
   judge ``agreement_<other>``, ``agreement_without_ties_<other>`` and ``kappa_<other>`` (majority
   verdicts). Per-annotator rows: ``annotators``, ``annotators_with_triads``,
   ``cyclic_rate_{median,q25,q75}``, ``intransitive_rate_{median,q25,q75}``,
@@ -671,6 +680,7 @@ def judge_report(tables: Mapping[str, Comparisons]) -> dict[str, dict[str, float
       "cyclic_rate": triads.cyclic_rate,
       "intransitive_rate": triads.intransitive_rate,
       "self_consistency": consistency.rate,
+      "self_consistency_without_ties": consistency.rate_without_ties,
       "repeated_pairs": consistency.repeated_pairs,
     }
     for other, other_table in tables.items():

@@ -206,6 +206,8 @@ def test_self_consistency_on_a_repeated_pair():
   assert arena.self_consistency(table, by_annotator=True).rate == pytest.approx(1 / 3)
   pooled = arena.self_consistency(table)
   assert (pooled.judgment_pairs, pooled.rate) == (6, 0.5)
+  assert pooled.rate_without_ties == 1.0  # the three x-wins
+  assert own.rate_without_ties == 1.0
   once = arena.self_consistency(table, judge="v")
   assert np.isnan(once.rate) and once.repeated_pairs == 0
 
