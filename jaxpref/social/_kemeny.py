@@ -164,7 +164,7 @@ def kemeny_ilp(
 
   Raises:
     ValueError: on a count matrix that is not square with m >= 1 or has negative or non-finite
-      entries; on a non-positive ``time_limit``.
+      entries; on a non-positive ``time_limit`` or ``max_rounds``.
     RuntimeError: if HiGHS fails, or ``max_rounds`` MILPs leave a cyclic incumbent.
 
   Examples:
@@ -176,6 +176,8 @@ def kemeny_ilp(
   N = _counts(election)
   if time_limit is not None and not time_limit > 0:
     raise ValueError(f"time_limit must be positive seconds or None; got {time_limit}.")
+  if max_rounds < 1:
+    raise ValueError(f"max_rounds must be >= 1; got {max_rounds}.")
   m = len(N)
   if m <= 2:
     ranking = _improve(N, list(range(m)))

@@ -171,6 +171,8 @@ def test_bad_inputs():
     social.kemeny_ilp([[0, np.nan], [1, 0]])
   with pytest.raises(ValueError, match="time_limit"):
     social.kemeny_ilp(CYCLE, time_limit=0)
+  with pytest.raises(ValueError, match="max_rounds"):
+    social.kemeny_ilp(CYCLE, max_rounds=0)
   with pytest.raises(ValueError, match="kemeny_ilp"):
     social.kemeny_young(social.Profile.from_rankings([list(range(9))]))
 
