@@ -10,6 +10,7 @@ import ml_collections
 from absl import logging
 
 from experiments import (
+  arena,
   common,
   lm_online,
   nash_convergence,
@@ -27,6 +28,7 @@ from jaxpref import training
 # called, not at import: nash_sweep imports this module for the config adaptor below, so it may be
 # half-imported while this module runs (and a test can monkeypatch an experiment's functions).
 EXPERIMENTS: dict[str, ModuleType] = {
+  "arena": arena,
   "lm_online": lm_online,
   "nash_convergence": nash_convergence,
   "nash_games": nash_games,
@@ -40,6 +42,7 @@ EXPERIMENTS: dict[str, ModuleType] = {
 # Experiments with a ``validate(config)`` check, run before anything compiles (shapes, names,
 # swept values).
 VALIDATED = (
+  "arena",
   "lm_online",
   "nash_convergence",
   "nash_sweep",

@@ -79,6 +79,7 @@ from jaxpref.arena._leaderboard import (
   comparison_game,
   elo_permutations,
   elo_ratings,
+  leaderboard_from_weights,
   ranks,
   resample_weights,
 )
@@ -148,6 +149,7 @@ __all__ = [
   "judge_report",
   "kendall_tau",
   "laplace_covariance",
+  "leaderboard_from_weights",
   "newton_refit",
   "order_is_exact",
   "pl_derivatives",

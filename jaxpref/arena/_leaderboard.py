@@ -130,7 +130,8 @@ def bootstrap_leaderboard(
   groups: Array | None = None,
   num_groups: int | None = None,
   method: str = "multinomial",
-  max_steps: int = 200,
+  max_steps: int = 500,
+  tol: float = 1e-7,
 ) -> BootstrapLeaderboard:
   r"""Percentile bootstrap intervals of a preference model's strengths and ranks.
 
@@ -151,6 +152,8 @@ def bootstrap_leaderboard(
     num_groups: their number (static).
     method: ``"multinomial"`` or ``"poisson"``.
     max_steps: L-BFGS iteration cap per fit.
+    tol: relative gradient tolerance of every fit (1e-7 puts the strengths far closer to their
+      optimum than the bootstrap spread).
 
   Returns:
     The :class:`BootstrapLeaderboard`.
@@ -169,21 +172,42 @@ def bootstrap_leaderboard(
     num_groups=num_groups,
     method=method,
   )
-  return _bootstrap(model, pairs, weights, float(level), max_steps)
+  return leaderboard_from_weights(model, pairs, weights, level=level, max_steps=max_steps, tol=tol)
 
 
 @functools.partial(jax.jit, static_argnames=("max_steps",))
-def _bootstrap(model, pairs, weights, level, max_steps):
-  full = pm.fit(model, pairs, max_steps=max_steps)
+def leaderboard_from_weights(
+  model: pm.PreferenceModel,
+  pairs: pm.Pairs,
+  weights: Array,
+  *,
+  level: float | Array = 0.95,
+  max_steps: int = 500,
+  tol: float | Array = 1e-7,
+) -> BootstrapLeaderboard:
+  """:func:`bootstrap_leaderboard` on given ``[B, rows]`` resample weights (jittable, vmappable).
+
+  Args:
+    model: the pair model.
+    pairs: the comparisons (not validated here: traced inside programs).
+    weights: ``[B, rows]`` count weights (:func:`resample_weights`).
+    level: the intervals' nominal coverage.
+    max_steps: L-BFGS iteration cap per fit (static).
+    tol: relative gradient tolerance.
+
+  Returns:
+    The :class:`BootstrapLeaderboard`.
+  """
+  full = pm.fit(model, pairs, max_steps=max_steps, tol=tol)
 
   def refit(w):
     weighted = pairs._replace(weight=pairs.weight * w)
-    return pm.fit(model, weighted, None, full.params, max_steps=max_steps)
+    return pm.fit(model, weighted, None, full.params, max_steps=max_steps, tol=tol)
 
   fits = jax.vmap(refit)(weights)
   samples = fits.params["scores"]
   samples = samples - jnp.mean(samples, axis=-1, keepdims=True)
-  q = jnp.array([(1 - level) / 2, (1 + level) / 2], samples.dtype)
+  q = jnp.stack([(1 - level) / 2, (1 + level) / 2]).astype(samples.dtype)
   low, high = jnp.quantile(samples, q, axis=0)
   sample_ranks = ranks(samples).astype(samples.dtype)
   rank_low, rank_high = jnp.quantile(sample_ranks, q, axis=0, method="nearest")
