@@ -192,12 +192,13 @@ def run_kemeny(config: ml_collections.ConfigDict) -> dict[str, Any]:
   table = crowd(config)
   n = table.num_items
   model = pm.BradleyTerry(n, l2=float(config.bt.l2))
-  pooled = np.asarray(pm.fit(model, pm.pairs_from_table(table)).params["scores"])
+  pairs = pm.pairs_from_table(table)
+  pooled = np.asarray(pm.fit(model, pairs).params["scores"])
   rankings = []
-  for prompt in np.unique(table.prompt):
+  for prompt in np.unique(table.prompt):  # Masked weights: one compiled fit for every prompt.
     rows = table.prompt == prompt
     seen = np.unique(np.concatenate([table.item_a[rows], table.item_b[rows]]))
-    sub = pm.pairs_from_table(data.select(table, rows))
+    sub = pairs._replace(weight=pairs.weight * jnp.asarray(rows, pairs.weight.dtype))
     scores = np.asarray(pm.fit(model, sub).params["scores"])
     rankings.append([int(i) for i in seen[np.argsort(-scores[seen], kind="stable")]])
   result = social.kemeny_leaderboard(rankings, items=list(range(n)))
