@@ -66,8 +66,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.experiment = "policy_objectives"  # Which experiment train_lib runs.
   config.x64 = False  # Float32 (neural training).
   config.seed = 0  # Seed of the task; seed s of the sweep draws init and samples from fold_in(s).
-  # "cyclic" (intransitive) or "bt" (transitive; listwise runs need it: rankings are PL draws).
-  config.oracle = "bt" if arg.listwise else arg.oracle
+  config.oracle = "bt" if arg.listwise else arg.oracle  # "cyclic" or "bt"; listwise needs "bt".
   config.responses = arg.responses  # n responses per prompt.
   config.prompts = 32  # Number of prompts (all used every step).
   config.features = 8  # Prompt feature width.
