@@ -58,7 +58,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.lottery = ml_collections.ConfigDict()
   config.lottery.resamples = 25  # Resamples per seed for the maximal lottery's support.
   # The pair-matchmaking simulation (fields: experiments/kwise_arena.py DEFAULTS).
-  config.matchmaking = ml_collections.ConfigDict(
+  config.matchmaking = ml_collections.ConfigDict(  # The simulation's section.
     dict(
       kwise_arena.DEFAULTS,
       k=2,
@@ -67,7 +67,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       seeds=arg.seeds,
     )
   )
-  config.matchmaking.plot = config.get_ref("plot")
+  config.matchmaking.plot = config.get_ref("plot")  # Follows config.plot.
   common.add_run_sections(config, steps=1, log_every=1, seeds=arg.seeds)
   config.log.progress_seconds = -1.0  # One step per point.
   config.log.tensorboard = False  # Hundreds of per-model scalars: metrics.jsonl only.

@@ -77,7 +77,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.queries = 200_000  # Oracle queries per loss (labels summed over prompts and steps).
   config.evals = 20  # About this many logged evaluations along the budget (per loss).
   # Trained, one run_sweep each (a static axis: sweep() lists them).
-  config.losses = LISTWISE if arg.listwise else LOSSES
+  config.losses = LISTWISE if arg.listwise else LOSSES  # Comma-separated OBJECTIVES names.
   config.list_size = arg.list_size  # K responses ranked per prompt by list_* / paired by pairs_*.
   config.mixture = 0.125  # lambda of Nash-MD-PG's geometric-mixture opponent.
   config.sppo_samples = 4  # Opponent samples per response for SPPO's win-rate estimate.

@@ -63,7 +63,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.data.llmfao = ""  # LLMFAO-format CSV; "" = the crowd file shipped with jaxpref.
   config.data.paircomp_dir = "../shared/data/paircomp"  # Folder of the paircomp survey CSVs.
   # The arena simulation (fields and their meaning: experiments/kwise_arena.py DEFAULTS).
-  config.arena = ml_collections.ConfigDict(dict(kwise_arena.DEFAULTS, seeds=arg.seeds))
+  defaults = dict(kwise_arena.DEFAULTS, seeds=arg.seeds)
+  config.arena = ml_collections.ConfigDict(defaults)  # The simulation's section.
   common.add_run_sections(config, steps=1, log_every=1, seeds=arg.seeds)
   config.log.progress_seconds = -1.0  # One step per point: no progress lines.
   return config
