@@ -199,7 +199,13 @@ def _small_arena(matchmaking, estimator):
 
 
 @pytest.mark.parametrize(
-  "matchmaking,estimator", [("information", "pl"), ("ucb", "thurstone"), ("uniform", "elo")]
+  "matchmaking,estimator",
+  [
+    # The PL refit with information matchmaking compiles longest (about 7 s): slow.
+    pytest.param("information", "pl", marks=pytest.mark.slow),
+    ("ucb", "thurstone"),
+    ("uniform", "elo"),
+  ],
 )
 def test_vmapped_steps_equal_a_loop(matchmaking, estimator):
   a = _small_arena(matchmaking, estimator)

@@ -45,9 +45,9 @@ def _by_hand(model, prompt, response, gate):
   return float(_unpadded(graphdef, state, tokens, mask, np.asarray([gate], np.float32))[0])
 
 
-# (prompt, response) lengths: totals 5, 8, 11, 16 after the cut at 12 tokens, so the batches of
-# 3 (sorted by length) fill buckets 8 and 16 with rows of different lengths.
-LENGTHS = [(1, 4), (3, 2), (2, 9), (5, 6), (4, 14), (7, 1), (2, 3)]
+# (prompt, response) lengths: totals 5, 5, 11, 16, 16 after the cut at 12 tokens, so batches of
+# 2 (sorted by length) fill buckets 8 and 16, one of them with rows of different lengths.
+LENGTHS = [(1, 4), (3, 2), (2, 9), (4, 14), (8, 8)]
 
 
 def test_bucketed_batches_equal_per_sequence_scores(model):
@@ -57,7 +57,7 @@ def test_bucketed_batches_equal_per_sequence_scores(model):
   before = ra._score._cache_size()
   for gate in (1.0, 0.0):
     logp, ntok = ra.score_responses(
-      model, None, prompts, responses, max_response_tokens=12, batch=3, buckets=BUCKETS, gate=gate
+      model, None, prompts, responses, max_response_tokens=12, batch=2, buckets=BUCKETS, gate=gate
     )
     cut = [r[:12] for r in responses]
     np.testing.assert_array_equal(ntok, [len(r) for r in cut])
@@ -69,7 +69,7 @@ def test_bucketed_batches_equal_per_sequence_scores(model):
   # Gate 0 is the base model: the same scores as the adapter zeroed (B = 0) at gate 1.
   base = ra.perturb_lora(nnx.clone(model), 2, 0.0)
   plain, _ = ra.score_responses(
-    base, None, prompts, responses, max_response_tokens=12, batch=3, buckets=BUCKETS
+    base, None, prompts, responses, max_response_tokens=12, batch=2, buckets=BUCKETS
   )
   np.testing.assert_allclose(plain, logp, rtol=1e-6, atol=1e-6)
 

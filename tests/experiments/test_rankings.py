@@ -47,6 +47,8 @@ def test_ranking_data_pairs_and_cuts(tmp_path):
   np.testing.assert_array_equal(np.asarray(d.cut.weight)[[2, 9]], [0.0, 0.0])
 
 
+# Four fits (PL, BT, Davidson-Luce, Davidson) compiled inside the engine's program (~13 s).
+@pytest.mark.slow
 def test_user_rankings_through_the_engine(tmp_path):
   config = config_lib.get_config("datasets=rankings_csv,seeds=2")
   config.rankings_csv = _csv(tmp_path)

@@ -140,13 +140,14 @@ def test_davidson_luce_spec_vectors():
   got = np.exp(pm.ranking_log_likelihood(model, params, rows))
   np.testing.assert_allclose(got, [0.380180, 0.134414, 0.038018], atol=1e-6)
   # The stages' probabilities sum to 1 over the outcomes: every ordered partition into tiers.
-  outcomes = 0.0
+  items, places = [], []
   for tiers in _ordered_partitions([0, 1, 2]):
-    items = [i for t in tiers for i in t]
-    places = [k for k, t in enumerate(tiers) for _ in t]
-    row = pm.make_rankings([items], places=[places])
-    outcomes += float(np.exp(pm.ranking_log_likelihood(model, params, row))[0])
-  assert outcomes == pytest.approx(1.0, abs=1e-12)
+    items.append([i for t in tiers for i in t])
+    places.append([k for k, t in enumerate(tiers) for _ in t])
+  assert len(items) == 13  # the ordered Bell number of 3
+  rows = pm.make_rankings(items, places=places)
+  total = float(jnp.sum(jnp.exp(pm.ranking_log_likelihood(model, params, rows))))
+  assert total == pytest.approx(1.0, abs=1e-12)
 
 
 def _ordered_partitions(items):
