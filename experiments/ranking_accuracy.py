@@ -388,22 +388,28 @@ def _accuracies(pairs, logp, ntok, *, resamples, seed, ref_logp=None) -> dict:
   return out
 
 
+def _select_pairs(pairs: JudgedPairs, keep: np.ndarray) -> JudgedPairs:
+  """The pairs where ``keep`` ([M] bool) holds, and only the responses they compare."""
+  keep = np.asarray(keep, bool)
+  used = np.unique(np.concatenate([pairs.chosen[keep], pairs.rejected[keep]]))
+  new = np.full(len(pairs.response_text), -1, np.int64)
+  new[used] = np.arange(len(used))
+  return pairs._replace(
+    prompt=pairs.prompt[keep],
+    chosen=new[pairs.chosen[keep]],
+    rejected=new[pairs.rejected[keep]],
+    votes_chosen=pairs.votes_chosen[keep],
+    votes_rejected=pairs.votes_rejected[keep],
+    votes_tie=pairs.votes_tie[keep],
+    response_prompt=pairs.response_prompt[used],
+    response_model=pairs.response_model[used],
+    response_text=[pairs.response_text[i] for i in used],
+  )
+
+
 def _first_pairs(pairs: JudgedPairs, n: int) -> JudgedPairs:
   """The first ``n`` pairs and only the responses they compare."""
-  keep = np.unique(np.concatenate([pairs.chosen[:n], pairs.rejected[:n]]))
-  new = np.full(len(pairs.response_text), -1, np.int64)
-  new[keep] = np.arange(len(keep))
-  return pairs._replace(
-    prompt=pairs.prompt[:n],
-    chosen=new[pairs.chosen[:n]],
-    rejected=new[pairs.rejected[:n]],
-    votes_chosen=pairs.votes_chosen[:n],
-    votes_rejected=pairs.votes_rejected[:n],
-    votes_tie=pairs.votes_tie[:n],
-    response_prompt=pairs.response_prompt[keep],
-    response_model=pairs.response_model[keep],
-    response_text=[pairs.response_text[i] for i in keep],
-  )
+  return _select_pairs(pairs, np.arange(len(pairs.prompt)) < n)
 
 
 def _prompt_ids(spec: str, available: Sequence[int]) -> list[int] | None:
@@ -433,8 +439,9 @@ def run_ranking_accuracy(config: ml_collections.ConfigDict | None = None) -> dic
 
   Returns:
     A JSON-able dict: the config, counts, ``base`` (R, R~ with intervals), ``shorter_wins`` (the
-    share of pairs whose chosen response has no more tokens: what a pure length preference would
-    score), ``per_prompt`` rows, and with a LoRA ``policy`` (R, R~, implicit-reward accuracy).
+    share of pairs whose chosen response has no more tokens, untruncated: what a pure length
+    preference would score), ``per_prompt`` rows, and with a LoRA ``policy`` (R, R~,
+    implicit-reward accuracy).
   """
   c = get_config()
   if config is not None:
@@ -444,6 +451,12 @@ def run_ranking_accuracy(config: ml_collections.ConfigDict | None = None) -> dic
   texts = data.load_llmfao_texts()
   keep = _prompt_ids(c.prompts, np.unique(table.prompt))
   pairs = llmfao_pairs(table, texts, prompts=keep, rule=c.rule)
+  # An empty response (a model that returned nothing) has log-probability 0 and no length: its
+  # pairs are left out (in LLMFAO the crowd rejected the empty response in most of them).
+  empty = np.asarray([not t.strip() for t in pairs.response_text])
+  has_empty = empty[pairs.chosen] | empty[pairs.rejected]
+  empty_lost = int(np.sum(empty[pairs.rejected] & ~empty[pairs.chosen]))
+  pairs = _select_pairs(pairs, ~has_empty)
   if c.max_pairs > 0:
     pairs = _first_pairs(pairs, c.max_pairs)
   path = c.path or models.smollm2_path()
@@ -480,15 +493,18 @@ def run_ranking_accuracy(config: ml_collections.ConfigDict | None = None) -> dic
     "model": path,
     "pairs": len(w),
     "pairs_dropped_no_majority": int(pairs.dropped),
+    "pairs_dropped_empty_response": int(has_empty.sum()),
+    "pairs_dropped_empty_response_lost": empty_lost,
     "prompts": sorted(int(p) for p in np.unique(pairs.prompt)),
     "responses_scored": len(ntok),
     "responses_truncated": float(np.mean(full_lengths > c.max_response_tokens)),
     "mean_response_tokens_scored": float(ntok.mean()),
-    "empty_responses": int(np.sum(ntok == 0)),
+    "response_logp": ref_logp.tolist(),
+    "response_tokens": ntok.tolist(),
     "seconds_scoring": seconds_ref,
     "interval": "95%: percentile bootstrap over pairs (primary); Wilson; bootstrap over prompts",
     "base": _accuracies(pairs, ref_logp, ntok, **stats),
-    "shorter_wins": _intervals(ntok[w] <= ntok[l], pairs.prompt, **stats),
+    "shorter_wins": _intervals(full_lengths[w] <= full_lengths[l], pairs.prompt, **stats),
     "mean_vote_share_chosen": float(
       np.mean(pairs.votes_chosen / (pairs.votes_chosen + pairs.votes_rejected + pairs.votes_tie))
     ),
@@ -518,7 +534,7 @@ def run_ranking_accuracy(config: ml_collections.ConfigDict | None = None) -> dic
         "R_norm": float(
           np.mean(ref_logp[ww] / np.maximum(ntok[ww], 1) >= ref_logp[ll] / np.maximum(ntok[ll], 1))
         ),
-        "shorter_wins": float(np.mean(ntok[ww] <= ntok[ll])),
+        "shorter_wins": float(np.mean(full_lengths[ww] <= full_lengths[ll])),
       }
     )
   result["per_prompt"] = rows
@@ -549,22 +565,24 @@ def format_table(result: dict[str, Any]) -> str:
   c = result["config"]
   lines = [
     f"LLMFAO crowd pairs: {result['pairs']} with a {c['rule']} majority "
-    f"({result['pairs_dropped_no_majority']} without), {len(result['prompts'])} prompts, "
+    f"({result['pairs_dropped_no_majority']} without; {result['pairs_dropped_empty_response']} "
+    f"more left out for an empty response, rejected in "
+    f"{result['pairs_dropped_empty_response_lost']}), {len(result['prompts'])} prompts, "
     f"{result['responses_scored']} responses scored once each, first {c['max_response_tokens']} "
     f"tokens ({100 * result['responses_truncated']:.1f}% truncated; mean "
     f"{result['mean_response_tokens_scored']:.1f} tokens scored)",
-    f"base R      {fmt(result['base']['R'])}",
-    f"base R~     {fmt(result['base']['R_norm'])}",
-    f"shorter wins{fmt(result['shorter_wins'])}",
+    f"base R        {fmt(result['base']['R'])}",
+    f"base R~       {fmt(result['base']['R_norm'])}",
+    f"shorter wins  {fmt(result['shorter_wins'])}",
   ]
   if "policy" in result:
     p = result["policy"]
     lines += [
       f"LoRA (scale {c['lora_scale']}, rank {c['lora_rank']}): mean |log ratio| per token "
       f"{p['mean_abs_logratio_per_token']:.4f}, R flipped on {p['flipped_R']} pairs",
-      f"policy R    {fmt(p['R'])}",
-      f"policy R~   {fmt(p['R_norm'])}",
-      f"reward acc  {fmt(p['reward_accuracy'])}",
+      f"policy R      {fmt(p['R'])}",
+      f"policy R~     {fmt(p['R_norm'])}",
+      f"reward acc    {fmt(p['reward_accuracy'])}",
     ]
   lines.append(f"{'prompt':>6} {'pairs':>5} {'R':>6} {'R~':>6} {'short':>6}  text")
   for r in result["per_prompt"]:
