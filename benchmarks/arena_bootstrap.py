@@ -37,6 +37,7 @@ def _pairs(table: data.Comparisons) -> tuple[pm.Pairs, np.ndarray, np.ndarray]:
 
 
 def main() -> None:
+  """Times both sides on the same resamples and prints the table."""
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--resamples", type=int, default=1000)
   parser.add_argument("--choix-fits", type=int, default=20)
@@ -83,7 +84,8 @@ def main() -> None:
     diffs, start = [], time.perf_counter()
     for r in range(k):
       counts = weights[r].astype(int)
-      d = list(zip(np.repeat(winner, counts).tolist(), np.repeat(loser, counts).tolist()))
+      wins, losses = np.repeat(winner, counts).tolist(), np.repeat(loser, counts).tolist()
+      d = list(zip(wins, losses, strict=True))
       theta = fit(d)
       diffs.append(np.max(np.abs((theta - theta.mean()) - np.asarray(board.samples[r]))))
     each = (time.perf_counter() - start) / k
