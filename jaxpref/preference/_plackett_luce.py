@@ -164,6 +164,11 @@ def ranking_log_likelihood(model: PlackettLuce, params: Params, rankings: Rankin
     ValueError: for malformed concrete rankings, or tied rows under a tie-free model.
   """
   check_rankings(rankings, model.num_items, max_tie=model.max_tie if model.ties else 1)
+  return _ranking_log_likelihood(model, params, rankings)
+
+
+@jax.jit
+def _ranking_log_likelihood(model: PlackettLuce, params: Params, rankings: Rankings) -> Array:
   theta = model.strengths(params)
   if model.ties is not None:
     return _davidson_luce(model, params, theta, rankings)

@@ -94,7 +94,7 @@ def test_nash_md_stays_under_nlhf_theorem_1(seed):
   assert kl[-1] < 1e-3 * bound[-1]  # not vacuous: far below the bound by T = 2000
 
 
-@pytest.mark.parametrize("n", [10, 100, 1000])
+@pytest.mark.parametrize("n", [10, 100, pytest.param(1000, marks=pytest.mark.slow)])
 @pytest.mark.parametrize("beta", [0.01, 0.1, 1.0])
 def test_nash_mp_rate_per_query_independent_of_n(n, beta):
   """KL(pi*_beta || pi_k) <= (1 + 2 beta)^(-N/2) KL_0 with N = 2k queries, eta = 2."""
@@ -111,7 +111,9 @@ def test_nash_mp_rate_per_query_independent_of_n(n, beta):
   assert np.all(kl[measurable] <= bound[measurable] * (1 + 1e-9))
 
 
-@pytest.mark.parametrize("eta", [0.5, 1.0, 2.0])
+@pytest.mark.parametrize(
+  "eta", [pytest.param(0.5, marks=pytest.mark.slow), 1.0, pytest.param(2.0, marks=pytest.mark.slow)]
+)
 def test_egpo_contracts_kl_linearly(eta):
   beta = 0.1
   for seed in range(5):

@@ -15,7 +15,10 @@ def _gap64(P, x):
   return 2 * np.max(np.einsum("...ij,...j->...i", P, x), -1) - 1
 
 
-@pytest.mark.parametrize("n", [10, 50, 200])
+# The larger sizes compile longer (about 15 s together): they run with -m slow.
+@pytest.mark.parametrize(
+  "n", [10, pytest.param(50, marks=pytest.mark.slow), pytest.param(200, marks=pytest.mark.slow)]
+)
 def test_default_solve_certifies_every_game_in_float32(n):
   P = uniform_random_game(jax.random.key(n), n, (256,)).astype(jnp.float32)
   result = eq.solve(P, tol=1e-4)

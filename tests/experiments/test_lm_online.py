@@ -147,7 +147,7 @@ def test_cli_runs_the_tiny_sweep_and_writes_curves(tmp_path):
   "objective",
   [
     pytest.param("online_dpo:hard", marks=pytest.mark.slow),
-    "egpo",
+    pytest.param("egpo", marks=pytest.mark.slow),  # extragradient: tests/losses covers it
     pytest.param("sppo", marks=pytest.mark.slow),
     "custom",
   ],

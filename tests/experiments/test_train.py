@@ -71,8 +71,15 @@ def test_cli_variant_and_override(tmp_path):
       ["--config.llmfao.prio=1.0"],
       "unknown config key 'prio' in llmfao; valid keys: enabled, path",
     ),
-    (["--config.nothing=1"], "unknown config key 'nothing' in the config"),
-    (["--config.tol.x=1"], "unknown config key 'x' in tol; valid keys: (a leaf)"),
+    # Each case is a fresh interpreter (about 4 s): the other two messages run with -m slow.
+    pytest.param(
+      ["--config.nothing=1"], "unknown config key 'nothing' in the config", marks=pytest.mark.slow
+    ),
+    pytest.param(
+      ["--config.tol.x=1"],
+      "unknown config key 'x' in tol; valid keys: (a leaf)",
+      marks=pytest.mark.slow,
+    ),
   ],
 )
 def test_cli_bad_override_fails_clearly(tmp_path, args, message):
@@ -152,13 +159,28 @@ def test_nash_sweep_default_config_gives_its_docstrings_numbers(tmp_path):
 @pytest.mark.parametrize(
   "args, message",
   [
+    # A fresh interpreter each (about 4 s): three run by default, the rest with -m slow.
     (["--config.steps=abc"], "invalid literal for int()"),
-    (["--config.vmap.axes.solver.step_size=(0.1,'x')"], "values must be numbers"),
     (["--config.vmap.axes.solver.step_size=(20.0,)"], "step_size * kl_coef < 1"),
-    (["--config.solver.name=mwu"], "config.solver.name must be one of"),
     (["--config.mesh.backend=gpu"], "Unknown mesh backend 'gpu'"),
-    (["--config.checkpoint.every=30"], "checkpoint_every=30 must be 0 (off) or a multiple of"),
-    (["--config.mesh.devices=0"], "devices must be -1 (all) or >= 1, got 0"),
+    pytest.param(
+      ["--config.vmap.axes.solver.step_size=(0.1,'x')"],
+      "values must be numbers",
+      marks=pytest.mark.slow,
+    ),
+    pytest.param(
+      ["--config.solver.name=mwu"], "config.solver.name must be one of", marks=pytest.mark.slow
+    ),
+    pytest.param(
+      ["--config.checkpoint.every=30"],
+      "checkpoint_every=30 must be 0 (off) or a multiple of",
+      marks=pytest.mark.slow,
+    ),
+    pytest.param(
+      ["--config.mesh.devices=0"],
+      "devices must be -1 (all) or >= 1, got 0",
+      marks=pytest.mark.slow,
+    ),
   ],
 )
 def test_nash_sweep_bad_config_fails_before_compiling(tmp_path, args, message):

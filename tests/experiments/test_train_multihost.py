@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from jaxpref import training
 
@@ -43,6 +44,8 @@ def _launch(workdir, log, devices, *extra):
     )
 
 
+# Two JAX processes over a local coordinator (about 20 s); 8 devices = 1 runs by default.
+@pytest.mark.slow
 def test_two_processes_equal_one(tmp_path):
   single = _launch(tmp_path / "single", tmp_path / "single.log", 8)
   assert single.wait(timeout=300) == 0, (tmp_path / "single.log").read_text()[-3000:]

@@ -164,6 +164,8 @@ def test_reference_sampling_turns_the_adapter_off(model):
     )
 
 
+# Many sampled sequences through the decoder (about 19 s on 2 cores).
+@pytest.mark.slow
 def test_token_level_kl_is_exact_and_averages_the_log_ratio(model):
   prompt = [[2, 7, 1]]
   out = models.generate(

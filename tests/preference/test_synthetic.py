@@ -22,6 +22,8 @@ def test_groups_are_required_for_several_games():
     pm.sample_comparisons(jax.random.key(0), jnp.full((2, 3, 3), 0.5), per_annotator=5)
 
 
+# GPM restarts on a cyclic game (about 11 s on 2 cores).
+@pytest.mark.slow
 def test_cyclic_gpm_is_recovered_and_beats_bt():
   model, truth = pm.cyclic_gpm(jax.random.key(1), 10, dim=4, radius=1.5)
   P = pm.preference_matrix(model, truth)

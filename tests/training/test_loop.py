@@ -269,6 +269,8 @@ def _final_fingerprint(workdir):
   return meta["fingerprint"]
 
 
+# A child process killed mid-run (about 20 s); in-process resume = uninterrupted runs by default.
+@pytest.mark.slow
 def test_killed_process_resumes_to_the_same_state(tmp_path):
   """SIGKILL a real run mid-way (possibly mid-save), rerun it, compare with an uninterrupted run."""
   whole, killed, log = tmp_path / "whole", tmp_path / "killed", tmp_path / "log.txt"
