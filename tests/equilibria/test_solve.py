@@ -98,6 +98,8 @@ def test_unregularized_solvers_on_full_support_canonical_games(solver, tol):
   assert _gap64(np.stack(full), result.policy).max() <= tol * (1 + 1e-6)
 
 
+# Slow: vmapped = loop over many games (about 10 s); the tiled schedule test covers it by default.
+@pytest.mark.slow
 def test_vmapped_batch_equals_per_game_loop():
   P = uniform_random_game(jax.random.key(7), 12, (6,))
   for solver in (None, eq.mirror_prox(step_size=2.0, kl_coef=0.05)):

@@ -261,6 +261,14 @@ def test_cli_errors_are_one_line_with_exit_code_2(tmp_path):
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and re.search(message, errors[0]), proc.stderr[-2000:]
     assert not workdir.exists()  # failed before anything was written
+
+
+# Three more fresh interpreters (about 14 s): a loss failing at run time, a CSV without the
+# columns, and --verbose.
+@pytest.mark.slow
+def test_cli_runtime_errors_are_one_line_too(tmp_path):
+  broken = tmp_path / "broken.py"
+  broken.write_text("def my_loss(example, *, kl_coef)\n  return 0.0\n")
   runtime = tmp_path / "runtime.py"
   runtime.write_text("def my_loss(example, *, kl_coef):\n  return example.win * 2, {}\n")
   csv = tmp_path / "mine.csv"

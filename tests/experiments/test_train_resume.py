@@ -76,6 +76,8 @@ def _refused(spec, workdir, overrides, extra, untouched):
   return [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
 
 
+# Slow: two CLI processes (about 13 s); the engine refuses another run in-process by default.
+@pytest.mark.slow
 def test_nash_sweep_workdir_of_another_config_is_refused_and_the_same_config_resumes(tmp_path):
   config = _config(nash_sweep_config, NASH_SPEC.partition(":")[2], NASH_FLAGS)
   first = train_lib.train_and_evaluate(config, str(tmp_path))

@@ -19,6 +19,8 @@ def model():
   return llama.Llama(TINY, rngs=nnx.Rngs(0))
 
 
+# Slow: token-by-token decoding (about 8 s); cached greedy sampling = recomputation runs by default.
+@pytest.mark.slow
 def test_incremental_decoding_equals_the_full_forward_pass(model):
   tokens = jax.random.randint(jax.random.key(1), (2, 9), 0, TINY.vocab_size)
   full, _ = model(tokens, llama.init_cache(TINY, 2))

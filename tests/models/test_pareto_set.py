@@ -39,6 +39,8 @@ def _fit(method):
   return objectives(model, jnp.asarray(pareto.das_dennis(2, 100)), None)
 
 
+# Slow: trains two conditioned models to convergence (about 9 s).
+@pytest.mark.slow
 def test_stch_covers_the_concave_front_and_ls_does_not():
   F = _fit("stch")
   hv = float(pareto.hypervolume(F, ref_point=jnp.ones(2)))

@@ -86,6 +86,8 @@ def test_no_recompile_for_prompts_of_different_lengths_within_a_bucket(model):
   assert _sampling._generate._cache_size() == before + 1  # bucket 16 compiles once
 
 
+# Slow: first-token frequencies of many samples (about 10 s).
+@pytest.mark.slow
 def test_mixture_endpoints_and_first_token_distribution(model):
   prompt = [[3, 1, 4, 1, 5]]
   kw = dict(max_new_tokens=5, eos_id=39, temperature=0.0)

@@ -1,6 +1,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from flax import nnx
 
 from jaxpref import models
@@ -36,6 +37,8 @@ def test_sample_padded_is_generate_inside_a_vmapped_jit():
   np.testing.assert_array_equal(out[1], expected.tokens)
 
 
+# Slow: sampled win rate of a policy against itself (about 9 s).
+@pytest.mark.slow
 def test_a_policy_equal_to_its_reference_wins_half_with_zero_kl():
   model = models.Llama(TINY, rngs=nnx.Rngs(0))  # LoRA's B starts at zero
   tokens, start = models.pad_prompts([[3, 4, 5], [7, 8]], pad_id=0, buckets=(8,))

@@ -96,6 +96,8 @@ class JacobianTest(chex.TestCase):
     chex.assert_trees_all_close(direction, mean_grad, rtol=1e-12, atol=1e-12)
 
 
+# Slow: Gramian routes on a network (about 10 s).
+@pytest.mark.slow
 def test_gramian_routes_agree_on_a_network():
   key = jax.random.key(0)
   params = {

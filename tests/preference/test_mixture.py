@@ -33,6 +33,8 @@ def _matched_error(estimate, truth):
   )
 
 
+# Slow: EM with restarts on three groups (about 9 s).
+@pytest.mark.slow
 def test_recovers_a_three_component_mixture_and_beats_bt(three_groups):
   truth, groups, train, test = three_groups
   mixture = pm.Mixture(pm.BradleyTerry(N_ITEMS, l2=1e-2), N_GROUPS, N_PEOPLE)
