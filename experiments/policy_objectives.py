@@ -7,7 +7,8 @@ program over ``seeds x`` the vmapped hyperparameter axes) with its outputs in ``
 and oracle) comes from ``key(config.seed)`` and is the SAME at every point: seeds vary only the
 policy's initialisation and the sampled responses and labels, so the intervals measure the
 training noise on one problem (the one the README's table reports). Returns per loss every
-metric's final values as ``[*axes, seed]``, their mean and 95% interval, and the mean curves;
+metric's final values as ``[*axes, seed]``, their mean and 95% interval, the same at 10%, 25% and
+50% of the labels (``at_fraction``), and the mean curves;
 ``experiments/policy_objectives_report.py`` prints the table and draws curves.png.
 """
 
@@ -33,6 +34,7 @@ FIELDS = {name: name for name in Hyper._fields}  # Config path -> Hyper field.
 COMBINABLE = ("dpo", "ipo", "cdpo", "rdpo")  # Losses on policy pairs a combination may use.
 METRICS = ("regularized_gap", "duality_gap", "win_rate_vs_ref", "loss")
 LIST_SAMPLINGS = ("policy_lists", "policy_list_pairs")
+EARLY_FRACTIONS = (0.1, 0.25, 0.5)  # results.json's "at_fraction": metrics at these label budgets.
 
 
 class PointState(NamedTuple):
@@ -255,6 +257,14 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
       "steps_per_second": out.steps_per_second,
       "initial": initial,
       "final": {k: common.stats(v[..., -1]) for k, v in out.history.items()},
+      # Early budgets: every seed's values at the log nearest each fraction of the labels.
+      "at_fraction": {
+        f"{f:g}": {
+          k: common.stats(v[..., int(np.argmin(np.abs(queries - f * queries[-1])))])
+          for k, v in out.history.items()
+        }
+        for f in EARLY_FRACTIONS
+      },
       "curve": {
         "queries": queries.tolist(),
         **{k: training.summarize(v, axis=-2).mean.tolist() for k, v in out.history.items()},
