@@ -12,6 +12,7 @@ from absl import logging
 from experiments import (
   arena,
   common,
+  curriculum,
   lm_online,
   nash_convergence,
   nash_games,
@@ -29,6 +30,7 @@ from jaxpref import training
 # half-imported while this module runs (and a test can monkeypatch an experiment's functions).
 EXPERIMENTS: dict[str, ModuleType] = {
   "arena": arena,
+  "curriculum": curriculum,
   "lm_online": lm_online,
   "nash_convergence": nash_convergence,
   "nash_games": nash_games,
@@ -43,6 +45,7 @@ EXPERIMENTS: dict[str, ModuleType] = {
 # swept values).
 VALIDATED = (
   "arena",
+  "curriculum",
   "lm_online",
   "nash_convergence",
   "nash_sweep",
