@@ -96,8 +96,7 @@ def make_program(config: ml_collections.ConfigDict, table: data.Comparisons) -> 
     model = pm.BradleyTerry(n, ties=config.bt.ties or None, advantage=config.bt.advantage, l2=hp.l2)
     weights = arena.resample_weights(k_boot, rows, B)
     board = arena.leaderboard_from_weights(model, pairs, weights, level=level)
-    orders = jax.vmap(lambda k: jax.random.permutation(k, rows))(jax.random.split(k_elo, E))
-    elo = jax.vmap(lambda o: arena.elo_ratings(pairs, n, k_factor=hp.k_factor, order=o))(orders)
+    elo = arena.elo_permutations(k_elo, pairs, n, num_permutations=E, k_factor=hp.k_factor)
     elo_ranks = arena.ranks(elo)
     lot_weights = arena.resample_weights(k_lot, rows, L)
     lotteries = jax.vmap(

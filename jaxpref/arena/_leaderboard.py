@@ -308,7 +308,7 @@ def elo_permutations(
   rows = pairs.item_a.shape[0]
   orders = jax.vmap(lambda k: jax.random.permutation(k, rows))(jax.random.split(key, P))
   elo = functools.partial(elo_ratings, pairs, num_items, k_factor=k_factor, scale=scale, base=base)
-  return jax.jit(jax.vmap(lambda o: elo(order=o)))(orders)
+  return jax.vmap(lambda o: elo(order=o))(orders)
 
 
 def comparison_game(pairs: pm.Pairs, num_items: int, *, prior: float | Array = 0.0) -> Array:
