@@ -1,6 +1,6 @@
 """jaxpref: game-theoretic and multi-objective alignment from preferences, in JAX.
 
-``import jaxpref`` imports ten subpackages eagerly and exports them (with ``__version__``):
+``import jaxpref`` imports eleven subpackages eagerly and exports them (with ``__version__``):
 
 - :mod:`jaxpref.games`: preference games (``P + P^T = 1``), constructors, canonical games, games
   from comparison counts.
@@ -15,6 +15,8 @@
 - :mod:`jaxpref.losses`: policy-level preference objectives.
 - :mod:`jaxpref.arena`: K-wise arenas: votes, Plackett-Luce leaderboards with uncertainty,
   matchmaking, K-Sort's Thurstone update and online Elo.
+- :mod:`jaxpref.overoptimization`: reward over-optimization: best-of-n (exact and pooled), Gao
+  et al.'s scaling laws, constrained RLHF's Lagrange multipliers, log-sigmoid reward transforms.
 - :mod:`jaxpref.optim`: the gradient step and the compiled training loop every trainer uses.
 
 These are functions on arrays and cost little beyond JAX itself (about 5 s in all on the 2-core CI
@@ -37,6 +39,7 @@ from jaxpref import (
   losses,
   metrics,
   optim,
+  overoptimization,
   pareto,
   preference,
   social,
@@ -53,6 +56,7 @@ __all__ = [
   "losses",
   "metrics",
   "optim",
+  "overoptimization",
   "pareto",
   "preference",
   "social",

@@ -20,6 +20,7 @@ SUBPACKAGES = (
   "losses",
   "models",
   "optim",
+  "overoptimization",
   "training",
 )
 
