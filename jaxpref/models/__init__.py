@@ -5,6 +5,8 @@
   adapters with a per-row gate) loaded from GGUF (SmolLM2-135M-Instruct), its byte-level BPE
   tokenizer and ChatML template, and a jitted bucketed sampler with one-pass geometric-mixture
   sampling.
+* Decoding-time alignment (DeAL): lookahead heuristic search over token prefixes and a
+  reward-guided re-ranking option of the sampler (best-of-K per chunk), with their costs.
 * A BERT sentence encoder (all-MiniLM-L6-v2 from safetensors, WordPiece) and Bradley-Terry / GPM
   preference heads on its embeddings, usable as a text preference oracle.
 """
@@ -21,6 +23,15 @@ from jaxpref.models._bert import (
 from jaxpref.models._bpe import CHATML_SYSTEM, BPETokenizer, load_bpe_gguf
 from jaxpref.models._conditioned import CONDITIONINGS, ConditionedMLP
 from jaxpref.models._gguf import load_llama_gguf, open_gguf, smollm2_path
+from jaxpref.models._guided import (
+  RerankGuide,
+  SearchResult,
+  guided_cost,
+  guided_generate,
+  guided_sample_padded,
+  lookahead_cost,
+  lookahead_search,
+)
 from jaxpref.models._llama import (
   ADAPTERS,
   KVCache,
@@ -69,8 +80,10 @@ __all__ = [
   "LlamaConfig",
   "LoRALinear",
   "PreferenceHead",
+  "RerankGuide",
   "SVDLoRALinear",
   "Samples",
+  "SearchResult",
   "TextPreferenceOracle",
   "TokenRewardOracle",
   "WordPieceTokenizer",
@@ -80,12 +93,17 @@ __all__ = [
   "fit_pareto_set",
   "fit_preference_head",
   "generate",
+  "guided_cost",
+  "guided_generate",
+  "guided_sample_padded",
   "head_metrics",
   "init_cache",
   "load_bpe_gguf",
   "load_llama_gguf",
   "load_minilm",
   "load_safetensors",
+  "lookahead_cost",
+  "lookahead_search",
   "minilm_path",
   "open_gguf",
   "pad_prompts",
