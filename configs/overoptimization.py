@@ -8,7 +8,7 @@ reference and gold reward gains, along KL(pi || ref): the exact best-of-n polici
 65,536), the exact KL-optimal policies over a beta grid, and trained tabular policies (one engine
 run per trainer, ``kl_coef`` vmapped): ``policy_gradient`` (exact gradient of E r - beta KL),
 ``online_dpo`` (pairs sampled from the policy, labels from the proxy), ``constrained`` (the same
-gradient on the Lagrangian, the proxy's win rate kept <= its proxy point, located on separate
+gradient on the Lagrangian, the proxy's gain kept <= its proxy point, located on separate
 calibration tasks) and ``transformed`` (the log-sigmoid-centred proxy). Gao et al.'s laws are
 fitted to the gold gains; the PNG is ``overoptimization.png`` in the workdir.
 
@@ -63,7 +63,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.calibration_tasks = 4  # Separate tasks locating the proxy point of each proxy size.
   config.reference_quantile = 0.5  # Quantile of reference samples' proxy rewards: r_ref.
   config.reference_samples = 64  # Reference samples per prompt for r_ref.
-  config.dual_step_size = 5.0  # Step size of the constrained trainer's multiplier.
+  config.dual_step_size = 0.05  # Step size of the constrained trainer's multiplier.
   config.batch = 8  # Online DPO: sampled pairs per prompt per update.
   config.learning_rate = 0.02  # Adam step size on the policy logits (vmappable).
   config.kl_coef = 1.0  # beta of the trained policies (vmappable).

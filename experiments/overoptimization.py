@@ -16,10 +16,11 @@ policy is scored by its gold and proxy win rates against the reference,
   ``log ref + theta`` trained by Adam from ``theta = 0``), logged along training:
   ``policy_gradient`` (the exact gradient of ``E_pi proxy - beta KL``); ``online_dpo`` (``batch``
   pairs per prompt sampled from the policy, proxy-labelled, DPO with ``beta``); ``constrained``
-  (Moskovitz et al.: the same gradient on the Lagrangian with the proxy win rate kept ``<=`` its
-  proxy point, the multiplier by dual ascent; the proxy point is where the gold win rate peaked
-  along the exact KL-optimal path on ``calibration_tasks`` separate tasks with proxies of the same
-  size, so the run's own gold is never used); ``transformed`` (Wang et al.: the same gradient on
+  (Moskovitz et al.: the same gradient on the Lagrangian with the proxy gain
+  ``E_pi proxy - E_ref proxy`` kept ``<=`` its proxy point, the multiplier by dual ascent; the
+  proxy point is the proxy gain where the gold win rate peaked along the exact KL-optimal path on
+  ``calibration_tasks`` separate tasks with proxies of the same size, so the run's own gold is
+  never used); ``transformed`` (Wang et al.: the same gradient on
   ``log sigmoid(proxy - r_ref(x))``, ``r_ref`` the ``reference_quantile`` of the proxy over
   ``reference_samples`` reference samples).
 
@@ -81,7 +82,7 @@ class State(NamedTuple):
 
   task: Task
   curves: Curves
-  threshold: Array  # the proxy point (a proxy win rate) of the constrained trainer
+  threshold: Array  # the proxy point (a proxy gain E_pi proxy - E_ref proxy) of ``constrained``
   r_ref: Array  # [X] the transformed trainer's reference rewards
   theta: Array  # [X, n] policy logits minus log ref
   opt_state: Any
@@ -160,6 +161,14 @@ def fit_proxy(wins: Array, *, l2: float, steps: int) -> Array:
   return theta
 
 
+def sample_rows(key: PRNGKey, probs: Array, count: int) -> Array:
+  """``[X, count]`` draws from each row of ``probs [X, n]`` by inverse CDF (O(count) memory)."""
+  cdf = jnp.cumsum(probs, axis=-1)
+  u = jax.random.uniform(key, (probs.shape[0], count), probs.dtype) * cdf[:, -1:]
+  draws = jax.vmap(lambda c, v: jnp.searchsorted(c, v, side="right"))(cdf, u)
+  return jnp.minimum(draws, probs.shape[-1] - 1)
+
+
 def win_weights(r: Array, ref: Array) -> Array:
   """``[X, n]``: each response's probability of beating a reference sample under reward ``r``."""
   return jnp.einsum("xij,xj->xi", jax.nn.sigmoid(r[:, :, None] - r[:, None, :]), ref)
@@ -168,12 +177,12 @@ def win_weights(r: Array, ref: Array) -> Array:
 def draw_task(config: ml_collections.ConfigDict, key: PRNGKey, comparisons: Array) -> Task:
   """Gold rewards, the reference and a proxy fitted on the first ``comparisons`` pairs."""
   X, n, M = int(config.prompts), int(config.responses), int(config.max_comparisons)
-  k_gold, k_ref, k_x, k_a, k_b, k_label = jax.random.split(key, 6)
+  k_gold, k_ref, k_a, k_b, k_label = jax.random.split(key, 5)
   gold = jax.random.normal(k_gold, (X, n))
   ref = jax.nn.softmax(config.ref_scale * jax.random.normal(k_ref, (X, n)), axis=-1)
-  x = jax.random.randint(k_x, (M,), 0, X)
-  log_ref = jnp.log(ref)[x]
-  a, b = jax.random.categorical(k_a, log_ref), jax.random.categorical(k_b, log_ref)
+  x = jnp.arange(M) % X  # pair i asks prompt i mod X: the first m pairs spread evenly
+  a = sample_rows(k_a, ref, M // X + 1).T.reshape(-1)[:M]
+  b = sample_rows(k_b, ref, M // X + 1).T.reshape(-1)[:M]
   label = jax.random.bernoulli(k_label, jax.nn.sigmoid(gold[x, a] - gold[x, b])).astype(gold.dtype)
   used = (jnp.arange(M) < comparisons).astype(gold.dtype)
   wins = jnp.zeros((X, n, n), gold.dtype).at[x, a, b].add(used * label)
@@ -212,13 +221,13 @@ def exact_curves(task: Task, ns: Array, betas: Array) -> Curves:
 
 
 def proxy_point(config: ml_collections.ConfigDict, key: PRNGKey, comparisons: Array) -> Array:
-  """Mean proxy win rate at the gold peak of the KL-optimal path, over calibration tasks."""
+  """Mean proxy gain at the gold win rate's peak on the KL-optimal path, over calibration tasks."""
   betas = jnp.asarray(CALIBRATION_BETAS, jnp.result_type(float))
 
   def one(k):
     task = draw_task(config, k, comparisons)
     path = exact_curves(task, jnp.ones((1,)), betas).kl_optimal
-    return path["proxy_win_rate"][jnp.argmax(path["gold_win_rate"])]
+    return path["proxy_gain"][jnp.argmax(path["gold_win_rate"])]
 
   return jnp.mean(jax.vmap(one)(jax.random.split(key, int(config.calibration_tasks))))
 
@@ -233,9 +242,7 @@ def make_program(config: ml_collections.ConfigDict, trainer: str) -> training.Pr
     k_task, k_cal, k_ref, k_run = jax.random.split(key, 4)
     task = draw_task(config, k_task, hp.comparisons)
     threshold = proxy_point(config, k_cal, hp.comparisons) if trainer == "constrained" else 0.0
-    samples = jax.random.categorical(
-      k_ref, jnp.log(task.ref), shape=(int(config.reference_samples), X)
-    ).T
+    samples = sample_rows(k_ref, task.ref, int(config.reference_samples))
     r_ref = overoptimization.reference_reward(
       jnp.take_along_axis(task.proxy, samples, axis=-1), quantile=float(config.reference_quantile)
     )
@@ -263,8 +270,8 @@ def make_program(config: ml_collections.ConfigDict, trainer: str) -> training.Pr
       kl = jnp.sum(pi * (logp - log_ref), axis=-1)
       if trainer == "online_dpo":
         B = int(config.batch)
-        sg = jax.lax.stop_gradient(logp)
-        y = jax.random.categorical(k_pairs, sg, shape=(2, B, X))
+        draws = sample_rows(k_pairs, jax.lax.stop_gradient(pi), 2 * B)  # [X, 2B]
+        y = draws.T.reshape(2, B, X)
         rows = jnp.arange(X)
         p = jax.nn.sigmoid(task.proxy[rows, y[0]] - task.proxy[rows, y[1]])
         example = losses.Example(
@@ -280,7 +287,7 @@ def make_program(config: ml_collections.ConfigDict, trainer: str) -> training.Pr
         reward = overoptimization.log_sigmoid_transform(task.proxy, state.r_ref[:, None])
       elif trainer == "constrained":
         reward = overoptimization.lagrangian_reward(
-          task.proxy, task.proxy_wins[..., None], state.lagrange, senses="<="
+          task.proxy, task.proxy[..., None], state.lagrange, senses="<="
         )
       else:
         reward = task.proxy
@@ -292,7 +299,7 @@ def make_program(config: ml_collections.ConfigDict, trainer: str) -> training.Pr
     lagrange = state.lagrange
     if trainer == "constrained":
       pi = jax.nn.softmax(log_ref + theta, axis=-1)
-      value = jnp.mean(jnp.sum(pi * task.proxy_wins, axis=-1))
+      value = jnp.mean(jnp.sum((pi - task.ref) * task.proxy, axis=-1))  # the proxy gain
       lagrange = overoptimization.lagrange_step(
         lagrange,
         value[None],
@@ -397,6 +404,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
       "gold_peak": _stat(gold.max(axis=-1)),
       "kl_at_gold_peak": _stat(np.take_along_axis(h["kl"], peak[..., None], axis=-1)[..., 0]),
       "peak_minus_final": _stat(gold.max(axis=-1) - gold[..., -1]),
+      "gain_peak_minus_final": _stat(h["gold_gain"].max(axis=-1) - h["gold_gain"][..., -1]),
     }
     if trainer == "constrained":
       results["trainers"][trainer]["threshold"] = _stat(np.asarray(out.state.threshold))

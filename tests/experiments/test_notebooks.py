@@ -39,3 +39,11 @@ def test_rankings_notebook_executes():
   assert "pl_dpo  2.918822" in out  # the spec's PL-DPO vector
   assert "Plackett-Luce strengths  [ 1.5321  0.2242 -0.5145 -1.2418]" in out  # choix
   assert "Kendall tau to the truth" in out
+
+
+def test_overoptimization_notebook_executes():
+  """Best-of-n gold vs proxy, a fitted law, a constrained policy, the transform, DeAL's search."""
+  out = _run("overoptimization.ipynb")
+  assert "u = [-0.126928 -1.313262]  sum = -1.44019" in out  # the spec's transform vector
+  assert "fitted peak at sqrt(KL)" in out and "proxy point" in out
+  assert "LM calls: 84" in out

@@ -82,11 +82,11 @@ def test_constrained_run_holds_its_proxy_point(tmp_path):
   results = overoptimization.run(config, str(tmp_path))
   c = results["trainers"]["constrained"]
   threshold = np.asarray(c["threshold"]["values"])
-  final = np.asarray(c["final"]["proxy_win_rate"]["values"])
+  final = np.asarray(c["final"]["proxy_gain"]["values"])
   # The policy climbs to the proxy point, the multiplier switches on and holds it there (or under).
   assert np.any(np.asarray(c["final"]["multiplier"]["values"]) > 0)
-  assert np.all(final <= threshold + 0.02)
-  assert np.all(final > 0.75)  # it did climb from the reference's 1/2
+  np.testing.assert_array_less(final, threshold + 0.05)
+  np.testing.assert_array_less(0.5 * threshold, final)  # it did climb from the reference's 0
   curves = results["curves"]["best_of_n"]
   np.testing.assert_allclose(np.asarray(curves["kl"]["mean"])[..., 0], 0.0, atol=1e-6)
   assert (tmp_path / "overoptimization.png").exists()
