@@ -59,10 +59,14 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.newton_steps = 25  # Newton iterations of the proxy's fit.
   config.proxy_is_gold = arg.proxy_is_gold  # The proxy is the gold reward (a bookkeeping check).
   config.best_of_n = "1,2,4,8,16,32,64,128,256,1024,4096,65536"  # n of the exact best-of-n curve.
-  config.betas = "3,1,0.5,0.3,0.2,0.1,0.05,0.02,0.01"  # beta of the exact KL-optimal curve.
+  config.betas = (  # beta of the exact KL-optimal curve: 10 to 0.01, 19 values.
+    "10,6.81,4.64,3.16,2.15,1.47,1,0.681,0.464,0.316,0.215,0.147,0.1,0.0681,0.0464,0.0316,"
+    "0.0215,0.0147,0.01"
+  )
   config.calibration_tasks = 4  # Separate tasks locating the proxy point of each proxy size.
   config.reference_quantile = 0.5  # Quantile of reference samples' proxy rewards: r_ref.
   config.reference_samples = 64  # Reference samples per prompt for r_ref.
+  config.transform_beta_scale = 0.1  # The transformed trainer's beta is this x kl_coef.
   config.dual_step_size = 0.05  # Step size of the constrained trainer's multiplier.
   config.batch = 8  # Online DPO: sampled pairs per prompt per update.
   config.learning_rate = 0.02  # Adam step size on the policy logits (vmappable).

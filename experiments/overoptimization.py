@@ -22,7 +22,8 @@ policy is scored by its gold and proxy win rates against the reference,
   ``calibration_tasks`` separate tasks with proxies of the same size, so the run's own gold is
   never used); ``transformed`` (Wang et al.: the same gradient on
   ``log sigmoid(proxy - r_ref(x))``, ``r_ref`` the ``reference_quantile`` of the proxy over
-  ``reference_samples`` reference samples).
+  ``reference_samples`` reference samples; its KL weight is ``transform_beta_scale * kl_coef``,
+  since the transformed reward saturates and would otherwise stay near the reference).
 
 Returns and writes (``results.json``): per proxy size the exact curves (mean ± 95% interval over
 seeds), the gold peak and the drop from it at the end of each curve (paired by seed), Gao et
@@ -47,6 +48,7 @@ from jaxpref.types import Array, PRNGKey
 TRAINERS = ("policy_gradient", "online_dpo", "constrained", "transformed")
 METRICS = ("kl", "gold_win_rate", "proxy_win_rate", "gold_gain", "proxy_gain", "multiplier")
 CALIBRATION_BETAS = np.geomspace(10.0, 0.003, 32)  # The fine path locating the proxy point.
+MATCHED_KL = (1.0, 2.0, 3.0, 4.0)  # results.json compares every curve's gold at these KLs.
 
 
 class Hyper(NamedTuple):
@@ -291,7 +293,8 @@ def make_program(config: ml_collections.ConfigDict, trainer: str) -> training.Pr
         )
       else:
         reward = task.proxy
-      return -jnp.mean(jnp.sum(pi * reward, axis=-1) - hp.kl_coef * kl)
+      beta = hp.kl_coef * (config.transform_beta_scale if trainer == "transformed" else 1.0)
+      return -jnp.mean(jnp.sum(pi * reward, axis=-1) - beta * kl)
 
     grads = jax.grad(objective)(state.theta)
     updates, opt_state = optax.adam(hp.learning_rate).update(grads, state.opt_state)
@@ -319,6 +322,21 @@ def make_program(config: ml_collections.ConfigDict, trainer: str) -> training.Pr
 
 def _stat(values: Any) -> dict[str, Any]:
   return common.stats(values)
+
+
+def at_kl(kl: np.ndarray, value: np.ndarray, target: float) -> np.ndarray:
+  """``[...]``: ``value`` interpolated at KL = ``target`` along each ``[..., points]`` curve.
+
+  The curve is read in order of increasing KL; NaN where it never reaches ``target``.
+  """
+  kl, value = np.asarray(kl, float), np.asarray(value, float)
+  flat_k, flat_v = kl.reshape(-1, kl.shape[-1]), value.reshape(-1, kl.shape[-1])
+  out = np.full(flat_k.shape[0], np.nan)
+  for i, (k, v) in enumerate(zip(flat_k, flat_v, strict=True)):
+    order = np.argsort(k)
+    if k[order[0]] <= target <= k[order[-1]]:
+      out[i] = np.interp(target, k[order], v[order])
+  return out.reshape(kl.shape[:-1])
 
 
 def _finite_stat(values: np.ndarray) -> dict[str, Any]:
@@ -405,6 +423,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
       "kl_at_gold_peak": _stat(np.take_along_axis(h["kl"], peak[..., None], axis=-1)[..., 0]),
       "peak_minus_final": _stat(gold.max(axis=-1) - gold[..., -1]),
       "gain_peak_minus_final": _stat(h["gold_gain"].max(axis=-1) - h["gold_gain"][..., -1]),
+      "gold_at_kl": {str(k): _finite_stat(at_kl(h["kl"], gold, k)) for k in MATCHED_KL},
     }
     if trainer == "constrained":
       results["trainers"][trainer]["threshold"] = _stat(np.asarray(out.state.threshold))
@@ -419,6 +438,11 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   if curves is not None:
     axis_values = {"best_of_n": floats(config.best_of_n), "kl_optimal": floats(config.betas)}
     results["curves"] = summarize_curves(curves, axis_values)
+    for name, curve in (("best_of_n", curves.bon), ("kl_optimal", curves.kl_optimal)):
+      kl, gold = np.asarray(curve["kl"]), np.asarray(curve["gold_win_rate"])
+      results["curves"][name]["gold_at_kl"] = {
+        str(k): _finite_stat(at_kl(kl, gold, k)) for k in MATCHED_KL
+      }
   results["log_steps"] = log_steps.tolist() if log_steps is not None else []
   common.write_results(workdir, results)
   if jax.process_index() == 0:
@@ -458,7 +482,8 @@ def print_report(config: ml_collections.ConfigDict, results: dict[str, Any], swe
         f"  {name:<11} gold win rate at its peak {_cell(c['gold_at_peak'], ix)} "
         f"(KL {_cell(c['kl_at_peak'], ix)}), peak - end {_cell(c['peak_minus_end'], ix)}; "
         f"proxy win rate at the end {_cell(c['proxy_win_rate'], (*ix, -1))}; "
-        f"fitted peak sqrt(KL) {_cell(c['fit_peak_distance'], ix)}"
+        f"fitted peak sqrt(KL) {_cell(c['fit_peak_distance'], ix)}; gold at KL "
+        + ", ".join(f"{k}: {_cell(c['gold_at_kl'][k], ix)}" for k in c["gold_at_kl"])
       )
     for trainer, r in results["trainers"].items():
       for j, b in enumerate(betas):
@@ -469,6 +494,10 @@ def print_report(config: ml_collections.ConfigDict, results: dict[str, Any], swe
           f"{_cell(f['proxy_win_rate'], ix)} KL {_cell(f['kl'], ix)}; peak gold "
           f"{_cell(r['gold_peak'], ix)} (peak - final {_cell(r['peak_minus_final'], ix)})"
         )
+        if j == len(betas) - 1:
+          line += "; gold at KL " + ", ".join(
+            f"{k}: {_cell(r['gold_at_kl'][k], ix)}" for k in r["gold_at_kl"]
+          )
         if "gold_minus_policy_gradient" in r:
           line += f"; gold - policy_gradient {_cell(r['gold_minus_policy_gradient'], ix)}"
         print(line)
