@@ -90,3 +90,17 @@ def test_constrained_run_holds_its_proxy_point(tmp_path):
   curves = results["curves"]["best_of_n"]
   np.testing.assert_allclose(np.asarray(curves["kl"]["mean"])[..., 0], 0.0, atol=1e-6)
   assert (tmp_path / "overoptimization.png").exists()
+
+
+@pytest.mark.slow
+def test_every_trainer_through_the_cli_and_a_seed_alone_equals_its_sweep(tmp_path):
+  config = _small()
+  results = train_lib.train_and_evaluate(config, str(tmp_path / "sweep"))
+  assert set(results["trainers"]) == set(overoptimization.TRAINERS)
+  alone = _small("seeds=1")
+  alone.vmap.seed_offset = 1
+  single = train_lib.train_and_evaluate(alone, str(tmp_path / "alone"))
+  for trainer in overoptimization.TRAINERS:
+    swept = np.asarray(results["trainers"][trainer]["final"]["gold_win_rate"]["values"])
+    one = np.asarray(single["trainers"][trainer]["final"]["gold_win_rate"]["values"])
+    np.testing.assert_allclose(one[..., 0], swept[..., 1], rtol=1e-5)
