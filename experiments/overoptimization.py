@@ -215,11 +215,11 @@ def evaluate(task: Task, pi: Array) -> dict[str, Array]:
 def exact_curves(task: Task, ns: Array, betas: Array) -> Curves:
   """The exact best-of-n and KL-optimal curves of ``task``."""
   bon = jax.vmap(
-    lambda k: evaluate(task, overoptimization.best_of_n_policy(task.ref, task.proxy, k))
+    lambda k: evaluate(task, overoptimization.best_of_n_policy(task.proxy, k, ref_policy=task.ref))
   )
   opt = jax.vmap(
     lambda b: evaluate(
-      task, overoptimization.kl_regularized_policy(task.ref, task.proxy, kl_coef=b)
+      task, overoptimization.kl_regularized_policy(task.proxy, kl_coef=b, ref_policy=task.ref)
     )
   )
   return Curves(bon(ns), opt(betas))
@@ -383,7 +383,7 @@ def summarize_curves(curves: Curves, axis_values: dict[str, list[float]]) -> dic
       overoptimization.fit_scaling_law(a, g, form=form) for a, g in zip(flat_d, flat_g, strict=True)
     ]
     shape = d.shape[:-1]
-    for field in ("alpha", "beta", "peak_distance"):
+    for field in ("slope", "decay", "peak_distance"):
       values = np.array([float(getattr(f, field)) for f in fits]).reshape(shape)
       entry[f"fit_{field}"] = _finite_stat(values)
     out[name] = entry

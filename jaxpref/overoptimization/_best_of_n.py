@@ -72,7 +72,7 @@ def best_of_n_kl(n: ArrayLike) -> Array:
   return jnp.log(n) - (n - 1.0) / n
 
 
-def best_of_n_policy(ref_policy: ArrayLike, score: ArrayLike, n: ArrayLike) -> Array:
+def best_of_n_policy(score: ArrayLike, n: ArrayLike, *, ref_policy: ArrayLike) -> Array:
   r"""The exact distribution of the score-best of ``n`` draws from a categorical reference.
 
   .. math:: \pi_n(y) = \frac{\pi_{\mathrm{ref}}(y)}{\pi_{\mathrm{ref}}([y])}
@@ -82,9 +82,9 @@ def best_of_n_policy(ref_policy: ArrayLike, score: ArrayLike, n: ArrayLike) -> A
   traced, real value (the formula interpolates), so a grid of ``n`` vmaps.
 
   Args:
-    ref_policy: ``[..., m]`` reference probabilities (summing to 1 over the last axis).
     score: ``[..., m]`` the scores that pick the best (e.g. a proxy reward).
     n: number of draws, ``n >= 1`` (1 returns the reference).
+    ref_policy: ``[..., m]`` reference probabilities (summing to 1 over the last axis).
 
   Returns:
     ``[..., m]`` the best-of-n policy.
@@ -94,7 +94,7 @@ def best_of_n_policy(ref_policy: ArrayLike, score: ArrayLike, n: ArrayLike) -> A
 
   Examples:
     >>> import jax.numpy as jnp
-    >>> best_of_n_policy(jnp.array([0.5, 0.5]), jnp.array([0.0, 1.0]), 2).tolist()
+    >>> best_of_n_policy(jnp.array([0.0, 1.0]), 2, ref_policy=jnp.array([0.5, 0.5])).tolist()
     [0.25, 0.75]
   """
   _check_n(n)

@@ -116,15 +116,15 @@ def lagrangian_reward(
   return jnp.asarray(task_reward) + jnp.sum(mu * sign * jnp.asarray(constraint_rewards), axis=-1)
 
 
-def kl_regularized_policy(ref_policy: ArrayLike, reward: ArrayLike, *, kl_coef: ArrayLike) -> Array:
+def kl_regularized_policy(reward: ArrayLike, *, kl_coef: ArrayLike, ref_policy: ArrayLike) -> Array:
   r"""The maximizer of :math:`\mathbb{E}_\pi r - \beta\,\mathrm{KL}(\pi\|\pi_{\mathrm{ref}})`.
 
   .. math:: \pi_\beta(y) \propto \pi_{\mathrm{ref}}(y)\, e^{r(y)/\beta}.
 
   Args:
-    ref_policy: ``[..., m]`` reference probabilities.
     reward: ``[..., m]`` rewards.
     kl_coef: :math:`\beta > 0`.
+    ref_policy: ``[..., m]`` reference probabilities.
 
   Returns:
     ``[..., m]`` the policy.
@@ -151,9 +151,9 @@ class Constrained(NamedTuple):
 
 
 def constrained_policy(
-  ref_policy: ArrayLike,
   constraint_rewards: ArrayLike,
   *,
+  ref_policy: ArrayLike,
   thresholds: ArrayLike,
   kl_coef: ArrayLike = 1.0,
   task_reward: ArrayLike | None = None,
@@ -167,8 +167,8 @@ def constrained_policy(
   ``lax.scan`` of ``steps`` iterations (jittable and vmappable in every array argument).
 
   Args:
-    ref_policy: ``[m]`` reference probabilities.
     constraint_rewards: ``[k, m]`` the component rewards :math:`r_i`.
+    ref_policy: ``[m]`` reference probabilities.
     thresholds: ``[k]`` :math:`\theta_i`; each must lie strictly inside ``r_i``'s range.
     kl_coef: :math:`\beta > 0`.
     task_reward: ``[m]`` :math:`r_0`; zero when ``None`` (minimum KL subject to the constraints).
@@ -183,7 +183,8 @@ def constrained_policy(
 
   Examples:
     >>> import jax.numpy as jnp
-    >>> out = constrained_policy(jnp.array([0.8, 0.2]), jnp.array([[0.0, 1.0]]), thresholds=[0.5])
+    >>> R, ref = jnp.array([[0.0, 1.0]]), jnp.array([0.8, 0.2])
+    >>> out = constrained_policy(R, ref_policy=ref, thresholds=[0.5])
     >>> [round(p, 4) for p in out.policy.tolist()]
     [0.5, 0.5]
   """
@@ -202,7 +203,7 @@ def constrained_policy(
   eta = kl_coef / jnp.maximum(jnp.sum(spread**2) / 4.0, 1e-12)
 
   def policy(mu):
-    return kl_regularized_policy(ref, r0 + (mu * sign) @ R, kl_coef=kl_coef)
+    return kl_regularized_policy(r0 + (mu * sign) @ R, kl_coef=kl_coef, ref_policy=ref)
 
   def body(mu, _):
     v = R @ policy(mu)

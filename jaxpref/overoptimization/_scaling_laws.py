@@ -8,7 +8,8 @@ reward gain :math:`R` of a policy optimized against a proxy as a function of
    R_{\mathrm{RL}}(d) = d(\alpha - \beta\log d),
 
 peaking at :math:`d^* = \alpha / (2\beta)` (:math:`R^* = \alpha^2/(4\beta)`) for best-of-n and
-at :math:`d^* = e^{\alpha/\beta - 1}` (:math:`R^* = \beta d^*`) for RL. Both are linear in
+at :math:`d^* = e^{\alpha/\beta - 1}` (:math:`R^* = \beta d^*`) for RL. Here :math:`\alpha` is
+``slope`` and :math:`\beta` is ``decay`` (not a KL weight). Both laws are linear in
 :math:`(\alpha, \beta)`, so the fit is least squares through the origin.
 """
 
@@ -25,27 +26,27 @@ class ScalingFit(NamedTuple):
   """A fitted law ``R(d)``.
 
   Attributes:
-    alpha: the linear coefficient.
-    beta: the over-optimization coefficient (> 0 for a law that peaks).
-    peak_distance: d* (``inf`` when ``beta <= 0``: no peak in range of the form).
+    slope: alpha, the linear coefficient.
+    decay: beta, the over-optimization coefficient (> 0 for a law that peaks).
+    peak_distance: d* (``inf`` when ``decay <= 0``: no peak in range of the form).
     peak_value: R(d*) (``inf`` likewise).
     form: ``"bon"`` or ``"rl"``.
   """
 
-  alpha: Array
-  beta: Array
+  slope: Array
+  decay: Array
   peak_distance: Array
   peak_value: Array
   form: str
 
 
-def scaling_law(d: ArrayLike, alpha: ArrayLike, beta: ArrayLike, *, form: str) -> Array:
-  """``R(d)`` of the ``form`` law (``"bon"`` or ``"rl"``; ``R(0) = 0``)."""
-  d = jnp.asarray(d)
+def scaling_law(distance: ArrayLike, *, slope: ArrayLike, decay: ArrayLike, form: str) -> Array:
+  """``R(d)`` of the ``form`` law (``"bon"`` or ``"rl"``; ``R(0) = 0``), alpha = ``slope``."""
+  d = jnp.asarray(distance)
   if form == "bon":
-    return d * (alpha - beta * d)
+    return d * (slope - decay * d)
   if form == "rl":
-    return d * (alpha - beta * jnp.log(jnp.where(d > 0, d, 1.0)))
+    return d * (slope - decay * jnp.log(jnp.where(d > 0, d, 1.0)))
   raise ValueError(f"Unknown scaling-law form {form!r}; known: {', '.join(FORMS)}.")
 
 
@@ -85,5 +86,5 @@ def fit_scaling_law(distance: ArrayLike, gain: ArrayLike, *, form: str) -> Scali
     d_star = jnp.where(peaked, alpha / (2 * jnp.where(peaked, beta, 1.0)), jnp.inf)
   else:
     d_star = jnp.where(peaked, jnp.exp(alpha / jnp.where(peaked, beta, 1.0) - 1.0), jnp.inf)
-  r_star = jnp.where(peaked, scaling_law(d_star, alpha, beta, form=form), jnp.inf)
+  r_star = jnp.where(peaked, scaling_law(d_star, slope=alpha, decay=beta, form=form), jnp.inf)
   return ScalingFit(alpha, beta, d_star, r_star, form)

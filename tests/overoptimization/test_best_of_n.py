@@ -19,7 +19,7 @@ def test_analytic_kl_matches_the_spec_vector():
 @pytest.mark.parametrize(("N", "expected"), [(10, 1.733063), (100, 1.834018)])
 def test_exact_kl_on_equiprobable_outcomes_approaches_the_formula_from_below(N, expected):
   ref = jnp.full(N, 1.0 / N)
-  pi = oo.best_of_n_policy(ref, jnp.arange(N, dtype=ref.dtype), 16)
+  pi = oo.best_of_n_policy(jnp.arange(N, dtype=ref.dtype), 16, ref_policy=ref)
   kl = float(jnp.sum(pi * jnp.log(pi / ref)))
   assert kl == pytest.approx(expected, abs=1e-6)
   assert kl < float(oo.best_of_n_kl(16))
@@ -42,7 +42,7 @@ def _enumerate(ref, score, n):
 @pytest.mark.parametrize("n", [1, 2, 3])
 def test_exact_policy_equals_enumeration_with_and_without_ties(score, n):
   ref = np.array([0.1, 0.4, 0.2, 0.3])
-  got = oo.best_of_n_policy(jnp.asarray(ref), jnp.asarray(score), n)
+  got = oo.best_of_n_policy(jnp.asarray(score), n, ref_policy=jnp.asarray(ref))
   np.testing.assert_allclose(got, _enumerate(ref, score, n), atol=1e-12)
 
 
@@ -50,11 +50,11 @@ def test_exact_policy_jits_and_vmaps_over_n_and_batches():
   ref = jax.nn.softmax(jax.random.normal(jax.random.key(0), (3, 6)))
   score = jax.random.normal(jax.random.key(1), (3, 6))
   ns = jnp.array([1.0, 2.0, 8.0])
-  batched = jax.jit(jax.vmap(lambda n: oo.best_of_n_policy(ref, score, n)))(ns)
+  batched = jax.jit(jax.vmap(lambda n: oo.best_of_n_policy(score, n, ref_policy=ref)))(ns)
   for i, n in enumerate(ns):
     for x in range(3):
       np.testing.assert_allclose(
-        batched[i, x], oo.best_of_n_policy(ref[x], score[x], n), atol=1e-12
+        batched[i, x], oo.best_of_n_policy(score[x], n, ref_policy=ref[x]), atol=1e-12
       )
   np.testing.assert_allclose(jnp.sum(batched, -1), 1.0, atol=1e-12)
 
@@ -87,9 +87,9 @@ def test_bad_input_is_refused():
   with pytest.raises(ValueError, match="n >= 1"):
     oo.best_of_n_kl(0)
   with pytest.raises(ValueError, match="n >= 1"):
-    oo.best_of_n_policy(jnp.array([0.5, 0.5]), jnp.array([0.0, 1.0]), 0.5)
+    oo.best_of_n_policy(jnp.array([0.0, 1.0]), 0.5, ref_policy=jnp.array([0.5, 0.5]))
   with pytest.raises(ValueError, match="one shape"):
-    oo.best_of_n_policy(jnp.array([0.5, 0.5]), jnp.array([0.0, 1.0, 2.0]), 2)
+    oo.best_of_n_policy(jnp.array([0.0, 1.0, 2.0]), 2, ref_policy=jnp.array([0.5, 0.5]))
   with pytest.raises(ValueError, match="n <= 3"):
     oo.best_of_n_estimate(jnp.zeros(3), jnp.zeros(3), 4)
   with pytest.raises(ValueError, match="one shape"):

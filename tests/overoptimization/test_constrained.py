@@ -13,7 +13,7 @@ from jaxpref import overoptimization as oo
 def test_two_outcomes_have_a_closed_form():
   # min KL(pi || ref) s.t. E_pi r = 0.5, r = (0, 1): pi = (.5, .5), mu = logit(.5) - logit(.2).
   out = oo.constrained_policy(
-    jnp.array([0.8, 0.2]), jnp.array([[0.0, 1.0]]), thresholds=[0.5], senses="=="
+    jnp.array([[0.0, 1.0]]), ref_policy=jnp.array([0.8, 0.2]), thresholds=[0.5], senses="=="
   )
   np.testing.assert_allclose(out.policy, [0.5, 0.5], atol=1e-9)
   assert float(out.multipliers[0]) == pytest.approx(np.log(4.0), abs=1e-8)
@@ -23,10 +23,12 @@ def test_two_outcomes_have_a_closed_form():
 def test_an_inactive_inequality_leaves_the_unconstrained_optimum():
   ref, r0 = jnp.array([0.2, 0.3, 0.5]), jnp.array([1.0, 0.0, -1.0])
   out = oo.constrained_policy(
-    ref, jnp.array([[0.0, 1.0, 2.0]]), thresholds=[0.1], task_reward=r0, kl_coef=0.5
+    jnp.array([[0.0, 1.0, 2.0]]), ref_policy=ref, thresholds=[0.1], task_reward=r0, kl_coef=0.5
   )
   assert float(out.multipliers[0]) == 0.0
-  np.testing.assert_allclose(out.policy, oo.kl_regularized_policy(ref, r0, kl_coef=0.5), atol=1e-12)
+  np.testing.assert_allclose(
+    out.policy, oo.kl_regularized_policy(r0, kl_coef=0.5, ref_policy=ref), atol=1e-12
+  )
 
 
 def _scipy_optimum(ref, r0, cost, budget, beta):
@@ -53,8 +55,8 @@ def test_a_safety_budget_matches_a_general_solver():
   ref = rng.dirichlet(np.ones(6))
   r0, cost = rng.normal(size=6), rng.uniform(size=6)
   out = oo.constrained_policy(
-    jnp.asarray(ref), jnp.asarray(cost)[None], thresholds=[0.3], task_reward=jnp.asarray(r0),
-    kl_coef=0.2, senses="<=",
+    jnp.asarray(cost)[None], ref_policy=jnp.asarray(ref), thresholds=[0.3],
+    task_reward=jnp.asarray(r0), kl_coef=0.2, senses="<=",
   )  # fmt: skip
   assert float(out.values[0]) <= 0.3 + 1e-7
   assert float(out.multipliers[0]) > 0  # the budget binds here
@@ -68,7 +70,7 @@ def test_a_trained_lagrangian_policy_meets_its_constraint_and_the_exact_optimum(
   cost = jnp.array([0.0, 0.2, 0.5, 1.0])
   beta, budget = 0.5, 0.25
   exact = oo.constrained_policy(
-    ref, cost[None], thresholds=[budget], task_reward=r0, kl_coef=beta, senses="<="
+    cost[None], ref_policy=ref, thresholds=[budget], task_reward=r0, kl_coef=beta, senses="<="
   )
   tx = optax.adam(0.05)
 
@@ -96,7 +98,7 @@ def test_a_trained_lagrangian_policy_meets_its_constraint_and_the_exact_optimum(
   assert float(pi @ cost) <= budget + 2e-3
   np.testing.assert_allclose(pi, exact.policy, atol=5e-3)
   assert float(lagrange.multipliers[0]) == pytest.approx(float(exact.multipliers[0]), rel=0.05)
-  unconstrained = oo.kl_regularized_policy(ref, r0, kl_coef=beta)
+  unconstrained = oo.kl_regularized_policy(r0, kl_coef=beta, ref_policy=ref)
   assert float(unconstrained @ cost) > budget + 0.05  # the constraint mattered
 
 
@@ -115,15 +117,15 @@ def test_dual_step_projects_inequalities_and_frees_equalities():
 def test_bad_input_is_refused():
   ref, R = jnp.array([0.5, 0.5]), jnp.array([[0.0, 1.0]])
   with pytest.raises(ValueError, match="outside the reward's range"):
-    oo.constrained_policy(ref, R, thresholds=[1.5])
+    oo.constrained_policy(R, ref_policy=ref, thresholds=[1.5])
   with pytest.raises(ValueError, match="outside the reward's range"):
-    oo.constrained_policy(ref, R, thresholds=[0.0])
+    oo.constrained_policy(R, ref_policy=ref, thresholds=[0.0])
   with pytest.raises(ValueError, match="Unknown constraint sense"):
-    oo.constrained_policy(ref, R, thresholds=[0.5], senses=">")
+    oo.constrained_policy(R, ref_policy=ref, thresholds=[0.5], senses=">")
   with pytest.raises(ValueError, match="one sense per constraint"):
     oo.lagrange_step(oo.lagrange_init(2), jnp.ones(2), thresholds=jnp.ones(2), step_size=1.0,
                      senses=(">=",))  # fmt: skip
   with pytest.raises(ValueError, match="need ref_policy"):
-    oo.constrained_policy(ref, jnp.array([0.0, 1.0]), thresholds=[0.5])
+    oo.constrained_policy(jnp.array([0.0, 1.0]), ref_policy=ref, thresholds=[0.5])
   with pytest.raises(ValueError, match="at least one constraint"):
     oo.lagrange_init(0)

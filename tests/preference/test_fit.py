@@ -125,17 +125,17 @@ def test_jit_and_vmap_over_seeds_and_l2():
     jax.random.key(2), pm.preference_matrix(model, truth), per_annotator=600
   )
   gpm = pm.GeneralPreference(6, dim=2, l2=0.01)
-  keys = jax.random.split(jax.random.key(3), 2)
+  keys = jax.random.split(jax.random.key(3), 3)
   batched = jax.jit(jax.vmap(lambda k: pm.fit(gpm, pairs, k)))(keys)
   for i, k in enumerate(keys):
     one = pm.fit(gpm, pairs, k)
     np.testing.assert_allclose(batched.params["embed"][i], one.params["embed"], atol=1e-9)
-  l2s = jnp.asarray([1e-4, 1.0])
+  l2s = jnp.asarray([1e-4, 1e-2, 1.0])
   bt = jax.vmap(lambda l2: pm.fit(pm.BradleyTerry(6, l2=l2), pairs).params["scores"])(l2s)
   for i, l2 in enumerate(l2s):
     one = pm.fit(pm.BradleyTerry(6, l2=float(l2)), pairs).params["scores"]
     np.testing.assert_allclose(bt[i], one, atol=1e-9)
-  assert float(jnp.abs(bt[1]).max()) < float(jnp.abs(bt[0]).max())  # the prior shrinks
+  assert float(jnp.abs(bt[2]).max()) < float(jnp.abs(bt[0]).max())  # the prior shrinks
 
 
 # --- Per-comparison advantage indicator, against an independent numpy / scipy fit -----------------
