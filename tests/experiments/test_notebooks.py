@@ -45,5 +45,5 @@ def test_overoptimization_notebook_executes():
   """Best-of-n gold vs proxy, a fitted law, a constrained policy, the transform, DeAL's search."""
   out = _run("overoptimization.ipynb")
   assert "u = [-0.126928 -1.313262]  sum = -1.44019" in out  # the spec's transform vector
-  assert "fitted peak at sqrt(KL)" in out and "proxy point" in out
+  assert "fitted peak at sqrt(KL)" in out and "multiplier mu" in out
   assert "LM calls: 84" in out
