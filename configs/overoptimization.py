@@ -31,8 +31,8 @@ win rate rises to 0.99 while the gold one peaks: best-of-n with 4,000 pairs peak
 (KL 3.80) and ends 0.057 ± 0.036 lower; the peak's KL grows with the proxy's data (3.10, 3.80,
 4.50 nats for 1,000 / 4,000 / 16,000 pairs). At beta = 0.3 the trained policy ends 0.037 ± 0.029
 below its gold peak (4,000 pairs), the constrained one 0.013 ± 0.016 (final gold +0.025 ± 0.026:
-within noise); with 16,000 pairs the transformed reward gives 0.682 ± 0.007 gold at KL 2 against
-0.670 ± 0.006 raw, and online DPO 0.722 ± 0.009.
+within noise); at KL 1 with 16,000 pairs the transformed reward's policy has +0.022 ± 0.001 more
+gold than the raw proxy's (paired by seed), online DPO's +0.025 ± 0.002.
 
 Variants after a colon: ``part=bandit|smollm2``, ``seeds=N``, ``trainers=policy_gradient+...``,
 ``proxy_is_gold`` (the proxy is the gold reward itself: gold and proxy curves coincide).

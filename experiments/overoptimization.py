@@ -438,6 +438,12 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         results["trainers"][trainer]["gold_minus_policy_gradient"] = _stat(
           h["gold_win_rate"][..., -1] - base["gold_win_rate"][..., -1]
         )
+        results["trainers"][trainer]["gold_at_kl_minus_policy_gradient"] = {
+          str(k): _finite_stat(
+            at_kl(h["kl"], h["gold_win_rate"], k) - at_kl(base["kl"], base["gold_win_rate"], k)
+          )
+          for k in MATCHED_KL
+        }
   if curves is not None:
     axis_values = {"best_of_n": floats(config.best_of_n), "kl_optimal": floats(config.betas)}
     results["curves"] = summarize_curves(curves, axis_values)
@@ -501,6 +507,9 @@ def print_report(config: ml_collections.ConfigDict, results: dict[str, Any], swe
           line += "; gold at KL " + ", ".join(
             f"{k}: {_cell(r['gold_at_kl'][k], ix)}" for k in r["gold_at_kl"]
           )
+        if j == len(betas) - 1 and "gold_at_kl_minus_policy_gradient" in r:
+          d = r["gold_at_kl_minus_policy_gradient"]
+          line += "; minus policy_gradient at KL " + ", ".join(f"{k}: {_cell(d[k], ix)}" for k in d)
         if "gold_minus_policy_gradient" in r:
           line += f"; gold - policy_gradient {_cell(r['gold_minus_policy_gradient'], ix)}"
         print(line)
