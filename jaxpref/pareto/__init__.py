@@ -19,6 +19,7 @@ from jaxpref.pareto._aggregators import (
   upgrad_weights,
 )
 from jaxpref.pareto._dominance import dominance_matrix, front_ranks, nondominated_mask
+from jaxpref.pareto._egalitarian import Egalitarian, egalitarian_policy
 from jaxpref.pareto._hypervolume import (
   hypervolume,
   hypervolume_contributions,
@@ -54,6 +55,7 @@ from jaxpref.pareto._weights import das_dennis, dirichlet, unit_directions
 
 __all__ = [
   "SCALARIZATIONS",
+  "Egalitarian",
   "aggregate",
   "closed_form_policy",
   "combine",
@@ -62,6 +64,7 @@ __all__ = [
   "dirichlet",
   "dominance_matrix",
   "dualproj_weights",
+  "egalitarian_policy",
   "front_ranks",
   "gd",
   "gd_plus",
