@@ -19,6 +19,7 @@ from jaxpref.losses._curriculum import (
   curriculum_order,
   curriculum_pairs,
 )
+from jaxpref.losses._distributional import aot
 from jaxpref.losses._example import Example
 from jaxpref.losses._extragradient import ExtragradientStep, extragradient_step
 from jaxpref.losses._listwise import lipo, mpo, pl_dpo, pro
@@ -51,6 +52,7 @@ __all__ = [
   "ExtragradientStep",
   "Objective",
   "OnlineHparams",
+  "aot",
   "bandit_examples",
   "cdpo",
   "check_online_hparams",

@@ -9,6 +9,7 @@ from typing import Any
 
 import jax.numpy as jnp
 
+from jaxpref.losses._distributional import aot
 from jaxpref.losses._example import Example
 from jaxpref.losses._listwise import lipo, mpo, pl_dpo, pro
 from jaxpref.losses._multi import modpo
@@ -35,6 +36,7 @@ LOSSES: dict[str, LossFn] = {
   "pro": pro,
   "lipo": lipo,
   "mpo": mpo,
+  "aot": aot,
 }
 
 
