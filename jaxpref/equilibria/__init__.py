@@ -7,6 +7,7 @@ of games to a certified duality gap (:func:`run_tiled` is its straggler scheduli
 other per-item loops).
 """
 
+from jaxpref.equilibria._apo import apo_iteration
 from jaxpref.equilibria._base import (
   IterateAverage,
   Operator,
@@ -73,6 +74,7 @@ __all__ = [
   "SolveResult",
   "SolveState",
   "Solver",
+  "apo_iteration",
   "average_value",
   "certified_gap",
   "certified_loop",
