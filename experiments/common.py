@@ -15,6 +15,11 @@ def names(text: str) -> list[str]:
   return [w.strip() for w in str(text).replace("+", ",").split(",") if w.strip()]
 
 
+def floats(text: Any) -> list[float]:
+  """A config's list of numbers: ``"1, 2,1e+3"`` -> ``[1.0, 2.0, 1000.0]`` (commas only)."""
+  return [float(v) for v in str(text).split(",") if v.strip()]
+
+
 def stats(values: Any) -> dict[str, Any]:
   """``{"values", "mean", "ci95"}`` of ``[*axes, seed]`` values, for a results.json."""
   values = np.asarray(values)

@@ -92,11 +92,6 @@ class State(NamedTuple):
   key: PRNGKey
 
 
-def floats(text: str) -> list[float]:
-  """``"1,2,4"`` -> ``[1.0, 2.0, 4.0]``."""
-  return [float(v) for v in common.names(text)]
-
-
 def validate(config: ml_collections.ConfigDict) -> None:
   """Checks the part, trainers, sizes and grids before anything compiles."""
   if config.part not in ("bandit", "smollm2"):
@@ -123,7 +118,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
         f"comparisons must lie in [1, max_comparisons={config.max_comparisons}]; got {m}."
       )
   try:
-    ns, betas = floats(config.best_of_n), floats(config.betas)
+    ns, betas = common.floats(config.best_of_n), common.floats(config.betas)
   except ValueError:
     raise ValueError("config.best_of_n and config.betas must be comma-separated numbers.") from None
   if not ns or min(ns) < 1:
@@ -212,17 +207,21 @@ def evaluate(task: Task, pi: Array) -> dict[str, Array]:
   }
 
 
+def kl_optimal_curve(task: Task, betas: Array) -> dict[str, Array]:
+  """:func:`evaluate` of the KL-optimal policies ``ref * exp(proxy / beta)``, per beta."""
+  return jax.vmap(
+    lambda b: evaluate(
+      task, overoptimization.kl_regularized_policy(task.proxy, kl_coef=b, ref_policy=task.ref)
+    )
+  )(betas)
+
+
 def exact_curves(task: Task, ns: Array, betas: Array) -> Curves:
   """The exact best-of-n and KL-optimal curves of ``task``."""
   bon = jax.vmap(
     lambda k: evaluate(task, overoptimization.best_of_n_policy(task.proxy, k, ref_policy=task.ref))
   )
-  opt = jax.vmap(
-    lambda b: evaluate(
-      task, overoptimization.kl_regularized_policy(task.proxy, kl_coef=b, ref_policy=task.ref)
-    )
-  )
-  return Curves(bon(ns), opt(betas))
+  return Curves(bon(ns), kl_optimal_curve(task, betas))
 
 
 def proxy_point(config: ml_collections.ConfigDict, key: PRNGKey, comparisons: Array) -> Array:
@@ -231,7 +230,7 @@ def proxy_point(config: ml_collections.ConfigDict, key: PRNGKey, comparisons: Ar
 
   def one(k):
     task = draw_task(config, k, comparisons)
-    path = exact_curves(task, jnp.ones((1,)), betas).kl_optimal
+    path = kl_optimal_curve(task, betas)
     return path["proxy_gain"][jnp.argmax(path["gold_win_rate"])]
 
   return jnp.mean(jax.vmap(one)(jax.random.split(key, int(config.calibration_tasks))))
@@ -239,8 +238,8 @@ def proxy_point(config: ml_collections.ConfigDict, key: PRNGKey, comparisons: Ar
 
 def make_program(config: ml_collections.ConfigDict, trainer: str) -> training.Program:
   """The per-point program of one trainer: one Adam update per step, exact metrics."""
-  ns = jnp.asarray(floats(config.best_of_n), jnp.result_type(float))
-  betas = jnp.asarray(floats(config.betas), jnp.result_type(float))
+  ns = jnp.asarray(common.floats(config.best_of_n), jnp.result_type(float))
+  betas = jnp.asarray(common.floats(config.betas), jnp.result_type(float))
   X, n = int(config.prompts), int(config.responses)
 
   def init(hp: Hyper, key: PRNGKey) -> State:
@@ -305,10 +304,9 @@ def make_program(config: ml_collections.ConfigDict, trainer: str) -> training.Pr
     lagrange = state.lagrange
     if trainer == "constrained":
       pi = jax.nn.softmax(log_ref + theta, axis=-1)
-      value = jnp.mean(jnp.sum((pi - task.ref) * task.proxy, axis=-1))  # the proxy gain
       lagrange = overoptimization.lagrange_step(
         lagrange,
-        value[None],
+        evaluate(task, pi)["proxy_gain"][None],
         thresholds=state.threshold[None],
         step_size=config.dual_step_size,
         senses="<=",
@@ -321,10 +319,6 @@ def make_program(config: ml_collections.ConfigDict, trainer: str) -> training.Pr
     return {**evaluate(state.task, pi), "multiplier": state.lagrange.multipliers[0]}
 
   return training.Program(init, step, metrics)
-
-
-def _stat(values: Any) -> dict[str, Any]:
-  return common.stats(values)
 
 
 def at_kl(kl: np.ndarray, value: np.ndarray, target: float) -> np.ndarray:
@@ -343,7 +337,7 @@ def at_kl(kl: np.ndarray, value: np.ndarray, target: float) -> np.ndarray:
 
 
 def _finite_stat(values: np.ndarray) -> dict[str, Any]:
-  """``_stat`` over the finite seeds of each cell (a fit without a peak has d* = inf), + count."""
+  """``common.stats`` over the finite seeds of each cell (a fit without a peak has d* = inf)."""
   values = np.asarray(values, float)
   finite = np.isfinite(values)
   n = finite.sum(axis=-1)
@@ -361,7 +355,7 @@ def _finite_stat(values: np.ndarray) -> dict[str, Any]:
 
 
 def summarize_curves(curves: Curves, axis_values: dict[str, list[float]]) -> dict[str, Any]:
-  """Per curve: every metric's mean ± 95% interval, the gold peak and the drop from it, fits."""
+  """Per curve: mean ± 95% interval of each metric, gold peak and drop, gold at KL, fitted laws."""
   out: dict[str, Any] = {}
   for name, curve in (("best_of_n", curves.bon), ("kl_optimal", curves.kl_optimal)):
     c = {k: np.asarray(v) for k, v in curve.items()}  # [..., seed, points]
@@ -370,11 +364,14 @@ def summarize_curves(curves: Curves, axis_values: dict[str, list[float]]) -> dic
     at_peak = np.take_along_axis(gold, peak[..., None, None], axis=-1)[..., 0]
     entry = {
       "x": axis_values[name],
-      **{k: _stat(np.moveaxis(v, -1, -2)) for k, v in c.items()},
+      **{k: common.stats(np.moveaxis(v, -1, -2)) for k, v in c.items()},
       "peak_index": peak.tolist(),
-      "gold_at_peak": _stat(at_peak),
-      "peak_minus_end": _stat(at_peak - gold[..., -1]),
-      "kl_at_peak": _stat(np.take_along_axis(c["kl"], peak[..., None, None], axis=-1)[..., 0]),
+      "gold_at_peak": common.stats(at_peak),
+      "peak_minus_end": common.stats(at_peak - gold[..., -1]),
+      "kl_at_peak": common.stats(
+        np.take_along_axis(c["kl"], peak[..., None, None], axis=-1)[..., 0]
+      ),
+      "gold_at_kl": {str(k): _finite_stat(at_kl(c["kl"], gold, k)) for k in MATCHED_KL},
     }
     form = "bon" if name == "best_of_n" else "rl"
     d, gain = np.sqrt(np.maximum(c["kl"], 0.0)), c["gold_gain"]
@@ -421,21 +418,23 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     gold = h["gold_win_rate"]
     peak = np.argmax(gold, axis=-1)
     results["trainers"][trainer] = {
-      "final": {k: _stat(v[..., -1]) for k, v in h.items()},
-      "gold_peak": _stat(gold.max(axis=-1)),
-      "kl_at_gold_peak": _stat(np.take_along_axis(h["kl"], peak[..., None], axis=-1)[..., 0]),
-      "peak_minus_final": _stat(gold.max(axis=-1) - gold[..., -1]),
-      "gain_peak_minus_final": _stat(h["gold_gain"].max(axis=-1) - h["gold_gain"][..., -1]),
+      "final": {k: common.stats(v[..., -1]) for k, v in h.items()},
+      "gold_peak": common.stats(gold.max(axis=-1)),
+      "kl_at_gold_peak": common.stats(
+        np.take_along_axis(h["kl"], peak[..., None], axis=-1)[..., 0]
+      ),
+      "peak_minus_final": common.stats(gold.max(axis=-1) - gold[..., -1]),
+      "gain_peak_minus_final": common.stats(h["gold_gain"].max(axis=-1) - h["gold_gain"][..., -1]),
       "gold_at_kl": {str(k): _finite_stat(at_kl(h["kl"], gold, k)) for k in MATCHED_KL},
     }
     if trainer == "constrained":
-      results["trainers"][trainer]["threshold"] = _stat(np.asarray(out.state.threshold))
+      results["trainers"][trainer]["threshold"] = common.stats(np.asarray(out.state.threshold))
     common.write_results(workdir, results)
   base = histories.get("policy_gradient")
   if base is not None:
     for trainer, h in histories.items():
       if trainer != "policy_gradient":
-        results["trainers"][trainer]["gold_minus_policy_gradient"] = _stat(
+        results["trainers"][trainer]["gold_minus_policy_gradient"] = common.stats(
           h["gold_win_rate"][..., -1] - base["gold_win_rate"][..., -1]
         )
         results["trainers"][trainer]["gold_at_kl_minus_policy_gradient"] = {
@@ -445,19 +444,22 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
           for k in MATCHED_KL
         }
   if curves is not None:
-    axis_values = {"best_of_n": floats(config.best_of_n), "kl_optimal": floats(config.betas)}
+    axis_values = {
+      "best_of_n": common.floats(config.best_of_n),
+      "kl_optimal": common.floats(config.betas),
+    }
     results["curves"] = summarize_curves(curves, axis_values)
-    for name, curve in (("best_of_n", curves.bon), ("kl_optimal", curves.kl_optimal)):
-      kl, gold = np.asarray(curve["kl"]), np.asarray(curve["gold_win_rate"])
-      results["curves"][name]["gold_at_kl"] = {
-        str(k): _finite_stat(at_kl(kl, gold, k)) for k in MATCHED_KL
-      }
   results["log_steps"] = log_steps.tolist() if log_steps is not None else []
   common.write_results(workdir, results)
   if jax.process_index() == 0:
     print_report(config, results, sweep)
     plot(os.path.join(workdir, "overoptimization.png"), config, results, histories, sweep)
   return results
+
+
+def point_index(axes: list[str], i_size: int, i_beta: int) -> tuple[int, ...]:
+  """The index into ``[*axes, ...]`` results of proxy size ``i_size`` and beta ``i_beta``."""
+  return tuple(i_size if a == "comparisons" else i_beta if a == "kl_coef" else 0 for a in axes)
 
 
 def _cell(stat: dict[str, Any], index: tuple[int, ...]) -> str:
@@ -472,12 +474,6 @@ def print_report(config: ml_collections.ConfigDict, results: dict[str, Any], swe
   sizes = [int(v) for v in swept.get("comparisons", [config.comparisons])]
   betas = [float(v) for v in swept.get("kl_coef", [config.kl_coef])]
 
-  def index(i_size: int, i_beta: int) -> tuple[int, ...]:
-    idx = []
-    for a in axes:
-      idx.append(i_size if a == "comparisons" else i_beta if a == "kl_coef" else 0)
-    return tuple(idx)
-
   print(f"over-optimization bandit: {config.prompts} prompts x {config.responses} responses, "
         f"{config.vmap.seeds} seeds (mean ± 95% interval)")  # fmt: skip
   for i, m in enumerate(sizes):
@@ -486,7 +482,7 @@ def print_report(config: ml_collections.ConfigDict, results: dict[str, Any], swe
       c = results.get("curves", {}).get(name)
       if c is None:
         continue
-      ix = index(i, 0)
+      ix = point_index(axes, i, 0)
       print(
         f"  {name:<11} gold win rate at its peak {_cell(c['gold_at_peak'], ix)} "
         f"(KL {_cell(c['kl_at_peak'], ix)}), peak - end {_cell(c['peak_minus_end'], ix)}; "
@@ -496,7 +492,7 @@ def print_report(config: ml_collections.ConfigDict, results: dict[str, Any], swe
       )
     for trainer, r in results["trainers"].items():
       for j, b in enumerate(betas):
-        ix = index(i, j)
+        ix = point_index(axes, i, j)
         f = r["final"]
         line = (
           f"  {trainer:<15} beta {b:<5g} final gold {_cell(f['gold_win_rate'], ix)} proxy "
@@ -528,8 +524,7 @@ def plot(path: str, config, results: dict[str, Any], histories, sweep) -> None:
   fig, panels = plt.subplots(1, len(sizes), figsize=(5 * len(sizes), 4), squeeze=False)
 
   def pick(values, i_size, i_beta):  # [*axes, seed, points] -> [seed, points]
-    idx = tuple(i_size if a == "comparisons" else i_beta if a == "kl_coef" else 0 for a in axes)
-    return np.asarray(values)[idx]
+    return np.asarray(values)[point_index(axes, i_size, i_beta)]
 
   colors = {"best_of_n": "k", "kl_optimal": "tab:gray"}
   colors |= dict(zip(TRAINERS, ("tab:blue", "tab:orange", "tab:green", "tab:red"), strict=True))

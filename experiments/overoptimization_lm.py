@@ -63,6 +63,7 @@ overstates the gold one, the more so the fewer judgments it saw (at n = 32: +0.1
 2.5 nats is the most a pool of 32 reaches; whether gold turns further out is not measured here.
 """
 
+import functools
 import json
 import os
 import time
@@ -91,11 +92,6 @@ SAMPLE_TAG, GOLD_TAG = 2**31 - 1, 2**31 - 2
 LEARNING_RATE = 1e-2  # Adam step size of every head unless config.lm.learning_rate sets it.
 
 
-def floats(text: Any) -> list[float]:
-  """``"1,2, 4"`` -> ``[1.0, 2.0, 4.0]``."""
-  return [float(v) for v in str(text).split(",") if v.strip()]
-
-
 def best_of_ns(config: ml_collections.ConfigDict) -> list[int]:
   """The n of the curve (``config.lm.best_of_n``), checked: integers in ``[1, lm.samples]``.
 
@@ -103,7 +99,7 @@ def best_of_ns(config: ml_collections.ConfigDict) -> list[int]:
     ValueError: on a non-integer, an empty list, or an n outside ``[1, samples]``.
   """
   try:
-    values = floats(config.lm.best_of_n)
+    values = common.floats(config.lm.best_of_n)
   except ValueError:
     raise ValueError(
       f"config.lm.best_of_n must be integers; got {config.lm.best_of_n!r}."
@@ -124,7 +120,7 @@ def proxy_fractions(config: ml_collections.ConfigDict) -> list[float]:
     ValueError: on a non-number, an empty list, or a fraction outside ``(0, 1]``.
   """
   try:
-    values = floats(config.lm.proxy_fractions)
+    values = common.floats(config.lm.proxy_fractions)
   except ValueError:
     raise ValueError(
       f"config.lm.proxy_fractions must be numbers; got {config.lm.proxy_fractions!r}."
@@ -489,17 +485,6 @@ def sample_pool(
 # --- The run. -------------------------------------------------------------------------------------
 
 
-def _minilm_loader():
-  cache: list[Any] = []
-
-  def load():
-    if not cache:
-      cache.append(models.load_minilm())
-    return cache[0]
-
-  return load
-
-
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Samples (or reads) the pool, fits gold and the proxies, writes results.json and the PNG.
 
@@ -523,7 +508,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   records, seconds["sampling"] = sample_pool(config, workdir, prompts)
   seconds["sampling_recorded"] = float(sum(r["seconds"] for r in records))
   X, N = len(records), int(config.lm.samples)
-  minilm = _minilm_loader()
+  minilm = functools.cache(models.load_minilm)  # loaded once, and only if an embedding is missing
   judgments, seconds["embed_llmfao"] = llmfao_judgments(workdir, minilm)
 
   def embed_pool():

@@ -35,20 +35,30 @@ def _check_n(n: ArrayLike) -> None:
     raise ValueError(f"best-of-n needs n >= 1; got {n}.")
 
 
-def _levels(score: Array, weight: Array) -> tuple[Array, Array]:
-  """``(sum of weight over scores < s, over scores <= s)`` at every entry, by one sort."""
+def _levels_row(s: Array, w: Array) -> tuple[Array, Array]:
+  order = jnp.argsort(s)
+  s_sorted = s[order]
+  cum = jnp.concatenate([jnp.zeros((1,), w.dtype), jnp.cumsum(w[order])])
+  lo = jnp.searchsorted(s_sorted, s, side="left")
+  hi = jnp.searchsorted(s_sorted, s, side="right")
+  return cum[lo], cum[hi]
 
-  def one(s, w):
-    order = jnp.argsort(s)
-    s_sorted = s[order]
-    cum = jnp.concatenate([jnp.zeros((1,), w.dtype), jnp.cumsum(w[order])])
-    lo = jnp.searchsorted(s_sorted, s, side="left")
-    hi = jnp.searchsorted(s_sorted, s, side="right")
-    return cum[lo], cum[hi]
 
-  flat_s, flat_w = score.reshape(-1, score.shape[-1]), weight.reshape(-1, score.shape[-1])
-  lt, le = jax.vmap(one)(flat_s, flat_w)
-  return lt.reshape(score.shape), le.reshape(score.shape)
+# ``(sum of weight over scores < s, over scores <= s)`` at every entry, by one sort per row.
+_levels = jnp.vectorize(_levels_row, signature="(n),(n)->(n),(n)")
+
+
+def _sorted_level_means_row(s: Array, v: Array) -> Array:
+  order = jnp.argsort(s)
+  s_sorted = s[order]
+  cum = jnp.concatenate([jnp.zeros((1,), v.dtype), jnp.cumsum(v[order])])
+  lo = jnp.searchsorted(s_sorted, s_sorted, side="left")
+  hi = jnp.searchsorted(s_sorted, s_sorted, side="right")
+  return (cum[hi] - cum[lo]) / (hi - lo)
+
+
+# ``value`` in ascending order of ``score``, each entry replaced by its score level's mean.
+_sorted_level_means = jnp.vectorize(_sorted_level_means_row, signature="(n),(n)->(n)")
 
 
 def best_of_n_kl(n: ArrayLike) -> Array:
@@ -144,12 +154,7 @@ def best_of_n_estimate(proxy: ArrayLike, gold: ArrayLike, n: ArrayLike) -> Array
   if not isinstance(n, jax.core.Tracer) and np.any(np.asarray(n) > N):
     raise ValueError(f"best-of-n from a pool of {N} samples needs n <= {N}; got {n}.")
   dtype = jnp.result_type(gold.dtype, float)
-  gold = gold.astype(dtype)
-  below, upto = _levels(proxy, gold)
-  count_below, count_upto = _levels(proxy, jnp.ones_like(gold))
-  gold = (upto - below) / (count_upto - count_below)  # the mean gold of each proxy level
-  order = jnp.argsort(proxy, axis=-1)
-  g = jnp.take_along_axis(gold, order, axis=-1).astype(dtype)
+  g = _sorted_level_means(proxy, gold.astype(dtype))  # by proxy rank; ties share their mean
   n = jnp.asarray(n, dtype)
   k = jnp.arange(1, N + 1, dtype=dtype)
   lgamma = jax.scipy.special.gammaln

@@ -202,16 +202,16 @@ def constrained_policy(
   spread = jnp.max(R, axis=1) - jnp.min(R, axis=1)
   eta = kl_coef / jnp.maximum(jnp.sum(spread**2) / 4.0, 1e-12)
 
-  def policy(mu):
-    return kl_regularized_policy(r0 + (mu * sign) @ R, kl_coef=kl_coef, ref_policy=ref)
+  def policy(state):
+    reward = lagrangian_reward(r0, R.T, state, senses=senses)
+    return kl_regularized_policy(reward, kl_coef=kl_coef, ref_policy=ref)
 
-  def body(mu, _):
-    v = R @ policy(mu)
-    mu = mu - eta * sign * (v - theta)
-    return jnp.where(equality, mu, jnp.maximum(mu, 0.0)), None
+  def body(state, _):
+    v = R @ policy(state)
+    return lagrange_step(state, v, thresholds=theta, step_size=eta, senses=senses), None
 
-  mu, _ = jax.lax.scan(body, jnp.zeros_like(theta), None, length=int(steps))
-  pi = policy(mu)
+  state, _ = jax.lax.scan(body, Lagrange(jnp.zeros_like(theta)), None, length=int(steps))
+  mu, pi = state.multipliers, policy(state)
   v = R @ pi
   slack = sign * (v - theta)
   violation = jnp.max(jnp.where(equality, jnp.abs(slack), jnp.maximum(-slack, 0.0)))
