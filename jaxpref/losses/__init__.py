@@ -8,7 +8,10 @@ Hyperparameters have one name everywhere: ``kl_coef`` (beta, the KL weight to th
 mixture) and ``weights`` (objective weights); each docstring converts its paper's symbols.
 :data:`LOSSES` maps config names to functions, :func:`register` adds a new one,
 :func:`combined_loss` mixes several; :func:`curriculum_pairs` / :func:`curriculum_order` build
-Curry-DPO's easy-to-hard pair curriculum from rated lists. :data:`OBJECTIVES` couples a loss
+Curry-DPO's easy-to-hard pair curriculum from rated lists. Several annotator groups: GRPO's
+:func:`group_robust_dpo` with its adversarial group weights (:func:`group_robust_weights`,
+:func:`group_batch_weights`), and MaxMin-RLHF's policy-gradient :func:`maxmin_rlhf` with its
+max-min weight step :func:`egalitarian_weights`. :data:`OBJECTIVES` couples a loss
 with its online protocol (sampling, oracle queries per update, extragradient),
 :func:`register_objective` adds one.
 """
@@ -22,8 +25,15 @@ from jaxpref.losses._curriculum import (
 from jaxpref.losses._distributional import aot
 from jaxpref.losses._example import Example
 from jaxpref.losses._extragradient import ExtragradientStep, extragradient_step
+from jaxpref.losses._groups import (
+  egalitarian_weights,
+  group_batch_weights,
+  group_robust_dpo,
+  group_robust_weights,
+  maxmin_rlhf,
+)
 from jaxpref.losses._listwise import lipo, mpo, pl_dpo, pro
-from jaxpref.losses._multi import group_robust_weights, modpo
+from jaxpref.losses._multi import modpo
 from jaxpref.losses._objectives import (
   OBJECTIVES,
   SAMPLINGS,
@@ -62,15 +72,19 @@ __all__ = [
   "curriculum_pairs",
   "dno",
   "dpo",
+  "egalitarian_weights",
   "extragradient_step",
   "geometric_mixture",
   "get_loss",
   "get_objective",
   "gpo",
+  "group_batch_weights",
+  "group_robust_dpo",
   "group_robust_weights",
   "inpo",
   "ipo",
   "lipo",
+  "maxmin_rlhf",
   "modpo",
   "mpo",
   "nash_md_pg",

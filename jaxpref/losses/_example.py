@@ -37,6 +37,8 @@ class Example(NamedTuple):
     weight: per-example weight (default 1).
     valid: ``[K]`` mask of the present responses of a padded list (listwise losses; all present
       when ``None``).
+    group: integer id, in 0..G-1, of the group of the example's annotator (group-robust losses).
+    rewards: ``[G]`` rewards of y under each group's reward model (MaxMin-RLHF).
   """
 
   logp: Array | None = None
@@ -53,16 +55,22 @@ class Example(NamedTuple):
   margin2: Array | None = None
   weight: Array | None = None
   valid: Array | None = None
+  group: Array | None = None
+  rewards: Array | None = None
 
 
 PROBABILITY_FIELDS = ("pref", "win", "win2")
+# Per-example vectors (one entry per objective or group): left out of the shared-shape check.
+VECTOR_FIELDS = ("margin", "margin2", "rewards")
 
 
 def require(example: Example, loss: str, *fields: str) -> list[Array]:
   """Returns the named fields as arrays; raises ``ValueError`` naming a missing or bad one.
 
   Probabilities (``pref``, ``win``, ``win2``) must lie in [0, 1] and every value must be finite
-  (checked when the values are concrete, i.e. outside ``jit``).
+  (checked when the values are concrete, i.e. outside ``jit``). The fields share one shape (a scalar
+  for one example), ``group`` included, which must hold integers; the per-example vectors
+  ``margin``, ``margin2`` and ``rewards`` (``[G]``, at least 1-D) are left out of that check.
   """
   out = []
   shapes = {}
@@ -71,13 +79,17 @@ def require(example: Example, loss: str, *fields: str) -> list[Array]:
     if value is None:
       raise ValueError(f"{loss} needs Example.{name}; it is None.")
     value = jnp.asarray(value)
+    if name == "group" and not jnp.issubdtype(value.dtype, jnp.integer):
+      raise ValueError(f"{loss}: Example.group must hold integer group ids; got {value.dtype}.")
+    if name == "rewards" and value.ndim < 1:
+      raise ValueError(f"{loss}: Example.rewards must be a [G] vector, one per group; got ().")
     if not isinstance(value, jax.core.Tracer):
       host = np.asarray(value)
       if not np.all(np.isfinite(host)):
         raise ValueError(f"{loss}: Example.{name} must be finite; got {host}.")
       if name in PROBABILITY_FIELDS and (np.any(host < 0) or np.any(host > 1)):
         raise ValueError(f"{loss}: Example.{name} must be a probability in [0, 1]; got {host}.")
-    if name not in ("margin", "margin2"):
+    if name not in VECTOR_FIELDS:
       shapes[name] = value.shape
     out.append(value)
   if len(set(shapes.values())) > 1:

@@ -1,4 +1,4 @@
-r"""Multi-objective and group-robust preference losses: MODPO and group-robust DPO."""
+r"""Multi-objective preference losses: MODPO (the group-robust ones are in ``_groups``)."""
 
 import jax
 import jax.numpy as jnp
@@ -47,36 +47,3 @@ def modpo(
   z = (kl_coef * h - jnp.dot(w[1:], m - m2)) / w[0]
   loss = p * jax.nn.relu(1 - z) + (1 - p) * jax.nn.relu(1 + z) if hinge else soft_bce(z, p)
   return example_weight(example) * loss, {"logits": z}
-
-
-def group_robust_weights(
-  alpha: ArrayLike, losses: ArrayLike, groups: ArrayLike, *, step_size: float = 0.01
-) -> tuple[Array, Array, Array]:
-  r"""One step of group-robust preference optimisation over per-example losses.
-
-  Group losses :math:`L_g` are means over each group's examples; the adversarial weights move by
-  exponentiated gradient, :math:`\alpha_g \leftarrow \alpha_g e^{\eta L_g} / Z`, and the training
-  objective is :math:`\sum_g \alpha_g L_g` (with alpha held fixed for the gradient).
-
-  Args:
-    alpha: ``[G]`` current group weights (on the simplex).
-    losses: ``[N]`` per-example losses (e.g. vmapped :func:`dpo`).
-    groups: ``[N]`` group id of every example, in 0..G-1.
-    step_size: :math:`\eta`, the exponentiated-gradient step of the group weights (GRPO's
-      :math:`\eta_\alpha`).
-
-  Returns:
-    ``(objective, new_alpha [G], group_losses [G])``.
-
-  References:
-    Ramesh et al., Group robust preference optimization in reward-free RLHF, NeurIPS 2024.
-    https://arxiv.org/abs/2405.20304
-  """
-  alpha, losses, groups = jnp.asarray(alpha), jnp.asarray(losses), jnp.asarray(groups)
-  num_groups = alpha.shape[0]
-  total = jax.ops.segment_sum(losses, groups, num_segments=num_groups)
-  count = jax.ops.segment_sum(jnp.ones_like(losses), groups, num_segments=num_groups)
-  group_losses = total / jnp.maximum(count, 1)
-  new_alpha = jax.nn.softmax(jnp.log(alpha) + step_size * jax.lax.stop_gradient(group_losses))
-  objective = jnp.sum(jax.lax.stop_gradient(new_alpha) * group_losses)
-  return objective, new_alpha, group_losses

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 
 from jaxpref.losses._distributional import aot
 from jaxpref.losses._example import Example
+from jaxpref.losses._groups import group_robust_dpo, maxmin_rlhf
 from jaxpref.losses._listwise import lipo, mpo, pl_dpo, pro
 from jaxpref.losses._multi import modpo
 from jaxpref.losses._offline import cdpo, dpo, ipo, rdpo
@@ -37,6 +38,8 @@ LOSSES: dict[str, LossFn] = {
   "lipo": lipo,
   "mpo": mpo,
   "aot": aot,
+  "group_robust_dpo": group_robust_dpo,
+  "maxmin_rlhf": maxmin_rlhf,
 }
 
 
