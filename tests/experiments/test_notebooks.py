@@ -47,3 +47,13 @@ def test_overoptimization_notebook_executes():
   assert "u = [-0.126928 -1.313262]  sum = -1.44019" in out  # the spec's transform vector
   assert "fitted peak at sqrt(KL)" in out and "multiplier mu" in out
   assert "LM calls: 84" in out
+
+
+def test_pluralistic_policy_notebook_executes():
+  """The exact egalitarian policy of the MaxMin toy, GRPO against pooled DPO, MaxMin-RLHF."""
+  out = _run("pluralistic_policy.ipynb")
+  assert "egalitarian pi  [0.322 0.322 0.356]  group values [0.534 0.534]" in out
+  assert "group-robust DPO" in out
+  line = next(x for x in out.splitlines() if x.startswith("MaxMin-RLHF"))
+  pi = [float(v) for v in line.split("[")[1].split("]")[0].split()]
+  assert max(abs(a - b) for a, b in zip(pi, (0.322, 0.322, 0.356), strict=True)) < 0.01, line

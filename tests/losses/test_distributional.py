@@ -36,6 +36,19 @@ def test_one_pair_is_dpo():
   assert float(losses.aot(one, kl_coef=0.3)[0]) == pytest.approx(float(dpo), abs=1e-12)
 
 
+def test_paired_aot_with_a_constant_reference_margin_is_batch_dpo():
+  # Sorting only permutes the pairs when every reference difference is the same (a uniform
+  # reference), so paired AOT equals the batch mean of DPO on (chosen, rejected), for any B.
+  rng = np.random.default_rng(1)
+  lw, ll = jnp.asarray(rng.normal(size=7)), jnp.asarray(rng.normal(size=7))
+  ref = jnp.full(7, -np.log(8.0))
+  batch = losses.Example(logp=lw, logp2=ll, ref_logp=ref, ref_logp2=ref)
+  dpo = jax.vmap(lambda e: losses.dpo(e, kl_coef=0.4)[0])(batch._replace(pref=jnp.ones(7)))
+  assert float(losses.aot(batch, kl_coef=0.4)[0]) == pytest.approx(float(dpo.mean()), abs=1e-12)
+  unpaired = float(losses.aot(batch, kl_coef=0.4, paired=False)[0])
+  assert abs(unpaired - float(dpo.mean())) > 1e-3  # the unpaired form is not DPO
+
+
 def test_squared_hinge_is_zero_exactly_at_first_order_dominance():
   rng = np.random.default_rng(0)
   for _ in range(200):
