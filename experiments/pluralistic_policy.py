@@ -11,7 +11,10 @@ of the annotators. Scenarios (each one static run per method, in ``workdir/<scen
 - ``llmfao`` / ``cemschoice``: the groups of a Bradley-Terry :class:`~jaxpref.preference.Mixture`
   fitted to the real comparisons (LLMFAO's crowd is shipped with jaxpref; CEMSChoice is read from
   ``data.paircomp_dir`` and skipped when absent), K chosen by held-out log-likelihood among
-  ``real.components``; one prompt, the items as responses, the groups' shares the mixture's.
+  ``real.components``; one prompt, the items as responses, the groups' shares the mixture's;
+- ``tiny_lm``: a random-init decoder with a LoRA adapter and two groups' token rewards
+  (``experiments/pluralistic_lm.py``; ``dpo``, ``group_robust_dpo`` and ``maxmin_rlhf`` on the
+  oracle's group rewards; no exact optimum, so no gaps).
 
 Every group's rewards are centred under the reference per prompt, so a group's value
 ``J_g(pi) = E_pi r_g - beta KL(pi || ref)`` is its gain over the reference (a BT reward is
@@ -55,7 +58,7 @@ from jaxpref import data, losses, models, pareto, training
 from jaxpref import preference as pm
 from jaxpref.types import Array, PRNGKey
 
-SCENARIOS = ("synthetic", "llmfao", "cemschoice")
+SCENARIOS = ("synthetic", "llmfao", "cemschoice", "tiny_lm")
 METHODS = ("dpo", "group_robust_dpo", "aot", "rlhf", "maxmin_rlhf")
 REWARD_METHODS = ("rlhf", "maxmin_rlhf")  # Learn rewards first, then policy gradient.
 
@@ -425,6 +428,17 @@ def validate(config: ml_collections.ConfigDict) -> None:
     annotators_of(
       np.array([1 - config.synthetic.minority, config.synthetic.minority]), int(config.annotators)
     )
+  if "tiny_lm" in common.names(config.scenarios):
+    lm = config.lm
+    for field in ("steps", "batch_prompts", "max_new_tokens", "eval_prompts", "prompts"):
+      if int(lm[field]) < 1:
+        raise ValueError(f"config.lm.{field} must be >= 1; got {lm[field]}.")
+    longest = max(int(b) for b in common.floats(lm.buckets))
+    if longest + int(lm.max_new_tokens) > int(lm.max_len):
+      raise ValueError(
+        f"config.lm: the prompt bucket {longest} plus max_new_tokens {lm.max_new_tokens} exceeds "
+        f"max_len {lm.max_len}."
+      )
   components = int(config.components)
   if components < 0 or components == 1:
     raise ValueError(
@@ -456,7 +470,9 @@ def exact_rows(config: ml_collections.ConfigDict, task: Task, betas: list[float]
   return out
 
 
-def summarize(history: dict[str, np.ndarray], base: dict[str, np.ndarray] | None) -> dict:
+def summarize(
+  history: dict[str, np.ndarray], base: dict[str, np.ndarray] | None
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
   """Final values (mean ± 95% interval over seeds) and the paired differences against ``dpo``."""
   final = {k: np.asarray(v)[..., -1] for k, v in history.items()}
   out = {"final": {k: common.stats(v) for k, v in final.items()}}
@@ -465,6 +481,39 @@ def summarize(history: dict[str, np.ndarray], base: dict[str, np.ndarray] | None
       k: common.stats(final[k] - base[k]) for k in final if k in base and not k.startswith("weight")
     }
   return out, final
+
+
+def run_tiny_lm(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+  """The ``tiny_lm`` scenario: the LM's methods among ``config.methods``, through the engine."""
+  from experiments import pluralistic_lm
+
+  task, lm_config = pluralistic_lm.make_task(config), pluralistic_lm.run_config(config)
+  sweep = train_lib.sweep_from_config(
+    lm_config, train_lib.config_hparams(lm_config, FIELDS, Hyper), FIELDS
+  )
+  entry: dict[str, Any] = {
+    "groups": int(task.token_rewards.shape[0]),
+    "shares": task.shares.tolist(),
+    "info": {"steps": int(lm_config.steps), "learning_rate": float(lm_config.learning_rate)},
+    "exact": {},
+    "methods": {},
+  }
+  base = None
+  for method in common.names(config.methods):
+    if method not in pluralistic_lm.METHODS:
+      continue
+    out = training.run_sweep(
+      pluralistic_lm.make_program(config, task, method),
+      sweep,
+      workdir=os.path.join(workdir, "tiny_lm", method),
+      name=f"tiny_lm/{method}",
+      **train_lib.run_options(lm_config),
+    )
+    summary, final = summarize(out.history, base if method != "dpo" else None)
+    if method == "dpo":
+      base = final
+    entry["methods"][method] = summary
+  return entry
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
@@ -478,6 +527,10 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     "axes": {n: np.asarray(v).tolist() for n, v in zip(sweep.names, sweep.values, strict=True)}
   }
   for scenario in common.names(config.scenarios):
+    if scenario == "tiny_lm":
+      results[scenario] = run_tiny_lm(config, workdir)
+      common.write_results(workdir, results)
+      continue
     task = make_task(config, scenario)
     if task is None:
       print(f"skipping {scenario}: its data is not at {config.data.paircomp_dir}")

@@ -10,7 +10,9 @@ COLUMNS = ("worst_win", "welfare", "welfare_gap", "egalitarian_gap", "kl")
 PAIRED = ("minority_win", "worst_win", "welfare")
 
 
-def _cell(stat: dict[str, Any], index: tuple[int, ...]) -> str:
+def _cell(stat: dict[str, Any] | None, index: tuple[int, ...]) -> str:
+  if stat is None:  # e.g. the tiny LM has no exact optimum, so no gaps
+    return "—"
   mean, half = np.asarray(stat["mean"])[index], np.asarray(stat["ci95"])[index]
   return f"{mean:.3f} ± {half:.3f}"
 
@@ -40,7 +42,7 @@ def print_report(config: ml_collections.ConfigDict, results: dict[str, Any]) -> 
       for method, summary in entry["methods"].items():
         final = summary["final"]
         cells = [_cell(final[f"win/g{g}"], idx) for g in range(G)]
-        cells += [_cell(final[c], idx) for c in COLUMNS]
+        cells += [_cell(final.get(c), idx) for c in COLUMNS]
         print(f"  | {method} | " + " | ".join(cells) + " |")
       beta = results["axes"].get("kl_coef")
       key = f"{beta[idx[list(results['axes']).index('kl_coef')]]:g}" if beta else None
@@ -51,7 +53,11 @@ def print_report(config: ml_collections.ConfigDict, results: dict[str, Any]) -> 
         print(f"  | exact {name} | " + " | ".join(cells) + " |")
       for method, summary in entry["methods"].items():
         if "minus_dpo" in summary:
-          diffs = ", ".join(f"{k} {_cell(summary['minus_dpo'][k], idx)}" for k in PAIRED)
+          diffs = ", ".join(
+            f"{k} {_cell(summary['minus_dpo'][k], idx)}"
+            for k in PAIRED
+            if k in summary["minus_dpo"]
+          )
           print(f"  {method} - dpo (paired): {diffs}")
 
 

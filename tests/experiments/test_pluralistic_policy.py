@@ -78,3 +78,16 @@ def test_group_methods_lift_the_minority_above_pooled_dpo(tmp_path):
   # Hard EM finds the two groups on every seed (MaxMin-RLHF is not told them).
   np.testing.assert_array_equal(methods["maxmin_rlhf"]["final"]["purity"]["values"], 1.0)
   assert methods["maxmin_rlhf"]["minus_dpo"]["minority_win"]["mean"] > 0
+
+
+def test_tiny_lm_scenario_trains_through_the_engine(tmp_path):
+  config = _small("seeds=2,scenarios=tiny_lm,methods=group_robust_dpo")
+  config.lm.steps, config.lm.batch_prompts, config.lm.max_new_tokens = 4, 2, 4
+  config.lm.dim, config.lm.layers, config.lm.hidden, config.lm.eval_prompts = 16, 1, 32, 4
+  results = train_lib.train_and_evaluate(config, str(tmp_path))
+  final = results["tiny_lm"]["methods"]["group_robust_dpo"]["final"]
+  for key in ("win/g0", "win/g1", "worst_win", "kl", "weight/k0"):
+    assert np.all(np.isfinite(final[key]["values"])), key
+  weights = np.asarray(final["weight/k0"]["values"]) + np.asarray(final["weight/k1"]["values"])
+  np.testing.assert_allclose(weights, 1.0, atol=1e-5)  # GRPO's alpha stays on the simplex
+  assert (tmp_path / "tiny_lm" / "group_robust_dpo" / "metrics.jsonl").exists()
