@@ -17,7 +17,7 @@ Run (8 seeds; the README has the tables)::
 
   python -m experiments.train --config configs/pluralistic_policy.py --workdir /tmp/pluralistic
 
-Expected (8 seeds, about 5.5 minutes on 2 CPU cores; the README has the tables): on the synthetic
+Expected (8 seeds, about 6 minutes on 2 CPU cores; the README has the tables): on the synthetic
 80/20 case pooled DPO serves the majority (win rate 0.808 ± 0.007) and leaves the minority below
 the reference (0.303 ± 0.009; the exact utilitarian optimum gives it 0.280); group-robust DPO and
 MaxMin-RLHF lift it to 0.552 ± 0.013 and 0.583 ± 0.009 (exact egalitarian optimum 0.597), the
