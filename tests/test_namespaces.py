@@ -13,6 +13,7 @@ from jaxpref import social
 
 SUBPACKAGES = (
   "arena",
+  "bandits",
   "data",
   "equilibria",
   "games",

@@ -10,6 +10,7 @@ import jaxpref
 # Listed so that a subpackage dropped from the walk below is noticed.
 SUBPACKAGES = (
   "arena",
+  "bandits",
   "games",
   "metrics",
   "equilibria",
