@@ -13,6 +13,7 @@ from experiments import (
   arena,
   common,
   curriculum,
+  dueling_bandits,
   lm_online,
   nash_convergence,
   nash_games,
@@ -33,6 +34,7 @@ from jaxpref import training
 EXPERIMENTS: dict[str, ModuleType] = {
   "arena": arena,
   "curriculum": curriculum,
+  "dueling_bandits": dueling_bandits,
   "lm_online": lm_online,
   "nash_convergence": nash_convergence,
   "nash_games": nash_games,
@@ -50,6 +52,7 @@ EXPERIMENTS: dict[str, ModuleType] = {
 VALIDATED = (
   "arena",
   "curriculum",
+  "dueling_bandits",
   "lm_online",
   "nash_convergence",
   "nash_sweep",
