@@ -1,6 +1,6 @@
 """jaxpref: game-theoretic and multi-objective alignment from preferences, in JAX.
 
-``import jaxpref`` imports eleven subpackages eagerly and exports them (with ``__version__``):
+``import jaxpref`` imports twelve subpackages eagerly and exports them (with ``__version__``):
 
 - :mod:`jaxpref.games`: preference games (``P + P^T = 1``), constructors, canonical games, games
   from comparison counts.
@@ -17,6 +17,8 @@
   matchmaking, K-Sort's Thurstone update and online Elo.
 - :mod:`jaxpref.overoptimization`: reward over-optimization: best-of-n (exact and pooled), Gao
   et al.'s scaling laws, constrained RLHF's Lagrange multipliers, log-sigmoid reward transforms.
+- :mod:`jaxpref.bandits`: dueling bandits (RUCB, Double Thompson Sampling, Sparring EXP3) with
+  regret against the maximal lottery.
 - :mod:`jaxpref.optim`: the gradient step and the compiled training loop every trainer uses.
 
 These are functions on arrays and cost little beyond JAX itself (about 5 s in all on the 2-core CI
@@ -33,6 +35,7 @@ they are heavier and only needed to train networks or run experiments; import th
 
 from jaxpref import (
   arena,
+  bandits,
   data,
   equilibria,
   games,
@@ -50,6 +53,7 @@ __version__ = "0.1.0"
 __all__ = [
   "__version__",
   "arena",
+  "bandits",
   "data",
   "equilibria",
   "games",

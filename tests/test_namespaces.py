@@ -68,6 +68,7 @@ def test_no_two_subpackages_export_different_objects_under_one_name():
 
 EAGER = (
   "arena",
+  "bandits",
   "data",
   "equilibria",
   "games",
