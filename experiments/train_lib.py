@@ -25,6 +25,7 @@ from experiments import (
   preference_models,
   rankings,
   social_choice,
+  spo_sequential,
 )
 from jaxpref import training
 
@@ -46,6 +47,7 @@ EXPERIMENTS: dict[str, ModuleType] = {
   "preference_models": preference_models,
   "rankings": rankings,
   "social_choice": social_choice,
+  "spo_sequential": spo_sequential,
 }
 # Experiments with a ``validate(config)`` check, run before anything compiles (shapes, names,
 # swept values).
@@ -63,6 +65,7 @@ VALIDATED = (
   "preference_models",
   "rankings",
   "social_choice",
+  "spo_sequential",
 )
 
 
