@@ -83,6 +83,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.sppo_samples = 4  # Opponent samples per response for SPPO's win-rate estimate.
   config.sppo_step_size = 1.0  # SPPO's step size eta (multiplier of the win rate).
   config.inpo_step_size = 1 / 0.3  # INPO's inverse step eta = 0.3 (its tau is kl_coef).
+  config.round_length = 50  # Updates per round of an iterative objective (pi_t held fixed).
   config.temperature = 1.0  # Sampling temperature of the responses (the loss is untempered).
   config.custom_loss = ""  # "file.py:function" of a per-example loss to train as "custom".
   config.combination = ""  # e.g. "dpo:0.5,ipo:0.5": a weighted sum trained as "combined".

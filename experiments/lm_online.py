@@ -44,6 +44,11 @@ class PointState(NamedTuple):
 def validate(config: ml_collections.ConfigDict) -> None:
   """Raises ``ValueError`` on settings that cannot run (compiles nothing)."""
   objective = losses.get_objective(config.objective)  # Lists the registered names otherwise.
+  if objective.iterative:
+    raise ValueError(
+      f"{config.objective}: iterative objectives (pi_t held fixed for a round) run in "
+      "policy_objectives; the language-model experiment has no rounds yet."
+    )
   if objective.sampling in ("policy_lists", "policy_list_pairs"):
     raise ValueError(
       f"{config.objective}: the language-model experiment has no {objective.sampling} sampler "

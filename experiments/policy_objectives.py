@@ -38,12 +38,17 @@ EARLY_FRACTIONS = (0.1, 0.25, 0.5)  # results.json's "at_fraction": metrics at t
 
 
 class PointState(NamedTuple):
-  """One point's policy parameters (the MLP's leaves), Adam state, PRNG key and last loss."""
+  """One point's policy parameters (the MLP's leaves), Adam state, PRNG key and last loss.
+
+  ``anchor`` is an iterative objective's pi_t: the parameters at the start of the current round
+  (``config.round_length`` updates); other objectives carry it unused.
+  """
 
   params: Any
   opt_state: Any
   key: PRNGKey
   loss: Array
+  anchor: Any
 
 
 def parse_combination(text: str) -> dict[str, float]:
@@ -126,7 +131,15 @@ def validate(config: ml_collections.ConfigDict) -> None:
     )
   if lists and (config.list_size < 2 or config.list_size % 2):
     raise ValueError(f"config.list_size must be even and >= 2; got {config.list_size}.")
-  for field in ("responses", "prompts", "features", "queries", "evals", "sppo_samples"):
+  for field in (
+    "responses",
+    "prompts",
+    "features",
+    "queries",
+    "evals",
+    "sppo_samples",
+    "round_length",
+  ):
     if config[field] < (2 if field == "responses" else 1):
       raise ValueError(f"config.{field} must be >= {2 if field == 'responses' else 1}.")
   if config.steps != config.queries // config.prompts:
@@ -179,14 +192,19 @@ def make_program(config: ml_collections.ConfigDict, objective: losses.Objective)
   def init(hp: Hyper, key: PRNGKey) -> PointState:
     k_init, k_run = jax.random.split(key)
     params = jax.tree.leaves(nnx.split(model(k_init))[1])
-    return PointState(
-      params, optax.adam(hp.learning_rate).init(params), k_run, jnp.zeros((), X.dtype)
-    )
+    opt_state = optax.adam(hp.learning_rate).init(params)
+    return PointState(params, opt_state, k_run, jnp.zeros((), X.dtype), params)
 
   def step(state: PointState, hp: Hyper, t: Array) -> PointState:
-    del t  # The key stream lives in the state (folding in the step would mix batched and not).
+    # The key stream lives in the state (folding in the step would mix batched and not); t only
+    # starts an iterative objective's rounds.
     next_key, key = jax.random.split(state.key)
     loss_of = losses.objective_loss(objective, hp)
+    anchor = state.anchor
+    if objective.iterative:  # A new round: pi_t <- the current policy.
+      start = t % int(config.round_length) == 0
+      anchor = jax.tree.map(lambda p, a: jnp.where(start, p, a), state.params, state.anchor)
+    anchor_logp = jax.lax.stop_gradient(logp_of(anchor)) if objective.iterative else None
 
     def batch_loss(params, opponent) -> Array:
       opp = jax.lax.stop_gradient(logp_of(opponent)) if objective.extragradient else None
@@ -200,13 +218,14 @@ def make_program(config: ml_collections.ConfigDict, objective: losses.Objective)
         opponent=opp,
         temperature=hp.temperature,
         list_size=int(config.list_size),
+        anchor=anchor_logp,
       )
       return jnp.mean(jax.vmap(loss_of)(ex))
 
     out = losses.objective_step(
       objective, batch_loss, optax.adam(hp.learning_rate), state.params, state.opt_state
     )
-    return PointState(out.params, out.opt_state, next_key, out.loss)
+    return PointState(out.params, out.opt_state, next_key, out.loss, anchor)
 
   def point_metrics(state: PointState, hp: Hyper) -> dict[str, Array]:
     pi = jnp.exp(logp_of(state.params))

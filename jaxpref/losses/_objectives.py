@@ -37,6 +37,8 @@ nash_md_pg           nash_md_pg           policy_vs_mixture, 1
 sppo                 sppo                 policy_win_rate, K (``step_size`` = sppo_step_size)
 inpo                 inpo                 policy_pairs, 1, ordered (winner, loser);
                                           ``step_size`` = inpo_step_size
+inpo_iterative       inpo                 the same, in INPO's rounds: pairs drawn from pi_t,
+                                          the anchor pi_t held fixed for a round (``iterative``)
 list_pl_dpo          pl_dpo               policy_lists, K/2
 list_lipo            lipo                 policy_lists, K/2
 list_mpo             mpo                  policy_lists, K/2
@@ -153,6 +155,10 @@ class Objective(NamedTuple):
     extragradient: the update is :func:`~jaxpref.losses.extragradient_step` (the opponent is the
       extrapolated policy).
     ordered_pairs: each labelled pair is reordered as (winner, loser) with ``pref = 1``.
+    iterative: the method's rounds (INPO, DNO as their papers run them): the anchor pi_t is a
+      copy of the policy held fixed for a round of updates, the responses of
+      the round are drawn from it, and it is refreshed at the next round (the experiment's
+      ``round_length``); otherwise the anchor is the current policy (stop-gradient).
   """
 
   sampling: str
@@ -161,6 +167,7 @@ class Objective(NamedTuple):
   hparams: Mapping[str, str] = MappingProxyType({})
   extragradient: bool = False
   ordered_pairs: bool = False
+  iterative: bool = False
 
 
 OBJECTIVES: dict[str, Objective] = {
@@ -181,6 +188,14 @@ OBJECTIVES: dict[str, Objective] = {
     "inpo",
     MappingProxyType({"inpo_step_size": "step_size", "kl_coef": "kl_coef"}),
     ordered_pairs=True,
+  ),
+  "inpo_iterative": Objective(
+    "policy_pairs",
+    1,
+    "inpo",
+    MappingProxyType({"inpo_step_size": "step_size", "kl_coef": "kl_coef"}),
+    ordered_pairs=True,
+    iterative=True,
   ),
   **{
     f"list_{loss}": Objective("policy_lists", _half_list, loss, {} if loss == "pro" else _KL)
@@ -297,6 +312,7 @@ def bandit_examples(
   opponent: Array | None = None,
   temperature: Array | float = 1.0,
   list_size: int = 4,
+  anchor: Array | None = None,
 ) -> Example:
   r"""One example per prompt of a tabular policy, sampled per ``sampling`` from an exact oracle.
 
@@ -322,13 +338,16 @@ def bandit_examples(
       ``softmax(logp / temperature)`` (``temperature`` floored at 1e-6, so 0 is near-greedy);
       the loss sees the untempered ``logp``.
     list_size: K responses of ``policy_lists`` / ``policy_list_pairs`` (static, even).
+    anchor: ``[prompts, n]`` log-probabilities of an iterative method's :math:`\pi_t` (held
+      fixed for a round): the responses are drawn from it and the ``anchor`` fields are its
+      log-probabilities; the policy itself (stop-gradient) when ``None``.
 
   Returns:
     An :class:`~jaxpref.losses.Example` with ``[prompts]`` fields (``[prompts, K]`` for
     ``policy_lists``, ``[prompts, K/2]`` for ``policy_list_pairs``).
   """
   prompts, n = logp.shape
-  sg = jax.lax.stop_gradient(logp)
+  sg = jax.lax.stop_gradient(logp if anchor is None else anchor)
 
   def tempered(x):  # Exactly x at temperature 1.
     return x / jnp.maximum(temperature, 1e-6)

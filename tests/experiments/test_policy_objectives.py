@@ -231,3 +231,44 @@ def test_default_run_gives_the_docstrings_results(tmp_path):
     assert 0.02 <= gap[name] <= 0.06, gap
   for name in ("online_dpo", "sppo"):  # farther from the regularized equilibrium than the start
     assert gap[name] > 0.5 > start, gap
+
+
+def test_iterative_inpo_holds_pi_t_for_a_round_and_differs_from_online_inpo():
+  config = _small(losses="inpo_iterative", round_length=3)
+  hp = train_lib.config_hparams(config, policy_objectives.FIELDS, policy_objectives.Hyper)
+  runs = {}
+  for name in ("inpo_iterative", "inpo"):
+    program = policy_objectives.make_program(config, losses.get_objective(name))
+    state = program.init(hp, jax.random.key(0))
+    states = [state]
+    for t in range(5):
+      state = program.step(state, hp, jax.numpy.asarray(t))
+      states.append(state)
+    runs[name] = states
+  it = runs["inpo_iterative"]
+  leaves = jax.tree.leaves
+  # Rounds start at t = 0 and t = 3: pi_t is the policy at those steps, held in between.
+  for k in (1, 2, 3):
+    for a, b in zip(leaves(it[k].anchor), leaves(it[0].params), strict=True):
+      np.testing.assert_array_equal(a, b)
+  for k in (4, 5):
+    for a, b in zip(leaves(it[k].anchor), leaves(it[3].params), strict=True):
+      np.testing.assert_array_equal(a, b)
+  # The first update is the same (pi_t = the policy); the second differs: online INPO re-anchors.
+  for a, b in zip(leaves(it[1].params), leaves(runs["inpo"][1].params), strict=True):
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+  gap = max(
+    float(np.max(np.abs(a - b)))
+    for a, b in zip(leaves(it[2].params), leaves(runs["inpo"][2].params), strict=True)
+  )
+  assert gap > 1e-6
+
+
+def test_iterative_objectives_are_refused_by_the_language_model():
+  from configs import lm_online as lm_config
+  from experiments import lm_online
+
+  config = lm_config.get_config()
+  config.objective = "inpo_iterative"
+  with pytest.raises(ValueError, match="iterative objectives"):
+    lm_online.validate(config)

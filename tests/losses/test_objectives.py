@@ -29,6 +29,7 @@ def test_registry_makes_the_experiment_mapping_explicit():
     "nash_md_pg",
     "sppo",
     "inpo",
+    "inpo_iterative",
     *LISTS,
   }
   assert (o["online_ipo"].loss, o["online_ipo"].sampling) == ("ipo", "policy_pairs")
@@ -45,6 +46,7 @@ def test_registry_makes_the_experiment_mapping_explicit():
     "nash_md_pg": 1,
     "sppo": 6,
     "inpo": 1,
+    "inpo_iterative": 1,
     **dict.fromkeys(LISTS, 4),  # K/2 labels' worth for a list of K = 8
   }
   for obj in o.values():
@@ -221,3 +223,15 @@ def test_objective_step_is_a_gradient_step_or_the_extragradient_step():
   ref = losses.extragradient_step(loss_fn, tx, logp0, tx.init(logp0))
   np.testing.assert_array_equal(eg.params, ref.params)
   np.testing.assert_array_equal(eg.aux, ref.extrapolated)
+
+
+def test_an_anchor_draws_the_responses_and_fills_the_anchor_fields():
+  logp = jnp.log(jnp.full((3, 4), 0.25))
+  anchor = jnp.log(jnp.array([[1e-12, 1.0, 1e-12, 1e-12]] * 3))  # pi_t: response 1
+  P = jnp.full((3, 4, 4), 0.5)
+  ex = losses.bandit_examples("policy_pairs", jax.random.key(0), logp, P, anchor=anchor)
+  np.testing.assert_allclose(ex.anchor, anchor[:, 1])
+  np.testing.assert_allclose(ex.anchor2, anchor[:, 1])
+  np.testing.assert_allclose(ex.logp, logp[:, 1])  # the policy's log-probabilities, at y = 1
+  assert losses.get_objective("inpo_iterative").iterative
+  assert not losses.get_objective("inpo").iterative
