@@ -1,4 +1,4 @@
-"""SPO on a sequential task (``experiments/spo_sequential.py``; issue 29).
+"""SPO on a sequential task (``experiments/spo_sequential.py``).
 
 Swamy et al., A Minimaximalist Approach to Reinforcement Learning from Human Feedback (ICML 2024,
 https://arxiv.org/abs/2401.04056): a 4-step task with 3 actions per step (81 trajectories, all
