@@ -38,6 +38,7 @@ def test_bootstrap_intervals_cover_the_truth_at_the_nominal_rate():
   assert 0.92 <= float(jnp.mean(hit)) <= 0.98, float(jnp.mean(hit))
 
 
+@pytest.mark.slow  # over 8 s of the 10-minute default suite
 def test_bootstrap_leaderboard_fields_and_groups():
   pairs = _pairs(jax.random.key(1), rows=400)
   model = pm.BradleyTerry(5, l2=1e-6)

@@ -15,6 +15,7 @@ def _config(**fields):
   return ml_collections.ConfigDict({**base, **fields})
 
 
+@pytest.mark.slow  # over 8 s of the 10-minute default suite
 def test_run_arena_returns_curves_and_votes_to_the_exact_order(tmp_path):
   results = kwise_arena.run_arena(_config(), str(tmp_path))
   assert list(results) == ["information", "ksort", "elo_pairs"]

@@ -54,6 +54,7 @@ def test_eight_devices_equal_one(tmp_path, backend):
     np.testing.assert_allclose(sharded.history[name], single.history[name], rtol=1e-9, atol=1e-15)
 
 
+@pytest.mark.slow  # over 8 s of the 10-minute default suite
 def test_resumed_run_equals_uninterrupted(tmp_path):
   config = _config(**{"checkpoint.every": 2, "checkpoint.async_save": False})
   full, _ = _run(config, tmp_path / "full")

@@ -75,6 +75,7 @@ def test_bad_configs_are_refused(override, message):
     overoptimization.validate(_small(**override))
 
 
+@pytest.mark.slow  # over 8 s of the 10-minute default suite
 def test_constrained_run_holds_its_proxy_point(tmp_path):
   config = _small(trainers="constrained")
   config.steps, config.log.every = 200, 100

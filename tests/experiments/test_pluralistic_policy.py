@@ -78,6 +78,7 @@ def _lifted(results, methods):
   return runs
 
 
+@pytest.mark.slow  # over 8 s of the 10-minute default suite
 def test_group_robust_dpo_lifts_the_minority_above_pooled_dpo(tmp_path):
   config = _small(methods="dpo+group_robust_dpo")
   _lifted(train_lib.train_and_evaluate(config, str(tmp_path)), ("group_robust_dpo",))

@@ -7,6 +7,7 @@ from experiments import social_choice, train_lib
 from tests.experiments.test_train import _cli
 
 
+@pytest.mark.slow  # over 8 s of the 10-minute default suite
 def test_cli_on_packaged_llmfao(tmp_path):
   proc = _cli("--config", "configs/social_choice.py:datasets=llmfao", "--workdir", str(tmp_path))
   assert proc.returncode == 0, proc.stderr[-3000:]

@@ -23,6 +23,7 @@ def _cli(*args, cwd=REPO):
   )
 
 
+@pytest.mark.slow  # over 8 s of the 10-minute default suite
 def test_cli_default_config(tmp_path):
   """The real entry point on the default config: the README's main job."""
   proc = _cli("--config", "configs/nash_games.py", "--workdir", str(tmp_path))
@@ -49,6 +50,7 @@ def test_cli_default_config(tmp_path):
       assert r["error_vs_known"] <= 1e-9, name
 
 
+@pytest.mark.slow  # over 8 s of the 10-minute default suite
 def test_cli_variant_and_override(tmp_path):
   proc = _cli(
     "--config",
@@ -117,6 +119,7 @@ def test_train_and_evaluate_in_process(tmp_path):
     train_lib.train_and_evaluate(config, str(tmp_path))
 
 
+@pytest.mark.slow  # over 8 s of the 10-minute default suite
 def test_nash_sweep_cli_writes_everything(tmp_path):
   proc = _cli(
     "--config",

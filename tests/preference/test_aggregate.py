@@ -51,6 +51,7 @@ def test_utilitarian_matrix_is_a_preference_matrix():
   np.testing.assert_allclose(P, 0.5 * Ps[0] + 0.25 * Ps[1] + 0.25 * Ps[2])
 
 
+@pytest.mark.slow  # over 8 s of the 10-minute default suite
 def test_group_robust_fit_lowers_the_worst_group_loss():
   truth = pm.bt_mixture_games(jax.random.key(2), 6, 2)
   groups = (jnp.arange(100) < 85).astype(jnp.int32)  # 85 / 15 people: a small minority

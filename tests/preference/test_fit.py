@@ -119,6 +119,7 @@ def test_preference_matrix_feeds_the_solvers(football):
   np.testing.assert_allclose(P, no_home)
 
 
+@pytest.mark.slow  # over 8 s of the 10-minute default suite
 def test_jit_and_vmap_over_seeds_and_l2():
   model, truth = pm.cyclic_gpm(jax.random.key(1), 6, dim=2)
   pairs = pm.sample_comparisons(

@@ -1,6 +1,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from jaxpref import equilibria
 from jaxpref import preference as pm
@@ -58,6 +59,7 @@ def test_maximal_lotteries_of_candidates_by_choice():
   np.testing.assert_allclose(x[1], pm.maximal_lotteries(models[1], one)[0], atol=1e-9)
 
 
+@pytest.mark.slow  # over 8 s of the 10-minute default suite
 def test_mixture_groups_report_pooled_vs_robust():
   n, people = 4, 8
   rng = np.random.default_rng(0)

@@ -100,6 +100,7 @@ def test_vmap_over_seeds_equals_a_loop(three_groups):
     np.testing.assert_allclose(batched.trace[i], one.trace, rtol=1e-9)
 
 
+@pytest.mark.slow  # over 8 s of the 10-minute default suite
 def test_covariates_predict_the_group_of_new_people():
   # The group is the sign of a covariate: people never seen get the right prior from it.
   truth = pm.bt_mixture_games(jax.random.key(10), 6, 2, scale=3.0)
