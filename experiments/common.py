@@ -5,7 +5,9 @@ import os
 from typing import Any
 
 import jax
+import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import NullFormatter
 
 from jaxpref import training
 
@@ -13,6 +15,21 @@ from jaxpref import training
 def names(text: str) -> list[str]:
   """A config's list of names: ``"a+b"`` or ``"a, b"`` -> ``["a", "b"]``."""
   return [w.strip() for w in str(text).replace("+", ",").split(",") if w.strip()]
+
+
+def known_names(text: str, known: tuple[str, ...], *, field: str, what: str = "name") -> list[str]:
+  """``names(text)``, each checked against ``known``; a ``ValueError`` names the config field.
+
+  Raises:
+    ValueError: when the list is empty or holds a name outside ``known``.
+  """
+  chosen = names(text)
+  if not chosen:
+    raise ValueError(f"config.{field} is empty; known: {', '.join(known)}.")
+  for value in chosen:
+    if value not in known:
+      raise ValueError(f"Unknown {what} {value!r} in config.{field}; known: {', '.join(known)}.")
+  return chosen
 
 
 def floats(text: Any) -> list[float]:
@@ -40,3 +57,46 @@ def write_results(workdir: str, results: dict[str, Any]) -> None:
   with open(path + ".tmp", "w") as f:
     json.dump(results, f, indent=2)
   os.replace(path + ".tmp", path)
+
+
+def plot_panels(
+  curves: dict[tuple[str, str], tuple[Any, Any]],
+  path: str,
+  *,
+  xlabel: str,
+  ylabel: str,
+  log2_x: bool = False,
+) -> str:
+  """One panel per ``curves`` key's first part, a line per second part, with 95% bands.
+
+  Args:
+    curves: ``{(panel, line): (x [T], values [*axes, seed, T])}``; the first swept point is drawn.
+    path: the PNG to write.
+    xlabel: the x axis' label.
+    ylabel: the y axis' label.
+    log2_x: a base-2 logarithmic x axis.
+
+  Returns:
+    ``path``.
+  """
+  panels = list(dict.fromkeys(p for p, _ in curves))
+  fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
+  for ax, panel in zip(axes[0], panels, strict=True):
+    for (p, line), (x, values) in curves.items():
+      if p != panel:
+        continue
+      first = np.asarray(values).reshape(-1, values.shape[-2], values.shape[-1])[0]  # [seed, T]
+      s = training.summarize(first, axis=0)
+      ax.plot(x, s.mean, label=line)
+      ax.fill_between(x, s.mean - s.half_width, s.mean + s.half_width, alpha=0.2)
+    if log2_x:
+      ax.set_xscale("log", base=2)
+      ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(panel)
+    ax.legend(fontsize=8)
+  fig.tight_layout()
+  fig.savefig(path, dpi=120)
+  plt.close(fig)
+  return path

@@ -20,10 +20,8 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import matplotlib.pyplot as plt
 import ml_collections
 import numpy as np
-from matplotlib.ticker import NullFormatter
 
 from experiments import common, train_lib
 from jaxpref import bandits, data, equilibria, games, training
@@ -147,13 +145,8 @@ def make_program(config: ml_collections.ConfigDict, P: np.ndarray, name: str) ->
 
 def validate(config: ml_collections.ConfigDict) -> None:
   """Checks names, sizes and the swept alpha before anything compiles."""
-  for field, known in (("matrices", MATRICES), ("algorithms", ALGORITHMS)):
-    chosen = common.names(config[field])
-    if not chosen:
-      raise ValueError(f"config.{field} is empty; known: {', '.join(known)}.")
-    for value in chosen:
-      if value not in known:
-        raise ValueError(f"Unknown name {value!r} in config.{field}; known: {', '.join(known)}.")
+  common.known_names(config.matrices, MATRICES, field="matrices")
+  common.known_names(config.algorithms, ALGORITHMS, field="algorithms")
   if int(config.arms) < 4 or int(config.llmfao_arms) < 2:
     raise ValueError("config.arms must be >= 4 (a 3-cycle plus dominated arms), llmfao_arms >= 2.")
   if int(config.rounds_per_step) < 1:
@@ -208,7 +201,10 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   if jax.process_index() == 0:
     print_table(results)
     if config.plot:
-      print(f"Wrote {plot(curves, os.path.join(workdir, 'regret.png'))}")
+      path = os.path.join(workdir, "regret.png")
+      ylabel = "cumulative von Neumann regret"
+      common.plot_panels(curves, path, xlabel="rounds", ylabel=ylabel, log2_x=True)
+      print(f"Wrote {path}")
   return results
 
 
@@ -233,27 +229,3 @@ def print_table(results: dict[str, Any]) -> None:
         f"  {name:16s} regret {cell(r['final']['regret'])}; per doubling {doubles}; "
         f"TV to lottery {np.ravel(tv['mean'])[0]:.3f} ± {np.ravel(tv['ci95'])[0]:.3f}"
       )
-
-
-def plot(curves: dict, path: str) -> str:
-  """Cumulative regret against rounds, one panel per matrix, 95% bands over seeds."""
-  matrices = list(dict.fromkeys(m for m, _ in curves))
-  fig, axes = plt.subplots(1, len(matrices), figsize=(5 * len(matrices), 3.6), squeeze=False)
-  for ax, matrix in zip(axes[0], matrices, strict=True):
-    for (m, name), (rounds, regret) in curves.items():
-      if m != matrix:
-        continue
-      flat = regret.reshape(-1, regret.shape[-2], regret.shape[-1])[0]  # first point: [seed, T]
-      s = training.summarize(flat, axis=0)
-      ax.plot(rounds, s.mean, label=name)
-      ax.fill_between(rounds, s.mean - s.half_width, s.mean + s.half_width, alpha=0.2)
-    ax.set_xscale("log", base=2)
-    ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_xlabel("rounds")
-    ax.set_ylabel("cumulative von Neumann regret")
-    ax.set_title(matrix)
-    ax.legend(fontsize=8)
-  fig.tight_layout()
-  fig.savefig(path, dpi=120)
-  plt.close(fig)
-  return path

@@ -395,16 +395,8 @@ def make_program(config: ml_collections.ConfigDict, task: Task, method: str) -> 
 
 def validate(config: ml_collections.ConfigDict) -> None:
   """Checks scenarios, methods, sizes and shares before anything compiles."""
-  for name, known, field in (
-    ("scenario", SCENARIOS, "scenarios"),
-    ("method", METHODS, "methods"),
-  ):
-    chosen = common.names(config[field])
-    if not chosen:
-      raise ValueError(f"config.{field} is empty; known: {', '.join(known)}.")
-    for value in chosen:
-      if value not in known:
-        raise ValueError(f"Unknown {name} {value!r} in config.{field}; known: {', '.join(known)}.")
+  common.known_names(config.scenarios, SCENARIOS, field="scenarios", what="scenario")
+  common.known_names(config.methods, METHODS, field="methods", what="method")
   for field in (
     "prompts",
     "features",

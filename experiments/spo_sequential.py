@@ -49,7 +49,6 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import matplotlib.pyplot as plt
 import ml_collections
 import numpy as np
 import optax
@@ -328,16 +327,8 @@ def make_program(config: ml_collections.ConfigDict, task: Task, method: str) -> 
 
 def validate(config: ml_collections.ConfigDict) -> None:
   """Checks names, sizes and the swept values before anything compiles."""
-  for name, known, field in (
-    ("preference", PREFERENCES, "preferences"),
-    ("method", METHODS, "methods"),
-  ):
-    chosen = common.names(config[field])
-    if not chosen:
-      raise ValueError(f"config.{field} is empty; known: {', '.join(known)}.")
-    for value in chosen:
-      if value not in known:
-        raise ValueError(f"Unknown {name} {value!r} in config.{field}; known: {', '.join(known)}.")
+  common.known_names(config.preferences, PREFERENCES, field="preferences", what="preference")
+  common.known_names(config.methods, METHODS, field="methods", what="method")
   if config.reward_model not in REWARD_MODELS:
     raise ValueError(
       f"Unknown reward model {config.reward_model!r}; known: {', '.join(REWARD_MODELS)}."
@@ -421,7 +412,10 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   if jax.process_index() == 0:
     print_table(results)
     if config.plot:
-      print(f"Wrote {plot(curves, os.path.join(workdir, 'spo.png'))}")
+      path = os.path.join(workdir, "spo.png")
+      ylabel = "duality gap  max_y P(y > p) - 1/2"
+      common.plot_panels(curves, path, xlabel="updates", ylabel=ylabel)
+      print(f"Wrote {path}")
   return results
 
 
@@ -452,25 +446,3 @@ def print_table(results: dict[str, Any]) -> None:
       )
     if "spo_vs_bt_rlhf" in entry:
       print(f"  spo beats bt_rlhf (paired by seed): {_cell(entry['spo_vs_bt_rlhf'])}")
-
-
-def plot(curves: dict, path: str) -> str:
-  """Duality gap against updates, one panel per preference type, 95% bands over seeds."""
-  kinds = list(dict.fromkeys(k for k, _ in curves))
-  fig, axes = plt.subplots(1, len(kinds), figsize=(5 * len(kinds), 3.6), squeeze=False)
-  for ax, kind in zip(axes[0], kinds, strict=True):
-    for (k, method), (steps, gap) in curves.items():
-      if k != kind:
-        continue
-      flat = gap.reshape(-1, gap.shape[-2], gap.shape[-1])[0]  # first point: [seed, T]
-      s = training.summarize(flat, axis=0)
-      ax.plot(steps, s.mean, label=method)
-      ax.fill_between(steps, s.mean - s.half_width, s.mean + s.half_width, alpha=0.2)
-    ax.set_xlabel("updates")
-    ax.set_ylabel("duality gap  max_y P(y > p) - 1/2")
-    ax.set_title(kind)
-    ax.legend(fontsize=8)
-  fig.tight_layout()
-  fig.savefig(path, dpi=120)
-  plt.close(fig)
-  return path
