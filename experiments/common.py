@@ -44,6 +44,11 @@ def stats(values: Any) -> dict[str, Any]:
   return {"values": values.tolist(), "mean": s.mean.tolist(), "ci95": s.half_width.tolist()}
 
 
+def axes_of(sweep: training.Sweep) -> dict[str, list[Any]]:
+  """``{axis name: values}`` of a sweep's vectorized axes, outermost first (for results.json)."""
+  return {k: np.asarray(v).tolist() for k, v in zip(sweep.names, sweep.values, strict=True)}
+
+
 def write_results(workdir: str, results: dict[str, Any]) -> None:
   """Writes ``workdir/results.json`` atomically (process 0).
 

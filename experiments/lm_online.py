@@ -111,9 +111,7 @@ def make_point_fns(
   extrapolated adapter); ``policy_vs_mixture`` labels each y_k against a sample of the geometric
   mixture; ``policy_win_rate`` gives each y_k its mean win rate against the K - 1 others.
   """
-  graphdef, (lora_leaves, treedef) = task.graphdef, jax.tree.flatten(task.lora)
-  paths = [p for p, _ in jax.tree_util.tree_flatten_with_path(task.lora)[0]]
-  is_a = ["a" in [getattr(k, "key", None) for k in p] for p in paths]  # LoRA's A (B starts at 0)
+  graphdef, treedef = task.graphdef, jax.tree.structure(task.lora)
   prompts, start = jnp.asarray(task.tokens), jnp.asarray(task.start)
   n, B, K = prompts.shape[0], int(config.batch_prompts), int(config.samples)
   eval_rows = jnp.arange(int(config.eval_prompts)) % n
@@ -132,11 +130,7 @@ def make_point_fns(
 
   def init(hp: Hyper, key: PRNGKey) -> PointState:
     k_lora, k_eval, k_run = jax.random.split(key, 3)
-    keys = jax.random.split(k_lora, len(lora_leaves))
-    leaves = [
-      jax.random.normal(k, x.shape, x.dtype) / np.sqrt(x.shape[0]) if a else x
-      for k, x, a in zip(keys, lora_leaves, is_a, strict=True)
-    ]
+    leaves = lm_tasks.init_adapter(task, k_lora)
     return PointState(
       leaves, optax.adam(hp.learning_rate).init(leaves), k_run, k_eval, jnp.zeros(())
     )

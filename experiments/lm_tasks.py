@@ -18,6 +18,7 @@ from absl import logging
 from flax import nnx
 
 from jaxpref import data, models, training
+from jaxpref.types import Array, PRNGKey
 
 
 class Task(NamedTuple):
@@ -33,6 +34,22 @@ class Task(NamedTuple):
   prefer: Any  # (features_a, features_b) -> P(a > b).
   reward: Any  # features -> [N] reward.
   info: dict[str, Any]
+
+
+def init_adapter(task: Task, key: PRNGKey) -> list[Array]:
+  """The adapter's leaves at a point's start, from ``key``.
+
+  LoRA's A ~ N(0, 1 / fan_in); B (and any other leaf) as the template holds it, B = 0, so the
+  adapted model starts at the reference.
+  """
+  paths_leaves = jax.tree_util.tree_flatten_with_path(task.lora)[0]
+  keys = jax.random.split(key, len(paths_leaves))
+  return [
+    jax.random.normal(k, x.shape, x.dtype) / np.sqrt(x.shape[0])
+    if "a" in [getattr(part, "key", None) for part in path]
+    else x
+    for k, (path, x) in zip(keys, paths_leaves, strict=True)
+  ]
 
 
 def buckets(config) -> tuple[int, ...]:

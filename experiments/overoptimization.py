@@ -387,11 +387,6 @@ def summarize_curves(curves: Curves, axis_values: dict[str, list[float]]) -> dic
   return out
 
 
-def axes_of(sweep: training.Sweep) -> dict[str, list[float]]:
-  """``{axis name: values}`` of the swept axes, outermost first."""
-  return {k: np.asarray(v).tolist() for k, v in zip(sweep.names, sweep.values, strict=True)}
-
-
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """The bandit part (or the SmolLM2 part); prints the tables, writes results.json and a PNG."""
   if config.part == "smollm2":
@@ -400,7 +395,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     return overoptimization_lm.run(config, workdir)
   hp = train_lib.config_hparams(config, FIELDS, Hyper)
   sweep = train_lib.sweep_from_config(config, hp, FIELDS)
-  results: dict[str, Any] = {"axes": axes_of(sweep), "trainers": {}}
+  results: dict[str, Any] = {"axes": common.axes_of(sweep), "trainers": {}}
   curves, histories, log_steps = None, {}, None
   for trainer in common.names(config.trainers):
     out = training.run_sweep(
@@ -469,7 +464,7 @@ def _cell(stat: dict[str, Any], index: tuple[int, ...]) -> str:
 
 def print_report(config: ml_collections.ConfigDict, results: dict[str, Any], sweep) -> None:
   """Prints the curves' peaks and the trainers' finals per proxy size (and beta)."""
-  swept = axes_of(sweep)
+  swept = common.axes_of(sweep)
   axes = list(swept)
   sizes = [int(v) for v in swept.get("comparisons", [config.comparisons])]
   betas = [float(v) for v in swept.get("kl_coef", [config.kl_coef])]
@@ -518,7 +513,7 @@ def plot(path: str, config, results: dict[str, Any], histories, sweep) -> None:
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
 
-  swept = axes_of(sweep)
+  swept = common.axes_of(sweep)
   axes = list(swept)
   sizes = [int(v) for v in swept.get("comparisons", [config.comparisons])]
   fig, panels = plt.subplots(1, len(sizes), figsize=(5 * len(sizes), 4), squeeze=False)

@@ -93,9 +93,7 @@ def make_program(config: ml_collections.ConfigDict, task: LMTask, method: str) -
   if method not in METHODS:
     raise ValueError(f"The tiny_lm scenario runs {', '.join(METHODS)}; got {method!r}.")
   base = task.base
-  graphdef, (lora_leaves, treedef) = base.graphdef, jax.tree.flatten(base.lora)
-  paths = [p for p, _ in jax.tree_util.tree_flatten_with_path(base.lora)[0]]
-  is_a = ["a" in [getattr(k, "key", None) for k in p] for p in paths]  # LoRA's A (B starts at 0)
+  graphdef, treedef = base.graphdef, jax.tree.structure(base.lora)
   prompts, start = jnp.asarray(base.tokens), jnp.asarray(base.start)
   n, B, G = prompts.shape[0], int(config.lm.batch_prompts), task.token_rewards.shape[0]
   kw = dict(max_new_tokens=int(config.lm.max_new_tokens), eos_id=base.eos_id)
@@ -112,11 +110,7 @@ def make_program(config: ml_collections.ConfigDict, task: LMTask, method: str) -
 
   def init(hp, key: PRNGKey) -> LMState:
     k_lora, k_eval, k_run = jax.random.split(key, 3)
-    keys = jax.random.split(k_lora, len(lora_leaves))
-    leaves = [
-      jax.random.normal(k, x.shape, x.dtype) / np.sqrt(x.shape[0]) if a else x
-      for k, x, a in zip(keys, lora_leaves, is_a, strict=True)
-    ]
+    leaves = lm_tasks.init_adapter(base, k_lora)
     weights = jnp.full((G,), 1.0 / G, jnp.float32)
     return LMState(
       leaves, optax.adam(hp.learning_rate).init(leaves), k_run, k_eval, weights, jnp.zeros(())

@@ -425,7 +425,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
     for field in ("steps", "batch_prompts", "max_new_tokens", "eval_prompts", "prompts"):
       if int(lm[field]) < 1:
         raise ValueError(f"config.lm.{field} must be >= 1; got {lm[field]}.")
-    longest = max(int(b) for b in common.floats(lm.buckets))
+    from experiments import lm_tasks, pluralistic_lm
+
+    longest = max(lm_tasks.buckets(pluralistic_lm.task_config(config)))
     if longest + int(lm.max_new_tokens) > int(lm.max_len):
       raise ValueError(
         f"config.lm: the prompt bucket {longest} plus max_new_tokens {lm.max_new_tokens} exceeds "
@@ -475,8 +477,8 @@ def summarize(
   return out, final
 
 
-def run_tiny_lm(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
-  """The ``tiny_lm`` scenario: the LM's methods among ``config.methods``, through the engine."""
+def tiny_lm_setup(config: ml_collections.ConfigDict) -> tuple[dict[str, Any], Any, Any, Any]:
+  """The ``tiny_lm`` scenario's results entry, program factory, sweep and run config."""
   from experiments import pluralistic_lm
 
   task, lm_config = pluralistic_lm.make_task(config), pluralistic_lm.run_config(config)
@@ -490,65 +492,55 @@ def run_tiny_lm(config: ml_collections.ConfigDict, workdir: str) -> dict[str, An
     "exact": {},
     "methods": {},
   }
-  base = None
-  for method in common.names(config.methods):
-    if method not in pluralistic_lm.METHODS:
-      continue
-    out = training.run_sweep(
-      pluralistic_lm.make_program(config, task, method),
-      sweep,
-      workdir=os.path.join(workdir, "tiny_lm", method),
-      name=f"tiny_lm/{method}",
-      **train_lib.run_options(lm_config),
-    )
-    summary, final = summarize(out.history, base if method != "dpo" else None)
-    if method == "dpo":
-      base = final
-    entry["methods"][method] = summary
-  return entry
+  return entry, lambda m: pluralistic_lm.make_program(config, task, m), sweep, lm_config
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Every scenario x method through the engine; prints the tables, writes results and a PNG."""
+  from experiments import pluralistic_lm
   from experiments import pluralistic_policy_report as report
 
   hp = train_lib.config_hparams(config, FIELDS, Hyper)
   sweep = train_lib.sweep_from_config(config, hp, FIELDS)
   betas = [float(b) for b in np.ravel(config.vmap.axes.get("kl_coef", (config.kl_coef,)))]
-  results: dict[str, Any] = {
-    "axes": {n: np.asarray(v).tolist() for n, v in zip(sweep.names, sweep.values, strict=True)}
-  }
+  results: dict[str, Any] = {"axes": common.axes_of(sweep)}
   for scenario in common.names(config.scenarios):
+    methods = common.names(config.methods)
     if scenario == "tiny_lm":
-      results[scenario] = run_tiny_lm(config, workdir)
-      common.write_results(workdir, results)
-      continue
-    task = make_task(config, scenario)
-    if task is None:
-      print(f"skipping {scenario}: its data is not at {config.data.paircomp_dir}")
-      continue
-    entry = {
-      "groups": int(task.rewards.shape[0]),
-      "shares": task.shares.tolist(),
-      "info": {k: v for k, v in task.info.items() if k != "items"},
-      "exact": exact_rows(config, task, betas),
-      "methods": {},
-    }
-    base = None
-    for method in common.names(config.methods):
-      out = training.run_sweep(
-        make_program(config, task, method),
+      entry, program_of, method_sweep, run_config = tiny_lm_setup(config)
+      methods = [m for m in methods if m in pluralistic_lm.METHODS]
+    else:
+      task = make_task(config, scenario)
+      if task is None:
+        print(f"skipping {scenario}: its data is not at {config.data.paircomp_dir}")
+        continue
+      entry = {
+        "groups": int(task.rewards.shape[0]),
+        "shares": task.shares.tolist(),
+        "info": {k: v for k, v in task.info.items() if k != "items"},
+        "exact": exact_rows(config, task, betas),
+        "methods": {},
+      }
+      program_of, method_sweep, run_config = (
+        lambda m, task=task: make_program(config, task, m),
         sweep,
+        config,
+      )
+    base = None  # dpo's final values: the other methods' paired differences
+    for method in methods:
+      out = training.run_sweep(
+        program_of(method),
+        method_sweep,
         workdir=os.path.join(workdir, scenario, method),
         name=f"{scenario}/{method}",
-        **train_lib.run_options(config),
+        **train_lib.run_options(run_config),
       )
       summary, final = summarize(out.history, base if method != "dpo" else None)
       if method == "dpo":
         base = final
       entry["methods"][method] = summary
       results[scenario] = entry
-      common.write_results(workdir, results)
+      common.write_results(workdir, results)  # A later method's failure keeps this one.
   if jax.process_index() == 0:
     report.print_report(config, results)
     if config.plot:
