@@ -15,7 +15,7 @@ duality gap (``kl_coef``), the unregularized duality gap and the win rate agains
 averaged over prompts, as mean ± 95% interval over seeds; ``results.json`` holds every seed's
 final values (``[*axes, seed]``) and the mean curves, ``curves.png`` the gaps against queries.
 
-Run (200k queries per loss, 7 losses x 8 seeds):
+Run (200k queries per loss, 15 losses x 8 seeds, about 3.5 minutes on 2 CPU cores per oracle):
 
   python -m experiments.train --config configs/policy_objectives.py --workdir /tmp/objectives
   python -m experiments.launch --config configs/policy_objectives.py --workdir /tmp/objectives
@@ -38,18 +38,29 @@ labels, like online DPO) is registered and trained as ``custom``; in code, regis
 ``jaxpref.losses.register`` and an objective with ``jaxpref.losses.register_objective`` and list
 its name in ``losses``.
 
-Expected (cyclic oracle, n = 10, 200k queries, 8 seeds, about 2 minutes on 2 CPU cores, mostly
-compilation; the README has the table): the regularized duality gap falls from 0.224 ± 0.014 to
-0.029-0.053 for online IPO (both forms), EGPO, Nash-MD-PG and INPO, while online DPO (0.55 ±
-0.04) and SPPO (0.57 ± 0.04; no KL term and no last-iterate guarantee) end farther from the
-regularized equilibrium than they started.
+Expected (cyclic oracle, n = 10, 200k queries, 8 seeds; the README has the table for both
+oracles and the paired comparisons printed after it): the regularized duality gap falls from
+0.224 ± 0.014 to 0.021-0.053 for the regularized self-play methods (online IPO in both forms,
+EGPO, Nash-MD-PG, INPO and its rounds, Nash-MP, IPO-MD), while online DPO (0.55 ± 0.04), active
+DPO (0.52 ± 0.06) and SPPO (0.57 ± 0.04; no KL term and no last-iterate guarantee) end farther from
+the regularized equilibrium than they started. The unregularized round-based methods (DNO, GPO,
+iterative SPPO, APO) reach duality gaps 0.16-0.24 (from 0.51).
+
+The NLHF methods in rounds (``round_length`` updates with pi_t fixed): ``inpo_iterative``, ``dno``
+(pairs from pi_t, soft labels from K-sample win rates), ``gpo`` (the oracle's GPM score logit P),
+``sppo_iterative`` and ``apo`` (the same with ``momentum``), ``nash_mp`` (two proximal steps per
+round, half a round each). Online: ``ipo_md`` (pairs from the geometric mixture) and
+``active_dpo`` (of ``candidates`` policy pairs, the one whose implicit-reward margin is smallest).
 """
 
 import ml_collections
 
 from configs import common
 
-LOSSES = "online_dpo,online_ipo,online_ipo_uniform,egpo,nash_md_pg,sppo,inpo"
+LOSSES = (
+  "online_dpo,online_ipo,online_ipo_uniform,egpo,nash_md_pg,sppo,inpo,"
+  "inpo_iterative,dno,gpo,sppo_iterative,apo,nash_mp,ipo_md,active_dpo"
+)
 LISTWISE = "pairs_dpo,pairs_ipo,list_pl_dpo,list_lipo,list_mpo,list_pro"
 
 
@@ -80,10 +91,15 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.losses = LISTWISE if arg.listwise else LOSSES  # Comma-separated OBJECTIVES names.
   config.list_size = arg.list_size  # K responses ranked per prompt by list_* / paired by pairs_*.
   config.mixture = 0.125  # lambda of Nash-MD-PG's geometric-mixture opponent.
-  config.sppo_samples = 4  # Opponent samples per response for SPPO's win-rate estimate.
-  config.sppo_step_size = 1.0  # SPPO's step size eta (multiplier of the win rate).
+  config.sppo_samples = 4  # K opponents per response: SPPO/APO win rates, DNO's r_t, GPO's score.
+  config.sppo_step_size = 1.0  # SPPO's (and APO's) step size eta (multiplier of the win rate).
   config.inpo_step_size = 1 / 0.3  # INPO's inverse step eta = 0.3 (its tau is kl_coef).
+  config.dno_step_size = 1.0  # DNO's multiplier of the win rate (1 / its eta).
+  config.gpo_step_size = 0.5  # GPO's eta (multiplier of the GPM score logit P).
+  config.nash_mp_step_size = 2.0  # Nash-MP's eta (the tabular 1/L; KL weight is kl_coef).
+  config.momentum = 0.3  # APO's extrapolation alpha in [0, 1) (the paper's 0.3).
   config.round_length = 50  # Updates per round of an iterative objective (pi_t held fixed).
+  config.candidates = 4  # active_dpo: pairs drawn per prompt, the most uncertain one labelled.
   config.temperature = 1.0  # Sampling temperature of the responses (the loss is untempered).
   config.custom_loss = ""  # "file.py:function" of a per-example loss to train as "custom".
   config.combination = ""  # e.g. "dpo:0.5,ipo:0.5": a weighted sum trained as "combined".

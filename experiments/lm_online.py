@@ -28,7 +28,9 @@ METRICS = ("win_rate", "kl", "reward", "reference_reward", "loss")
 
 
 Hyper = losses.OnlineHparams  # The traced hyperparameters of one point (any can be an axis).
-FIELDS = {name: name for name in Hyper._fields}  # Config path -> Hyper field.
+# Config path -> Hyper field: the six the LM's objectives read (the bandit-only ones keep defaults).
+FIELDS = {name: name for name in Hyper._fields if name not in Hyper._field_defaults}
+SAMPLINGS = ("policy_pairs", "uniform_vs_policy", "policy_vs_mixture", "policy_win_rate")
 
 
 class PointState(NamedTuple):
@@ -49,10 +51,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
       f"{config.objective}: iterative objectives (pi_t held fixed for a round) run in "
       "policy_objectives; the language-model experiment has no rounds yet."
     )
-  if objective.sampling in ("policy_lists", "policy_list_pairs"):
+  if objective.sampling not in SAMPLINGS:
     raise ValueError(
       f"{config.objective}: the language-model experiment has no {objective.sampling} sampler "
-      "yet (listwise objectives run in policy_objectives)."
+      f"yet (it samples {', '.join(SAMPLINGS)}; the others run in policy_objectives)."
     )
   for field, known in (("model.kind", MODELS), ("oracle.kind", ORACLES)):
     if config[field.split(".")[0]].kind not in known:

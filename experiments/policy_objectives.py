@@ -41,7 +41,9 @@ class PointState(NamedTuple):
   """One point's policy parameters (the MLP's leaves), Adam state, PRNG key and last loss.
 
   ``anchor`` is an iterative objective's pi_t: the parameters at the start of the current round
-  (``config.round_length`` updates); other objectives carry it unused.
+  (``config.round_length`` updates); ``previous`` APO's policy at the end of the round before
+  (theta_hat_t, before extrapolation); ``opponent`` Nash-MP's mu (pi_t, then pi_{t+1/2} from
+  mid-round). Objectives that do not use them carry them unchanged.
   """
 
   params: Any
@@ -49,6 +51,8 @@ class PointState(NamedTuple):
   key: PRNGKey
   loss: Array
   anchor: Any
+  previous: Any
+  opponent: Any
 
 
 def parse_combination(text: str) -> dict[str, float]:
@@ -139,9 +143,16 @@ def validate(config: ml_collections.ConfigDict) -> None:
     "evals",
     "sppo_samples",
     "round_length",
+    "candidates",
   ):
     if config[field] < (2 if field == "responses" else 1):
       raise ValueError(f"config.{field} must be >= {2 if field == 'responses' else 1}.")
+  prox = [n for n, o in objectives(config).items() if o.mirror_prox]
+  if prox and config.round_length < 2:
+    raise ValueError(
+      f"{', '.join(prox)} spend half a round on each proximal step: config.round_length must be "
+      f">= 2; got {config.round_length}."
+    )
   if config.steps != config.queries // config.prompts:
     raise ValueError("config.steps is queries // prompts: set config.queries, not config.steps.")
   sweep = train_lib.sweep_from_config(
@@ -160,6 +171,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
         mixture=config.mixture,
         samples=2,
         list_size=int(config.list_size),
+        candidates=int(config.candidates),
       )
       value = jax.vmap(losses.objective_loss(objective, hparams))(example)
       if jnp.shape(value) != (2,) or not np.all(np.isfinite(value)):
@@ -193,21 +205,33 @@ def make_program(config: ml_collections.ConfigDict, objective: losses.Objective)
     k_init, k_run = jax.random.split(key)
     params = jax.tree.leaves(nnx.split(model(k_init))[1])
     opt_state = optax.adam(hp.learning_rate).init(params)
-    return PointState(params, opt_state, k_run, jnp.zeros((), X.dtype), params)
+    return PointState(params, opt_state, k_run, jnp.zeros((), X.dtype), params, params, params)
 
   def step(state: PointState, hp: Hyper, t: Array) -> PointState:
     # The key stream lives in the state (folding in the step would mix batched and not); t only
     # starts an iterative objective's rounds.
     next_key, key = jax.random.split(state.key)
     loss_of = losses.objective_loss(objective, hp)
-    anchor = state.anchor
-    if objective.iterative:  # A new round: pi_t <- the current policy.
-      start = t % int(config.round_length) == 0
-      anchor = jax.tree.map(lambda p, a: jnp.where(start, p, a), state.params, state.anchor)
-    anchor_logp = jax.lax.stop_gradient(logp_of(anchor)) if objective.iterative else None
+    params, anchor, previous, opponent = state.params, state.anchor, state.previous, state.opponent
+    if objective.iterative:
+      rounds = int(config.round_length)
+      start = t % rounds == 0
 
-    def batch_loss(params, opponent) -> Array:
-      opp = jax.lax.stop_gradient(logp_of(opponent)) if objective.extragradient else None
+      def at_start(new, old):
+        return jax.tree.map(lambda a, b: jnp.where(start, a, b), new, old)
+
+      if objective.extrapolate:  # APO: theta <- theta_hat + alpha (theta_hat - theta_hat_prev).
+        moved = jax.tree.map(lambda p, q: p + hp.momentum * (p - q), params, previous)
+        params, previous = at_start(moved, params), at_start(params, previous)
+      anchor = at_start(params, anchor)  # A new round: pi_t <- the (extrapolated) policy.
+      if objective.mirror_prox:  # mu = pi_t, then pi_{t+1/2} from mid-round.
+        switch = start | (t % rounds == rounds // 2)
+        opponent = jax.tree.map(lambda p, o: jnp.where(switch, p, o), params, opponent)
+    anchor_logp = jax.lax.stop_gradient(logp_of(anchor)) if objective.iterative else None
+    mu = jax.lax.stop_gradient(logp_of(opponent)) if objective.mirror_prox else None
+
+    def batch_loss(params, extrapolated) -> Array:
+      opp = jax.lax.stop_gradient(logp_of(extrapolated)) if objective.extragradient else mu
       ex = losses.bandit_examples(
         objective.sampling,
         key,
@@ -219,13 +243,14 @@ def make_program(config: ml_collections.ConfigDict, objective: losses.Objective)
         temperature=hp.temperature,
         list_size=int(config.list_size),
         anchor=anchor_logp,
+        candidates=int(config.candidates),
       )
       return jnp.mean(jax.vmap(loss_of)(ex))
 
     out = losses.objective_step(
-      objective, batch_loss, optax.adam(hp.learning_rate), state.params, state.opt_state
+      objective, batch_loss, optax.adam(hp.learning_rate), params, state.opt_state
     )
-    return PointState(out.params, out.opt_state, next_key, out.loss, anchor)
+    return PointState(out.params, out.opt_state, next_key, out.loss, anchor, previous, opponent)
 
   def point_metrics(state: PointState, hp: Hyper) -> dict[str, Array]:
     pi = jnp.exp(logp_of(state.params))
@@ -299,8 +324,13 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         metrics=["regularized_gap", "duality_gap"],
         xlabel="oracle queries",
       )
+  paired = report.paired_differences(results, EARLY_FRACTIONS)
+  if paired:
+    results["paired"] = paired
+    common.write_results(workdir, results)
   if jax.process_index() == 0:
-    report.print_table(config, sweep, results)
+    report.print_table(config, sweep, {k: v for k, v in results.items() if k != "paired"})
+    report.print_paired(paired, EARLY_FRACTIONS[0])
     if config.plot:
       print(f"Wrote {report.plot_losses(curves, sweep, os.path.join(workdir, 'curves.png'))}")
   return results

@@ -8,6 +8,17 @@ from jaxpref import training
 from jaxpref.training import _plots
 
 METRICS = ("regularized_gap", "duality_gap", "win_rate_vs_ref")  # The table's columns.
+# The papers' claims as paired comparisons (same seeds: same initial policy): (method, baseline).
+PAIRED = (
+  ("inpo_iterative", "inpo"),  # INPO: its rounds, against the re-anchored form
+  ("sppo_iterative", "sppo"),  # SPPO: pi_t held for a round, against one step per anchor
+  ("apo", "sppo_iterative"),  # APO: momentum against plain iterative SPPO (alpha = 0)
+  ("nash_mp", "egpo"),  # Nash-MP: proximal extragradient against explicit extragradient
+  ("nash_mp", "online_ipo"),
+  ("ipo_md", "online_ipo"),  # IPO-MD against online IPO (the paper: no significant difference)
+  ("active_dpo", "online_dpo"),  # uncertainty sampling against on-policy pairs
+  ("dno", "sppo_iterative"),  # DNO's pairwise regression against SPPO's at equal rounds
+)
 
 
 def _cell(stats: dict[str, Any], index: int) -> str:
@@ -60,3 +71,42 @@ def plot_losses(curves: dict[str, Any], sweep: training.Sweep, path: str) -> str
     _plots.legend_outside(fig, title="loss")
     fig.suptitle(f"mean over {sweep.num_seeds} seed(s), band = 95% interval")
     return _plots.save(fig, path)
+
+
+def paired_differences(results: dict[str, Any], fractions: tuple[float, ...]) -> dict[str, Any]:
+  """Method minus baseline per seed for every pair of :data:`PAIRED` that ran: final and early.
+
+  Returns ``{"method-baseline": {"final": {metric: stats}, "<fraction>": {metric: stats}}}``,
+  stats as :func:`experiments.common.stats` (mean and 95% interval over seeds of the difference).
+  """
+  from experiments import common  # common imports training's plotting; keep this module light.
+
+  out = {}
+  for method, base in PAIRED:
+    if method not in results or base not in results:
+      continue
+    one = {}
+    for where in ("final", *(f"{f:g}" for f in fractions)):
+      a = results[method]["final" if where == "final" else "at_fraction"]
+      b = results[base]["final" if where == "final" else "at_fraction"]
+      if where != "final":
+        a, b = a[where], b[where]
+      one[where] = {
+        m: common.stats(np.asarray(a[m]["values"]) - np.asarray(b[m]["values"])) for m in METRICS
+      }
+    out[f"{method}-{base}"] = one
+  return out
+
+
+def print_paired(paired: dict[str, Any], fraction: float) -> None:
+  """The paired differences at the end and at ``fraction`` of the queries (first point)."""
+  if not paired:
+    return
+  print("Paired differences, method - baseline (same seeds), of the regularized / duality gap:")
+  print(f"  {'':<28}{'final':>40}{f'at {fraction:g} of the queries':>42}")
+  for name, one in paired.items():
+    cells = "".join(
+      f"  {_cell(one[w]['regularized_gap'], 0):>18} / {_cell(one[w]['duality_gap'], 0):<18}"
+      for w in ("final", f"{fraction:g}")
+    )
+    print(f"  {name:<28}{cells}")

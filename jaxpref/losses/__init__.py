@@ -49,7 +49,7 @@ from jaxpref.losses._objectives import (
   register_objective,
 )
 from jaxpref.losses._offline import cdpo, dpo, ipo, rdpo
-from jaxpref.losses._online import geometric_mixture, inpo, nash_md_pg, online_ipo
+from jaxpref.losses._online import geometric_mixture, inpo, nash_md_pg, nash_mp, online_ipo
 from jaxpref.losses._registry import LOSSES, combined_loss, get_loss, register
 from jaxpref.losses._self_play import dno, gpo, sppo
 
@@ -88,6 +88,7 @@ __all__ = [
   "modpo",
   "mpo",
   "nash_md_pg",
+  "nash_mp",
   "objective_loss",
   "objective_queries",
   "objective_step",

@@ -21,6 +21,23 @@ Sampling schemes (``P`` the oracle, pi the policy, pi_ref the reference, labels 
   K - 1 - place, best highest); counted as K/2 queries, the labels of K/2 pairs.
 - ``policy_list_pairs``: the same K responses as K/2 disjoint pairs (y_1, y_2), (y_3, y_4), ...,
   one label each: the pairwise baseline at equal labels; the pair loss is summed over the pairs.
+- ``pair_win_rates``: y, y' ~ pi and K opponents ~ pi; ``win`` and ``win2`` the mean of K labels
+  of each against the opponents (DNO's r_t(y), r_t(y'); 2K queries).
+- ``policy_scores``: y ~ pi and K opponents ~ pi; ``score`` the mean of the oracle's general
+  preference score s(y > o) = logit P(y > o) (GPO's GPM query; K queries of a score, not a label).
+- ``mixture_pairs``: y, y' both from the geometric mixture of pi and pi_ref (``mixture``); one
+  label (IPO-MD).
+- ``pairs_vs_opponent``: y, y' ~ pi, one opponent sample each from ``opponent`` (Nash-MP's mu);
+  labels ``win`` ~ P(y > o), ``win2`` ~ P(y' > o') (2 queries).
+- ``uncertain_pairs``: ``candidates`` pairs ~ pi per prompt; only the pair whose preference is most
+  uncertain under the policy's implicit Bradley-Terry model (smallest |implicit reward margin|,
+  distinct responses first) is labelled: uncertainty sampling, one query.
+
+Iterative objectives (``iterative``) draw their responses from pi_t, a copy of the policy held for
+a round of updates; APO (``extrapolate``) moves the parameters at each new round to
+theta_hat + alpha (theta_hat - theta_hat_prev); Nash-MP (``mirror_prox``) spends the first half of
+a round on the improvement step against mu = pi_t and the second half on the correction step
+against mu = pi_{t+1/2}, both anchored at pi_t.
 
 The registered objectives and the loss each trains (``kl_coef`` is beta everywhere):
 
@@ -45,6 +62,16 @@ list_mpo             mpo                  policy_lists, K/2
 list_pro             pro                  policy_lists, K/2 (no reference, no KL term)
 pairs_dpo            dpo                  policy_list_pairs, K/2
 pairs_ipo            ipo                  policy_list_pairs, K/2
+dno                  dno                  pair_win_rates, 2K, iterative (``step_size`` =
+                                          dno_step_size)
+gpo                  gpo                  policy_scores, K, iterative (``step_size`` =
+                                          gpo_step_size)
+sppo_iterative       sppo                 policy_win_rate, K, iterative (APO with alpha = 0)
+apo                  sppo                 the same, with APO's extrapolation (``momentum``)
+nash_mp              nash_mp              pairs_vs_opponent, 2, iterative in two half rounds
+                                          (``step_size`` = nash_mp_step_size)
+ipo_md               ipo                  mixture_pairs, 1
+active_dpo           dpo                  uncertain_pairs, 1
 ==================== ==================== ===================================================
 
 So the objective ``online_ipo`` is the library's :func:`~jaxpref.losses.ipo` (``kl_coef`` =
@@ -58,6 +85,12 @@ References:
   Munos et al., Nash learning from human feedback, ICML 2024 (Nash-MD-PG).
   Wu et al., Self-play preference optimization (SPPO), 2024.
   Zhang et al., Iterative Nash policy optimization (INPO), ICLR 2025.
+  Rosset et al., Direct Nash optimization (DNO), 2024.
+  Zhang et al., Beyond Bradley-Terry models: a general preference model (GPO), ICML 2025.
+  He, Yuan, Gu, Accelerated preference optimization (APO), 2024.
+  Tiapkin et al., Accelerating Nash learning from human feedback via Mirror Prox (Nash-MP), 2025.
+  Mehta et al., Sample efficient preference alignment in LLMs via active exploration, 2023
+  (uncertainty sampling is its ``us`` baseline).
 """
 
 from collections.abc import Callable, Mapping
@@ -83,6 +116,11 @@ SAMPLINGS = (
   "policy_win_rate",
   "policy_lists",
   "policy_list_pairs",
+  "pair_win_rates",
+  "policy_scores",
+  "mixture_pairs",
+  "pairs_vs_opponent",
+  "uncertain_pairs",
 )
 _KL = MappingProxyType({"kl_coef": "kl_coef"})
 
@@ -98,6 +136,10 @@ class OnlineHparams(NamedTuple):
     inpo_step_size: INPO's eta (> 0).
     temperature: the sampling temperature of the policy's responses (> 0; 0 is greedy in the
       language model's sampler).
+    dno_step_size: DNO's multiplier of the win rate, 1 / its eta (> 0).
+    gpo_step_size: GPO's eta, the multiplier of the preference score (> 0).
+    nash_mp_step_size: Nash-MP's eta (> 0).
+    momentum: APO's extrapolation alpha, in [0, 1).
   """
 
   learning_rate: Any
@@ -106,16 +148,28 @@ class OnlineHparams(NamedTuple):
   sppo_step_size: Any
   inpo_step_size: Any
   temperature: Any
+  dno_step_size: Any = 1.0
+  gpo_step_size: Any = 1.0
+  nash_mp_step_size: Any = 2.0
+  momentum: Any = 0.0
 
 
-_POSITIVE = ("learning_rate", "kl_coef", "sppo_step_size", "inpo_step_size")
+_POSITIVE = (
+  "learning_rate",
+  "kl_coef",
+  "sppo_step_size",
+  "inpo_step_size",
+  "dno_step_size",
+  "gpo_step_size",
+  "nash_mp_step_size",
+)
 
 
 def check_online_hparams(hparams: OnlineHparams, *, name: str = "{}") -> None:
   """Raises ``ValueError`` naming the first field (leaves of any shape) outside its range.
 
-  The ranges: ``learning_rate``, ``kl_coef`` and both step sizes > 0, ``mixture`` in [0, 1],
-  ``temperature`` >= 0; every value finite.
+  The ranges: ``learning_rate``, ``kl_coef`` and the step sizes > 0, ``mixture`` in [0, 1],
+  ``momentum`` in [0, 1), ``temperature`` >= 0; every value finite.
 
   Args:
     hparams: the values (scalars or arrays, e.g. every point of a sweep).
@@ -127,6 +181,8 @@ def check_online_hparams(hparams: OnlineHparams, *, name: str = "{}") -> None:
       ok, rule = values > 0, "> 0"
     elif field == "mixture":
       ok, rule = (values >= 0) & (values <= 1), "in [0, 1]"
+    elif field == "momentum":
+      ok, rule = (values >= 0) & (values < 1), "in [0, 1)"
     else:
       ok, rule = values >= 0, ">= 0"
     finite = np.isfinite(values)
@@ -141,8 +197,16 @@ def _half_list(settings: Any) -> int:
   return int(settings.list_size) // 2
 
 
+def _win_rate_samples(settings: Any) -> int:
+  """K = ``settings.sppo_samples`` opponents per response of a win-rate (or score) estimate."""
+  return int(settings.sppo_samples)
+
+
+_SPPO = MappingProxyType({"sppo_step_size": "step_size"})
+
+
 class Objective(NamedTuple):
-  """An online preference-optimisation objective.
+  r"""An online preference-optimisation objective.
 
   Attributes:
     sampling: one of :data:`SAMPLINGS`.
@@ -159,6 +223,13 @@ class Objective(NamedTuple):
       copy of the policy held fixed for a round of updates, the responses of
       the round are drawn from it, and it is refreshed at the next round (the experiment's
       ``round_length``); otherwise the anchor is the current policy (stop-gradient).
+    extrapolate: APO's momentum between rounds (needs ``iterative``): at a new round the
+      parameters become :math:`\hat\theta + \alpha(\hat\theta - \hat\theta_{prev})` (alpha the
+      hyperparameter ``momentum``), :math:`\hat\theta_{prev}` the policy that ended the round
+      before, and pi_t is that extrapolated policy.
+    mirror_prox: Nash-MP's two proximal steps per round (needs ``iterative``): the opponent mu is
+      pi_t for the first half of the round and the policy reached at mid-round (pi_{t+1/2}) for the
+      second; both halves keep pi_t as the anchor.
   """
 
   sampling: str
@@ -168,6 +239,8 @@ class Objective(NamedTuple):
   extragradient: bool = False
   ordered_pairs: bool = False
   iterative: bool = False
+  extrapolate: bool = False
+  mirror_prox: bool = False
 
 
 OBJECTIVES: dict[str, Objective] = {
@@ -176,12 +249,7 @@ OBJECTIVES: dict[str, Objective] = {
   "online_ipo_uniform": Objective("uniform_vs_policy", 2, "online_ipo", _KL),
   "egpo": Objective("uniform_vs_policy", 4, "online_ipo", _KL, extragradient=True),
   "nash_md_pg": Objective("policy_vs_mixture", 1, "nash_md_pg", _KL),
-  "sppo": Objective(
-    "policy_win_rate",
-    lambda settings: settings.sppo_samples,
-    "sppo",
-    MappingProxyType({"sppo_step_size": "step_size"}),
-  ),
+  "sppo": Objective("policy_win_rate", _win_rate_samples, "sppo", _SPPO),
   "inpo": Objective(
     "policy_pairs",
     1,
@@ -203,6 +271,34 @@ OBJECTIVES: dict[str, Objective] = {
   },
   "pairs_dpo": Objective("policy_list_pairs", _half_list, "dpo", _KL),
   "pairs_ipo": Objective("policy_list_pairs", _half_list, "ipo", _KL),
+  "dno": Objective(
+    "pair_win_rates",
+    lambda settings: 2 * settings.sppo_samples,
+    "dno",
+    MappingProxyType({"dno_step_size": "step_size"}),
+    iterative=True,
+  ),
+  "gpo": Objective(
+    "policy_scores",
+    _win_rate_samples,
+    "gpo",
+    MappingProxyType({"gpo_step_size": "step_size"}),
+    iterative=True,
+  ),
+  "sppo_iterative": Objective("policy_win_rate", _win_rate_samples, "sppo", _SPPO, iterative=True),
+  "apo": Objective(
+    "policy_win_rate", _win_rate_samples, "sppo", _SPPO, iterative=True, extrapolate=True
+  ),
+  "nash_mp": Objective(
+    "pairs_vs_opponent",
+    2,
+    "nash_mp",
+    MappingProxyType({"nash_mp_step_size": "step_size", "kl_coef": "kl_coef"}),
+    iterative=True,
+    mirror_prox=True,
+  ),
+  "ipo_md": Objective("mixture_pairs", 1, "ipo", _KL),
+  "active_dpo": Objective("uncertain_pairs", 1, "dpo", _KL),
 }
 
 
@@ -214,6 +310,8 @@ def register_objective(name: str, objective: Objective, *, overwrite: bool = Fal
     raise ValueError(
       f"objective {name!r}: sampling {objective.sampling!r} is not one of {', '.join(SAMPLINGS)}."
     )
+  if (objective.extrapolate or objective.mirror_prox) and not objective.iterative:
+    raise ValueError(f"objective {name!r}: extrapolate and mirror_prox need iterative=True.")
   get_loss(objective.loss)  # Raises on an unknown loss, listing the known ones.
   OBJECTIVES[name] = objective
 
@@ -313,6 +411,7 @@ def bandit_examples(
   temperature: Array | float = 1.0,
   list_size: int = 4,
   anchor: Array | None = None,
+  candidates: int = 4,
 ) -> Example:
   r"""One example per prompt of a tabular policy, sampled per ``sampling`` from an exact oracle.
 
@@ -332,8 +431,9 @@ def bandit_examples(
     P: ``[prompts, n, n]`` oracle, ``P[x, i, j] = Prob(i beats j | x)``.
     mixture: lambda of ``policy_vs_mixture``'s geometric mixture.
     samples: K opponents of ``policy_win_rate`` (static).
-    opponent: ``[prompts, n]`` log-probabilities the ``uniform_vs_policy`` opponent is drawn from
-      (EGPO's extrapolated policy); the policy by default.
+    opponent: ``[prompts, n]`` log-probabilities the ``uniform_vs_policy`` opponent (EGPO's
+      extrapolated policy) or the ``pairs_vs_opponent`` opponents (Nash-MP's mu) are drawn from;
+      the policy (or the anchor) by default.
     temperature: responses of the policy (and opponents) are drawn from
       ``softmax(logp / temperature)`` (``temperature`` floored at 1e-6, so 0 is near-greedy);
       the loss sees the untempered ``logp``.
@@ -341,6 +441,7 @@ def bandit_examples(
     anchor: ``[prompts, n]`` log-probabilities of an iterative method's :math:`\pi_t` (held
       fixed for a round): the responses are drawn from it and the ``anchor`` fields are its
       log-probabilities; the policy itself (stop-gradient) when ``None``.
+    candidates: pairs drawn per prompt by ``uncertain_pairs`` (static), of which one is labelled.
 
   Returns:
     An :class:`~jaxpref.losses.Example` with ``[prompts]`` fields (``[prompts, K]`` for
@@ -398,6 +499,73 @@ def bandit_examples(
     opps = jax.random.categorical(k2, draw, shape=(samples, prompts))
     wins = jax.vmap(lambda k, o: label(k, y, o))(jax.random.split(k3, samples), opps)
     return Example(logp=at(logp, y), anchor=at(sg, y), win=jnp.mean(wins, axis=0))
+  if sampling == "pair_win_rates":
+    y, y2 = jax.random.categorical(k1, draw), jax.random.categorical(k2, draw)
+    opps = jax.random.categorical(k3, draw, shape=(samples, prompts))
+    ka, kb = jax.random.split(k4)
+    wins = jax.vmap(lambda k, o: label(k, y, o))(jax.random.split(ka, samples), opps)
+    wins2 = jax.vmap(lambda k, o: label(k, y2, o))(jax.random.split(kb, samples), opps)
+    return Example(
+      logp=at(logp, y),
+      logp2=at(logp, y2),
+      anchor=at(sg, y),
+      anchor2=at(sg, y2),
+      win=jnp.mean(wins, axis=0),
+      win2=jnp.mean(wins2, axis=0),
+    )
+  if sampling == "policy_scores":
+    y = jax.random.categorical(k1, draw)
+    opps = jax.random.categorical(k2, draw, shape=(samples, prompts))
+    eps = jnp.finfo(P.dtype).eps
+    logit = jnp.log(jnp.clip(P, eps, 1.0)) - jnp.log(jnp.clip(1.0 - P, eps, 1.0))
+    row = jnp.sum(logit * jax.nn.one_hot(y, n, dtype=P.dtype)[..., None], axis=-2)  # s(y > .)
+    scores = jax.vmap(lambda o: at(row, o))(opps)
+    return Example(logp=at(logp, y), anchor=at(sg, y), score=jnp.mean(scores, axis=0))
+  if sampling == "mixture_pairs":
+    mix = geometric_mixture(draw, jnp.broadcast_to(log_ref[:, None], sg.shape), mixture=mixture)
+    y, y2 = jax.random.categorical(k1, mix), jax.random.categorical(k2, mix)
+    return Example(
+      logp=at(logp, y),
+      logp2=at(logp, y2),
+      ref_logp=log_ref,
+      ref_logp2=log_ref,
+      pref=label(k3, y, y2),
+    )
+  if sampling == "pairs_vs_opponent":
+    y, y2 = jax.random.categorical(k1, draw), jax.random.categorical(k2, draw)
+    mu = draw if opponent is None else tempered(opponent)
+    o = jax.random.categorical(k3, mu, shape=(2, prompts))
+    ka, kb = jax.random.split(k4)
+    return Example(
+      logp=at(logp, y),
+      logp2=at(logp, y2),
+      ref_logp=log_ref,
+      ref_logp2=log_ref,
+      anchor=at(sg, y),
+      anchor2=at(sg, y2),
+      win=label(ka, y, o[0]),
+      win2=label(kb, y2, o[1]),
+    )
+  if sampling == "uncertain_pairs":
+    M = int(candidates)
+    if M < 1:
+      raise ValueError(f"candidates must be >= 1; got {candidates}.")
+    ys = jax.random.categorical(k1, draw, shape=(M, prompts))
+    ys2 = jax.random.categorical(k2, draw, shape=(M, prompts))
+    # The implicit reward margin log(pi/pi_ref)(y) - log(pi/pi_ref)(y'); the reference is uniform.
+    margin = jnp.abs(jax.vmap(lambda a, b: at(sg, a) - at(sg, b))(ys, ys2))
+    margin = jnp.where(ys == ys2, jnp.inf, margin)  # A self-duel carries no information.
+    pick = jax.nn.one_hot(jnp.argmin(margin, axis=0), M, dtype=jnp.int32).T  # [M, prompts]
+    y, y2 = jnp.sum(pick * ys, axis=0), jnp.sum(pick * ys2, axis=0)
+    return Example(
+      logp=at(logp, y),
+      logp2=at(logp, y2),
+      ref_logp=log_ref,
+      ref_logp2=log_ref,
+      anchor=at(sg, y),
+      anchor2=at(sg, y2),
+      pref=label(k3, y, y2),
+    )
   if sampling in ("policy_lists", "policy_list_pairs"):
     K = int(list_size)
     if K < 2 or K % 2:

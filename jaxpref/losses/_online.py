@@ -1,4 +1,4 @@
-r"""Online and game-theoretic losses: online IPO (both sampled forms), Nash-MD-PG and INPO.
+r"""Online and game-theoretic losses: online IPO (both sampled forms), Nash-MD-PG, INPO, Nash-MP.
 
 Hyperparameters use jaxpref's names (see docs/solvers.md, 'Hyperparameter names'): ``kl_coef`` is
 the KL weight :math:`\beta` to pi_ref (NLHF's and INPO's :math:`\tau`, EGPO's :math:`\beta`),
@@ -134,4 +134,48 @@ def inpo(
   mix = step_size * kl_coef
   h = (logp - logp2) - mix * (ref_logp - ref_logp2) - (1 - mix) * (a - a2)
   target = step_size * (p - 0.5)
+  return example_weight(example) * (h - target) ** 2, {"h": h, "target": target}
+
+
+def nash_mp(
+  example: Example, *, step_size: float = 2.0, kl_coef: float = 0.1
+) -> tuple[Array, dict[str, Array]]:
+  r"""Nash Mirror Prox's proximal step from the anchor pi_k against an opponent mu, as a regression.
+
+  Each half of a Nash-MP round solves
+  :math:`\max_\pi \eta[P(\pi \succ \mu) - \beta\,\mathrm{KL}(\pi\|\pi_{ref})] -
+  \mathrm{KL}(\pi\|\pi_k)` (mu = pi_k for the improvement step, pi_{k+1/2} for the correction
+  step), whose solution has logits :math:`(z_k + \eta\beta z_{ref} + \eta P\mu)/(1 + \eta\beta)`.
+  For y, y' drawn from pi_k (any full-support distribution) and win labels of each against its own
+  opponent sample from mu:
+
+  .. math:: h = \log\frac{\pi_\theta(y)}{\pi_\theta(y')} - \frac{\log\frac{\pi_k(y)}{\pi_k(y')}
+     + \eta\beta\log\frac{\pi_{ref}(y)}{\pi_{ref}(y')}}{1 + \eta\beta}, \qquad
+     \ell = \Big(h - \frac{\eta\,(w - w')}{1 + \eta\beta}\Big)^2.
+
+  :math:`E[w - w' | y, y'] = P(y \succ \mu) - P(y' \succ \mu)`, so over a tabular policy the
+  population minimiser is exactly the proximal step (tested against
+  :func:`jaxpref.equilibria.mirror_prox`). The regularizer is proximal (the factor
+  :math:`1/(1 + \eta\beta)`), not EGPO's explicit :math:`1 - \eta\beta`, so any ``step_size``
+  keeps it stable.
+
+  Args:
+    example: needs ``logp, logp2, ref_logp, ref_logp2, anchor, anchor2, win, win2`` (anchor =
+      pi_k's log-probabilities; win = a label of y against a sample of mu).
+    step_size: :math:`\eta > 0` (the paper's tabular choice is 2 = 1/L for preferences in [0, 1]).
+    kl_coef: :math:`\beta`, the KL weight to pi_ref.
+
+  Returns:
+    ``(loss, {"h": h, "target": target})``.
+
+  References:
+    Tiapkin et al., Accelerating Nash learning from human feedback via Mirror Prox, 2025.
+    https://arxiv.org/abs/2505.19731 (docs/solvers.md: the tabular update and its rate).
+  """
+  logp, logp2, ref_logp, ref_logp2, a, a2, w, w2 = require(
+    example, "nash_mp", "logp", "logp2", "ref_logp", "ref_logp2", "anchor", "anchor2", "win", "win2"
+  )
+  shrink = 1.0 / (1.0 + step_size * kl_coef)
+  h = (logp - logp2) - shrink * ((a - a2) + step_size * kl_coef * (ref_logp - ref_logp2))
+  target = shrink * step_size * (w - w2)
   return example_weight(example) * (h - target) ** 2, {"h": h, "target": target}

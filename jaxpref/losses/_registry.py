@@ -15,7 +15,7 @@ from jaxpref.losses._groups import group_robust_dpo, maxmin_rlhf
 from jaxpref.losses._listwise import lipo, mpo, pl_dpo, pro
 from jaxpref.losses._multi import modpo
 from jaxpref.losses._offline import cdpo, dpo, ipo, rdpo
-from jaxpref.losses._online import inpo, nash_md_pg, online_ipo
+from jaxpref.losses._online import inpo, nash_md_pg, nash_mp, online_ipo
 from jaxpref.losses._self_play import dno, gpo, sppo
 from jaxpref.types import Array
 
@@ -29,6 +29,7 @@ LOSSES: dict[str, LossFn] = {
   "online_ipo": online_ipo,
   "nash_md_pg": nash_md_pg,
   "inpo": inpo,
+  "nash_mp": nash_mp,
   "sppo": sppo,
   "gpo": gpo,
   "dno": dno,

@@ -57,3 +57,11 @@ def test_pluralistic_policy_notebook_executes():
   line = next(x for x in out.splitlines() if x.startswith("MaxMin-RLHF"))
   pi = [float(v) for v in line.split("[")[1].split("]")[0].split()]
   assert max(abs(a - b) for a, b in zip(pi, (0.322, 0.322, 0.356), strict=True)) < 0.01, line
+
+
+def test_nlhf_notebook_executes():
+  """The NLHF registry, Nash-MP's regression = Mirror Prox, APO's rounds, two dueling bandits."""
+  out = _run("nlhf.ipynb")
+  assert "regression [0.595076 0.251688 0.153236]  tabular [0.595076 0.251688 0.153236]" in out
+  assert "alpha 0.3: [0.339922 0.182496 0.087899 0.04148  0.019752]" in out  # the spec's vector
+  assert "DTS   cumulative vN regret" in out

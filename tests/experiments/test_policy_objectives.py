@@ -184,6 +184,10 @@ def test_weighted_combination_from_the_config(tmp_path):
     ({"responses": 1}, "config.responses must be >= 2"),
     ({"losses": "list_pl_dpo"}, "list_pl_dpo rank K responses .* set config.oracle='bt'"),
     ({"losses": "pairs_dpo", "oracle": "bt", "list_size": 3}, "list_size must be even"),
+    ({"losses": "apo", "momentum": 1.0}, r"config.momentum .* must be in \[0, 1\); got 1"),
+    ({"losses": "inpo_iterative", "round_length": 0}, "config.round_length must be >= 1"),
+    ({"losses": "nash_mp", "round_length": 1}, "nash_mp spend half a round on each proximal"),
+    ({"losses": "active_dpo", "candidates": 0}, "config.candidates must be >= 1"),
   ],
 )
 def test_validation(override, message):
@@ -224,7 +228,8 @@ def test_custom_loss_without_the_function_or_failing(tmp_path):
 def test_default_run_gives_the_docstrings_results(tmp_path):
   config = config_lib.get_config("plot=false")
   results = train_lib.train_and_evaluate(config, str(tmp_path))
-  gap = {k: float(np.ravel(r["final"]["regularized_gap"]["mean"])[0]) for k, r in results.items()}
+  runs = {k: r for k, r in results.items() if k != "paired"}
+  gap = {k: float(np.ravel(r["final"]["regularized_gap"]["mean"])[0]) for k, r in runs.items()}
   start = float(np.ravel(results["online_ipo"]["initial"]["regularized_gap"]["mean"])[0])
   assert abs(start - 0.224) <= 0.002
   for name in ("online_ipo", "online_ipo_uniform", "egpo", "nash_md_pg", "inpo"):
@@ -264,6 +269,68 @@ def test_iterative_inpo_holds_pi_t_for_a_round_and_differs_from_online_inpo():
   assert gap > 1e-6
 
 
+def _steps(config, name, count):
+  """The states of ``count`` eager updates of one objective from seed 0 (the first included)."""
+  hp = train_lib.config_hparams(config, policy_objectives.FIELDS, policy_objectives.Hyper)
+  program = policy_objectives.make_program(config, losses.get_objective(name))
+  states = [program.init(hp, jax.random.key(0))]
+  for t in range(count):
+    states.append(program.step(states[-1], hp, jax.numpy.asarray(t)))
+  return hp, states
+
+
+def _same(a, b):
+  for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+    np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-7)
+
+
+def test_apo_extrapolates_the_parameters_at_each_new_round():
+  _, s = _steps(_small(losses="apo", round_length=2, momentum=0.3), "apo", 5)
+  # Round 1 (t = 0, 1): no extrapolation yet; rounds start at t = 2 and t = 4.
+  _same(s[1].anchor, s[0].params)
+  for start in (2, 4):
+    hat, hat_prev = s[start].params, s[start].previous
+    _same(hat_prev, s[start - 2].params)  # the policy that ended the round before
+    moved = jax.tree.map(lambda p, q: p + 0.3 * (p - q), hat, hat_prev)
+    _same(s[start + 1].anchor, moved)  # pi_t is the extrapolated policy
+    _same(s[start + 1].previous, hat)  # theta_hat_t, before extrapolation
+  # With momentum 0 APO is iterative SPPO, update for update.
+  _, plain = _steps(_small(losses="apo", round_length=2, momentum=0.0), "apo", 5)
+  _, sppo = _steps(_small(losses="sppo_iterative", round_length=2), "sppo_iterative", 5)
+  _same(plain[-1].params, sppo[-1].params)
+
+
+def test_nash_mp_switches_the_opponent_at_mid_round_and_keeps_the_anchor():
+  _, s = _steps(_small(losses="nash_mp", round_length=4), "nash_mp", 6)
+  for t in (1, 2):  # improvement step: mu = pi_t = the policy at t = 0
+    _same(s[t].opponent, s[0].params)
+    _same(s[t].anchor, s[0].params)
+  for t in (3, 4):  # correction step: mu = pi_{t+1/2} = the policy at mid-round (t = 2)
+    _same(s[t].opponent, s[2].params)
+    _same(s[t].anchor, s[0].params)
+  _same(s[5].anchor, s[4].params)  # the next round
+  _same(s[5].opponent, s[4].params)
+
+
+@pytest.mark.parametrize("name", ["dno", "gpo"])
+def test_dno_and_gpo_train_the_bandit_toward_the_condorcet_winner(name, float32):
+  config = _small(losses=name, round_length=5, oracle="bt")
+  hp = train_lib.config_hparams(config, policy_objectives.FIELDS, policy_objectives.Hyper)
+  program = policy_objectives.make_program(config, losses.get_objective(name))
+
+  @jax.jit
+  def run(key):
+    state = program.init(hp, key)
+    start = program.metrics(state, hp)
+    state = jax.lax.fori_loop(0, 60, lambda t, s: program.step(s, hp, t), state)
+    return start, program.metrics(state, hp)
+
+  for seed in (0, 1):
+    start, end = run(jax.random.key(seed))
+    assert float(end["duality_gap"]) < 0.5 * float(start["duality_gap"]), (seed, start, end)
+    assert float(end["win_rate_vs_ref"]) > float(start["win_rate_vs_ref"]) + 0.1
+
+
 def test_iterative_objectives_are_refused_by_the_language_model():
   from configs import lm_online as lm_config
   from experiments import lm_online
@@ -272,3 +339,22 @@ def test_iterative_objectives_are_refused_by_the_language_model():
   config.objective = "inpo_iterative"
   with pytest.raises(ValueError, match="iterative objectives"):
     lm_online.validate(config)
+  config.objective = "ipo_md"
+  with pytest.raises(ValueError, match="no mixture_pairs sampler"):
+    lm_online.validate(config)
+
+
+def test_paired_differences_subtract_seed_by_seed():
+  from experiments import policy_objectives_report as report
+
+  def run(values):
+    one = {m: {"values": values} for m in report.METRICS}
+    return {"final": one, "at_fraction": {"0.1": one}}
+
+  results = {"apo": run([0.3, 0.5, 0.4]), "sppo_iterative": run([0.1, 0.2, 0.3])}
+  paired = report.paired_differences(results, (0.1,))
+  assert list(paired) == ["apo-sppo_iterative"]  # the other pairs did not run
+  diff = paired["apo-sppo_iterative"]["final"]["duality_gap"]
+  np.testing.assert_allclose(diff["values"], [0.2, 0.3, 0.1])
+  np.testing.assert_allclose(diff["mean"], 0.2)
+  assert diff["ci95"] > 0 and "0.1" in paired["apo-sppo_iterative"]

@@ -7,7 +7,16 @@ import pytest
 
 from jaxpref import losses
 
-HP = SimpleNamespace(kl_coef=0.1, sppo_step_size=1.0, inpo_step_size=1 / 0.3, mixture=0.125)
+HP = SimpleNamespace(
+  kl_coef=0.1,
+  sppo_step_size=1.0,
+  inpo_step_size=1 / 0.3,
+  mixture=0.125,
+  dno_step_size=1.0,
+  gpo_step_size=0.5,
+  nash_mp_step_size=2.0,
+)
+NLHF = ("dno", "gpo", "sppo_iterative", "apo", "nash_mp", "ipo_md", "active_dpo")
 LISTS = ("list_pl_dpo", "list_lipo", "list_mpo", "list_pro", "pairs_dpo", "pairs_ipo")
 
 
@@ -31,6 +40,7 @@ def test_registry_makes_the_experiment_mapping_explicit():
     "inpo",
     "inpo_iterative",
     *LISTS,
+    *NLHF,
   }
   assert (o["online_ipo"].loss, o["online_ipo"].sampling) == ("ipo", "policy_pairs")
   assert (o["egpo"].loss, o["egpo"].extragradient) == ("online_ipo", True)
@@ -48,7 +58,16 @@ def test_registry_makes_the_experiment_mapping_explicit():
     "inpo": 1,
     "inpo_iterative": 1,
     **dict.fromkeys(LISTS, 4),  # K/2 labels' worth for a list of K = 8
+    "dno": 12,  # K labels for each of y and y'
+    "gpo": 6,
+    "sppo_iterative": 6,
+    "apo": 6,
+    "nash_mp": 2,
+    "ipo_md": 1,
+    "active_dpo": 1,
   }
+  assert o["apo"].extrapolate and o["nash_mp"].mirror_prox
+  assert all(o[name].iterative for name in ("dno", "gpo", "sppo_iterative", "apo", "nash_mp"))
   for obj in o.values():
     assert obj.sampling in losses.SAMPLINGS and obj.loss in losses.LOSSES
 
@@ -195,6 +214,9 @@ def test_check_online_hparams_names_the_field_and_the_rule():
     (good._replace(mixture=1.5), r"mixture must be in \[0, 1\]"),
     (good._replace(temperature=-0.5), r"temperature must be >= 0"),
     (good._replace(sppo_step_size=np.inf), r"sppo_step_size must be finite; got inf"),
+    (good._replace(momentum=1.0), r"momentum must be in \[0, 1\); got 1"),
+    (good._replace(momentum=-0.1), r"momentum must be in \[0, 1\); got -0.1"),
+    (good._replace(nash_mp_step_size=0.0), r"nash_mp_step_size must be > 0"),
   ]
   for hp, message in cases:
     with pytest.raises(ValueError, match=message):
@@ -235,3 +257,68 @@ def test_an_anchor_draws_the_responses_and_fills_the_anchor_fields():
   np.testing.assert_allclose(ex.logp, logp[:, 1])  # the policy's log-probabilities, at y = 1
   assert losses.get_objective("inpo_iterative").iterative
   assert not losses.get_objective("inpo").iterative
+
+
+def _drawn(values, logp):
+  """The response index of each prompt's sampled log-probability."""
+  return jnp.argmax(logp == values[:, None], axis=-1)
+
+
+def test_win_rate_score_and_mixture_samplers_estimate_their_targets():
+  prompts, n = 4096, 3
+  s = jnp.array([1.0, 0.0, -0.5])
+  P = jnp.broadcast_to(jax.nn.sigmoid(s[:, None] - s[None, :]), (prompts, n, n))
+  pi = jnp.array([0.5, 0.3, 0.2])
+  logp = jnp.broadcast_to(jnp.log(pi), (prompts, n))
+  key = jax.random.key(11)
+  # DNO: win and win2 estimate r_t(y) = P(y > pi_t) for both responses (K = 4 opponents).
+  ex = losses.bandit_examples("pair_win_rates", key, logp, P, samples=4)
+  r = P[0] @ pi
+  for values, wins in ((ex.logp, ex.win), (ex.logp2, ex.win2)):
+    err = wins - r[_drawn(values, logp)]
+    assert abs(float(jnp.mean(err))) < 3 * 0.25 / np.sqrt(prompts)
+  # GPO: the score is the GPM logit s(y) - s(o) averaged over opponents: mean s(y) - E_pi s.
+  ex = losses.bandit_examples("policy_scores", key, logp, P, samples=4)
+  want = s[_drawn(ex.logp, logp)] - pi @ s
+  assert abs(float(jnp.mean(ex.score - want))) < 0.03
+  # IPO-MD: both responses from the geometric mixture pi^(1 - lambda) u^lambda.
+  ex = losses.bandit_examples("mixture_pairs", key, logp, P, mixture=0.5)
+  mix = jax.nn.softmax(0.5 * jnp.log(pi))
+  for values in (ex.logp, ex.logp2):
+    freq = jnp.bincount(_drawn(values, logp), length=n) / prompts
+    np.testing.assert_allclose(freq, mix, atol=3 * 0.5 / np.sqrt(prompts))
+
+
+def test_nash_mp_pairs_are_labelled_against_the_opponent():
+  prompts, n = 4096, 3
+  P = jnp.broadcast_to(
+    jnp.array([[0.5, 0.9, 0.2], [0.1, 0.5, 0.6], [0.8, 0.4, 0.5]]), (prompts, n, n)
+  )
+  logp = jnp.broadcast_to(jnp.log(jnp.array([0.5, 0.3, 0.2])), (prompts, n))
+  mu = jnp.log(jnp.broadcast_to(jnp.array([1e-9, 1e-9, 1.0]), (prompts, n)))  # always response 2
+  ex = losses.bandit_examples("pairs_vs_opponent", jax.random.key(12), logp, P, opponent=mu)
+  for values, wins in ((ex.logp, ex.win), (ex.logp2, ex.win2)):
+    err = wins - P[0][_drawn(values, logp), 2]
+    assert abs(float(jnp.mean(err))) < 3 * 0.5 / np.sqrt(prompts)
+
+
+def test_uncertain_pairs_label_the_pair_closest_to_a_tie():
+  prompts = 1024
+  logp = jnp.broadcast_to(jnp.log(jnp.array([0.5, 0.3, 0.2])), (prompts, 3))
+  P = jnp.full((prompts, 3, 3), 0.5)
+  key = jax.random.key(13)
+  # Of the distinct pairs {1, 2} has the smallest margin |log .3 - log .2|; among 64 candidates
+  # some pair is {1, 2} except with probability 0.88^64 < 1e-3.
+  ex = losses.bandit_examples("uncertain_pairs", key, logp, P, candidates=64)
+  chosen = jnp.sort(jnp.stack([_drawn(ex.logp, logp), _drawn(ex.logp2, logp)]), axis=0)
+  assert float(jnp.mean((chosen[0] == 1) & (chosen[1] == 2))) > 0.99
+  # One candidate: the policy's own pair (self-duels included).
+  one = losses.bandit_examples("uncertain_pairs", key, logp, P, candidates=1)
+  assert 0.2 < float(jnp.mean(one.logp == one.logp2)) < 0.5  # 0.25 + 0.09 + 0.04 = 0.38
+  with pytest.raises(ValueError, match="candidates must be >= 1"):
+    losses.bandit_examples("uncertain_pairs", key, logp, P, candidates=0)
+
+
+def test_rounds_flags_need_an_iterative_objective(registries):
+  with pytest.raises(ValueError, match="need iterative=True"):
+    losses.register_objective("bad", losses.Objective("policy_pairs", 1, "dpo", extrapolate=True))

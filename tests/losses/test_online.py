@@ -10,6 +10,7 @@ from ._helpers import (
   assert_population_stationary,
   center,
   online_ipo_loss,
+  pairs,
   population_setup,
   tabular,
 )
@@ -124,3 +125,60 @@ def test_inpo_population_fixed_point():
 def test_online_ipo_rejects_a_win_rate_outside_the_unit_interval():
   with pytest.raises(ValueError, match=r"probability in \[0, 1\]"):
     L.online_ipo(L.Example(**PAIR, win=-0.1, win2=0.5))
+
+
+def _nash_mp_prox(P, anchor_logits, log_ref, mu, *, step_size, kl_coef):
+  """One proximal step of Nash-MP by exact minimisation of the population nash_mp loss.
+
+  Pairs are weighted by pi_k(y) pi_k(y'), labels replaced by their expectations (the Bernoulli
+  noise only adds a constant); h is linear in the logits, so the loss is quadratic and one Newton
+  step (pseudo-inverse: the logits' shift is free) minimises it exactly.
+  """
+  n = anchor_logits.shape[0]
+  a, b = pairs(n)
+  anchor = jax.nn.log_softmax(anchor_logits)
+  win = P @ mu
+
+  def population(theta):
+    logp = jax.nn.log_softmax(theta)
+    ex = L.Example(
+      logp=logp[a],
+      logp2=logp[b],
+      ref_logp=log_ref[a],
+      ref_logp2=log_ref[b],
+      anchor=anchor[a],
+      anchor2=anchor[b],
+      win=win[a],
+      win2=win[b],
+      weight=jnp.exp(anchor[a] + anchor[b]),
+    )
+    return jnp.sum(jax.vmap(lambda e: L.nash_mp(e, step_size=step_size, kl_coef=kl_coef)[0])(ex))
+
+  theta = anchor_logits
+  theta = theta - jnp.linalg.pinv(jax.hessian(population)(theta)) @ jax.grad(population)(theta)
+  np.testing.assert_allclose(jax.grad(population)(theta), 0.0, atol=1e-10)
+  return theta
+
+
+def test_nash_mp_round_with_exact_inner_minimization_is_the_tabular_mirror_prox_step():
+  from jaxpref import equilibria
+
+  P, z, z_ref = tabular(7, n=5)
+  step_size, kl_coef = 2.0, 0.1
+  log_ref = jax.nn.log_softmax(z_ref)
+  kw = dict(step_size=step_size, kl_coef=kl_coef)
+  half = _nash_mp_prox(P, z, log_ref, jax.nn.softmax(z), **kw)  # improvement: mu = pi_k
+  full = _nash_mp_prox(P, z, log_ref, jax.nn.softmax(half), **kw)  # correction: mu = pi_{k+1/2}
+  solver = equilibria.mirror_prox(**kw)
+  state = solver.step(solver.init(jax.nn.softmax(z), ref_policy=jax.nn.softmax(z_ref)), P)
+  np.testing.assert_allclose(jax.nn.softmax(full), state.policy, atol=1e-10)
+  # The correction step matters: stopping after the improvement step is another policy.
+  assert float(jnp.max(jnp.abs(jax.nn.softmax(half) - state.policy))) > 1e-3
+
+
+def test_nash_mp_hand_computed_vector():
+  # shrink = 1 / (1 + 2 * 0.25) = 2/3; h = 1 - 2/3 * (0.5 + 0.5 * 0) = 2/3; target = 2/3 * 2 * 0.5.
+  ex = L.Example(**PAIR, anchor=-1.0, anchor2=-1.5, win=0.75, win2=0.25)
+  loss, aux = L.nash_mp(ex, step_size=2.0, kl_coef=0.25)
+  np.testing.assert_allclose([aux["h"], aux["target"]], [2 / 3, 2 / 3], rtol=1e-12)
+  np.testing.assert_allclose(loss, 0.0, atol=1e-12)
