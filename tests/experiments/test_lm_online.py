@@ -149,6 +149,10 @@ def test_cli_runs_the_tiny_sweep_and_writes_curves(tmp_path):
     pytest.param("online_dpo:hard", marks=pytest.mark.slow),
     pytest.param("egpo", marks=pytest.mark.slow),  # extragradient: tests/losses covers it
     pytest.param("sppo", marks=pytest.mark.slow),
+    *(
+      pytest.param(name, marks=pytest.mark.slow)
+      for name in ("dno", "gpo", "apo", "ipo_md", "active_dpo", "inpo_iterative")
+    ),
     "custom",
   ],
 )
@@ -211,3 +215,27 @@ def test_default_tiny_runs_give_the_docstrings_results(tmp_path):
   assert 0.58 <= final["online_ipo"]["win_rate"] <= 0.65
   assert 4.0 <= final["online_ipo"]["kl"] <= 5.0
   assert final["online_dpo"]["win_rate"] >= 0.9 and final["online_dpo"]["kl"] >= 14
+
+
+def test_nash_mp_rounds_in_the_language_model(float32):
+  """pi_t is held for a round and sampled from; mu switches to the mid-round adapter."""
+  config = _small(objective="nash_mp", round_length=4, samples=2)
+  lm_online.validate(config)
+  hp = train_lib.config_hparams(config, lm_online.FIELDS, lm_online.Hyper)
+  program = _program(config)
+  step = jax.jit(program.step)
+  states = [program.init(hp, jax.random.key(0))]
+  for t in range(5):
+    states.append(step(states[-1], hp, t))
+
+  def same(a, b):
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+      np.testing.assert_array_equal(x, y)
+
+  for t in (1, 2, 3, 4):
+    same(states[t].anchor, states[0].lora)
+  same(states[2].opponent, states[0].lora)  # improvement step: mu = pi_t
+  same(states[3].opponent, states[2].lora)  # correction step: mu = pi_{t+1/2}
+  same(states[5].anchor, states[4].lora)  # the next round
+  assert int(states[5].count) == 5 and np.isfinite(float(states[5].loss))
+  assert lm_online.queries_per_step(losses.get_objective("nash_mp"), config) == 4

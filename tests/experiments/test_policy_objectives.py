@@ -331,17 +331,19 @@ def test_dno_and_gpo_train_the_bandit_toward_the_condorcet_winner(name, float32)
     assert float(end["win_rate_vs_ref"]) > float(start["win_rate_vs_ref"]) + 0.1
 
 
-def test_iterative_objectives_are_refused_by_the_language_model():
+def test_the_language_model_refuses_listwise_objectives_and_short_rounds():
   from configs import lm_online as lm_config
   from experiments import lm_online
 
   config = lm_config.get_config()
-  config.objective = "inpo_iterative"
-  with pytest.raises(ValueError, match="iterative objectives"):
-    lm_online.validate(config)
-  config.objective = "ipo_md"
-  with pytest.raises(ValueError, match="no mixture_pairs sampler"):
-    lm_online.validate(config)
+  for name, rounds, message in [
+    ("list_lipo", 10, "no policy_lists sampler"),
+    ("inpo_iterative", 0, "round_length must be >= 1 for inpo_iterative"),
+    ("nash_mp", 1, "round_length must be >= 2 for nash_mp"),
+  ]:
+    config.objective, config.round_length = name, rounds
+    with pytest.raises(ValueError, match=message):
+      lm_online.validate(config)
 
 
 def test_paired_differences_subtract_seed_by_seed():
