@@ -11,6 +11,11 @@
 * Aggregation over groups: utilitarian, egalitarian (:func:`maxmin_lottery`), group-robust fitting.
 * :func:`preference_matrix` turns any fitted model into a game for :mod:`jaxpref.equilibria`;
   :func:`maximal_lotteries` solves the games of a batch of fits (e.g. per seed) exactly.
+* Personalized models (a shared structure and a few numbers per person, inferred for a new person
+  from a few of their comparisons): :class:`LoRe` (low-rank rewards), :class:`PAL` (ideal points),
+  :class:`VPL` (a latent person variable from an amortized encoder), :class:`MiCRo` (heads routed
+  by the prompt, then by Hedge on a person's context), with
+  :func:`people_posterior` (empirical-Bayes few-shot inference) and :func:`adapt_people` (MAP).
 * Held-out evaluation that vmaps over seeds: random split masks (:func:`split_masks`) and masked
   log-loss / accuracy (:func:`heldout_metrics`).
 """
@@ -42,6 +47,14 @@ from jaxpref.preference._heldout import (
 )
 from jaxpref.preference._links import LINKS, outcome_log_likelihood, outcome_log_probs
 from jaxpref.preference._lotteries import fitted_game, maximal_lotteries, top_lottery_items
+from jaxpref.preference._micro import (
+  MiCRo,
+  MiCRoFit,
+  fit_micro,
+  micro_component_log_likelihoods,
+  micro_personal_log_likelihood,
+  micro_routing,
+)
 from jaxpref.preference._mixture import (
   Mixture,
   MixtureFit,
@@ -54,6 +67,19 @@ from jaxpref.preference._mixture import (
 )
 from jaxpref.preference._models import BradleyTerry, GeneralPreference, Params, PreferenceModel
 from jaxpref.preference._pairs import Pairs, check_pairs, make_pairs, pairs_from_table
+from jaxpref.preference._personal import (
+  PAL,
+  LoRe,
+  PersonalFit,
+  adapt_people,
+  fit_personal,
+  people_posterior,
+  personal_log_likelihood,
+  personal_logits,
+  personal_preference_matrix,
+  population_prior,
+  posterior_log_likelihood,
+)
 from jaxpref.preference._plackett_luce import (
   PlackettLuce,
   fit_rankings,
@@ -67,24 +93,49 @@ from jaxpref.preference._rankings import (
   make_rankings,
   rankings_from_table,
 )
-from jaxpref.preference._synthetic import bt_mixture_games, cyclic_gpm, sample_comparisons
+from jaxpref.preference._synthetic import (
+  bt_mixture_games,
+  cyclic_gpm,
+  latent_user_rewards,
+  sample_comparisons,
+  sample_person_comparisons,
+)
+from jaxpref.preference._vpl import (
+  VPL,
+  VPLFit,
+  by_person,
+  fit_vpl,
+  vpl_encode,
+  vpl_log_likelihood,
+  vpl_predict,
+  vpl_rewards,
+)
 
 __all__ = [
   "LINKS",
+  "PAL",
+  "VPL",
   "BradleyTerry",
   "Fit",
   "GeneralPreference",
   "GroupRobustFit",
+  "LoRe",
   "MaxMinLottery",
+  "MiCRo",
+  "MiCRoFit",
   "Mixture",
   "MixtureFit",
   "MixtureParams",
   "Pairs",
   "Params",
+  "PersonalFit",
   "PlackettLuce",
   "PreferenceModel",
   "Rankings",
+  "VPLFit",
+  "adapt_people",
   "bt_mixture_games",
+  "by_person",
   "check_pairs",
   "check_rankings",
   "choices",
@@ -93,17 +144,24 @@ __all__ = [
   "cyclic_gpm",
   "fit",
   "fit_group_robust",
+  "fit_micro",
   "fit_mixture",
+  "fit_personal",
   "fit_rankings",
+  "fit_vpl",
   "fitted_game",
   "group_accuracy",
   "group_losses",
   "heldout_metrics",
+  "latent_user_rewards",
   "log_likelihood",
   "make_pairs",
   "make_rankings",
   "maximal_lotteries",
   "maxmin_lottery",
+  "micro_component_log_likelihoods",
+  "micro_personal_log_likelihood",
+  "micro_routing",
   "minimize",
   "mixture_groups_report",
   "mixture_log_likelihood",
@@ -113,14 +171,25 @@ __all__ = [
   "outcome_log_probs",
   "outcome_probabilities",
   "pairs_from_table",
+  "people_posterior",
+  "personal_log_likelihood",
+  "personal_logits",
+  "personal_preference_matrix",
+  "population_prior",
+  "posterior_log_likelihood",
   "preference_matrix",
   "prior_log_weights",
   "ranking_log_likelihood",
   "ranking_objective",
   "rankings_from_table",
   "sample_comparisons",
+  "sample_person_comparisons",
   "split_masks",
   "top_lottery_items",
   "utilitarian_matrix",
+  "vpl_encode",
+  "vpl_log_likelihood",
+  "vpl_predict",
+  "vpl_rewards",
   "win_probability",
 ]

@@ -87,3 +87,74 @@ def bt_mixture_games(key: PRNGKey, num_items: int, num_groups: int, *, scale: fl
   """``[G, n, n]`` Bradley-Terry games of independent N(0, scale^2) strengths per group."""
   scores = scale * jax.random.normal(key, (num_groups, num_items))
   return jax.nn.sigmoid(scores[:, :, None] - scores[:, None, :])
+
+
+def latent_user_rewards(
+  key: PRNGKey,
+  num_items: int,
+  num_people: int,
+  *,
+  kind: str = "groups",
+  components: int = 2,
+  scale: float = 1.5,
+  shares: ArrayLike | None = None,
+  concentration: float = 0.5,
+) -> tuple[Array, Array]:
+  r"""Per-person rewards from a known latent-user model (the personalization benchmarks' truth).
+
+  ``kind="groups"``: ``components`` groups with strengths :math:`s_g \sim N(0, \mathrm{scale}^2)`,
+  person :math:`u` in group :math:`g_u \sim` ``shares`` (uniform when ``None``), rewards
+  :math:`s_{g_u}`. ``kind="rank"``: a basis :math:`V \sim N(0, \mathrm{scale}^2)` of
+  ``components`` reward functions and Dirichlet(``concentration``) weights :math:`w_u` (LoRe's
+  generator), rewards :math:`V w_u`.
+
+  Args:
+    key: PRNG key.
+    num_items: ``n``.
+    num_people: ``U``.
+    kind: ``"groups"`` or ``"rank"``.
+    components: groups or rank.
+    scale: standard deviation of the strengths / basis.
+    shares: group probabilities (``"groups"``).
+    concentration: Dirichlet concentration of the weights (``"rank"``).
+
+  Returns:
+    ``(rewards [U, n], latent)``: the latent is each person's group id (``[U]``) or weights
+    (``[U, components]``).
+
+  Raises:
+    ValueError: on an unknown ``kind``.
+  """
+  k_items, k_people = jax.random.split(key)
+  basis = scale * jax.random.normal(k_items, (components, num_items))
+  if kind == "groups":
+    p = jnp.full(components, 1.0 / components) if shares is None else jnp.asarray(shares)
+    group = jax.random.choice(k_people, components, (num_people,), p=p)
+    return basis[group], group
+  if kind == "rank":
+    alpha = jnp.full(components, concentration)
+    weights = jax.random.dirichlet(k_people, alpha, (num_people,))
+    return weights @ basis, weights
+  raise ValueError(f'kind must be "groups" or "rank"; got {kind!r}.')
+
+
+def sample_person_comparisons(key: PRNGKey, rewards: ArrayLike, *, per_person: int) -> Pairs:
+  """``per_person`` comparisons of random distinct pairs by each person (Bradley-Terry labels).
+
+  Args:
+    key: PRNG key.
+    rewards: ``[U, n]`` each person's rewards.
+    per_person: comparisons per person.
+
+  Returns:
+    ``U * per_person`` pairs, person-major, ``annotator`` the person.
+  """
+  rewards = jnp.asarray(rewards)
+  people, n = rewards.shape
+  k_a, k_b, k_o = jax.random.split(key, 3)
+  a = jax.random.randint(k_a, (people, per_person), 0, n)
+  b = (a + jax.random.randint(k_b, (people, per_person), 1, n)) % n
+  d = jnp.take_along_axis(rewards, a, 1) - jnp.take_along_axis(rewards, b, 1)
+  outcome = jax.random.bernoulli(k_o, jax.nn.sigmoid(d)).astype(rewards.dtype)
+  person = jnp.repeat(jnp.arange(people), per_person)
+  return make_pairs(a.ravel(), b.ravel(), outcome.ravel(), annotator=person)

@@ -28,9 +28,9 @@ def _run(name):
 
 
 def test_policy_objectives_notebook_executes():
-  """A user's loss registered and trained next to online IPO (about 15 s)."""
+  """A user's loss registered and trained through the engine (about 20 s)."""
   out = _run("policy_objectives.ipynb")
-  assert "squared_hinge  regularized gap" in out and "online_ipo" in out
+  assert "squared_hinge  regularized gap" in out and "initial policy regularized gap" in out
 
 
 def test_rankings_notebook_executes():

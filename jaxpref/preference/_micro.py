@@ -1,0 +1,163 @@
+r"""MiCRo: a mixture of Bradley-Terry heads routed by the prompt, personalized by Hedge on context.
+
+Stage 1 (no person labels): ``components`` reward heads :math:`r_k` over the items and a router
+:math:`f_\psi(x) = \mathrm{softmax}(x^\top \Psi + b)` on each comparison's context features
+:math:`x` (``Pairs.context``: prompt features; with none the router is a static mixture), fitted by
+minimizing
+
+.. math:: -\sum_i w_i \log \sum_k f_{\psi,k}(x_i)\, p(o_i \mid r_k(a_i) - r_k(b_i))
+   + \alpha \sum_i w_i \sum_k f_{\psi,k}(x_i) \log f_{\psi,k}(x_i) + l_2 \|\cdot\|^2,
+
+the second term (``entropy``, the paper's :math:`\alpha = 0.5`) pulling the routing toward
+uniform. Stage 2 (a person with context comparisons :math:`C`): the Hedge / mirror-descent routing
+:math:`\omega_k \propto f_{\psi,k}(x) \exp(-\eta \sum_{j \in C} L_{jk})` with
+:math:`L_{jk} = -\log p(o_j \mid r_k)` and ``step_size`` :math:`\eta = 1/\tau` (the paper's
+temperature :math:`\tau`); :math:`\eta = 1` is the Bayes posterior of the person's head. With no
+context it is the router's own weights.
+
+References:
+  Shen et al., MiCRo: mixture modeling and context-aware routing for personalized preference
+  learning, EMNLP 2025.
+"""
+
+import functools
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from jaxpref.preference._fit import minimize
+from jaxpref.preference._pairs import Pairs, check_pairs
+from jaxpref.types import Array, PRNGKey
+
+Params = dict[str, Array]
+
+
+@struct.dataclass
+class MiCRo:
+  r"""Mixture of Bradley-Terry heads with a context router (see the module docstring).
+
+  Attributes:
+    num_items: number of items ``n``.
+    components: ``K`` reward heads.
+    context_dim: width of ``Pairs.context`` the router reads (0: a static mixture).
+    entropy: :math:`\alpha`, the weight of the routing's negative entropy.
+    l2: L2 strength on the heads and the router.
+    item_features: optional ``[n, f]`` item features (linear heads on them; ids when ``None``).
+  """
+
+  num_items: int = struct.field(pytree_node=False)
+  components: int = struct.field(pytree_node=False, default=2)
+  context_dim: int = struct.field(pytree_node=False, default=0)
+  entropy: Any = 0.5
+  l2: Any = 1e-3
+  item_features: Array | None = None
+
+  def __post_init__(self):
+    if int(self.num_items) < 2 or int(self.components) < 1 or int(self.context_dim) < 0:
+      raise ValueError(
+        f"MiCRo needs num_items >= 2, components >= 1 and context_dim >= 0; got "
+        f"{self.num_items}, {self.components}, {self.context_dim}."
+      )
+
+  def init(self, key: PRNGKey, dtype: jnp.dtype = jnp.float32) -> Params:
+    width = self.num_items if self.item_features is None else self.item_features.shape[1]
+    k_heads, k_router = jax.random.split(key)
+    return {
+      "heads": jax.random.normal(k_heads, (self.components, width), dtype),
+      "router": 0.1 * jax.random.normal(k_router, (self.context_dim, self.components), dtype),
+      "bias": jnp.zeros(self.components, dtype),
+    }
+
+
+def _head_rewards(model: MiCRo, params: Params) -> Array:
+  if model.item_features is None:
+    return params["heads"]
+  return params["heads"] @ jnp.asarray(model.item_features, params["heads"].dtype).T
+
+
+def micro_component_log_likelihoods(model: MiCRo, params: Params, pairs: Pairs) -> Array:
+  """``[R, K]`` log-likelihood of each row under each head (a tie is half a win each way)."""
+  r = _head_rewards(model, params)  # [K, n]
+  d = (r[:, pairs.item_a] - r[:, pairs.item_b]).T
+  o = pairs.outcome[:, None]
+  return o * jax.nn.log_sigmoid(d) + (1.0 - o) * jax.nn.log_sigmoid(-d)
+
+
+def micro_routing(model: MiCRo, params: Params, pairs: Pairs) -> Array:
+  r"""``[R, K]`` log router weights :math:`\log f_\psi(x)` of each row's context."""
+  del model
+  return jax.nn.log_softmax(pairs.context @ params["router"] + params["bias"], axis=-1)
+
+
+class MiCRoFit(NamedTuple):
+  """Result of :func:`fit_micro`: parameters, final objective, gradient norm and steps."""
+
+  params: Params
+  objective: Array
+  grad_norm: Array
+  steps: Array
+
+
+def fit_micro(
+  model: MiCRo, pairs: Pairs, key: PRNGKey, *, max_steps: int = 500, tol: float = 1e-6
+) -> MiCRoFit:
+  """Stage 1: heads and router by L-BFGS on the mixture likelihood (no person labels), jitted.
+
+  Raises:
+    ValueError: for malformed concrete ``pairs`` or a context width other than ``context_dim``.
+  """
+  check_pairs(pairs, model.num_items, context_dim=model.context_dim)
+  return _fit_micro(model, pairs, key, max_steps=max_steps, tol=tol)
+
+
+@functools.partial(jax.jit, static_argnames=("max_steps",))
+def _fit_micro(model, pairs, key, *, max_steps, tol):
+  def objective(params):
+    log_route = micro_routing(model, params, pairs)
+    ll = jax.nn.logsumexp(log_route + micro_component_log_likelihoods(model, params, pairs), -1)
+    neg_entropy = jnp.sum(jnp.exp(log_route) * log_route, axis=-1)
+    penalty = model.l2 * sum(jnp.sum(v**2) for v in params.values())
+    return jnp.sum(pairs.weight * (-ll + model.entropy * neg_entropy)) + penalty
+
+  params = model.init(key, pairs.outcome.dtype)
+  threshold = tol * (1.0 + jnp.sum(pairs.weight))
+  params, value, grad_norm, steps = minimize(
+    objective, params, max_steps=max_steps, threshold=threshold
+  )
+  return MiCRoFit(params, value, grad_norm, steps)
+
+
+def micro_personal_log_likelihood(
+  model: MiCRo,
+  params: Params,
+  context: Pairs,
+  pairs: Pairs,
+  people: Array,
+  context_people: Array,
+  num_people: int,
+  *,
+  step_size: float | Array = 1.0,
+) -> Array:
+  r"""Stage 2: ``[R]`` log-likelihood of each row, its person's heads weighted by Hedge on context.
+
+  Args:
+    model: the MiCRo model.
+    params: its Stage-1 parameters.
+    context: the people's context comparisons (``weight`` 0 rows are not context).
+    pairs: the rows to score.
+    people: ``[R]`` the person of each scored row.
+    context_people: the person of each context row.
+    num_people: the number of people (static).
+    step_size: Hedge's :math:`\eta = 1/\tau` (1: the Bayes posterior over heads).
+
+  Returns:
+    ``[R]`` log-likelihoods; a person without context is scored with the router alone.
+  """
+  loss = -micro_component_log_likelihoods(model, params, context) * context.weight[:, None]
+  onehot = jax.nn.one_hot(context_people, int(num_people), dtype=loss.dtype)  # [Rc, P]
+  evidence = -step_size * (onehot.T @ loss)  # [P, K]
+  log_w = micro_routing(model, params, pairs) + evidence[people]
+  log_w = log_w - jax.nn.logsumexp(log_w, axis=-1, keepdims=True)
+  return jax.nn.logsumexp(log_w + micro_component_log_likelihoods(model, params, pairs), -1)
