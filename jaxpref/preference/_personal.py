@@ -189,12 +189,23 @@ def personal_logits(model: PersonalModel, params: Params, logits: Array, pairs: 
   return jax.vmap(one)(logits, pairs.item_a, pairs.item_b)
 
 
+def people_rewards(model: PersonalModel, params: Params, logits: Array) -> Array:
+  """``[P, n]`` rewards of ``P`` people with ``[P, K]`` logits."""
+  return jax.vmap(lambda lg: model.rewards(params, lg))(logits)
+
+
+def _table_logits(rewards: Array, people: Array, pairs: Pairs) -> Array:
+  """``[R]`` logits of each row from a ``[P, n]`` reward table and the row's person."""
+  return rewards[people, pairs.item_a] - rewards[people, pairs.item_b]
+
+
 def personal_log_likelihood(
   model: PersonalModel, params: Params, pairs: Pairs, logits: Array | None = None
 ) -> Array:
   """``[R]`` log-likelihood of each comparison (training people's own logits by default)."""
-  if logits is None:
-    logits = params["users"][pairs.annotator]
+  if logits is None:  # One reward vector per person, gathered per row.
+    table = people_rewards(model, params, params["users"])
+    return _row_log_likelihood(_table_logits(table, pairs.annotator, pairs), pairs.outcome)
   return _row_log_likelihood(personal_logits(model, params, logits, pairs), pairs.outcome)
 
 
@@ -284,8 +295,8 @@ def adapt_people(
     weight = context.weight * member
 
     def objective(omega):
-      logits = jnp.broadcast_to(omega, (context.outcome.shape[0], omega.shape[0]))
-      ll = _row_log_likelihood(personal_logits(model, params, logits, context), context.outcome)
+      r = model.rewards(params, omega)
+      ll = _row_log_likelihood(r[context.item_a] - r[context.item_b], context.outcome)
       return -jnp.sum(weight * ll) + 0.5 * prior_strength * jnp.sum((omega - prior) ** 2)
 
     omega, *_ = minimize(objective, prior, max_steps=max_steps, threshold=1e-7)
@@ -326,11 +337,9 @@ def people_posterior(
   users = params["users"]
   prior = jnp.zeros(users.shape[0], users.dtype) if population is None else jnp.log(population)
 
-  def one_user(omega):  # [R] log-likelihood of every context row under this person's logits
-    logits = jnp.broadcast_to(omega, (context.outcome.shape[0], omega.shape[0]))
-    return _row_log_likelihood(personal_logits(model, params, logits, context), context.outcome)
-
-  ll = jax.vmap(one_user)(users) * context.weight  # [U, R]
+  table = people_rewards(model, params, users)  # [U, n]
+  d = table[:, context.item_a] - table[:, context.item_b]  # [U, R]
+  ll = _row_log_likelihood(d, context.outcome) * context.weight
   onehot = jax.nn.one_hot(people, int(num_people), dtype=ll.dtype)  # [R, P]
   return jax.nn.softmax((ll @ onehot).T + prior, axis=-1)
 
@@ -350,12 +359,9 @@ def posterior_log_likelihood(
   Returns:
     ``[R]`` log of the posterior-predictive probability of each outcome.
   """
-
-  def one_user(omega):  # [R] win probability of item_a under one training person's logits
-    logits = jnp.broadcast_to(omega, (pairs.outcome.shape[0], omega.shape[0]))
-    return jax.nn.sigmoid(personal_logits(model, params, logits, pairs))
-
-  p = jnp.einsum("ur,ru->r", jax.vmap(one_user)(params["users"]), posterior[people])
+  table = people_rewards(model, params, params["users"])  # [U, n]
+  win = jax.nn.sigmoid(table[:, pairs.item_a] - table[:, pairs.item_b])  # [U, R]
+  p = jnp.einsum("ur,ru->r", win, posterior[people])
   eps = jnp.finfo(p.dtype).tiny
   o = pairs.outcome
   return o * jnp.log(p + eps) + (1.0 - o) * jnp.log1p(-p + eps)

@@ -65,3 +65,13 @@ def test_nlhf_notebook_executes():
   assert "regression [0.595076 0.251688 0.153236]  tabular [0.595076 0.251688 0.153236]" in out
   assert "alpha 0.3: [0.339922 0.182496 0.087899 0.04148  0.019752]" in out  # the spec's vector
   assert "DTS   cumulative vN regret" in out
+
+
+def test_personalization_notebook_executes():
+  """LoRe's few-shot curve for new people against the population BT, and a person's game."""
+  out = _run("personalization.ipynb")
+  lines = {x.split("  ")[0]: x for x in out.splitlines()}
+  bt = float(lines["population BT"].split()[-1])
+  k20 = float(next(x for x in out.splitlines() if x.startswith("LoRe, k = 20")).split()[-1])
+  assert k20 < bt - 0.1, out
+  assert "its true rank" in out
