@@ -53,6 +53,7 @@ from jaxpref.preference._micro import (
   fit_micro,
   micro_component_log_likelihoods,
   micro_personal_log_likelihood,
+  micro_preference_matrix,
   micro_routing,
 )
 from jaxpref.preference._mixture import (
@@ -74,6 +75,7 @@ from jaxpref.preference._personal import (
   adapt_people,
   fit_personal,
   people_posterior,
+  people_rewards,
   personal_log_likelihood,
   personal_logits,
   personal_preference_matrix,
@@ -108,6 +110,7 @@ from jaxpref.preference._vpl import (
   vpl_encode,
   vpl_log_likelihood,
   vpl_predict,
+  vpl_preference_matrix,
   vpl_rewards,
 )
 
@@ -161,6 +164,7 @@ __all__ = [
   "maxmin_lottery",
   "micro_component_log_likelihoods",
   "micro_personal_log_likelihood",
+  "micro_preference_matrix",
   "micro_routing",
   "minimize",
   "mixture_groups_report",
@@ -172,6 +176,7 @@ __all__ = [
   "outcome_probabilities",
   "pairs_from_table",
   "people_posterior",
+  "people_rewards",
   "personal_log_likelihood",
   "personal_logits",
   "personal_preference_matrix",
@@ -190,6 +195,7 @@ __all__ = [
   "vpl_encode",
   "vpl_log_likelihood",
   "vpl_predict",
+  "vpl_preference_matrix",
   "vpl_rewards",
   "win_probability",
 ]

@@ -161,3 +161,13 @@ def micro_personal_log_likelihood(
   log_w = micro_routing(model, params, pairs) + evidence[people]
   log_w = log_w - jax.nn.logsumexp(log_w, axis=-1, keepdims=True)
   return jax.nn.logsumexp(log_w + micro_component_log_likelihoods(model, params, pairs), -1)
+
+
+def micro_preference_matrix(model: MiCRo, params: Params, log_weights: Array) -> Array:
+  r"""``[n, n]`` preference matrix of a person whose heads have ``[K]`` log-weights.
+
+  :math:`P_{ij} = \sum_k \omega_k \sigma(r_k(i) - r_k(j))` (e.g. the Hedge weights of Stage 2).
+  """
+  r = _head_rewards(model, params)  # [K, n]
+  w = jax.nn.softmax(log_weights)
+  return jnp.einsum("k,kij->ij", w, jax.nn.sigmoid(r[:, :, None] - r[:, None, :]))

@@ -257,3 +257,9 @@ def vpl_predict(
   tiny = jnp.finfo(prob.dtype).tiny
   o = pairs.outcome
   return o * jnp.log(prob + tiny) + (1.0 - o) * jnp.log1p(-prob + tiny)
+
+
+def vpl_preference_matrix(model: VPL, params: Params, z: Array) -> Array:
+  """``[n, n]`` preference matrix of a person with latent ``z`` (a game for the solvers)."""
+  r = vpl_rewards(model, params, z, jnp.arange(model.num_items))
+  return jax.nn.sigmoid(r[:, None] - r[None, :])

@@ -153,3 +153,25 @@ def test_micro_routes_by_the_prompt_and_personalizes_by_hedge():
   assert score(context) > routed + 0.05  # Hedge on 20 of the person's own comparisons
   with pytest.raises(ValueError, match="context"):
     pm.fit_micro(model, flat, jax.random.key(0))
+
+
+def test_one_head_micro_is_plain_bt_and_every_model_gives_a_game():
+  _, pairs = _data("groups", people=20)
+  micro = pm.MiCRo(8, components=1, entropy=0.0, l2=1e-2)
+  params = pm.fit_micro(micro, pairs, jax.random.key(0), tol=1e-10).params
+  bt = pm.BradleyTerry(8, l2=1e-2)
+  want = pm.log_likelihood(bt, pm.fit(bt, pairs).params, pairs)
+  got = pm.micro_personal_log_likelihood(
+    micro, params, pairs._replace(weight=jnp.zeros_like(pairs.weight)), pairs, pairs.annotator,
+    pairs.annotator, 20,
+  )  # fmt: skip
+  np.testing.assert_allclose(got, want, atol=1e-6)
+  vpl = pm.VPL(8, latent=2)
+  lore = pm.LoRe(8, 20, rank=2)
+  games = [
+    pm.micro_preference_matrix(micro, params, jnp.zeros(1)),
+    pm.vpl_preference_matrix(vpl, vpl.init(jax.random.key(1), jnp.float64), jnp.ones(2)),
+    pm.personal_preference_matrix(lore, lore.init(jax.random.key(2), jnp.float64), jnp.ones(2)),
+  ]
+  for P in games:
+    np.testing.assert_allclose(P + P.T, 1.0, atol=1e-12)
