@@ -204,6 +204,11 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
       "ks": ks_d,
       "test_people": common.stats(final["test_people"]),
       "logloss": {m: {f"{k}": common.stats(final[f"{m}/k{k}"]) for k in ks_d} for m in MODELS},
+      # Paired with the population BT on the same split (negative: the model predicts better).
+      "minus_bt": {
+        m: {f"{k}": common.stats(final[f"{m}/k{k}"] - final[f"bt/k{k}"]) for k in ks_d}
+        for m in MODELS[1:]
+      },
     }
     curves[name] = (ks_d, {m: np.stack([final[f"{m}/k{k}"] for k in ks_d], -1) for m in MODELS})
     common.write_results(workdir, results)

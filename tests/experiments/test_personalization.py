@@ -60,3 +60,4 @@ def test_small_synthetic_run_personalizes_two_opposed_groups(tmp_path):
     assert loss[m]["20"] < loss["bt"]["20"] - 0.1, loss  # opposed groups: the person matters
   saved = json.loads((tmp_path / "run" / "results.json").read_text())
   assert np.shape(saved["csv"]["logloss"]["lore"]["20"]["values"]) == (2,)
+  assert saved["csv"]["minus_bt"]["lore"]["20"]["mean"] < -0.1
