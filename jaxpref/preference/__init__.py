@@ -16,6 +16,8 @@
   :class:`VPL` (a latent person variable from an amortized encoder), :class:`MiCRo` (heads routed
   by the prompt, then by Hedge on a person's context), with
   :func:`people_posterior` (empirical-Bayes few-shot inference) and :func:`adapt_people` (MAP).
+* Disagreement-aware fitting ("beyond the binary"): :func:`agreement_margins` from repeated
+  judgments and :func:`fit_with_margins`.
 * Held-out evaluation that vmaps over seeds: random split masks (:func:`split_masks`) and masked
   log-loss / accuracy (:func:`heldout_metrics`).
 """
@@ -47,6 +49,7 @@ from jaxpref.preference._heldout import (
 )
 from jaxpref.preference._links import LINKS, outcome_log_likelihood, outcome_log_probs
 from jaxpref.preference._lotteries import fitted_game, maximal_lotteries, top_lottery_items
+from jaxpref.preference._margins import agreement_margins, fit_with_margins
 from jaxpref.preference._micro import (
   MiCRo,
   MiCRoFit,
@@ -137,6 +140,7 @@ __all__ = [
   "Rankings",
   "VPLFit",
   "adapt_people",
+  "agreement_margins",
   "bt_mixture_games",
   "by_person",
   "check_pairs",
@@ -152,6 +156,7 @@ __all__ = [
   "fit_personal",
   "fit_rankings",
   "fit_vpl",
+  "fit_with_margins",
   "fitted_game",
   "group_accuracy",
   "group_losses",

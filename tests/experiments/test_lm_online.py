@@ -153,7 +153,9 @@ def test_cli_runs_the_tiny_sweep_and_writes_curves(tmp_path):
       pytest.param(name, marks=pytest.mark.slow)
       for name in ("dno", "gpo", "apo", "ipo_md", "active_dpo", "inpo_iterative")
     ),
-    "custom",
+    # A user's objective through run_sweep; the LM step of a registry objective runs by default
+    # in test_nash_mp_rounds_in_the_language_model, run_sweep in tests/training.
+    pytest.param("custom", marks=pytest.mark.slow),
   ],
 )
 def test_registered_objectives_train(objective, registries, tmp_path, float32):

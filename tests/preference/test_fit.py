@@ -35,7 +35,10 @@ def _choix_scores(table, alpha):
 
 
 @pytest.mark.parametrize("name", ["llmfao", "football"])
-@pytest.mark.parametrize("alpha", [1e-6, 0.1])
+@pytest.mark.parametrize(
+  "alpha",
+  [1e-6, pytest.param(0.1, marks=pytest.mark.slow)],  # 1e-6: the MLE, the harder case
+)
 def test_bt_matches_choix(name, alpha, request):
   table = request.getfixturevalue(name)
   want = _choix_scores(table, alpha)

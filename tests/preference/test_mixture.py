@@ -94,9 +94,9 @@ def test_vmap_over_seeds_equals_a_loop(three_groups):
   _, _, train, _ = three_groups
   mixture = pm.Mixture(pm.BradleyTerry(N_ITEMS, l2=0.1), 2, N_PEOPLE)
   keys = jax.random.split(jax.random.key(9), 2)
-  batched = jax.vmap(lambda k: pm.fit_mixture(mixture, train, k, em_steps=4, max_steps=50))(keys)
+  batched = jax.vmap(lambda k: pm.fit_mixture(mixture, train, k, em_steps=2, max_steps=20))(keys)
   for i, key in enumerate(keys):
-    one = pm.fit_mixture(mixture, train, key, em_steps=4, max_steps=50)
+    one = pm.fit_mixture(mixture, train, key, em_steps=2, max_steps=20)
     np.testing.assert_allclose(batched.trace[i], one.trace, rtol=1e-9)
 
 

@@ -25,17 +25,6 @@ def test_rank_one_on_the_simplex_is_plain_bradley_terry():
   np.testing.assert_allclose(got, want, atol=1e-6)
 
 
-def test_vmapped_fit_over_seeds_equals_a_loop():
-  _, pairs = _data("rank", people=10, per=10)
-  model = pm.PAL(8, 10, prototypes=2, dim=3)
-  keys = jax.random.split(jax.random.key(3), 2)
-  both = jax.vmap(lambda k: pm.fit_personal(model, pairs, k, max_steps=10))(keys)
-  for i, k in enumerate(keys):
-    one = pm.fit_personal(model, pairs, k, max_steps=10)
-    for a, b in zip(jax.tree.leaves(one.params), jax.tree.leaves(both.params), strict=True):
-      np.testing.assert_allclose(a, b[i], rtol=1e-9, atol=1e-12)
-
-
 def test_zero_context_gives_the_prior():
   _, pairs = _data("groups", people=10, per=10)
   model = pm.LoRe(8, 10, rank=2)
@@ -175,3 +164,59 @@ def test_one_head_micro_is_plain_bt_and_every_model_gives_a_game():
   ]
   for P in games:
     np.testing.assert_allclose(P + P.T, 1.0, atol=1e-12)
+
+
+def test_agreement_margins_widen_the_gaps_the_judges_agree_on():
+  # 9 judges per pair of 8 items; a majority label per pair loses how clear the preference was.
+  s = jnp.linspace(-1.5, 1.5, 8)
+  a, b = np.triu_indices(8, 1)
+  p_true = np.asarray(jax.nn.sigmoid(s[a] - s[b]))
+  votes = np.asarray(jax.random.bernoulli(jax.random.key(0), p_true, (9, len(a)))).astype(float)
+  every = pm.make_pairs(np.tile(a, 9), np.tile(b, 9), votes.ravel())
+  margins = np.asarray(pm.agreement_margins(every, scale=2.0))[: len(a)]  # one row per pair
+  majority = (votes.mean(0) > 0.5).astype(float)
+  agree = np.where(majority == 1, votes.mean(0), 1 - votes.mean(0))
+  want = 2.0 * (2.0 * np.where(votes[0] == majority, agree, 1 - agree) - 1.0)
+  np.testing.assert_allclose(margins, np.maximum(want, 0.0), atol=1e-12)
+  rows = pm.make_pairs(a, b, majority)
+  m = pm.agreement_margins(pm.make_pairs(np.tile(a, 9), np.tile(b, 9), np.tile(majority, 9)))
+  assert np.all(np.asarray(m) == 1.0)  # unanimous rows: margin scale * 1
+  bt = pm.BradleyTerry(8, l2=1e-2)
+  plain = pm.fit(bt, rows).params["scores"]
+  zero = pm.fit_with_margins(bt, rows, jnp.zeros(len(a)))["scores"]
+  np.testing.assert_allclose(zero, plain, atol=1e-6)  # no margin: plain BT
+  margins = jnp.asarray(2.0 * (2.0 * agree - 1.0))
+  marg = pm.fit_with_margins(bt, rows, margins)["scores"]
+  sign = 2.0 * majority - 1.0
+
+  def gaps(scores):
+    return sign * np.asarray(scores[a] - scores[b])  # the winner's reward minus the loser's
+
+  clear = np.asarray(margins) > 1.0  # pairs the judges agree on widen more than the others
+  widen = gaps(marg) - gaps(plain)
+  assert widen[clear].mean() > widen[~clear].mean() > 0
+  with pytest.raises(ValueError, match="plain BradleyTerry"):
+    pm.fit_with_margins(pm.BradleyTerry(8, ties="davidson"), rows, jnp.zeros(len(a)))
+  with pytest.raises(ValueError, match="scale must be >= 0"):
+    pm.agreement_margins(rows, scale=-1.0)
+
+
+@pytest.mark.parametrize("with_vpl", [False, pytest.param(True, marks=pytest.mark.slow)])
+def test_fits_vmapped_over_seeds_equal_a_loop(with_vpl):
+  _, pairs = _data("groups", people=6, per=6)
+  vpl = pm.VPL(8, latent=2, hidden=8)
+  people = pm.by_person(pairs, 6)
+  micro = pm.MiCRo(8, components=2, l2=1e-2)
+  pal = pm.PAL(8, 6, prototypes=2, dim=3)
+  keys = jax.random.split(jax.random.key(4), 2)
+  fits = {
+    "pal": lambda k: pm.fit_personal(pal, pairs, k, max_steps=5).params,
+    "micro": lambda k: pm.fit_micro(micro, pairs, k, max_steps=5).params,
+  }
+  if with_vpl:  # VPL's scan compiles for longer: behind -m slow
+    fits["vpl"] = lambda k: pm.fit_vpl(vpl, people, k, steps=5, max_context=3).params
+  for fit in fits.values():
+    both = jax.vmap(fit)(keys)
+    for i, k in enumerate(keys):
+      for a, b in zip(jax.tree.leaves(fit(k)), jax.tree.leaves(both), strict=True):
+        np.testing.assert_allclose(a, b[i], rtol=1e-9, atol=1e-12)

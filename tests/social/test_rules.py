@@ -75,7 +75,7 @@ def oracle_answers():
   # this process; the oracle runs in its own.
   if importlib.util.find_spec("pref_voting") is None:
     pytest.skip("pref_voting is not installed")
-  profiles = _random_profiles(1, 150)
+  profiles = _random_profiles(1, 100)
   proc = subprocess.run(
     [sys.executable, str(ORACLE)],
     input=json.dumps(profiles),
@@ -111,7 +111,7 @@ def test_every_shared_rule_agrees_with_pref_voting(oracle_answers):
     if p.num_voters % 2 == 1:  # unique for an odd number of linear ballots
       np.testing.assert_allclose(ours, theirs, atol=1e-6)
   assert with_cw >= 20 and len(profiles) - with_cw >= 10  # both kinds are well represented
-  assert min(compared.values()) >= 90, compared
+  assert min(compared.values()) >= 0.6 * len(profiles), compared  # BT answers need an MLE
 
 
 def test_rules_reject_bad_inputs():
