@@ -154,6 +154,8 @@ def test_jit_and_eager_steps_agree(solver):
   np.testing.assert_allclose(jitted.policy, eager.policy, atol=1e-12)
 
 
+# Over 10 s of the default suite; jit-ability is also checked by the test below (a jitted solve).
+@pytest.mark.slow
 def test_solve_under_jit():
   P = uniform_random_game(jax.random.key(9), 6, (4,))
   out = jax.jit(lambda p: eq.solve(p, tol=1e-8).policy)(P)
