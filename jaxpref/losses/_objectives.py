@@ -466,8 +466,7 @@ def bandit_examples(
     p = at(jnp.sum(P * jax.nn.one_hot(a, n, dtype=P.dtype)[..., None], axis=-2), b)
     return jax.random.bernoulli(k, p).astype(logp.dtype)
 
-  if sampling == "policy_pairs":
-    y, y2 = jax.random.categorical(k1, draw), jax.random.categorical(k2, draw)
+  def pair(y, y2, **labels):  # The pair (y, y') with the policy's, reference's, anchor's values.
     return Example(
       logp=at(logp, y),
       logp2=at(logp, y2),
@@ -475,8 +474,12 @@ def bandit_examples(
       ref_logp2=log_ref,
       anchor=at(sg, y),
       anchor2=at(sg, y2),
-      pref=label(k3, y, y2),
+      **labels,
     )
+
+  if sampling == "policy_pairs":
+    y, y2 = jax.random.categorical(k1, draw), jax.random.categorical(k2, draw)
+    return pair(y, y2, pref=label(k3, y, y2))
   if sampling == "uniform_vs_policy":
     y, y2 = jax.random.randint(k1, (prompts,), 0, n), jax.random.randint(k2, (prompts,), 0, n)
     opp = jax.random.categorical(k3, draw if opponent is None else tempered(opponent))
@@ -536,16 +539,7 @@ def bandit_examples(
     mu = draw if opponent is None else tempered(opponent)
     o = jax.random.categorical(k3, mu, shape=(2, prompts))
     ka, kb = jax.random.split(k4)
-    return Example(
-      logp=at(logp, y),
-      logp2=at(logp, y2),
-      ref_logp=log_ref,
-      ref_logp2=log_ref,
-      anchor=at(sg, y),
-      anchor2=at(sg, y2),
-      win=label(ka, y, o[0]),
-      win2=label(kb, y2, o[1]),
-    )
+    return pair(y, y2, win=label(ka, y, o[0]), win2=label(kb, y2, o[1]))
   if sampling == "uncertain_pairs":
     M = int(candidates)
     if M < 1:
@@ -557,15 +551,7 @@ def bandit_examples(
     margin = jnp.where(ys == ys2, jnp.inf, margin)  # A self-duel carries no information.
     pick = jax.nn.one_hot(jnp.argmin(margin, axis=0), M, dtype=jnp.int32).T  # [M, prompts]
     y, y2 = jnp.sum(pick * ys, axis=0), jnp.sum(pick * ys2, axis=0)
-    return Example(
-      logp=at(logp, y),
-      logp2=at(logp, y2),
-      ref_logp=log_ref,
-      ref_logp2=log_ref,
-      anchor=at(sg, y),
-      anchor2=at(sg, y2),
-      pref=label(k3, y, y2),
-    )
+    return pair(y, y2, pref=label(k3, y, y2))
   if sampling in ("policy_lists", "policy_list_pairs"):
     K = int(list_size)
     if K < 2 or K % 2:

@@ -27,8 +27,8 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxpref.preference._fit import minimize
 from jaxpref.preference._pairs import Pairs, check_pairs
+from jaxpref.preference._personal import lbfgs_fit
 from jaxpref.types import Array, PRNGKey
 
 Params = dict[str, Array]
@@ -121,12 +121,9 @@ def _fit_micro(model, pairs, key, *, max_steps, tol):
     penalty = model.l2 * sum(jnp.sum(v**2) for v in params.values())
     return jnp.sum(pairs.weight * (-ll + model.entropy * neg_entropy)) + penalty
 
-  params = model.init(key, pairs.outcome.dtype)
-  threshold = tol * (1.0 + jnp.sum(pairs.weight))
-  params, value, grad_norm, steps = minimize(
-    objective, params, max_steps=max_steps, threshold=threshold
+  return MiCRoFit(
+    *lbfgs_fit(objective, model.init(key, pairs.outcome.dtype), pairs, max_steps, tol)
   )
-  return MiCRoFit(params, value, grad_norm, steps)
 
 
 def micro_personal_log_likelihood(

@@ -237,12 +237,18 @@ def _fit_personal(model, pairs, key, *, max_steps, tol):
     ll = personal_log_likelihood(model, params, pairs)
     return -jnp.sum(pairs.weight * ll) + model.penalty(params)
 
-  params = model.init(key, pairs.outcome.dtype)
-  threshold = tol * (1.0 + jnp.sum(pairs.weight))
-  params, value, grad_norm, steps = minimize(
-    objective, params, max_steps=max_steps, threshold=threshold
+  return PersonalFit(
+    *lbfgs_fit(objective, model.init(key, pairs.outcome.dtype), pairs, max_steps, tol)
   )
-  return PersonalFit(params, value, grad_norm, steps)
+
+
+def lbfgs_fit(objective, params: Params, pairs: Pairs, max_steps: int, tol: float | Array):
+  """``(params, value, grad_norm, steps)`` of L-BFGS on ``objective`` from ``params``.
+
+  Stops at a gradient norm of ``tol * (1 + total weight of pairs)`` or after ``max_steps``.
+  """
+  threshold = tol * (1.0 + jnp.sum(pairs.weight))
+  return minimize(objective, params, max_steps=max_steps, threshold=threshold)
 
 
 def population_prior(
