@@ -166,29 +166,15 @@ def make_point_fns(
     zero = jnp.zeros((), jnp.int32)
     return PointState(leaves, opt_state, k_run, k_eval, jnp.zeros(()), zero, leaves, leaves, leaves)
 
-  def rounds(state: PointState, hp: Hyper):
-    """An iterative objective's adapters at this update: (policy, pi_t, APO's theta_hat, mu)."""
-    lora, anchor, previous, opponent = state.lora, state.anchor, state.previous, state.opponent
-    if not objective.iterative:
-      return lora, anchor, previous, opponent
-    length = int(config.round_length)
-    start = state.count % length == 0
-
-    def at_start(new, old):
-      return jax.tree.map(lambda a, b: jnp.where(start, a, b), new, old)
-
-    if objective.extrapolate:  # APO: theta <- theta_hat + alpha (theta_hat - theta_hat_prev).
-      moved = jax.tree.map(lambda p, q: p + hp.momentum * (p - q), lora, previous)
-      lora, previous = at_start(moved, lora), at_start(lora, previous)
-    anchor = at_start(lora, anchor)
-    if objective.mirror_prox:  # mu = pi_t, then pi_{t+1/2} from mid-round.
-      switch = start | (state.count % length == length // 2)
-      opponent = jax.tree.map(lambda p, o: jnp.where(switch, p, o), lora, opponent)
-    return lora, anchor, previous, opponent
-
   def step(state: PointState, hp: Hyper, rest) -> PointState:
     key, k_rows, k_pol, k_opp = jax.random.split(state.key, 4)
-    lora, anchor, previous, opponent = rounds(state, hp)
+    lora, anchor, previous, opponent = losses.objective_rounds(
+      objective,
+      losses.Rounds(state.lora, state.anchor, state.previous, state.opponent),
+      state.count,
+      round_length=int(config.round_length),
+      momentum=hp.momentum,
+    )
     rows = jnp.repeat(jax.random.choice(k_rows, n, (B,), replace=n < B), K)
     mixed = {"mixture": hp.mixture} if objective.sampling == "mixture_pairs" else {}
     pol = sample(anchor if objective.iterative else lora, rest, rows, k_pol, hp, **mixed)

@@ -212,21 +212,13 @@ def make_program(config: ml_collections.ConfigDict, objective: losses.Objective)
     # starts an iterative objective's rounds.
     next_key, key = jax.random.split(state.key)
     loss_of = losses.objective_loss(objective, hp)
-    params, anchor, previous, opponent = state.params, state.anchor, state.previous, state.opponent
-    if objective.iterative:
-      rounds = int(config.round_length)
-      start = t % rounds == 0
-
-      def at_start(new, old):
-        return jax.tree.map(lambda a, b: jnp.where(start, a, b), new, old)
-
-      if objective.extrapolate:  # APO: theta <- theta_hat + alpha (theta_hat - theta_hat_prev).
-        moved = jax.tree.map(lambda p, q: p + hp.momentum * (p - q), params, previous)
-        params, previous = at_start(moved, params), at_start(params, previous)
-      anchor = at_start(params, anchor)  # A new round: pi_t <- the (extrapolated) policy.
-      if objective.mirror_prox:  # mu = pi_t, then pi_{t+1/2} from mid-round.
-        switch = start | (t % rounds == rounds // 2)
-        opponent = jax.tree.map(lambda p, o: jnp.where(switch, p, o), params, opponent)
+    params, anchor, previous, opponent = losses.objective_rounds(
+      objective,
+      losses.Rounds(state.params, state.anchor, state.previous, state.opponent),
+      t,
+      round_length=int(config.round_length),
+      momentum=hp.momentum,
+    )
     anchor_logp = jax.lax.stop_gradient(logp_of(anchor)) if objective.iterative else None
     mu = jax.lax.stop_gradient(logp_of(opponent)) if objective.mirror_prox else None
 

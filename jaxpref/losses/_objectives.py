@@ -371,6 +371,60 @@ def objective_loss(objective: Objective, hparams: Any) -> Callable[[Example], Ar
   return loss
 
 
+class Rounds(NamedTuple):
+  """An iterative objective's parameters at one update: the policy, pi_t, APO's and Nash-MP's.
+
+  Attributes:
+    params: the policy to update (APO: extrapolated at a round's start).
+    anchor: pi_t, held for the round.
+    previous: APO's theta_hat of the last round (before extrapolation).
+    opponent: Nash-MP's mu (pi_t, then pi_{t+1/2} from mid-round).
+  """
+
+  params: PyTree
+  anchor: PyTree
+  previous: PyTree
+  opponent: PyTree
+
+
+def objective_rounds(
+  objective: Objective, rounds: Rounds, count: Array, *, round_length: int, momentum: Any = 0.0
+) -> Rounds:
+  r"""The round bookkeeping of an iterative objective before update ``count`` (jittable).
+
+  At a round's start (``count % round_length == 0``): APO (``extrapolate``) moves the parameters
+  to :math:`\hat\theta + \alpha(\hat\theta - \hat\theta_{prev})` and stores
+  :math:`\hat\theta`; pi_t becomes the (moved) policy; Nash-MP (``mirror_prox``) sets
+  mu = pi_t, and mu becomes the current policy again at mid-round. Non-iterative objectives get
+  ``rounds`` back unchanged. Any pytrees of parameters (MLP leaves, LoRA adapters).
+
+  Args:
+    objective: the objective (its ``iterative``, ``extrapolate``, ``mirror_prox`` flags).
+    rounds: the state before this update.
+    count: the number of updates taken so far.
+    round_length: updates per round (static).
+    momentum: APO's alpha.
+
+  Returns:
+    The :class:`Rounds` to use for this update.
+  """
+  if not objective.iterative:
+    return rounds
+  params, anchor, previous, opponent = rounds
+  start = count % int(round_length) == 0
+
+  def at(flag, new, old):
+    return jax.tree.map(lambda a, b: jnp.where(flag, a, b), new, old)
+
+  if objective.extrapolate:
+    moved = jax.tree.map(lambda p, q: p + momentum * (p - q), params, previous)
+    params, previous = at(start, moved, params), at(start, params, previous)
+  anchor = at(start, params, anchor)
+  if objective.mirror_prox:
+    opponent = at(start | (count % int(round_length) == int(round_length) // 2), params, opponent)
+  return Rounds(params, anchor, previous, opponent)
+
+
 def objective_step(
   objective: Objective,
   loss_fn: Callable[[PyTree, PyTree], Array],

@@ -126,14 +126,14 @@ def test_leading_batch_dims_and_history():
 
 @pytest.mark.parametrize(
   "solver",
-  [
+  [  # One solver of each update kind runs by default; the others share its code path.
     eq.mirror_prox(step_size=2.0, kl_coef=0.1),
-    eq.extragradient(step_size=0.5, kl_coef=0.1),
-    eq.nash_md(kl_coef=0.1),
-    eq.magnetic_mirror_descent(kl_coef=0.1),
+    pytest.param(eq.extragradient(step_size=0.5, kl_coef=0.1), marks=pytest.mark.slow),
+    pytest.param(eq.nash_md(kl_coef=0.1), marks=pytest.mark.slow),
+    pytest.param(eq.magnetic_mirror_descent(kl_coef=0.1), marks=pytest.mark.slow),
     eq.online_mirror_descent(step_size=0.5, kl_coef=0.1),
-    eq.optimistic_mwu(step_size=1.0),
-    eq.mwu(step_size=0.1),
+    pytest.param(eq.optimistic_mwu(step_size=1.0), marks=pytest.mark.slow),
+    pytest.param(eq.mwu(step_size=0.1), marks=pytest.mark.slow),
     eq.fictitious_play(),
     eq.projected_extragradient(),
   ],
@@ -275,7 +275,11 @@ def test_pytree_operator_and_matrix_operator_are_traced():
   assert r3.policy.shape == r2.policy.shape
 
 
-@pytest.mark.parametrize("solver", [None, eq.mirror_prox(step_size=2.0, kl_coef=0.05)])
+_MP = eq.mirror_prox(step_size=2.0, kl_coef=0.05)
+
+
+# The default solver's tiling runs by default, Mirror Prox's with -m slow.
+@pytest.mark.parametrize("solver", [None, pytest.param(_MP, marks=pytest.mark.slow)])
 def test_tiled_schedule_equals_plain_vmap_of_the_per_game_loop(solver):
   P = uniform_random_game(jax.random.key(11), 9, (13,))
   tiled = eq.solve(P, solver, tol=1e-7, max_steps=3000, tile_size=4)
