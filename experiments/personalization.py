@@ -72,17 +72,6 @@ def _router_context(loaded: datasets.Loaded) -> np.ndarray:
   return np.zeros((table.num_comparisons, 0))
 
 
-def _person_layout(annotator: np.ndarray, people: int, max_rows: int) -> tuple[np.ndarray, ...]:
-  """``[U, M]`` row index and validity of each person's first ``max_rows`` rows (VPL's batch)."""
-  counts = np.bincount(annotator, minlength=people)
-  width = int(min(counts.max(), max_rows))
-  index, valid = np.zeros((people, width), np.int64), np.zeros((people, width), bool)
-  for u in range(people):
-    rows = np.flatnonzero(annotator == u)[:width]
-    index[u, : len(rows)], valid[u, : len(rows)] = rows, True
-  return index, valid
-
-
 def make_program(config: ml_collections.ConfigDict, loaded: datasets.Loaded) -> training.Program:
   """The per-seed program of one dataset: split, fit every model, score every k."""
   pairs = loaded.pairs._replace(advantage=jnp.zeros_like(loaded.pairs.advantage))
@@ -94,7 +83,7 @@ def make_program(config: ml_collections.ConfigDict, loaded: datasets.Loaded) -> 
   counts = np.bincount(annotator, minlength=people)
   eligible = jnp.asarray(counts >= kmax + int(config.min_scored))
   routed = pairs._replace(context=jnp.asarray(_router_context(loaded), pairs.outcome.dtype))
-  index, valid = _person_layout(annotator, people, int(config.vpl.max_rows))
+  index, valid = pm.person_layout(annotator, people, int(config.vpl.max_rows))
   n, K, l2 = int(loaded.table.num_items), int(config.components), float(config.l2)
   bt = pm.BradleyTerry(n, l2=l2)
   mixture = pm.Mixture(pm.BradleyTerry(n, l2=l2), K, people)

@@ -203,6 +203,7 @@ def _win_rate_samples(settings: Any) -> int:
 
 
 _SPPO = MappingProxyType({"sppo_step_size": "step_size"})
+_INPO = MappingProxyType({"inpo_step_size": "step_size", "kl_coef": "kl_coef"})
 
 
 class Objective(NamedTuple):
@@ -254,14 +255,14 @@ OBJECTIVES: dict[str, Objective] = {
     "policy_pairs",
     1,
     "inpo",
-    MappingProxyType({"inpo_step_size": "step_size", "kl_coef": "kl_coef"}),
+    _INPO,
     ordered_pairs=True,
   ),
   "inpo_iterative": Objective(
     "policy_pairs",
     1,
     "inpo",
-    MappingProxyType({"inpo_step_size": "step_size", "kl_coef": "kl_coef"}),
+    _INPO,
     ordered_pairs=True,
     iterative=True,
   ),

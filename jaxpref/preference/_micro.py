@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from jaxpref.preference._links import outcome_log_likelihood
 from jaxpref.preference._pairs import Pairs, check_pairs
 from jaxpref.preference._personal import lbfgs_fit
 from jaxpref.types import Array, PRNGKey
@@ -81,8 +82,7 @@ def micro_component_log_likelihoods(model: MiCRo, params: Params, pairs: Pairs) 
   """``[R, K]`` log-likelihood of each row under each head (a tie is half a win each way)."""
   r = _head_rewards(model, params)  # [K, n]
   d = (r[:, pairs.item_a] - r[:, pairs.item_b]).T
-  o = pairs.outcome[:, None]
-  return o * jax.nn.log_sigmoid(d) + (1.0 - o) * jax.nn.log_sigmoid(-d)
+  return outcome_log_likelihood(d, None, pairs.outcome[:, None], "bt")
 
 
 def micro_routing(model: MiCRo, params: Params, pairs: Pairs) -> Array:

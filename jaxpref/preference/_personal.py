@@ -38,6 +38,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from jaxpref.preference._fit import minimize
+from jaxpref.preference._links import outcome_log_likelihood
 from jaxpref.preference._pairs import Pairs, check_pairs
 from jaxpref.types import Array, PRNGKey
 
@@ -166,7 +167,7 @@ class PersonalFit(NamedTuple):
 
 def _row_log_likelihood(logit: Array, outcome: Array) -> Array:
   """Bradley-Terry log-likelihood of an outcome in [0, 1] (a tie is half a win each way)."""
-  return outcome * jax.nn.log_sigmoid(logit) + (1.0 - outcome) * jax.nn.log_sigmoid(-logit)
+  return outcome_log_likelihood(logit, None, outcome, "bt")
 
 
 def personal_logits(model: PersonalModel, params: Params, logits: Array, pairs: Pairs) -> Array:

@@ -29,6 +29,7 @@ import numpy as np
 import optax
 from flax import struct
 
+from jaxpref.preference._links import outcome_log_likelihood
 from jaxpref.preference._pairs import Pairs, check_pairs
 from jaxpref.types import Array, PRNGKey
 
@@ -125,16 +126,16 @@ def vpl_rewards(model: VPL, params: Params, z: Array, items: Array) -> Array:
 def vpl_log_likelihood(model: VPL, params: Params, z: Array, pairs: Pairs) -> Array:
   """``[R]`` log-likelihood of each row for one latent ``z`` (a tie is half a win each way)."""
   d = vpl_rewards(model, params, z, pairs.item_a) - vpl_rewards(model, params, z, pairs.item_b)
-  o = pairs.outcome
-  return o * jax.nn.log_sigmoid(d) + (1.0 - o) * jax.nn.log_sigmoid(-d)
+  return outcome_log_likelihood(d, None, pairs.outcome, "bt")
 
 
-def by_person(pairs: Pairs, num_people: int, max_rows: int | None = None) -> Pairs:
-  """Groups rows by ``annotator`` into ``[num_people, M]`` padded pairs (``weight`` 0 pads).
+def person_layout(annotator: Any, num_people: int, max_rows: int | None = None):
+  """``(index, valid)``, both ``[num_people, M]``: each person's first rows (host-side numpy).
 
-  Host-side (numpy) reshaping; rows past ``max_rows`` of a person are dropped.
+  ``index[u, j]`` is the ``j``-th row of person ``u`` (0 where ``valid`` is False); rows past
+  ``max_rows`` are dropped. Gather any ``[R, ...]`` array with ``x[index]`` into that layout.
   """
-  ann = np.asarray(pairs.annotator)
+  ann = np.asarray(annotator)
   counts = np.bincount(ann, minlength=num_people)
   width = int(counts.max() if max_rows is None else min(counts.max(), max_rows))
   index = np.zeros((num_people, width), np.int64)
@@ -143,6 +144,15 @@ def by_person(pairs: Pairs, num_people: int, max_rows: int | None = None) -> Pai
     rows = np.flatnonzero(ann == u)[:width]
     index[u, : len(rows)] = rows
     valid[u, : len(rows)] = True
+  return index, valid
+
+
+def by_person(pairs: Pairs, num_people: int, max_rows: int | None = None) -> Pairs:
+  """Groups rows by ``annotator`` into ``[num_people, M]`` padded pairs (``weight`` 0 pads).
+
+  Host-side (numpy) reshaping (:func:`person_layout`); rows past ``max_rows`` are dropped.
+  """
+  index, valid = person_layout(pairs.annotator, num_people, max_rows)
   out = jax.tree.map(lambda x: jnp.asarray(np.asarray(x)[index]), pairs)
   return out._replace(weight=out.weight * jnp.asarray(valid, out.weight.dtype))
 
