@@ -30,7 +30,8 @@ they are heavier and only needed to train networks or run experiments; import th
 - ``import jaxpref.training``: sweeps, checkpoints and metric logs; pulls in Orbax checkpointing
   and matplotlib (about 3 s more).
 
-:mod:`jaxpref.types` holds the array type aliases the subpackages share.
+:mod:`jaxpref.types` holds the array type aliases the subpackages share; :mod:`jaxpref.shapes` the
+shape buckets that size-dependent functions pad to (one compiled program per bucket).
 """
 
 from jaxpref import (

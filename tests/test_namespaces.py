@@ -27,7 +27,7 @@ SUBPACKAGES = (
   "social",
   "training",
 )
-MODULES = (*SUBPACKAGES, "types")
+MODULES = (*SUBPACKAGES, "shapes", "types")
 
 
 def _exports() -> dict[str, list[tuple[str, object]]]:

@@ -48,9 +48,14 @@ def check_points(
   Raises:
     ValueError: on a wrong number of axes, a mismatched last axis, or (when concrete) NaN/inf.
   """
-  F = jnp.asarray(F)
-  if not jnp.issubdtype(F.dtype, jnp.floating):
-    F = F.astype(jnp.result_type(float))
+  if isinstance(F, jax.Array):  # a device array or a tracer
+    if not jnp.issubdtype(F.dtype, jnp.floating):
+      F = F.astype(jnp.result_type(float))
+  else:  # host data: converted by numpy and device_put (jnp.asarray compiles one program per shape)
+    host = np.asarray(F)
+    if not np.issubdtype(host.dtype, np.floating):
+      host = host.astype(jnp.result_type(float))
+    F = jax.device_put(host)
   prefix = f"{where}: " if where else ""
   if ndim is not None and F.ndim != ndim:
     raise ValueError(f"{prefix}{name} must have {ndim} axes; got shape {F.shape}.")

@@ -7,7 +7,9 @@ In minimisation form, with reference point :math:`r`,
 Points that are not strictly better than :math:`r` in every objective contribute nothing and are
 dropped first; for ``sense="max"`` points and reference are negated. The JAX versions replace such
 points (and padding rows, ``valid = False``) by :math:`r` itself, which adds no volume, so shapes
-stay static.
+stay static. :func:`hypervolume` and :func:`hypervolume_contributions` pad the points to a shape
+bucket (:mod:`jaxpref.shapes`; ``size=`` pins one) and run one jitted program per bucket, so a loop
+over fronts of many sizes compiles a few programs.
 
 Algorithms. Two objectives: sort by :math:`f_1`, running minimum of :math:`f_2`, sum of
 rectangles, O(n log n). Three objectives: sweep in :math:`f_3`; at each level the area of the
@@ -22,11 +24,14 @@ References:
   hypervolume indicator, IEEE TEVC 2009.
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxpref.pareto._checks import check_points, check_valid, to_min
+from jaxpref.pareto._checks import check_points, check_valid, is_concrete, to_min
+from jaxpref.shapes import bucket_size
 from jaxpref.types import Array, ArrayLike, HostArray, PRNGKey
 
 
@@ -37,6 +42,48 @@ def _prepare(F, ref_point, sense, valid, where):
   F, ref_point = to_min(F, sense), to_min(ref_point, sense)
   inside = valid & jnp.all(ref_point > F, axis=-1)
   return jnp.where(inside[:, None], F, ref_point), ref_point
+
+
+def _bucketed(F, ref_point, valid, size, where):
+  """``(F [N, m], ref_point [m], valid [N], n)``: checked, padded to ``N = bucket_size(n)``.
+
+  Concrete inputs are padded on the host (numpy), so no eager op compiles for a new ``n``.
+  """
+  F = check_points("F", F, where=where)
+  ref_point = check_points("ref_point", ref_point, ndim=1, m=F.shape[1], where=where)
+  n = F.shape[0]
+  N = bucket_size(n, size=size)
+  if is_concrete(F, valid):
+    rows = np.ones(n, bool) if valid is None else np.asarray(check_valid(valid, n, where))
+    padded = np.zeros((N, F.shape[1]), F.dtype)
+    padded[:n] = np.asarray(F)
+    mask = np.zeros(N, bool)
+    mask[:n] = rows
+    return padded, ref_point, mask, n  # numpy: the jitted kernels take it without a program
+  rows = check_valid(valid, n, where)
+  return jnp.pad(F, ((0, N - n), (0, 0))), ref_point, jnp.pad(rows, (0, N - n)), n
+
+
+def _inside(F, ref_point, valid, sense):
+  F, r = to_min(F, sense), to_min(ref_point, sense)
+  inside = valid & jnp.all(r > F, axis=-1)
+  return jnp.where(inside[:, None], F, r), r
+
+
+@functools.partial(jax.jit, static_argnames=("sense",))
+def _hypervolume_kernel(F, ref_point, valid, sense):
+  return _exact(*_inside(F, ref_point, valid, sense))
+
+
+@functools.partial(jax.jit, static_argnames=("sense",))
+def _contributions_kernel(F, ref_point, valid, sense):
+  P, r = _inside(F, ref_point, valid, sense)
+  n = P.shape[0]
+  total = _exact(P, r)
+  without = jax.vmap(lambda i: _exact(jnp.where((jnp.arange(n) == i)[:, None], r, P), r))(
+    jnp.arange(n)
+  )
+  return total - without
 
 
 def _hv2(P: Array, r: Array) -> Array:
@@ -78,17 +125,24 @@ def _exact(P: Array, r: Array) -> Array:
 
 
 def hypervolume(
-  F: ArrayLike, *, ref_point: ArrayLike, sense: str = "min", valid: ArrayLike | None = None
+  F: ArrayLike,
+  *,
+  ref_point: ArrayLike,
+  sense: str = "min",
+  valid: ArrayLike | None = None,
+  size: int | None = None,
 ) -> Array:
   """Exact hypervolume of ``F`` with respect to ``ref_point``, for one to three objectives, in JAX.
 
-  Jits and vmaps (over fronts of equal padded size; use ``valid`` for the real rows).
+  Jits and vmaps (over fronts of equal padded size; use ``valid`` for the real rows). The points
+  are padded to a shape bucket (:mod:`jaxpref.shapes`), one compiled program per bucket.
 
   Args:
     F: ``[n, m]`` objective values, ``m`` in 1..3.
     ref_point: ``[m]`` reference point :math:`r` (worse than the points that should count).
     sense: ``"min"`` or ``"max"``.
     valid: optional ``[n]`` boolean mask of real rows.
+    size: pin the padded size (``>= n``) instead of the bucket.
 
   Returns:
     Scalar hypervolume.
@@ -105,12 +159,19 @@ def hypervolume(
     >>> float(hypervolume(F3, ref_point=jnp.full(3, 4.0)))
     15.0
   """
-  P, r = _prepare(F, ref_point, sense, valid, "hypervolume")
-  return _exact(P, r)
+  F, ref_point, valid, _ = _bucketed(F, ref_point, valid, size, "hypervolume")
+  if F.shape[1] > 3:
+    _exact(jnp.zeros((1, F.shape[1])), ref_point)  # raises the m > 3 message
+  return _hypervolume_kernel(F, ref_point, valid, sense)
 
 
 def hypervolume_contributions(
-  F: ArrayLike, *, ref_point: ArrayLike, sense: str = "min", valid: ArrayLike | None = None
+  F: ArrayLike,
+  *,
+  ref_point: ArrayLike,
+  sense: str = "min",
+  valid: ArrayLike | None = None,
+  size: int | None = None,
 ) -> Array:
   r"""Exclusive contribution of every point to the hypervolume.
 
@@ -127,6 +188,7 @@ def hypervolume_contributions(
     ref_point: ``[m]`` reference point.
     sense: ``"min"`` or ``"max"``.
     valid: optional ``[n]`` boolean mask of real rows.
+    size: pin the padded size (``>= n``) instead of the bucket (:mod:`jaxpref.shapes`).
 
   Returns:
     ``[n]`` contributions.
@@ -136,13 +198,13 @@ def hypervolume_contributions(
     >>> hypervolume_contributions(F, ref_point=jnp.array([5.0, 5.0])).tolist()
     [1.0, 2.0, 2.0, 0.0, 0.0]
   """
-  P, r = _prepare(F, ref_point, sense, valid, "hypervolume_contributions")
-  n = P.shape[0]
-  total = _exact(P, r)
-  without = jax.vmap(lambda i: _exact(jnp.where((jnp.arange(n) == i)[:, None], r, P), r))(
-    jnp.arange(n)
-  )
-  return total - without
+  F, ref_point, valid, n = _bucketed(F, ref_point, valid, size, "hypervolume_contributions")
+  if F.shape[1] > 3:
+    _exact(jnp.zeros((1, F.shape[1])), ref_point)  # raises the m > 3 message
+  out = _contributions_kernel(F, ref_point, valid, sense)
+  if is_concrete(out):  # a host slice: no program per n
+    return jnp.asarray(np.asarray(out)[:n])
+  return out[:n]
 
 
 def hypervolume_mc(

@@ -146,3 +146,32 @@ def test_ref_point_under_jit_and_vmap_over_reference_points():
   hv = jax.jit(jax.vmap(lambda r: pareto.hypervolume(F2, ref_point=r)))(refs)
   expected = [pareto.hypervolume_host(F2, ref_point=r) for r in np.asarray(refs)]
   np.testing.assert_allclose(hv, expected, rtol=1e-12)
+
+
+def test_fronts_of_many_sizes_compile_one_program_per_bucket():
+  from jax import monitoring
+
+  compiles = []
+  monitoring.register_event_duration_secs_listener(
+    lambda event, _, **kw: (
+      compiles.append(event) if event == "/jax/core/compile/backend_compile_duration" else None
+    )
+  )
+  rng = np.random.default_rng(3)
+  for m in (2, 3):
+    fronts = [rng.random((int(n), m)) for n in rng.integers(10, 201, 50)]
+    start = len(compiles)
+    got = [float(pareto.hypervolume(F, ref_point=np.full(m, 1.1))) for F in fronts[:10]]
+    for F in fronts[10:]:
+      pareto.hypervolume(F, ref_point=np.full(m, 1.1))
+    assert len(compiles) - start <= 3  # buckets 16, 64, 256 (and no eager op per size)
+    want = [pareto.hypervolume_host(F, ref_point=np.full(m, 1.1)) for F in fronts[:10]]
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+  F = rng.random((20, 2))
+  pinned = pareto.hypervolume_contributions(F, ref_point=np.full(2, 1.1), size=40)
+  np.testing.assert_allclose(
+    pinned, pareto.hypervolume_contributions(F, ref_point=np.full(2, 1.1)), atol=1e-6
+  )  # float32 differences of totals
+  assert pinned.shape == (20,)
+  with pytest.raises(ValueError, match="size=10 cannot hold 20 rows"):
+    pareto.hypervolume(F, ref_point=np.full(2, 1.1), size=10)
