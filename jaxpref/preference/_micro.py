@@ -13,7 +13,11 @@ uniform. Stage 2 (a person with context comparisons :math:`C`): the Hedge / mirr
 :math:`\omega_k \propto f_{\psi,k}(x) \exp(-\eta \sum_{j \in C} L_{jk})` with
 :math:`L_{jk} = -\log p(o_j \mid r_k)` and ``step_size`` :math:`\eta = 1/\tau` (the paper's
 temperature :math:`\tau`); :math:`\eta = 1` is the Bayes posterior of the person's head. With no
-context it is the router's own weights.
+context it is the router's own weights. With ``iterations`` :math:`T > 0` Stage 2 follows the
+paper's Alg. 1 instead: the person gets their own copy of the router, fine-tuned for :math:`T`
+gradient steps of the cross-entropy to the soft targets
+:math:`\omega_{jk} \propto f_{\psi,k}(x_j) \exp(-\eta L_{jk})` on the context rows (targets
+recomputed from the current router at each step), and scores with that router alone.
 
 References:
   Shen et al., MiCRo: mixture modeling and context-aware routing for personalized preference
@@ -29,7 +33,7 @@ from flax import struct
 
 from jaxpref.preference._links import outcome_log_likelihood
 from jaxpref.preference._pairs import Pairs, check_pairs
-from jaxpref.preference._personal import lbfgs_fit
+from jaxpref.preference._personal import check_features, lbfgs_fit
 from jaxpref.types import Array, PRNGKey
 
 Params = dict[str, Array]
@@ -61,6 +65,7 @@ class MiCRo:
         f"MiCRo needs num_items >= 2, components >= 1 and context_dim >= 0; got "
         f"{self.num_items}, {self.components}, {self.context_dim}."
       )
+    check_features(self.num_items, item_features=self.item_features)
 
   def init(self, key: PRNGKey, dtype: jnp.dtype = jnp.float32) -> Params:
     width = self.num_items if self.item_features is None else self.item_features.shape[1]
@@ -136,6 +141,8 @@ def micro_personal_log_likelihood(
   num_people: int,
   *,
   step_size: float | Array = 1.0,
+  iterations: int = 0,
+  learning_rate: float | Array = 1.0,
 ) -> Array:
   r"""Stage 2: ``[R]`` log-likelihood of each row, its person's heads weighted by Hedge on context.
 
@@ -148,16 +155,88 @@ def micro_personal_log_likelihood(
     context_people: the person of each context row.
     num_people: the number of people (static).
     step_size: Hedge's :math:`\eta = 1/\tau` (1: the Bayes posterior over heads).
+    iterations: ``T``; 0 weights the heads by Hedge in closed form, ``T > 0`` fine-tunes a
+      router per person (Alg. 1, :func:`micro_adapt_routers`; static).
+    learning_rate: the fine-tuning's gradient step (``T > 0`` only).
 
   Returns:
     ``[R]`` log-likelihoods; a person without context is scored with the router alone.
   """
+  if iterations:
+    routers = micro_adapt_routers(
+      model,
+      params,
+      context,
+      context_people,
+      num_people,
+      step_size=step_size,
+      iterations=iterations,
+      learning_rate=learning_rate,
+    )
+    log_w = jax.vmap(lambda r, b, x: jax.nn.log_softmax(x @ r + b))(
+      routers["router"][people], routers["bias"][people], pairs.context
+    )
+    return jax.nn.logsumexp(log_w + micro_component_log_likelihoods(model, params, pairs), -1)
   loss = -micro_component_log_likelihoods(model, params, context) * context.weight[:, None]
   onehot = jax.nn.one_hot(context_people, int(num_people), dtype=loss.dtype)  # [Rc, P]
   evidence = -step_size * (onehot.T @ loss)  # [P, K]
   log_w = micro_routing(model, params, pairs) + evidence[people]
   log_w = log_w - jax.nn.logsumexp(log_w, axis=-1, keepdims=True)
   return jax.nn.logsumexp(log_w + micro_component_log_likelihoods(model, params, pairs), -1)
+
+
+def micro_adapt_routers(
+  model: MiCRo,
+  params: Params,
+  context: Pairs,
+  context_people: Array,
+  num_people: int,
+  *,
+  step_size: float | Array = 1.0,
+  iterations: int = 10,
+  learning_rate: float | Array = 1.0,
+) -> Params:
+  r"""Stage 2 as the paper's Alg. 1: each person's router fine-tuned toward Hedge targets.
+
+  Person :math:`v` starts from the Stage-1 router :math:`\psi` and takes ``iterations`` gradient
+  steps on :math:`-\sum_{j \in C_v} w_j \sum_k \omega_{jk} \log f_{\psi_v,k}(x_j) / \sum_j w_j`,
+  :math:`\omega_{jk} \propto f_{\psi_v,k}(x_j)\exp(-\eta L_{jk})` held fixed within a step. A
+  person without context keeps :math:`\psi`.
+
+  Args:
+    model: the MiCRo model.
+    params: its Stage-1 parameters.
+    context: the people's context comparisons (``weight`` 0 rows are not context).
+    context_people: the person of each context row.
+    num_people: the number of people (static).
+    step_size: Hedge's :math:`\eta = 1/\tau`.
+    iterations: ``T`` gradient steps (static).
+    learning_rate: the gradient step.
+
+  Returns:
+    ``{"router": [P, c, K], "bias": [P, K]}``, one router per person.
+  """
+  head_loss = -micro_component_log_likelihoods(model, params, context)  # [Rc, K]
+  members = jax.nn.one_hot(context_people, int(num_people), dtype=head_loss.dtype).T  # [P, Rc]
+
+  def person(member):
+    w = context.weight * member
+    w = w / jnp.maximum(jnp.sum(w), 1.0)
+
+    def cross_entropy(router, targets):
+      log_f = micro_routing(model, router, context)
+      return -jnp.sum(w[:, None] * targets * log_f)
+
+    def step(_, router):
+      log_f = micro_routing(model, router, context)
+      targets = jax.nn.softmax(log_f - step_size * head_loss, axis=-1)
+      grads = jax.grad(cross_entropy)(router, targets)
+      return jax.tree.map(lambda p, g: p - learning_rate * g, router, grads)
+
+    start = {"router": params["router"], "bias": params["bias"]}
+    return jax.lax.fori_loop(0, int(iterations), step, start)
+
+  return jax.vmap(person)(members)
 
 
 def micro_preference_matrix(model: MiCRo, params: Params, log_weights: Array) -> Array:

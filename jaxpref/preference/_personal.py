@@ -13,7 +13,10 @@ it to rewards over the items, and a comparison of :math:`a` and :math:`b` by :ma
   :math:`p_1, \dots, p_K`; person :math:`u`'s ideal point is :math:`a_u = \sum_k w_{uk} p_k`,
   :math:`w_u = \mathrm{softmax}(\omega_u)`, and :math:`r_u(i) = -\|f_i - a_u\|^2` (the smooth
   squared-distance variant of the paper's distance score). ``prototypes = 1`` is a population
-  model.
+  model. With ``prompt_features`` (PAL-B, prompt-conditioned ideal points) each prototype is a
+  linear map of the prompt :math:`x`, :math:`g_k(x) = p_k + G_k^\top x`, and the person's ideal
+  point for item :math:`i` (a response to prompt :math:`x_i`) is
+  :math:`a_u(x_i) = \sum_k w_{uk} g_k(x_i)`.
 
 Items are ids (:math:`\phi_i` the unit vector, :math:`f_i` a free embedding) or, with
 ``item_features`` ``[n, f]``, text features (:math:`\phi_i` the features, :math:`f_i` a linear
@@ -55,6 +58,14 @@ def _check_sizes(num_items: int, num_users: int, **sizes: int) -> None:
       raise ValueError(f"{name} must be >= 1; got {value}.")
 
 
+def check_features(num_items: int, **features: Any) -> None:
+  """Raises ValueError unless each given feature array is ``[num_items, width]``."""
+  for name, value in features.items():
+    shape = getattr(value, "shape", None)  # None, or a placeholder leaf inside a tree map
+    if shape is not None and (len(shape) != 2 or shape[0] != int(num_items)):
+      raise ValueError(f"{name} must be [num_items={num_items}, width]; got shape {shape}.")
+
+
 def _item_inputs(model: Any, dtype: jnp.dtype) -> Array:
   """``[n, f]``: the item features, or the identity for item ids."""
   if model.item_features is None:
@@ -85,6 +96,7 @@ class LoRe:
 
   def __post_init__(self):
     _check_sizes(self.num_items, self.num_users, rank=self.rank)
+    check_features(self.num_items, item_features=self.item_features)
 
   @property
   def num_weights(self) -> int:
@@ -116,8 +128,10 @@ class PAL:
     num_users: number of training people ``U``.
     prototypes: ``K`` prototype ideal points.
     dim: width ``d`` of the item points and prototypes.
-    l2: L2 strength on item points (or projection), prototypes and logits.
+    l2: L2 strength on item points (or projection), prototypes, projectors and logits.
     item_features: optional ``[n, f]`` item features, projected linearly to the points.
+    prompt_features: optional ``[n, c]`` features of each item's prompt (PAL-B): the ideal
+      points become linear maps of the prompt.
   """
 
   num_items: int = struct.field(pytree_node=False)
@@ -126,9 +140,13 @@ class PAL:
   dim: int = struct.field(pytree_node=False, default=4)
   l2: Any = 1e-3
   item_features: Array | None = None
+  prompt_features: Array | None = None
 
   def __post_init__(self):
     _check_sizes(self.num_items, self.num_users, prototypes=self.prototypes, dim=self.dim)
+    check_features(
+      self.num_items, item_features=self.item_features, prompt_features=self.prompt_features
+    )
 
   @property
   def num_weights(self) -> int:
@@ -136,21 +154,30 @@ class PAL:
 
   def init(self, key: PRNGKey, dtype: jnp.dtype = jnp.float32) -> Params:
     width = _item_inputs(self, dtype).shape[1]
-    k_items, k_proto, k_users = jax.random.split(key, 3)
-    return {
+    k_items, k_proto, k_users, k_proj = jax.random.split(key, 4)
+    params = {
       "items": jax.random.normal(k_items, (width, self.dim), dtype),
       "prototypes": jax.random.normal(k_proto, (self.prototypes, self.dim), dtype),
       "users": 0.1 * jax.random.normal(k_users, (self.num_users, self.prototypes), dtype),
     }
+    if self.prompt_features is not None:
+      c = jnp.shape(self.prompt_features)[1]
+      shape = (self.prototypes, c, self.dim)
+      params["projectors"] = jax.random.normal(k_proj, shape, dtype) / jnp.sqrt(c)
+    return params
 
   def rewards(self, params: Params, logits: Array) -> Array:
     """``[n]`` rewards of one person with ``[K]`` logits."""
     points = _item_inputs(self, params["items"].dtype) @ params["items"]  # [n, d]
-    ideal = jax.nn.softmax(logits) @ params["prototypes"]
+    w = jax.nn.softmax(logits)
+    ideal = w @ params["prototypes"]  # [d]
+    if self.prompt_features is not None:  # PAL-B: a_u(x_i) = sum_k w_k (p_k + G_k^T x_i)
+      x = jnp.asarray(self.prompt_features, points.dtype)
+      ideal = ideal + x @ jnp.einsum("k,kcd->cd", w, params["projectors"])  # [n, d]
     return -jnp.sum((points - ideal) ** 2, axis=-1)
 
   def penalty(self, params: Params) -> Array:
-    return self.l2 * sum(jnp.sum(params[k] ** 2) for k in ("items", "prototypes", "users"))
+    return self.l2 * sum(jnp.sum(v**2) for v in params.values())
 
 
 PersonalModel = LoRe | PAL

@@ -12,8 +12,10 @@ evidence lower bound of each training person's labels given a random context sub
 with ``kl_weight`` :math:`\kappa` (1 is the exact bound; the paper's code uses 0.01, a
 :math:`\beta`-VAE). With no context the encoder returns the prior :math:`\mathcal N(0, I)` exactly,
 so a new person with no comparisons is scored at :math:`z = 0`. Items are ids (a learned embedding)
-or ``item_features`` (a learned linear projection). The paper's self-attention over the context
-set is replaced by mean pooling (also permutation invariant).
+or ``item_features`` (a learned linear projection). With ``attention=True`` the embedded context
+pairs pass through one self-attention layer before the pooling, as in the paper's code
+(:math:`\mathrm{softmax}(QK^\top/\sqrt{h})V`, padded rows masked out as keys and from the pool);
+without it they are mean-pooled directly. Both are invariant to the order of the context.
 
 References:
   Poddar et al., Personalizing reinforcement learning from human feedback with variational
@@ -31,6 +33,7 @@ from flax import struct
 
 from jaxpref.preference._links import outcome_log_likelihood
 from jaxpref.preference._pairs import Pairs, check_pairs
+from jaxpref.preference._personal import check_features
 from jaxpref.types import Array, PRNGKey
 
 Params = dict[str, Array]
@@ -47,6 +50,7 @@ class VPL:
     embed: width of the item embedding :math:`e_i`.
     kl_weight: :math:`\kappa`, the weight of the KL term.
     item_features: optional ``[n, f]`` item features (ids when ``None``).
+    attention: one self-attention layer over the context set before the pooling.
   """
 
   num_items: int = struct.field(pytree_node=False)
@@ -55,11 +59,13 @@ class VPL:
   embed: int = struct.field(pytree_node=False, default=8)
   kl_weight: Any = 1.0
   item_features: Array | None = None
+  attention: bool = struct.field(pytree_node=False, default=False)
 
   def __post_init__(self):
     for name in ("num_items", "latent", "hidden", "embed"):
       if int(getattr(self, name)) < (2 if name == "num_items" else 1):
         raise ValueError(f"{name} must be >= {2 if name == 'num_items' else 1}.")
+    check_features(self.num_items, item_features=self.item_features)
 
   def init(self, key: PRNGKey, dtype: jnp.dtype = jnp.float32) -> Params:
     width = self.num_items if self.item_features is None else self.item_features.shape[1]
@@ -69,6 +75,7 @@ class VPL:
       "enc2": (self.hidden, self.hidden),
       "mu": (self.hidden, self.latent),
       "logvar": (self.hidden, self.latent),
+      **{k: (self.hidden, self.hidden) for k in ("query", "key", "value") if self.attention},
       "dec1": (self.embed + self.latent, self.hidden),
       "dec2": (self.hidden, self.hidden),
       "out": (self.hidden, 1),
@@ -77,7 +84,7 @@ class VPL:
     params = {}
     for k, (name, shape) in zip(keys, shapes.items(), strict=True):
       params[name] = jax.random.normal(k, shape, dtype) / np.sqrt(shape[0])
-      if name != "items":
+      if name not in ("items", "query", "key", "value"):
         params[name + "_b"] = jnp.zeros(shape[1], dtype)
     return params
 
@@ -107,6 +114,10 @@ def vpl_encode(model: VPL, params: Params, context: Pairs) -> tuple[Array, Array
   h = o * pair(ea, eb) + (1.0 - o) * pair(eb, ea)  # winner first; a tie is half of each
   w = context.weight[:, None]
   count = jnp.sum(context.weight)
+  if model.attention:  # keys restricted to the context rows; a query's output mixes their values
+    scores = (h @ params["query"]) @ (h @ params["key"]).T / np.sqrt(model.hidden)
+    scores = jnp.where(context.weight[None, :] > 0, scores, -1e30)
+    h = jax.nn.softmax(scores, axis=-1) @ (h @ params["value"])
   pooled = jnp.sum(w * h, axis=0) / jnp.maximum(count, 1.0)
   seen = (count > 0).astype(pooled.dtype)
   mu = seen * jnp.clip(_dense(params, "mu", pooled), -3.0, 3.0)

@@ -41,9 +41,10 @@ def test_zero_context_gives_the_prior():
   np.testing.assert_array_equal(logvar, 0.0)
 
 
-def test_vpl_encoder_is_invariant_to_the_order_of_the_context():
+@pytest.mark.parametrize("attention", [False, True])
+def test_vpl_encoder_is_invariant_to_the_order_of_the_context(attention):
   _, pairs = _data("groups", people=1, per=12)
-  vpl = pm.VPL(8, latent=3)
+  vpl = pm.VPL(8, latent=3, attention=attention)
   params = vpl.init(jax.random.key(2), jnp.float64)
   perm = np.random.default_rng(0).permutation(12)
   shuffled = jax.tree.map(lambda x: x[perm], pairs)
@@ -52,6 +53,13 @@ def test_vpl_encoder_is_invariant_to_the_order_of_the_context():
     np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
   mu, _ = pm.vpl_encode(vpl, params, pairs)
   assert float(jnp.abs(mu).max()) > 0  # it does read the context
+  padded = pairs._replace(weight=pairs.weight.at[6:].set(0.0))  # padding rows are not read
+  junk = padded._replace(item_a=padded.item_a.at[6:].set(0), outcome=padded.outcome.at[6:].set(0))
+  encoded = (pm.vpl_encode(vpl, params, padded), pm.vpl_encode(vpl, params, junk))
+  for a, b in zip(*encoded, strict=True):
+    np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+  empty = pairs._replace(weight=jnp.zeros_like(pairs.weight))
+  np.testing.assert_array_equal(pm.vpl_encode(vpl, params, empty)[0], 0.0)  # the prior
 
 
 def test_bad_inputs():
@@ -64,6 +72,41 @@ def test_bad_inputs():
   _, pairs = _data("groups", people=10, per=5)
   with pytest.raises(ValueError, match="annotator"):
     pm.fit_personal(pm.LoRe(8, 5, rank=2), pairs, jax.random.key(0))
+  seven = np.zeros((7, 3))  # features of 7 items for a model of 8
+  for make in (
+    lambda: pm.LoRe(8, 5, item_features=seven),
+    lambda: pm.PAL(8, 5, item_features=seven),
+    lambda: pm.VPL(8, item_features=seven),
+    lambda: pm.MiCRo(8, item_features=seven),
+  ):
+    with pytest.raises(ValueError, match=r"item_features must be \[num_items=8, width\]"):
+      make()
+  with pytest.raises(ValueError, match=r"prompt_features must be \[num_items=8, width\]"):
+    pm.PAL(8, 5, prompt_features=np.zeros(8))
+
+
+def test_pal_b_ideal_points_follow_the_prompt():
+  # Two opposed groups whose ideal point flips sign with the prompt of the response: PAL-A (one
+  # ideal point per person) cannot fit it, PAL-B (prototypes linear in the prompt) can.
+  n, people = 16, 30
+  feats = jax.random.normal(jax.random.key(0), (n, 2))
+  prompt = jnp.where(jnp.arange(n) < n // 2, 1.0, -1.0)[:, None]
+  side = jnp.where(jnp.arange(people) % 2 == 0, 1.0, -1.0)
+  ideal = side[:, None, None] * prompt[None] * jnp.array([1.5, 0.0])  # [U, n, 2]
+  rewards = -jnp.sum((feats[None] - ideal) ** 2, -1)
+  pairs = pm.sample_person_comparisons(jax.random.key(1), rewards, per_person=40)
+  fit = {}
+  for name, extra in (("a", {}), ("b", {"prompt_features": prompt})):
+    model = pm.PAL(n, people, prototypes=2, dim=2, l2=1e-3, item_features=feats, **extra)
+    params = pm.fit_personal(model, pairs, jax.random.key(2), max_steps=100).params
+    fit[name] = float(jnp.mean(pm.personal_log_likelihood(model, params, pairs)))
+  assert fit["b"] > fit["a"] + 0.05, fit
+  pal_a = pm.PAL(n, people, item_features=feats)
+  pal_b = pm.PAL(n, people, item_features=feats, prompt_features=jnp.zeros((n, 3)))
+  params = pal_b.init(jax.random.key(3), jnp.float64)
+  np.testing.assert_allclose(  # a prompt of zeros is PAL-A
+    pal_b.rewards(params, jnp.ones(2)), pal_a.rewards(params, jnp.ones(2)), atol=1e-12
+  )
 
 
 def _fewshot(kind, seed=0, *, n=12, train=300, per=30, test=40, per_test=50, k=20):
@@ -140,6 +183,15 @@ def test_micro_routes_by_the_prompt_and_personalizes_by_hedge():
   routed = score(context._replace(weight=jnp.zeros(400)))  # the router alone
   assert routed > pooled + 0.05
   assert score(context) > routed + 0.05  # Hedge on 20 of the person's own comparisons
+  alg1 = pm.micro_personal_log_likelihood(
+    model, params, context, pairs, pairs.annotator, pairs.annotator, 2, iterations=30
+  )  # the paper's Alg. 1: a router per person fine-tuned toward the Hedge targets
+  assert float(jnp.sum(alg1 * scored) / jnp.sum(scored)) > routed + 0.05
+  none = pm.micro_personal_log_likelihood(
+    model, params, context._replace(weight=jnp.zeros(400)), pairs, pairs.annotator,
+    pairs.annotator, 2, iterations=30,
+  )  # fmt: skip
+  assert float(jnp.sum(none * scored) / jnp.sum(scored)) == pytest.approx(routed, abs=1e-12)
   with pytest.raises(ValueError, match="context"):
     pm.fit_micro(model, flat, jax.random.key(0))
 
