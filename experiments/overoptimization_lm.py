@@ -77,7 +77,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from experiments import common, train_lib
+from experiments import common, llmfao_text, train_lib
 from jaxpref import data, models, overoptimization, training
 from jaxpref.training import _plots
 from jaxpref.types import Array, PRNGKey
@@ -85,7 +85,6 @@ from jaxpref.types import Array, PRNGKey
 SAMPLES = "samples.jsonl"
 SAMPLES_META = "samples_meta.json"
 POOL_EMBEDDINGS = "sample_embeddings.npy"
-LLMFAO_EMBEDDINGS = "llmfao_embeddings.npy"
 PNG = "overoptimization_lm.png"
 # Keys of the samples and of the gold head: folded far from the engine's seed indices 0, 1, ...
 SAMPLE_TAG, GOLD_TAG = 2**31 - 1, 2**31 - 2
@@ -344,19 +343,6 @@ def make_program(
 # --- Data: judgments, samples and their embeddings (cached in the workdir). ---------------------
 
 
-def _load_or_embed(path: str, rows: int, embed) -> tuple[np.ndarray, float]:
-  """``(embeddings, seconds)``: the cached ``.npy`` if it has ``rows`` rows, else ``embed()``."""
-  if os.path.exists(path):
-    cached = np.load(path)
-    if cached.shape[0] == rows:
-      return cached, 0.0
-  start = time.time()
-  out = np.asarray(embed(), np.float32)
-  np.save(path + ".tmp.npy", out)
-  os.replace(path + ".tmp.npy", path)
-  return out, time.time() - start
-
-
 def llmfao_judgments(workdir: str, minilm) -> tuple[Judgments, float]:
   """LLMFAO's crowd judgments with MiniLM embeddings of the judged texts (cached).
 
@@ -367,25 +353,14 @@ def llmfao_judgments(workdir: str, minilm) -> tuple[Judgments, float]:
   Returns:
     ``(judgments, seconds spent embedding)``.
   """
-  texts = data.load_llmfao_texts()
-  left = [(int(p), s) for p, s in zip(texts.prompt, texts.left, strict=True)]
-  right = [(int(p), s) for p, s in zip(texts.prompt, texts.right, strict=True)]
-  items = sorted(set(left) | set(right))
-  index = {k: i for i, k in enumerate(items)}
-
-  def embed():
-    encoder, wordpiece = minilm()
-    return models.embed_texts(
-      encoder, wordpiece, [texts.prompts[p] for p, _ in items], [s for _, s in items]
-    )
-
-  emb, seconds = _load_or_embed(os.path.join(workdir, LLMFAO_EMBEDDINGS), len(items), embed)
+  items = llmfao_text.responses()
+  emb, seconds = llmfao_text.embed_responses(workdir, items, minilm)
   judgments = Judgments(
     emb,
-    np.asarray([index[k] for k in left], np.int32),
-    np.asarray([index[k] for k in right], np.int32),
-    np.asarray(texts.outcome, np.float32),
-    np.unique(texts.pair, return_inverse=True)[1].astype(np.int32),
+    items.a,
+    items.b,
+    np.asarray(items.texts.outcome, np.float32),
+    np.unique(items.texts.pair, return_inverse=True)[1].astype(np.int32),
   )
   return judgments, seconds
 
@@ -520,7 +495,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
       [s for r in records for s in r["responses"]],
     )
 
-  pool, seconds["embed_samples"] = _load_or_embed(
+  pool, seconds["embed_samples"] = llmfao_text.load_or_embed(
     os.path.join(workdir, POOL_EMBEDDINGS), X * N, embed_pool
   )
   pool = pool.reshape(X, N, -1)
