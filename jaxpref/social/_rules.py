@@ -253,37 +253,61 @@ def ranked_pairs(profile: Profile, *, all_tiebreaks: bool = True) -> list[int]:
     [(a, b) for _, a, b in grp]
     for _, grp in itertools.groupby(sorted(edges, key=lambda e: -e[0]), key=lambda e: e[0])
   ]
+  return _ranked_pairs_all_tiebreaks(m, groups)
+
+
+def _ranked_pairs_all_tiebreaks(m: int, groups: list[list[tuple[int, int]]]) -> list[int]:
+  """Union of ranked pairs' winners over every order of the tied edges in each group.
+
+  A depth-first search over the orders within each tie group whose state is the transitive
+  closure of the locked edges (locking decisions and the winners depend on nothing else),
+  memoised on (group, closure, edges pending), with three exact shortcuts: pending edges already
+  implied or already contradicted by the closure are dropped (their fate no longer depends on the
+  order); pending edges on no cycle of the closure plus every pending edge are locked at once (any
+  order locks them, and no cycle through them can reject another edge); and a branch stops once
+  every candidate it can still leave unbeaten is a known winner (the closure only grows).
+  """
   winners: set[int] = set()
-  seen: set[tuple[int, frozenset, frozenset]] = set()
+  seen: set[tuple[int, tuple[int, ...], frozenset]] = set()
+  # reach[x]: bitmask of the candidates x reaches through locked edges (x itself included).
 
-  def reaches(locked: frozenset, src: int, dst: int) -> bool:
-    stack, visited = [src], {src}
-    while stack:
-      u = stack.pop()
-      if u == dst:
-        return True
-      for x, y in locked:
-        if x == u and y not in visited:
-          visited.add(y)
-          stack.append(y)
-    return False
+  def lock(reach: tuple[int, ...], a: int, b: int) -> tuple[int, ...]:
+    return tuple(r | reach[b] if r >> a & 1 else r for r in reach)
 
-  def search(g: int, locked: frozenset, pending: frozenset) -> None:
-    if (g, locked, pending) in seen:
+  def open_edges(reach, edges) -> frozenset:
+    return frozenset((a, b) for a, b in edges if not (reach[a] >> b & 1 or reach[b] >> a & 1))
+
+  def search(g: int, reach: tuple[int, ...], pending: frozenset) -> None:
+    beaten = 0
+    for x, r in enumerate(reach):
+      beaten |= r & ~(1 << x)
+    unbeaten = {c for c in range(m) if not beaten >> c & 1}
+    if unbeaten <= winners:
       return
-    seen.add((g, locked, pending))
+    pending = open_edges(reach, pending)
+    while not pending and g < len(groups):
+      pending = open_edges(reach, groups[g])
+      g += 1
     if not pending:
-      if g == len(groups):
-        beaten = {b for _, b in locked}
-        winners.update(c for c in range(m) if c not in beaten)
-        return
-      search(g + 1, locked, frozenset(groups[g]))
+      winners.update(unbeaten)
+      return
+    key = (g, reach, pending)
+    if key in seen:
+      return
+    seen.add(key)
+    whole = reach
+    for a, b in pending:
+      whole = lock(whole, a, b)
+    forced = [(a, b) for a, b in pending if not whole[b] >> a & 1]
+    if forced:  # on no cycle of closure + pending: locked in every order, and changes no other
+      for a, b in forced:
+        reach = lock(reach, a, b)
+      search(g, reach, pending - set(forced))
       return
     for a, b in pending:
-      rest = pending - {(a, b)}
-      search(g, locked if reaches(locked, b, a) else locked | {(a, b)}, rest)
+      search(g, lock(reach, a, b), pending - {(a, b)})
 
-  search(0, frozenset(), frozenset())
+  search(0, tuple(1 << x for x in range(m)), frozenset())
   return sorted(winners)
 
 
