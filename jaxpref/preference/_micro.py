@@ -29,11 +29,13 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 
 from jaxpref.preference._links import outcome_log_likelihood
 from jaxpref.preference._pairs import Pairs, check_pairs
 from jaxpref.preference._personal import check_features, lbfgs_fit
+from jaxpref.preference._vpl import person_layout
 from jaxpref.types import Array, PRNGKey
 
 Params = dict[str, Array]
@@ -207,7 +209,8 @@ def micro_adapt_routers(
     model: the MiCRo model.
     params: its Stage-1 parameters.
     context: the people's context comparisons (``weight`` 0 rows are not context).
-    context_people: the person of each context row.
+    context_people: the person of each context row (concrete: each person's rows are laid out
+      on the host, so the work is per person, not per person and row).
     num_people: the number of people (static).
     step_size: Hedge's :math:`\eta = 1/\tau`.
     iterations: ``T`` gradient steps (static).
@@ -216,27 +219,32 @@ def micro_adapt_routers(
   Returns:
     ``{"router": [P, c, K], "bias": [P, K]}``, one router per person.
   """
-  head_loss = -micro_component_log_likelihoods(model, params, context)  # [Rc, K]
-  members = jax.nn.one_hot(context_people, int(num_people), dtype=head_loss.dtype).T  # [P, Rc]
+  if isinstance(context_people, jax.core.Tracer):
+    raise ValueError(
+      "micro_adapt_routers: context_people must be concrete (it lays each person's rows out on "
+      "the host); pass it as a constant, not a traced argument."
+    )
+  index, valid = person_layout(np.asarray(context_people), int(num_people))  # [P, M]
+  head_loss = -micro_component_log_likelihoods(model, params, context)[index]  # [P, M, K]
+  weight = context.weight[index] * jnp.asarray(valid, head_loss.dtype)
+  weight = weight / jnp.maximum(jnp.sum(weight, axis=1, keepdims=True), 1.0)
 
-  def person(member):
-    w = context.weight * member
-    w = w / jnp.maximum(jnp.sum(w), 1.0)
+  def person(x, w, loss):
+    def routing(router):
+      return jax.nn.log_softmax(x @ router["router"] + router["bias"], axis=-1)
 
     def cross_entropy(router, targets):
-      log_f = micro_routing(model, router, context)
-      return -jnp.sum(w[:, None] * targets * log_f)
+      return -jnp.sum(w[:, None] * targets * routing(router))
 
     def step(_, router):
-      log_f = micro_routing(model, router, context)
-      targets = jax.nn.softmax(log_f - step_size * head_loss, axis=-1)
+      targets = jax.nn.softmax(routing(router) - step_size * loss, axis=-1)
       grads = jax.grad(cross_entropy)(router, targets)
       return jax.tree.map(lambda p, g: p - learning_rate * g, router, grads)
 
     start = {"router": params["router"], "bias": params["bias"]}
     return jax.lax.fori_loop(0, int(iterations), step, start)
 
-  return jax.vmap(person)(members)
+  return jax.vmap(person)(context.context[index], weight, head_loss)
 
 
 def micro_preference_matrix(model: MiCRo, params: Params, log_weights: Array) -> Array:

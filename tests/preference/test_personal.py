@@ -192,6 +192,22 @@ def test_micro_routes_by_the_prompt_and_personalizes_by_hedge():
     pairs.annotator, 2, iterations=30,
   )  # fmt: skip
   assert float(jnp.sum(none * scored) / jnp.sum(scored)) == pytest.approx(routed, abs=1e-12)
+  routers = pm.micro_adapt_routers(
+    model, params, context, pairs.annotator, 2, iterations=3, learning_rate=0.5
+  )
+  mine = jax.tree.map(
+    lambda x: x[context.weight > 0][pairs.annotator[context.weight > 0] == 1], pairs
+  )
+  router = {"router": params["router"], "bias": params["bias"]}
+  loss = -pm.micro_component_log_likelihoods(model, params, mine)
+  for _ in range(3):  # Alg. 1 by hand for person 1: cross-entropy to the Hedge targets
+    targets = jax.nn.softmax(pm.micro_routing(model, router, mine) - loss, -1)
+    grads = jax.grad(
+      lambda r, t=targets: -jnp.mean(jnp.sum(t * pm.micro_routing(model, r, mine), -1))
+    )(router)
+    router = jax.tree.map(lambda p, g: p - 0.5 * g, router, grads)
+  for k in router:
+    np.testing.assert_allclose(routers[k][1], router[k], rtol=1e-10, atol=1e-12)
   with pytest.raises(ValueError, match="context"):
     pm.fit_micro(model, flat, jax.random.key(0))
 
