@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxpref.shapes import bucket_size
 from jaxpref.types import Array, ArrayLike
 
 Sense = Literal["min", "max"]
@@ -120,3 +121,32 @@ def check_simplex(name: str, w: ArrayLike, *, where: str = "", atol: float = 1e-
         f"a row sums to {total:.6g}."
       )
   return w
+
+
+def padded_points(F: ArrayLike, valid: ArrayLike | None, size: int | None, where: str):
+  """``(F [N, m], valid [N], n)``: checked points padded to ``N = bucket_size(n, size=size)``.
+
+  Concrete inputs are padded on the host and returned as numpy arrays (a jitted kernel takes them
+  without compiling anything per size); traced inputs are padded with ``jnp.pad``. Padding rows
+  are zeros with ``valid = False``.
+  """
+  F = check_points("F", F, where=where)
+  n = F.shape[0]
+  N = bucket_size(n, size=size)
+  if is_concrete(F, valid):
+    rows = np.ones(n, bool) if valid is None else np.asarray(check_valid(valid, n, where))
+    padded = np.zeros((N, F.shape[1]), F.dtype)
+    padded[:n] = np.asarray(F)
+    mask = np.zeros(N, bool)
+    mask[:n] = rows
+    return padded, mask, n
+  rows = check_valid(valid, n, where)
+  return jnp.pad(F, ((0, N - n), (0, 0))), jnp.pad(rows, (0, N - n)), n
+
+
+def unpad(x: Array, n: int, axes: int = 1) -> Array:
+  """The first ``n`` entries along the leading ``axes`` axes (a host slice when concrete)."""
+  index = (slice(0, n),) * axes
+  if is_concrete(x):
+    return jax.device_put(np.asarray(x)[index])  # jnp.asarray would compile per shape
+  return x[index]

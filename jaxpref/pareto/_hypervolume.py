@@ -30,8 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxpref.pareto._checks import check_points, check_valid, is_concrete, to_min
-from jaxpref.shapes import bucket_size
+from jaxpref.pareto._checks import check_points, check_valid, padded_points, to_min, unpad
 from jaxpref.types import Array, ArrayLike, HostArray, PRNGKey
 
 
@@ -45,23 +44,10 @@ def _prepare(F, ref_point, sense, valid, where):
 
 
 def _bucketed(F, ref_point, valid, size, where):
-  """``(F [N, m], ref_point [m], valid [N], n)``: checked, padded to ``N = bucket_size(n)``.
-
-  Concrete inputs are padded on the host (numpy), so no eager op compiles for a new ``n``.
-  """
-  F = check_points("F", F, where=where)
+  """``(F [N, m], ref_point [m], valid [N], n)``: checked, padded to a bucket."""
+  F, valid, n = padded_points(F, valid, size, where)
   ref_point = check_points("ref_point", ref_point, ndim=1, m=F.shape[1], where=where)
-  n = F.shape[0]
-  N = bucket_size(n, size=size)
-  if is_concrete(F, valid):
-    rows = np.ones(n, bool) if valid is None else np.asarray(check_valid(valid, n, where))
-    padded = np.zeros((N, F.shape[1]), F.dtype)
-    padded[:n] = np.asarray(F)
-    mask = np.zeros(N, bool)
-    mask[:n] = rows
-    return padded, ref_point, mask, n  # numpy: the jitted kernels take it without a program
-  rows = check_valid(valid, n, where)
-  return jnp.pad(F, ((0, N - n), (0, 0))), ref_point, jnp.pad(rows, (0, N - n)), n
+  return F, ref_point, valid, n
 
 
 def _inside(F, ref_point, valid, sense):
@@ -201,10 +187,7 @@ def hypervolume_contributions(
   F, ref_point, valid, n = _bucketed(F, ref_point, valid, size, "hypervolume_contributions")
   if F.shape[1] > 3:
     _exact(jnp.zeros((1, F.shape[1])), ref_point)  # raises the m > 3 message
-  out = _contributions_kernel(F, ref_point, valid, sense)
-  if is_concrete(out):  # a host slice: no program per n
-    return jnp.asarray(np.asarray(out)[:n])
-  return out[:n]
+  return unpad(_contributions_kernel(F, ref_point, valid, sense), n)
 
 
 def hypervolume_mc(

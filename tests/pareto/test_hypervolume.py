@@ -159,13 +159,20 @@ def test_fronts_of_many_sizes_compile_one_program_per_bucket():
   )
   rng = np.random.default_rng(3)
   for m in (2, 3):
-    fronts = [rng.random((int(n), m)) for n in rng.integers(10, 201, 50)]
-    start = len(compiles)
-    got = [float(pareto.hypervolume(F, ref_point=np.full(m, 1.1))) for F in fronts[:10]]
-    for F in fronts[10:]:
-      pareto.hypervolume(F, ref_point=np.full(m, 1.1))
-    assert len(compiles) - start <= 3  # buckets 16, 64, 256 (and no eager op per size)
-    want = [pareto.hypervolume_host(F, ref_point=np.full(m, 1.1)) for F in fronts[:10]]
+    fronts = [rng.random((int(n), m)) for n in rng.integers(10, 201, 30)]
+    ref = np.full(m, 1.1)
+    for fn, sets in (
+      (lambda F, r=ref: pareto.hypervolume(F, ref_point=r), fronts),
+      (lambda F, r=ref: pareto.hypervolume_contributions(F, ref_point=r), fronts[: 6 * (m == 2)]),
+      (pareto.front_ranks, fronts),
+      (pareto.nondominated_mask, fronts),
+    ):
+      start = len(compiles)
+      for F in sets:
+        fn(F)
+      assert len(compiles) - start <= 3  # buckets 16, 64, 256 (and no eager op per size)
+    got = [float(pareto.hypervolume(F, ref_point=ref)) for F in fronts[:10]]
+    want = [pareto.hypervolume_host(F, ref_point=ref) for F in fronts[:10]]
     np.testing.assert_allclose(got, want, rtol=1e-5)
   F = rng.random((20, 2))
   pinned = pareto.hypervolume_contributions(F, ref_point=np.full(2, 1.1), size=40)
