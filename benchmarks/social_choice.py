@@ -6,7 +6,9 @@ Impartial-culture profiles (random linear orders) of ``--voters`` voters over m 
 candidates, the same profiles for both libraries. jaxpref computes the margin matrices and Borda
 scores of all profiles in one compiled call (``social.margins``, ``social.scoring_scores``); its
 combinatorial rules (Copeland, beat path, ranked pairs) run per profile on the host from those
-margins. pref_voting builds a ``Profile`` per election and answers each rule per profile.
+margins, and the margin-based rules also batched (``social.winner_masks``: one compiled call for
+all profiles; pref_voting's time on the first ``--rule_profiles`` profiles is scaled to all of
+them). pref_voting builds a ``Profile`` per election and answers each rule per profile.
 Medians over ``--repeats`` after a warm-up (jaxpref's compile listed apart); ratio = pref_voting /
 jaxpref. Results are checked for equality on every profile.
 """
@@ -99,7 +101,40 @@ def main() -> None:
       for k in range(0, n, max(1, n // 50)):
         assert ours_fn(ours_profiles[k]) == theirs_fn(profiles[k]), (name, k)
       _row(f"{name} m={m} ({n})", ours, "", theirs)
+    _batched_rules(M, profiles, m, n, args.repeats)
   _ranked_pairs_with_ties(args.tied_budget)
+
+
+def _batched_rules(M: np.ndarray, profiles: list, m: int, n: int, repeats: int) -> None:
+  """Winner masks of every profile in one compiled call against pref_voting per profile.
+
+  pref_voting answers the first ``n`` profiles and its time is scaled to all of them (printed as
+  such); answers are checked equal on every profile it answered.
+  """
+  from pref_voting import c1_methods, margin_based_methods
+
+  peers = {
+    "copeland": c1_methods.copeland,
+    "llull": c1_methods.llull,
+    "minimax": margin_based_methods.minimax,
+    "beat_path": margin_based_methods.beat_path,
+    "split_cycle": margin_based_methods.split_cycle,
+    "top_cycle": c1_methods.top_cycle,
+    "uncovered_set": c1_methods.uc_gill,
+  }
+  Mj = jnp.asarray(M)
+  for rule, peer in peers.items():
+    start = time.perf_counter()
+    jax.block_until_ready(social.winner_masks(Mj, rule))
+    compile_s = time.perf_counter() - start
+    ours = _time(lambda r=rule: jax.block_until_ready(social.winner_masks(Mj, r)), repeats)
+    masks = np.asarray(social.winner_masks(Mj, rule))
+    start = time.perf_counter()
+    answers = [peer(p) for p in profiles[:n]]
+    theirs = (time.perf_counter() - start) * len(profiles) / n
+    for k, answer in enumerate(answers):
+      assert np.flatnonzero(masks[k]).tolist() == sorted(answer), (rule, k)
+    _row(f"{rule} batched m={m}", ours, f"{compile_s:10.2f}", theirs)
 
 
 def _ranked_pairs_with_ties(budget: float) -> None:

@@ -4,7 +4,9 @@ Profiles and score tables become margin matrices and preference games: :func:`ma
 turns an election into the matrix P that :func:`jaxpref.equilibria.maximal_lottery` takes, so one
 maximal lottery serves games and elections
 (``equilibria.maximal_lottery(social.majority_game(profile))``). Margins and positional
-scores of many profiles are batched in JAX; combinatorial rules and LPs run on the host.
+scores of many profiles are batched in JAX, and so are the margin-based rules
+(:func:`winner_masks`: Copeland, Llull, Condorcet, minimax, beat path, split cycle, top cycle,
+uncovered set); the other combinatorial rules and the LPs run on the host.
 """
 
 from jaxpref.social._axioms import (
@@ -15,6 +17,7 @@ from jaxpref.social._axioms import (
   check_winner_monotonicity,
   majority_order,
 )
+from jaxpref.social._batched import BATCHED_RULES, widest_paths, winner_masks
 from jaxpref.social._generative import check_bjr, greedy_slate
 from jaxpref.social._kemeny import KemenyResult, kemeny_ilp, kemeny_leaderboard, kemeny_winners
 from jaxpref.social._linear import (
@@ -75,6 +78,7 @@ from jaxpref.social._rules import (
 from jaxpref.social._votenrank import LEADERBOARD_RULES, Leaderboard, task_ranks
 
 __all__ = [
+  "BATCHED_RULES",
   "KEMENY_MAX",
   "LEADERBOARD_RULES",
   "MINIMAX_SCORES",
@@ -139,4 +143,6 @@ __all__ = [
   "unanimity",
   "uncovered_set",
   "weak_nanson",
+  "widest_paths",
+  "winner_masks",
 ]
