@@ -126,12 +126,15 @@ def check_simplex(name: str, w: ArrayLike, *, where: str = "", atol: float = 1e-
 def padded_points(F: ArrayLike, valid: ArrayLike | None, size: int | None, where: str):
   """``(F [N, m], valid [N], n)``: checked points padded to ``N = bucket_size(n, size=size)``.
 
-  Concrete inputs are padded on the host and returned as numpy arrays (a jitted kernel takes them
-  without compiling anything per size); traced inputs are padded with ``jnp.pad``. Padding rows
-  are zeros with ``valid = False``.
+  Concrete inputs (eager calls, where each new size would compile) are padded on the host and
+  returned as numpy arrays (a jitted kernel takes them without compiling anything per size).
+  Traced inputs are already inside one compiled program: they are padded (``jnp.pad``) only to an
+  explicit ``size``. Padding rows are zeros with ``valid = False``.
   """
   F = check_points("F", F, where=where)
   n = F.shape[0]
+  if not is_concrete(F, valid) and size is None:  # traced: the caller's program has one shape
+    return F, check_valid(valid, n, where), n
   N = bucket_size(n, size=size)
   if is_concrete(F, valid):
     rows = np.ones(n, bool) if valid is None else np.asarray(check_valid(valid, n, where))
