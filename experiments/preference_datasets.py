@@ -54,9 +54,13 @@ def registry(config: ml_collections.ConfigDict) -> dict[str, Dataset]:
   return out
 
 
-def requested(config: ml_collections.ConfigDict) -> list[str]:
-  """The names in ``config.datasets``; raises ``ValueError`` on an unknown or empty list."""
-  known = registry(config)
+def requested(config: ml_collections.ConfigDict, extra: tuple[str, ...] = ()) -> list[str]:
+  """The names in ``config.datasets``; raises ``ValueError`` on an unknown or empty list.
+
+  ``extra`` names datasets an experiment reads itself (accepted here, not loaded by
+  :func:`load_datasets`).
+  """
+  known = [*registry(config), *extra]
   names = common.names(config.datasets)
   unknown = [n for n in names if n not in known]
   if unknown or not names:
@@ -75,14 +79,16 @@ class Loaded(NamedTuple):
   covariates: Array | None
 
 
-def load_datasets(config: ml_collections.ConfigDict) -> dict[str, Loaded]:
+def load_datasets(
+  config: ml_collections.ConfigDict, names: list[str] | None = None
+) -> dict[str, Loaded]:
   """Reads every requested dataset (checking its columns) before anything is fitted.
 
   Paircomp surveys whose file is absent are skipped with a warning; ``llmfao`` and ``csv`` are
-  always read (a missing ``csv`` file is an error).
+  always read (a missing ``csv`` file is an error). ``names`` overrides ``config.datasets``.
   """
   out = {}
-  for name in requested(config):
+  for name in requested(config) if names is None else names:
     entry = registry(config)[name]
     if name not in ("llmfao", "csv") and not os.path.exists(entry.path):
       logging.warning("skipping %s: %s not found (set data.paircomp_dir)", name, entry.path)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from configs import personalization as config_lib
-from experiments import personalization, train_lib
+from experiments import llmfao_text, personalization, train_lib
 from jaxpref import preference as pm
 from tests.experiments._overrides import override
 
@@ -28,12 +28,32 @@ def test_each_dataset_reveals_only_the_ks_its_people_can_afford():
     ({"ks": "0,a"}, "comma-separated integers"),
     ({"test_fraction": 1.0}, r"test_fraction must lie in \(0, 1\)"),
     ({"vpl.steps": 0}, "vpl.steps must be >= 1"),
+    ({"micro.iterations": 0}, "micro.iterations must be >= 1"),
   ],
 )
 def test_bad_configs_fail_before_loading(overrides, message):
   config = override(config_lib.get_config(), **overrides)
   with pytest.raises(ValueError, match=message):
     train_lib.validate_config(config)
+
+
+def test_llmfao_text_items_are_the_judged_responses_with_cached_features(tmp_path):
+  rng = np.random.default_rng(0)  # stand-ins for MiniLM: the cache is read, no encoder needed
+  np.save(tmp_path / llmfao_text.RESPONSES, rng.normal(size=(682, 6)).astype(np.float32))
+  np.save(tmp_path / llmfao_text.PROMPTS, rng.normal(size=(13, 6)).astype(np.float32))
+  config = config_lib.get_config("datasets=llmfao_text")
+  src = personalization.text_source(config, str(tmp_path))
+  assert (src.num_items, src.num_people, src.pairs.outcome.shape[0]) == (682, 124, 8931)
+  assert src.item_features.shape == (682, 6) and src.prompt_features.shape == (682, 6)
+  a, b = np.asarray(src.pairs.item_a), np.asarray(src.pairs.item_b)
+  prompts = np.asarray(src.prompt_features)
+  np.testing.assert_array_equal(prompts[a], prompts[b])  # both responses answer one prompt
+  np.testing.assert_array_equal(np.asarray(src.pairs.context), prompts[a])  # MiCRo's router input
+  ids = personalization.load_sources(config_lib.get_config("datasets=llmfao"), str(tmp_path))
+  np.testing.assert_array_equal(src.pairs.annotator, ids["llmfao"].pairs.annotator)  # same rows
+  np.testing.assert_array_equal(src.pairs.outcome, ids["llmfao"].pairs.outcome)
+  assert "pal_b" in personalization.models_of(src)
+  assert "pal_b" not in personalization.models_of(ids["llmfao"])
 
 
 # A full run of six models (about a minute of compilation on 2 cores): behind -m slow.
