@@ -28,14 +28,14 @@ Variants after a colon: ``datasets=llmfao+soundquality+topmodel2007+cemschoice``
 add ``llmfao_text`` for the text-feature run, which needs MiniLM), ``seeds=N`` (default 5).
 
 Expected (5 seeds, mean ± 95% interval, about 16 min on 2 CPU cores shared with other jobs; the
-README has the tables): on LLMFAO no model beats the population BT for new workers at k <= 10
-(LoRe - BT -0.007 ± 0.007); on SoundQuality every personalized model overtakes it from k = 5 (k = 20:
+README has the tables): on LLMFAO no model beats the population BT for new workers at k <= 10 (LoRe
+- BT -0.007 ± 0.007); on SoundQuality every personalized model overtakes it from k = 5 (k = 20:
 mixture -0.031 ± 0.004, PAL -0.031 ± 0.006, VPL -0.029 ± 0.003, LoRe -0.028 ± 0.008); on CEMSChoice
 VPL reaches 0.525 ± 0.038 at k = 10 against BT's 0.612 ± 0.014; MiCRo's heads collapse onto BT on
-LLMFAO and CEMSChoice, its Hedge hurts on the other surveys, and Alg. 1 recovers most of that at
-k = 20 (SoundQuality 0.562 ± 0.023 against Hedge's 0.670) without beating BT. ``llmfao_text``
-(about 19 min with the embeddings): LoRe 0.627 ± 0.032 at k = 0 against BT's 0.654 ± 0.053 and no
-gain with k; VPL 1.06 ± 0.10 at k = 10 (overfits the 384-wide features).
+LLMFAO and CEMSChoice, its Hedge hurts on the other surveys, and Alg. 1 recovers most of that at k =
+20 (SoundQuality 0.562 ± 0.023 against Hedge's 0.670) without beating BT. ``llmfao_text`` (about 19
+min with the embeddings): LoRe 0.627 ± 0.032 at k = 0 against BT's 0.654 ± 0.053 and no gain with k;
+VPL 1.06 ± 0.10 at k = 10 (overfits the 384-wide features).
 """
 
 import ml_collections
