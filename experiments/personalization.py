@@ -162,7 +162,7 @@ def make_program(config: ml_collections.ConfigDict, source: Source) -> training.
   """The per-seed program of one dataset: split, fit every model, score every k."""
   routed = source.pairs
   pairs = routed._replace(context=jnp.zeros((routed.outcome.shape[0], 0), routed.outcome.dtype))
-  rows, people = pairs.outcome.shape[0], source.num_people
+  people = source.num_people
   annotator = np.asarray(pairs.annotator)
   ks = dataset_ks(config, annotator)
   kmax = max(ks)
@@ -201,11 +201,9 @@ def make_program(config: ml_collections.ConfigDict, source: Source) -> training.
     k_people, k_rank = jax.random.split(key)
     held = jax.random.uniform(k_people, (people,)) < config.test_fraction
     test = (held & eligible)[pairs.annotator]
-    # Each row's place in a random order of its person's rows: sort by (person, noise).
-    order = jnp.argsort(pairs.annotator + jax.random.uniform(k_rank, (rows,)))
-    first = jnp.searchsorted(pairs.annotator[order], jnp.arange(people))
-    place = jnp.arange(rows, dtype=jnp.int32) - first[pairs.annotator[order]].astype(jnp.int32)
-    rank = jnp.zeros(rows, jnp.int32).at[order].set(place)
+    rank = pm.person_ranks(
+      pairs.annotator, people, k_rank
+    )  # place in a random order of its person's
     nan = jnp.full((), jnp.nan, pairs.outcome.dtype)
     metrics = {f"{m}/k{k}": nan for m in names for k in ks}
     metrics["test_people"] = jnp.zeros((), pairs.outcome.dtype)

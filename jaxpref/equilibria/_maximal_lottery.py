@@ -88,6 +88,72 @@ def _strictly_complementary_support(A: HostArray) -> tuple[HostArray, HostArray]
   return support, x / x.sum()
 
 
+def _value_lp(A: HostArray) -> HostArray | None:
+  """An equilibrium from the plain value LP (max v: A x + v <= 0, x in the simplex), or None.
+
+  Calls HiGHS directly through ``highspy`` when it is installed (no scipy wrapper overhead, about
+  3x faster at n <= 10), else ``scipy.optimize.linprog``'s HiGHS.
+  """
+  n = A.shape[0]
+  try:
+    import highspy  # optional: the [test] and [bench] extras
+  except ImportError:
+    highspy = None
+  if highspy is not None:
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    inf = highspy.kHighsInf
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = n + 1, n + 1
+    lp.col_cost_ = np.r_[np.zeros(n), -1.0]
+    lp.col_lower_ = np.r_[np.zeros(n), -inf]
+    lp.col_upper_ = np.full(n + 1, inf)
+    dense = np.r_[np.c_[A, np.ones(n)], np.r_[np.ones(n), 0.0][None]]
+    lp.row_lower_ = np.r_[np.full(n, -inf), 1.0]
+    lp.row_upper_ = np.r_[np.zeros(n), 1.0]
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    lp.a_matrix_.start_ = np.arange(0, dense.size + 1, n + 1, dtype=np.int32)
+    lp.a_matrix_.index_ = np.tile(np.arange(n + 1, dtype=np.int32), n + 1)
+    lp.a_matrix_.value_ = dense.ravel()
+    h.passModel(lp)
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+      return None
+    x = np.array(h.getSolution().col_value)[:n]
+  else:
+    c = np.r_[np.zeros(n), -1.0]
+    a_ub = np.c_[A, np.ones(n)]
+    a_eq = np.r_[np.ones(n), 0.0][None, :]
+    bounds = [(0, None)] * n + [(None, None)]
+    res = scipy.optimize.linprog(
+      c, A_ub=a_ub, b_ub=np.zeros(n), A_eq=a_eq, b_eq=[1.0], bounds=bounds, method="highs"
+    )
+    if res.status != 0:
+      return None
+    x = res.x[:n]
+  x = np.clip(x, 0.0, None)
+  return x / x.sum()
+
+
+def _support(A: HostArray) -> tuple[HostArray, HostArray, bool]:
+  """``(support mask, equilibrium, from the value LP)``: the support of every equilibrium.
+
+  Fast path: an equilibrium x of the plain value LP whose items are all clearly in
+  (``x_i > 1e-9``) or clearly out (``(A x)_i < -1e-9``) is strictly complementary, and then its
+  support is the support of all equilibria (any equilibrium y has ``sum_i y_i (A x)_i = 0``, so
+  ``y_i = 0`` wherever ``(A x)_i < 0``). Otherwise (degenerate games) the strictly complementary
+  LP decides.
+  """
+  x = _value_lp(A)
+  if x is not None:
+    Ax = A @ x
+    on = x > 1e-9
+    if np.all(on | (Ax < -1e-9)) and Ax.max() <= 1e-9:
+      return on, np.where(on, x, 0.0) / x[on].sum(), True
+  support, x = _strictly_complementary_support(A)
+  return support, x, False
+
+
 def _duality_gap(P: HostArray, x: HostArray) -> float:
   """The certificate: max_i (P x)_i - min_j (x^T P)_j in float64."""
   return float(np.max(P @ x) - np.min(x @ P))
@@ -183,11 +249,13 @@ def _polish(x_s: HostArray, N: HostArray, G: HostArray) -> HostArray:
 def _solve_one(P: HostArray, tol: float) -> HostArray:
   n = P.shape[0]
   A = 0.5 * (P - P.T)
-  support, x_lp = _strictly_complementary_support(A)
+  support, x_lp, vertex = _support(A)
   S = np.flatnonzero(support)
   out = np.flatnonzero(~support)
   B = A[np.ix_(S, S)]
   N = _null_space(B)  # [k, r]: equilibria on S lie in span(N) with sum 1
+  if N.shape[1] > 1 and vertex:  # a face of equilibria: start from the central LP point
+    _, x_lp = _strictly_complementary_support(A)
   x_bar = N @ (N.T @ x_lp[S]) if N.shape[1] else x_lp[S]
   x_bar = x_bar / x_bar.sum()
   if N.shape[1] > 1 and np.all(x_bar > 0):

@@ -30,6 +30,7 @@ from jaxpref.preference._aggregate import (
   maxmin_lottery,
   utilitarian_matrix,
 )
+from jaxpref.preference._fewshot import few_shot_masks, person_ranks
 from jaxpref.preference._fit import (
   Fit,
   fit,
@@ -151,6 +152,7 @@ __all__ = [
   "component_log_likelihoods",
   "component_matrices",
   "cyclic_gpm",
+  "few_shot_masks",
   "fit",
   "fit_group_robust",
   "fit_micro",
@@ -186,6 +188,7 @@ __all__ = [
   "people_posterior",
   "people_rewards",
   "person_layout",
+  "person_ranks",
   "personal_log_likelihood",
   "personal_logits",
   "personal_preference_matrix",

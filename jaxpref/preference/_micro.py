@@ -225,8 +225,15 @@ def micro_adapt_routers(
       "the host); pass it as a constant, not a traced argument."
     )
   index, valid = person_layout(np.asarray(context_people), int(num_people))  # [P, M]
+  return _adapt_routers(
+    model, params, context, index, valid, step_size, learning_rate, iterations=int(iterations)
+  )
+
+
+@functools.partial(jax.jit, static_argnames=("iterations",))
+def _adapt_routers(model, params, context, index, valid, step_size, learning_rate, *, iterations):
   head_loss = -micro_component_log_likelihoods(model, params, context)[index]  # [P, M, K]
-  weight = context.weight[index] * jnp.asarray(valid, head_loss.dtype)
+  weight = context.weight[index] * valid.astype(head_loss.dtype)
   weight = weight / jnp.maximum(jnp.sum(weight, axis=1, keepdims=True), 1.0)
 
   def person(x, w, loss):
@@ -242,7 +249,7 @@ def micro_adapt_routers(
       return jax.tree.map(lambda p, g: p - learning_rate * g, router, grads)
 
     start = {"router": params["router"], "bias": params["bias"]}
-    return jax.lax.fori_loop(0, int(iterations), step, start)
+    return jax.lax.fori_loop(0, iterations, step, start)
 
   return jax.vmap(person)(context.context[index], weight, head_loss)
 

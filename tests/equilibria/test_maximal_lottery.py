@@ -168,3 +168,21 @@ def test_under_jit_the_answer_or_nan_and_nothing_printed(capfd):
   with pytest.raises(ValueError, match="square"):
     jax.jit(maximal_lottery)(jnp.full((3, 4), 0.5))
   assert capfd.readouterr().err == ""
+
+
+@pytest.mark.parametrize("highspy_installed", [True, False])
+def test_value_lp_support_equals_the_strictly_complementary_support(highspy_installed, monkeypatch):
+  from jaxpref.equilibria import _maximal_lottery as ml
+
+  if not highspy_installed:
+    monkeypatch.setitem(__import__("sys").modules, "highspy", None)  # import fails: scipy's HiGHS
+  games_ = list(_random_games(7, 12, 30)) + [P for P, _, _ in CANONICAL.values()]
+  fast = 0
+  for P in games_:
+    A = 0.5 * (P - P.T)
+    support, x, from_value_lp = ml._support(A)
+    want, _ = ml._strictly_complementary_support(A)
+    np.testing.assert_array_equal(support, want)
+    fast += from_value_lp
+    assert _gap(0.5 + A, x) <= 1e-9
+  assert fast >= 30  # the random games take the fast path; degenerate canonical ones may not

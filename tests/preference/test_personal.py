@@ -85,6 +85,22 @@ def test_bad_inputs():
     pm.PAL(8, 5, prompt_features=np.zeros(8))
 
 
+def test_pal_b_with_a_zero_prompt_is_pal_a_and_reads_the_prompt():
+  n = 16
+  feats = jax.random.normal(jax.random.key(0), (n, 2))
+  pal_a = pm.PAL(n, 5, item_features=feats)
+  pal_b = pm.PAL(n, 5, item_features=feats, prompt_features=jnp.zeros((n, 3)))
+  params = pal_b.init(jax.random.key(3), jnp.float64)
+  assert params["projectors"].shape == (2, 3, 4)  # one linear map of the prompt per prototype
+  np.testing.assert_allclose(  # a prompt of zeros is PAL-A
+    pal_b.rewards(params, jnp.ones(2)), pal_a.rewards(params, jnp.ones(2)), atol=1e-12
+  )
+  moved = pal_b.replace(prompt_features=jnp.ones((n, 3))).rewards(params, jnp.ones(2))
+  assert float(jnp.abs(moved - pal_a.rewards(params, jnp.ones(2))).max()) > 1e-3
+
+
+# Two fits of about 4 s each on 2 cores: behind -m slow (the reduction above runs by default).
+@pytest.mark.slow
 def test_pal_b_ideal_points_follow_the_prompt():
   # Two opposed groups whose ideal point flips sign with the prompt of the response: PAL-A (one
   # ideal point per person) cannot fit it, PAL-B (prototypes linear in the prompt) can.
@@ -101,12 +117,6 @@ def test_pal_b_ideal_points_follow_the_prompt():
     params = pm.fit_personal(model, pairs, jax.random.key(2), max_steps=100).params
     fit[name] = float(jnp.mean(pm.personal_log_likelihood(model, params, pairs)))
   assert fit["b"] > fit["a"] + 0.05, fit
-  pal_a = pm.PAL(n, people, item_features=feats)
-  pal_b = pm.PAL(n, people, item_features=feats, prompt_features=jnp.zeros((n, 3)))
-  params = pal_b.init(jax.random.key(3), jnp.float64)
-  np.testing.assert_allclose(  # a prompt of zeros is PAL-A
-    pal_b.rewards(params, jnp.ones(2)), pal_a.rewards(params, jnp.ones(2)), atol=1e-12
-  )
 
 
 def _fewshot(kind, seed=0, *, n=12, train=300, per=30, test=40, per_test=50, k=20):
@@ -286,3 +296,30 @@ def test_fits_vmapped_over_seeds_equal_a_loop(with_vpl):
     for i, k in enumerate(keys):
       for a, b in zip(jax.tree.leaves(fit(k)), jax.tree.leaves(both), strict=True):
         np.testing.assert_allclose(a, b[i], rtol=1e-9, atol=1e-12)
+
+
+def test_few_shot_masks_reveal_k_per_person_and_refuse_what_cannot_be_scored():
+  annotator = np.repeat(np.arange(4), [6, 3, 8, 0])  # person 3 has no comparisons
+  context, scored = pm.few_shot_masks(annotator, [0, 2], 2, jax.random.key(0), num_people=4)
+  for person in (0, 2):
+    rows = annotator == person
+    assert int(np.sum(np.asarray(context)[rows])) == 2
+    assert int(np.sum(np.asarray(scored)[rows])) == rows.sum() - 2
+  assert not np.any(np.asarray(context | scored)[annotator == 1])  # not listed: in neither
+  assert not np.any(np.asarray(context & scored))
+  _, same = pm.few_shot_masks(annotator, [0, 2], 1, jax.random.key(0), num_people=4, score_after=2)
+  np.testing.assert_array_equal(same, scored)  # the same scored rows for every k up to 2
+  ranks = pm.person_ranks(annotator, 4, jax.random.key(0))
+  for person in range(3):
+    assert sorted(np.asarray(ranks)[annotator == person]) == list(
+      range(np.sum(annotator == person))
+    )
+  key = jax.random.key(1)
+  with pytest.raises(ValueError, match="person 3 has no comparisons"):
+    pm.few_shot_masks(annotator, [0, 3], 2, key, num_people=4)
+  with pytest.raises(ValueError, match="person 1 has 3 comparisons; revealing k=3"):
+    pm.few_shot_masks(annotator, [1, 2], 3, key, num_people=4)  # k larger than person 1 has
+  with pytest.raises(ValueError, match=r"people ids must lie in \[0, num_people=4\)"):
+    pm.few_shot_masks(annotator, [0, 7], 1, key, num_people=4)  # an unknown person
+  with pytest.raises(ValueError, match="0 <= k <= score_after"):
+    pm.few_shot_masks(annotator, [0], 3, key, num_people=4, score_after=1)

@@ -7,7 +7,7 @@ import pytest
 from jaxpref import social
 
 
-@pytest.mark.parametrize("m", [2, 4, 7])
+@pytest.mark.parametrize("m", [3, 6])
 def test_batched_rules_equal_the_host_rules(m):
   rng = np.random.default_rng(m)
   profiles = []
