@@ -41,6 +41,8 @@ References:
   https://arxiv.org/abs/1806.02643; Boyd & Vandenberghe, Convex Optimization, 2004, Ch. 11.
 """
 
+import threading
+
 import jax
 import numpy as np
 import scipy.linalg
@@ -50,6 +52,7 @@ from jaxpref.games import check_preference_shape, validate_preference_matrix
 from jaxpref.types import Array, ArrayLike, HostArray
 
 _RANK_RTOL = 1e-11
+_LOCAL = threading.local()  # a reused HiGHS instance per thread (see _value_lp)
 
 
 def _null_space(M: HostArray) -> HostArray:
@@ -100,17 +103,26 @@ def _value_lp(A: HostArray) -> HostArray | None:
   except ImportError:
     highspy = None
   if highspy is not None:
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = getattr(_LOCAL, "highs", None)
+    if h is None:  # one solver per thread, reused: building one costs as much as a small LP
+      h = _LOCAL.highs = highspy.Highs()
+      h.setOptionValue("output_flag", False)
     inf = highspy.kHighsInf
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = n + 1, n + 1
-    lp.col_cost_ = np.r_[np.zeros(n), -1.0]
-    lp.col_lower_ = np.r_[np.zeros(n), -inf]
-    lp.col_upper_ = np.full(n + 1, inf)
-    dense = np.r_[np.c_[A, np.ones(n)], np.r_[np.ones(n), 0.0][None]]
-    lp.row_lower_ = np.r_[np.full(n, -inf), 1.0]
-    lp.row_upper_ = np.r_[np.zeros(n), 1.0]
+    cost = np.zeros(n + 1)
+    cost[n] = -1.0
+    lower = np.zeros(n + 1)
+    lower[n] = -inf
+    lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, lower, np.full(n + 1, inf)
+    dense = np.ones((n + 1, n + 1))  # rows: A x + v <= 0 (n), then sum x = 1
+    dense[:n, :n] = A
+    dense[n, n] = 0.0
+    row_lower = np.full(n + 1, -inf)
+    row_lower[n] = 1.0
+    row_upper = np.zeros(n + 1)
+    row_upper[n] = 1.0
+    lp.row_lower_, lp.row_upper_ = row_lower, row_upper
     lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
     lp.a_matrix_.start_ = np.arange(0, dense.size + 1, n + 1, dtype=np.int32)
     lp.a_matrix_.index_ = np.tile(np.arange(n + 1, dtype=np.int32), n + 1)
