@@ -201,9 +201,8 @@ def make_program(config: ml_collections.ConfigDict, source: Source) -> training.
     k_people, k_rank = jax.random.split(key)
     held = jax.random.uniform(k_people, (people,)) < config.test_fraction
     test = (held & eligible)[pairs.annotator]
-    rank = pm.person_ranks(
-      pairs.annotator, people, k_rank
-    )  # place in a random order of its person's
+    # Each row's place in a random order of its person's rows.
+    rank = pm.person_ranks(pairs.annotator, people, k_rank)
     nan = jnp.full((), jnp.nan, pairs.outcome.dtype)
     metrics = {f"{m}/k{k}": nan for m in names for k in ks}
     metrics["test_people"] = jnp.zeros((), pairs.outcome.dtype)

@@ -41,6 +41,7 @@ References:
   https://arxiv.org/abs/1806.02643; Boyd & Vandenberghe, Convex Optimization, 2004, Ch. 11.
 """
 
+import functools
 import threading
 
 import jax
@@ -91,6 +92,16 @@ def _strictly_complementary_support(A: HostArray) -> tuple[HostArray, HostArray]
   return support, x / x.sum()
 
 
+@functools.cache
+def _highspy():
+  """The ``highspy`` module, or None (looked up once: a failed import costs ~60 us per game)."""
+  try:
+    import highspy  # optional: the [test] and [bench] extras
+  except ImportError:
+    return None
+  return highspy
+
+
 def _value_lp(A: HostArray) -> HostArray | None:
   """An equilibrium from the plain value LP (max v: A x + v <= 0, x in the simplex), or None.
 
@@ -98,10 +109,7 @@ def _value_lp(A: HostArray) -> HostArray | None:
   3x faster at n <= 10), else ``scipy.optimize.linprog``'s HiGHS.
   """
   n = A.shape[0]
-  try:
-    import highspy  # optional: the [test] and [bench] extras
-  except ImportError:
-    highspy = None
+  highspy = _highspy()
   if highspy is not None:
     h = getattr(_LOCAL, "highs", None)
     if h is None:  # one solver per thread, reused: building one costs as much as a small LP

@@ -133,10 +133,11 @@ def padded_points(F: ArrayLike, valid: ArrayLike | None, size: int | None, where
   """
   F = check_points("F", F, where=where)
   n = F.shape[0]
-  if not is_concrete(F, valid) and size is None:  # traced: the caller's program has one shape
+  concrete = is_concrete(F, valid)
+  if not concrete and size is None:  # traced: the caller's program has one shape
     return F, check_valid(valid, n, where), n
   N = bucket_size(n, size=size)
-  if is_concrete(F, valid):
+  if concrete:
     rows = np.ones(n, bool) if valid is None else np.asarray(check_valid(valid, n, where))
     padded = np.zeros((N, F.shape[1]), F.dtype)
     padded[:n] = np.asarray(F)

@@ -37,10 +37,7 @@ from jaxpref.types import Array, ArrayLike, HostArray, PRNGKey
 def _prepare(F, ref_point, sense, valid, where):
   F = check_points("F", F, where=where)
   ref_point = check_points("ref_point", ref_point, ndim=1, m=F.shape[1], where=where)
-  valid = check_valid(valid, F.shape[0], where)
-  F, ref_point = to_min(F, sense), to_min(ref_point, sense)
-  inside = valid & jnp.all(ref_point > F, axis=-1)
-  return jnp.where(inside[:, None], F, ref_point), ref_point
+  return _inside(F, ref_point, check_valid(valid, F.shape[0], where), sense)
 
 
 def _bucketed(F, ref_point, valid, size, where):
@@ -51,6 +48,7 @@ def _bucketed(F, ref_point, valid, size, where):
 
 
 def _inside(F, ref_point, valid, sense):
+  """Minimisation form, with padding rows and points not beating ``r`` replaced by ``r``."""
   F, r = to_min(F, sense), to_min(ref_point, sense)
   inside = valid & jnp.all(r > F, axis=-1)
   return jnp.where(inside[:, None], F, r), r
@@ -146,8 +144,6 @@ def hypervolume(
     15.0
   """
   F, ref_point, valid, _ = _bucketed(F, ref_point, valid, size, "hypervolume")
-  if F.shape[1] > 3:
-    _exact(jnp.zeros((1, F.shape[1])), ref_point)  # raises the m > 3 message
   return _hypervolume_kernel(F, ref_point, valid, sense)
 
 
@@ -185,8 +181,6 @@ def hypervolume_contributions(
     [1.0, 2.0, 2.0, 0.0, 0.0]
   """
   F, ref_point, valid, n = _bucketed(F, ref_point, valid, size, "hypervolume_contributions")
-  if F.shape[1] > 3:
-    _exact(jnp.zeros((1, F.shape[1])), ref_point)  # raises the m > 3 message
   return unpad(_contributions_kernel(F, ref_point, valid, sense), n)
 
 

@@ -92,10 +92,15 @@ def micro_component_log_likelihoods(model: MiCRo, params: Params, pairs: Pairs) 
   return outcome_log_likelihood(d, None, pairs.outcome[:, None], "bt")
 
 
+def _log_routing(router: Params, x: Array) -> Array:
+  """``[..., K]`` log-softmax of ``x @ router["router"] + router["bias"]``."""
+  return jax.nn.log_softmax(x @ router["router"] + router["bias"], axis=-1)
+
+
 def micro_routing(model: MiCRo, params: Params, pairs: Pairs) -> Array:
   r"""``[R, K]`` log router weights :math:`\log f_\psi(x)` of each row's context."""
   del model
-  return jax.nn.log_softmax(pairs.context @ params["router"] + params["bias"], axis=-1)
+  return _log_routing(params, pairs.context)
 
 
 class MiCRoFit(NamedTuple):
@@ -175,15 +180,14 @@ def micro_personal_log_likelihood(
       iterations=iterations,
       learning_rate=learning_rate,
     )
-    log_w = jax.vmap(lambda r, b, x: jax.nn.log_softmax(x @ r + b))(
-      routers["router"][people], routers["bias"][people], pairs.context
-    )
-    return jax.nn.logsumexp(log_w + micro_component_log_likelihoods(model, params, pairs), -1)
-  loss = -micro_component_log_likelihoods(model, params, context) * context.weight[:, None]
-  onehot = jax.nn.one_hot(context_people, int(num_people), dtype=loss.dtype)  # [Rc, P]
-  evidence = -step_size * (onehot.T @ loss)  # [P, K]
-  log_w = micro_routing(model, params, pairs) + evidence[people]
-  log_w = log_w - jax.nn.logsumexp(log_w, axis=-1, keepdims=True)
+    per_row = jax.tree.map(lambda v: v[people], routers)
+    log_w = jax.vmap(_log_routing)(per_row, pairs.context)
+  else:
+    loss = -micro_component_log_likelihoods(model, params, context) * context.weight[:, None]
+    onehot = jax.nn.one_hot(context_people, int(num_people), dtype=loss.dtype)  # [Rc, P]
+    evidence = -step_size * (onehot.T @ loss)  # [P, K]
+    log_w = micro_routing(model, params, pairs) + evidence[people]
+    log_w = log_w - jax.nn.logsumexp(log_w, axis=-1, keepdims=True)
   return jax.nn.logsumexp(log_w + micro_component_log_likelihoods(model, params, pairs), -1)
 
 
@@ -237,14 +241,11 @@ def _adapt_routers(model, params, context, index, valid, step_size, learning_rat
   weight = weight / jnp.maximum(jnp.sum(weight, axis=1, keepdims=True), 1.0)
 
   def person(x, w, loss):
-    def routing(router):
-      return jax.nn.log_softmax(x @ router["router"] + router["bias"], axis=-1)
-
     def cross_entropy(router, targets):
-      return -jnp.sum(w[:, None] * targets * routing(router))
+      return -jnp.sum(w[:, None] * targets * _log_routing(router, x))
 
     def step(_, router):
-      targets = jax.nn.softmax(routing(router) - step_size * loss, axis=-1)
+      targets = jax.nn.softmax(_log_routing(router, x) - step_size * loss, axis=-1)
       grads = jax.grad(cross_entropy)(router, targets)
       return jax.tree.map(lambda p, g: p - learning_rate * g, router, grads)
 
