@@ -319,12 +319,22 @@ def perturb_lora(model: models.Llama, seed: int, scale: float) -> models.Llama:
   if model.config.adapter != "lora":
     raise ValueError("perturb_lora needs a model with adapter='lora'.")
   rng = np.random.default_rng(seed)
-  for block in model.blocks:
-    for name in model.config.adapter_targets:
+  c = model.config
+  blocks = [model.blocks] if c.scan_layers else list(model.blocks)  # scanned: one, stacked
+  a_draws, b_draws = {n: [] for n in c.adapter_targets}, {n: [] for n in c.adapter_targets}
+  for i in range(c.num_layers):  # layer by layer, the order of the unrolled layout's draws
+    for name in c.adapter_targets:
+      layer = getattr(blocks[0 if c.scan_layers else i], name)
+      a_shape = layer.a.shape[1:] if c.scan_layers else layer.a.shape
+      b_shape = layer.b.shape[1:] if c.scan_layers else layer.b.shape
+      a_draws[name].append(rng.standard_normal(a_shape) / np.sqrt(a_shape[0]))
+      b_draws[name].append(scale * rng.standard_normal(b_shape))
+  for name in c.adapter_targets:
+    a, b = np.stack(a_draws[name]), np.stack(b_draws[name])  # [layers, ...]
+    for i, block in enumerate(blocks):
       layer = getattr(block, name)
-      a = rng.standard_normal(layer.a.shape) / np.sqrt(layer.a.shape[0])
-      layer.a[...] = jnp.asarray(a, layer.a[...].dtype)
-      layer.b[...] = jnp.asarray(scale * rng.standard_normal(layer.b.shape), layer.b[...].dtype)
+      layer.a[...] = jnp.asarray(a if c.scan_layers else a[i], layer.a[...].dtype)
+      layer.b[...] = jnp.asarray(b if c.scan_layers else b[i], layer.b[...].dtype)
   return model
 
 

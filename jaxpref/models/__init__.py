@@ -2,7 +2,8 @@
 
 * Pareto-conditioned networks: Panacea's SVD-LoRA, concatenation or FiLM conditioning.
 * A Llama-family decoder (GQA, RoPE, RMSNorm, tied embeddings, KV cache, LoRA / SVD-LoRA
-  adapters with a per-row gate) loaded from GGUF (SmolLM2-135M-Instruct), its byte-level BPE
+  adapters with a per-row gate; layers stacked and scanned, optional remat, bfloat16 compute)
+  loaded from GGUF (SmolLM2-135M-Instruct), its byte-level BPE
   tokenizer and ChatML template, and a jitted bucketed sampler with one-pass geometric-mixture
   sampling.
 * Decoding-time alignment (DeAL): lookahead heuristic search over token prefixes and a
@@ -39,6 +40,7 @@ from jaxpref.models._llama import (
   LlamaConfig,
   LoRALinear,
   init_cache,
+  layer_block,
   sequence_kl,
   sequence_log_probs,
 )
@@ -98,6 +100,7 @@ __all__ = [
   "guided_sample_padded",
   "head_metrics",
   "init_cache",
+  "layer_block",
   "load_bpe_gguf",
   "load_llama_gguf",
   "load_minilm",

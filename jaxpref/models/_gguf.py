@@ -63,14 +63,15 @@ def open_gguf(path: str | os.PathLike):
     raise ValueError(f"{str(path)!r} is not a readable GGUF file ({e}).") from None
 
 
-def load_llama_gguf(path: str | os.PathLike, *, dtype=jnp.float32, **overrides) -> Llama:
+def load_llama_gguf(path: str | os.PathLike, **overrides) -> Llama:
   """Builds a :class:`Llama` with the weights of a GGUF file.
 
   Args:
     path: the ``.gguf`` file.
-    dtype: dtype of the dequantized parameters.
     **overrides: :class:`LlamaConfig` fields that the file does not fix, e.g. ``adapter="lora"``,
-      ``adapter_rank=8`` or a shorter ``max_len``; adapters start at zero (the loaded model).
+      ``adapter_rank=8``, a shorter ``max_len``, ``scan_layers=False`` (the unrolled layout) or
+      ``param_dtype="bfloat16"`` / ``compute_dtype="bfloat16"``; adapters start at zero (the
+      loaded model). The blocks' weights are stacked along a layer axis in the scanned layout.
 
   Returns:
     The model (tied embeddings when the file has no ``output.weight``).
@@ -112,26 +113,39 @@ def load_llama_gguf(path: str | os.PathLike, *, dtype=jnp.float32, **overrides) 
     t = tensors[name]
     return np.asarray(gguf.quants.dequantize(t.data, t.tensor_type), np.float32)
 
-  model = Llama(config, rngs=nnx.Rngs(0))
-  model.embed.embedding[...] = jnp.asarray(get("token_embd.weight"), dtype)
-  model.norm.scale[...] = jnp.asarray(get("output_norm.weight"), dtype)
-  if not config.tie_embeddings:
-    model.lm_head.kernel[...] = jnp.asarray(get("output.weight").T, dtype)
-  for i, block in enumerate(model.blocks):
+  def put(variable, value: np.ndarray) -> None:
+    variable[...] = jnp.asarray(value, variable[...].dtype)
+
+  def layer(i: int) -> dict[str, np.ndarray]:  # GGUF rows are outputs; kernels are [in, out]
     p = f"blk.{i}."
-    block.attn_norm.scale[...] = jnp.asarray(get(p + "attn_norm.weight"), dtype)
-    block.ffn_norm.scale[...] = jnp.asarray(get(p + "ffn_norm.weight"), dtype)
-    q = _unpermute(get(p + "attn_q.weight"), config.num_heads)
-    k = _unpermute(get(p + "attn_k.weight"), config.num_kv_heads)
-    for layer, w in (
-      (block.wq, q),
-      (block.wk, k),
-      (block.wv, get(p + "attn_v.weight")),
-      (block.wo, get(p + "attn_output.weight")),
-      (block.w_gate, get(p + "ffn_gate.weight")),
-      (block.w_up, get(p + "ffn_up.weight")),
-      (block.w_down, get(p + "ffn_down.weight")),
-    ):
-      layer = getattr(layer, "base", layer)  # adapted layers wrap the pretrained kernel
-      layer.kernel[...] = jnp.asarray(w.T, dtype)  # GGUF rows are outputs; kernels are [in, out]
+    return {
+      "attn_norm": get(p + "attn_norm.weight"),
+      "ffn_norm": get(p + "ffn_norm.weight"),
+      "wq": _unpermute(get(p + "attn_q.weight"), config.num_heads).T,
+      "wk": _unpermute(get(p + "attn_k.weight"), config.num_kv_heads).T,
+      "wv": get(p + "attn_v.weight").T,
+      "wo": get(p + "attn_output.weight").T,
+      "w_gate": get(p + "ffn_gate.weight").T,
+      "w_up": get(p + "ffn_up.weight").T,
+      "w_down": get(p + "ffn_down.weight").T,
+    }
+
+  def fill(block, weights: dict[str, np.ndarray]) -> None:
+    put(block.attn_norm.scale, weights["attn_norm"])
+    put(block.ffn_norm.scale, weights["ffn_norm"])
+    for name in ("wq", "wk", "wv", "wo", "w_gate", "w_up", "w_down"):
+      dense = getattr(block, name)
+      put(getattr(dense, "base", dense).kernel, weights[name])  # adapters wrap the kernel
+
+  model = Llama(config, rngs=nnx.Rngs(0))
+  put(model.embed.embedding, get("token_embd.weight"))
+  put(model.norm.scale, get("output_norm.weight"))
+  if not config.tie_embeddings:
+    put(model.lm_head.kernel, get("output.weight").T)
+  if config.scan_layers:
+    layers = [layer(i) for i in range(config.num_layers)]
+    fill(model.blocks, {k: np.stack([w[k] for w in layers]) for k in layers[0]})
+  else:
+    for i, block in enumerate(model.blocks):
+      fill(block, layer(i))
   return model

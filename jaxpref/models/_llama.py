@@ -16,6 +16,18 @@ models' logits in one pass. Rotary embeddings use the half-split layout
 from llama.cpp's GGUF, whose Q/K rows are interleaved for the pairwise layout, must be permuted
 to it when loaded.
 
+Layers: by default (``scan_layers=True``) the blocks' parameters are stacked along a leading
+layer axis and run with one ``jax.lax.scan`` (the key-value cache is stacked the same way), so a
+30-block model compiles one block, not thirty; ``remat`` wraps the scanned block in
+``jax.checkpoint`` (``"full"``: recompute everything in the backward pass; ``"dots"``: keep the
+matrix products). ``scan_layers=False`` unrolls the blocks in Python (the earlier layout, kept
+as the reference of the scan's parity test); both draw the same random init from the same seed.
+
+Precision: ``param_dtype`` stores the frozen weights, ``compute_dtype`` runs the activations and
+matrix products (bfloat16 halves memory traffic on accelerators); the adapters' parameters stay
+float32 (master weights), RMSNorm statistics, attention scores and softmax, and the logits are
+computed in float32.
+
 This is the compute core of the language-model path (issue 10): a random-init model of any size
 runs anywhere; loading SmolLM2-135M's GGUF weights, the tokenizer and the sampler build on it.
 
@@ -35,6 +47,8 @@ from jaxpref.models._svd_lora import SVDLoRALinear
 from jaxpref.types import Array
 
 ADAPTERS = (None, "lora", "svd_lora")
+REMAT = ("none", "full", "dots")
+DTYPES = ("float32", "bfloat16", "float16")
 _PROJECTIONS = ("wq", "wk", "wv", "wo", "w_gate", "w_up", "w_down")
 
 
@@ -57,9 +71,22 @@ class LlamaConfig:
   adapter_alpha: float = 16.0
   adapter_targets: tuple[str, ...] = ("wq", "wk", "wv", "wo")
   num_objectives: int = 2
+  scan_layers: bool = True
+  remat: str = "none"
+  compute_dtype: str = "float32"
+  param_dtype: str = "float32"
 
   def __post_init__(self):
-    """Checks that the head counts divide and the adapter is known."""
+    """Checks that the head counts divide and the adapter, remat policy and dtypes are known."""
+    for name, value, known in (
+      ("remat", self.remat, REMAT),
+      ("compute_dtype", self.compute_dtype, DTYPES),
+      ("param_dtype", self.param_dtype, DTYPES),
+    ):
+      if value not in known:
+        raise ValueError(f"LlamaConfig: unknown {name} {value!r}; known: {known}.")
+    if self.remat != "none" and not self.scan_layers:
+      raise ValueError("LlamaConfig: remat applies to the scanned blocks (scan_layers=True).")
     if self.adapter not in ADAPTERS:
       raise ValueError(f"LlamaConfig: unknown adapter {self.adapter!r}; known: {ADAPTERS}.")
     unknown = set(self.adapter_targets) - set(_PROJECTIONS)
@@ -80,6 +107,16 @@ class LlamaConfig:
     """Width of one attention head."""
     return self.dim // self.num_heads
 
+  @property
+  def dtype(self) -> jnp.dtype:
+    """The compute dtype."""
+    return jnp.dtype(self.compute_dtype)
+
+  @property
+  def weight_dtype(self) -> jnp.dtype:
+    """The storage dtype of the frozen weights."""
+    return jnp.dtype(self.param_dtype)
+
 
 class KVCache(NamedTuple):
   """Keys and values ``[layers, B, max_len, kv_heads, head_dim]``, filled length, first slots."""
@@ -95,7 +132,7 @@ def init_cache(
   batch: int,
   *,
   max_len: int | None = None,
-  dtype=jnp.float32,
+  dtype=None,
   start: Array | None = None,
 ) -> KVCache:
   """An empty cache for ``batch`` sequences of at most ``max_len`` slots.
@@ -104,13 +141,14 @@ def init_cache(
     config: model sizes.
     batch: number of rows.
     max_len: slots per row (defaults to ``config.max_len``).
-    dtype: dtype of keys and values.
+    dtype: dtype of keys and values (defaults to the compute dtype).
     start: ``[batch]`` first real slot of each row (the amount of left padding); zeros if None.
 
   Returns:
     The cache.
   """
   start = jnp.zeros((batch,), jnp.int32) if start is None else jnp.asarray(start, jnp.int32)
+  dtype = config.dtype if dtype is None else dtype
   shape = (
     config.num_layers,
     batch,
@@ -145,6 +183,19 @@ class RMSNorm(nnx.Module):
     return (x * jax.lax.rsqrt(var + self.eps)).astype(x.dtype) * self.scale[...].astype(x.dtype)
 
 
+def _linear(i: int, o: int, c: LlamaConfig, rngs: nnx.Rngs, like=None) -> nnx.Linear:
+  """A bias-free dense layer in the config's dtypes.
+
+  The kernel is drawn in float32 and cast (so a bfloat16 model is the float32 one rounded);
+  ``like`` is an adapter's already drawn base layer, recast in place.
+  """
+  layer = nnx.Linear(i, o, use_bias=False, rngs=rngs) if like is None else like
+  layer.dtype, layer.param_dtype = c.dtype, c.weight_dtype
+  if c.weight_dtype != jnp.float32:
+    layer.kernel = nnx.Param(layer.kernel[...].astype(c.weight_dtype))
+  return layer
+
+
 class LoRALinear(nnx.Module):
   r"""A frozen-able dense layer plus a LoRA update, :math:`xW_0 + g\,\tfrac{\alpha}{r}\,xAB`.
 
@@ -174,7 +225,7 @@ def _project(layer, x: Array, gate: Array | None, weights: Array | None) -> Arra
   if gate is None:
     gate = jnp.ones((x.shape[0],), x.dtype)
   weights = None if weights is None else weights[:, None, :]
-  return out + gate[:, None, None].astype(x.dtype) * layer.delta(x, weights)
+  return out + gate[:, None, None].astype(x.dtype) * layer.delta(x, weights).astype(x.dtype)
 
 
 class Block(nnx.Module):
@@ -187,12 +238,15 @@ class Block(nnx.Module):
 
     def dense(i, o, name):
       if c.adapter is None or name not in c.adapter_targets:
-        return nnx.Linear(i, o, use_bias=False, rngs=rngs)
+        return _linear(i, o, c, rngs)
       if c.adapter == "lora":
-        return LoRALinear(i, o, rank=c.adapter_rank, alpha=c.adapter_alpha, rngs=rngs)
-      return SVDLoRALinear(
-        i, o, rank=c.adapter_rank, num_objectives=c.num_objectives, rngs=rngs, use_bias=False
-      )
+        layer = LoRALinear(i, o, rank=c.adapter_rank, alpha=c.adapter_alpha, rngs=rngs)
+      else:
+        layer = SVDLoRALinear(
+          i, o, rank=c.adapter_rank, num_objectives=c.num_objectives, rngs=rngs, use_bias=False
+        )
+      layer.base = _linear(i, o, c, rngs, layer.base)
+      return layer
 
     self.attn_norm = RMSNorm(c.dim, c.norm_eps)
     self.wq = dense(c.dim, c.num_heads * c.head_dim, "wq")
@@ -226,14 +280,16 @@ class Block(nnx.Module):
     values = jax.lax.dynamic_update_slice(values, v.astype(values.dtype), slot0)
     group = c.num_heads // c.num_kv_heads
     q = q.reshape(B, T, c.num_kv_heads, group, c.head_dim)
-    scores = jnp.einsum("btkgd,bskd->bkgts", q, keys.astype(q.dtype))
-    scores = scores / jnp.sqrt(c.head_dim).astype(q.dtype)
+    scores = jnp.einsum(
+      "btkgd,bskd->bkgts", q, keys.astype(q.dtype), preferred_element_type=jnp.float32
+    )
+    scores = scores / jnp.sqrt(c.head_dim).astype(jnp.float32)
     slots = jnp.arange(keys.shape[1])
     query_slots = cache_len + jnp.arange(T)
     allowed = (slots[None, None, :] <= query_slots[None, :, None]) & (
       slots[None, None, :] >= start[:, None, None]
     )  # causal over the filled slots, padding excluded: [B, T, S]
-    scores = jnp.where(allowed[:, None, None], scores.astype(jnp.float32), -1e30)
+    scores = jnp.where(allowed[:, None, None], scores, -1e30)
     attn = jax.nn.softmax(scores, axis=-1).astype(x.dtype)
     out = jnp.einsum("bkgts,bskd->btkgd", attn, values.astype(x.dtype))
     x = x + proj(self.wo, out.reshape(B, T, c.num_heads * c.head_dim))
@@ -242,17 +298,69 @@ class Block(nnx.Module):
     return x + proj(self.w_down, ffn), keys, values
 
 
+def _stacked_blocks(config: LlamaConfig, rngs: nnx.Rngs) -> Block:
+  """One :class:`Block` whose every parameter has a leading ``[num_layers]`` axis.
+
+  The blocks are drawn one after another as the unrolled layout draws them, then stacked, so a
+  scanned and an unrolled model built from the same ``rngs`` hold the same weights.
+  """
+  splits = [nnx.split(Block(config, rngs=rngs)) for _ in range(config.num_layers)]
+  stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *(state for _, state in splits))
+  return nnx.merge(splits[0][0], stacked)
+
+
+_REMAT_POLICIES = {
+  "full": None,  # jax.checkpoint's default: save nothing, recompute the block.
+  "dots": jax.checkpoint_policies.dots_with_no_batch_dims_saveable,
+}
+
+
 class Llama(nnx.Module):
-  """The decoder: token embedding, blocks, final norm and (tied) output projection."""
+  """The decoder: token embedding, blocks, final norm and (tied) output projection.
+
+  With ``config.scan_layers`` (the default) ``blocks`` is one :class:`Block` whose parameters are
+  stacked along a leading layer axis (``blocks.wq.kernel`` is ``[num_layers, dim, dim]``);
+  otherwise it is an ``nnx.List`` of blocks.
+  """
 
   def __init__(self, config: LlamaConfig, *, rngs: nnx.Rngs):
     """Builds a randomly initialised model of the configured size."""
     self.config = config
-    self.embed = nnx.Embed(config.vocab_size, config.dim, rngs=rngs)
-    self.blocks = nnx.List([Block(config, rngs=rngs) for _ in range(config.num_layers)])
+    self.embed = nnx.Embed(
+      config.vocab_size, config.dim, dtype=config.dtype, param_dtype=jnp.float32, rngs=rngs
+    )
+    if config.weight_dtype != jnp.float32:
+      self.embed.embedding = nnx.Param(self.embed.embedding[...].astype(config.weight_dtype))
+    if config.scan_layers:
+      self.blocks = _stacked_blocks(config, rngs)
+    else:
+      self.blocks = nnx.List([Block(config, rngs=rngs) for _ in range(config.num_layers)])
     self.norm = RMSNorm(config.dim, config.norm_eps)
     if not config.tie_embeddings:
-      self.lm_head = nnx.Linear(config.dim, config.vocab_size, use_bias=False, rngs=rngs)
+      self.lm_head = _linear(config.dim, config.vocab_size, config, rngs)
+
+  def _run_blocks(self, x, positions, cache: KVCache, gate, weights):
+    """The blocks over ``x`` (scanned or unrolled); returns ``(x, keys, values)``."""
+    args = (positions, cache.length, cache.start, gate, weights)
+    if not self.config.scan_layers:
+      keys, values = [], []
+      for layer, block in enumerate(self.blocks):
+        x, k, v = block(x, positions, cache.keys[layer], cache.values[layer], *args[1:])
+        keys.append(k)
+        values.append(v)
+      return x, jnp.stack(keys), jnp.stack(values)
+    graphdef, state = nnx.split(self.blocks)
+
+    def body(x, layer):
+      state, keys, values = layer
+      block = nnx.merge(graphdef, state)
+      x, keys, values = block(x, positions, keys, values, *args[1:])
+      return x, (keys, values)
+
+    if self.config.remat != "none":
+      body = jax.checkpoint(body, policy=_REMAT_POLICIES[self.config.remat])
+    x, (keys, values) = jax.lax.scan(body, x, (state, cache.keys, cache.values))
+    return x, keys, values
 
   def __call__(
     self,
@@ -262,7 +370,7 @@ class Llama(nnx.Module):
     gate: Array | None = None,
     weights: Array | None = None,
   ) -> tuple[Array, KVCache]:
-    r"""Logits ``[B, T, V]`` of the next token after each input token, and the updated cache.
+    r"""Logits ``[B, T, V]`` (float32) of the next token after each input token, and the cache.
 
     Args:
       tokens: ``[B, T]`` token ids, written at slots ``cache.length ... cache.length + T - 1``.
@@ -283,24 +391,26 @@ class Llama(nnx.Module):
     if cache.keys.shape[2] < T:
       raise ValueError(f"{T} tokens do not fit a cache of {cache.keys.shape[2]} slots.")
     positions = cache.length + jnp.arange(T)[None, :] - cache.start[:, None]
-    x = self.embed(tokens)
-    keys, values = [], []
-    for layer, block in enumerate(self.blocks):
-      x, k, v = block(
-        x,
-        positions,
-        cache.keys[layer],
-        cache.values[layer],
-        cache.length,
-        cache.start,
-        gate,
-        weights,
-      )
-      keys.append(k)
-      values.append(v)
+    x = self.embed(tokens).astype(self.config.dtype)
+    x, keys, values = self._run_blocks(x, positions, cache, gate, weights)
     x = self.norm(x)
-    logits = self.embed.attend(x) if self.config.tie_embeddings else self.lm_head(x)
-    return logits, KVCache(jnp.stack(keys), jnp.stack(values), cache.length + T, cache.start)
+    out = self.embed.embedding[...] if self.config.tie_embeddings else self.lm_head.kernel[...].T
+    logits = jnp.einsum("btd,vd->btv", x, out.astype(x.dtype), preferred_element_type=jnp.float32)
+    return logits, KVCache(keys, values, cache.length + T, cache.start)
+
+
+def layer_block(model: Llama, layer: int) -> Block:
+  """Block ``layer`` of ``model`` as a standalone module (a copy in the scanned layout).
+
+  For reading one layer's weights (e.g. to export them); writes to the copy do not reach the
+  model: write the stacked arrays of ``model.blocks`` instead.
+  """
+  if not 0 <= layer < model.config.num_layers:
+    raise IndexError(f"layer {layer} of a {model.config.num_layers}-layer model.")
+  if not model.config.scan_layers:
+    return model.blocks[layer]
+  graphdef, state = nnx.split(model.blocks)
+  return nnx.merge(graphdef, jax.tree.map(lambda x: x[layer], state))
 
 
 def sequence_log_probs(

@@ -160,8 +160,8 @@ def _write_tiny_gguf(path, model, tokens, merges):
 
   put("token_embd.weight", model.embed.embedding[...])
   put("output_norm.weight", model.norm.scale[...])
-  for i, b in enumerate(model.blocks):
-    p = f"blk.{i}."
+  for i in range(c.num_layers):
+    b, p = models.layer_block(model, i), f"blk.{i}."
     put(p + "attn_norm.weight", b.attn_norm.scale[...])
     put(p + "ffn_norm.weight", b.ffn_norm.scale[...])
     put(p + "attn_q.weight", permute(np.asarray(b.wq.kernel[...]).T, c.num_heads))

@@ -70,10 +70,9 @@ def test_adapters_start_at_the_base_model_and_gate_per_row(adapter):
   config = dataclasses.replace(TINY, adapter=adapter, adapter_rank=2)
   base = llama.Llama(dataclasses.replace(TINY), rngs=nnx.Rngs(0))
   adapted = llama.Llama(config, rngs=nnx.Rngs(0))
-  for b, a in zip(base.blocks, adapted.blocks, strict=True):  # same base weights
-    for name in ("wq", "wk", "wv", "wo", "w_gate", "w_up", "w_down"):
-      src, dst = getattr(b, name), getattr(a, name)
-      getattr(dst, "base", dst).kernel[...] = src.kernel[...]
+  for name in ("wq", "wk", "wv", "wo", "w_gate", "w_up", "w_down"):  # same base weights
+    src, dst = getattr(base.blocks, name), getattr(adapted.blocks, name)  # stacked layers
+    getattr(dst, "base", dst).kernel[...] = src.kernel[...]
   adapted.embed.embedding[...] = base.embed.embedding[...]
   tokens = jax.random.randint(jax.random.key(5), (2, 6), 0, TINY.vocab_size)
   weights = jnp.asarray([[0.3, 0.7], [0.9, 0.1]])
@@ -101,3 +100,68 @@ def test_unknown_adapter_settings():
     dataclasses.replace(TINY, adapter="dora")
   with pytest.raises(ValueError, match="unknown adapter_targets"):
     dataclasses.replace(TINY, adapter="lora", adapter_targets=("q_proj",))
+
+
+@pytest.mark.parametrize("adapter", [None, "lora", "svd_lora"])
+def test_scanned_and_unrolled_blocks_give_the_same_logits_and_cache(adapter):
+  config = dataclasses.replace(TINY, adapter=adapter, adapter_rank=2)
+  scanned = llama.Llama(config, rngs=nnx.Rngs(0))
+  unrolled = llama.Llama(dataclasses.replace(config, scan_layers=False), rngs=nnx.Rngs(0))
+  assert scanned.blocks.wq.__class__ is unrolled.blocks[0].wq.__class__
+  kernel = getattr(scanned.blocks.wv, "base", scanned.blocks.wv).kernel
+  assert kernel.shape == (TINY.num_layers, TINY.dim, TINY.num_kv_heads * TINY.head_dim)
+  one = llama.layer_block(scanned, 1)  # the same draws, stacked
+  np.testing.assert_array_equal(one.attn_norm.scale[...], unrolled.blocks[1].attn_norm.scale[...])
+  tokens = jax.random.randint(jax.random.key(5), (2, 6), 0, TINY.vocab_size)
+  weights = jnp.asarray([[0.3, 0.7], [0.9, 0.1]]) if adapter == "svd_lora" else None
+  a, cache_a = scanned(tokens, llama.init_cache(config, 2), weights=weights)
+  b, cache_b = unrolled(tokens, llama.init_cache(config, 2), weights=weights)
+  assert a.dtype == jnp.float32
+  np.testing.assert_allclose(a, b, atol=1e-5)
+  np.testing.assert_allclose(cache_a.keys, cache_b.keys, atol=1e-5)
+  with pytest.raises(IndexError, match="layer 2 of a 2-layer"):
+    llama.layer_block(scanned, 2)
+
+
+def test_remat_policies_give_the_same_gradient():
+  tokens = jax.random.randint(jax.random.key(7), (2, 6), 0, TINY.vocab_size)
+  mask = jnp.ones((2, 6), bool)
+  grads = []
+  for remat in ("none", "full", "dots"):
+    config = dataclasses.replace(TINY, adapter="lora", adapter_rank=2, remat=remat)
+    graphdef, lora, rest = nnx.split(llama.Llama(config, rngs=nnx.Rngs(0)), nnx.LoRAParam, ...)
+    lora = jax.tree.map(lambda x: x + 0.1, lora)  # B != 0: every adapter leaf gets a gradient
+
+    def loss(lora, graphdef=graphdef, rest=rest):
+      model = nnx.merge(graphdef, lora, rest)
+      return jnp.sum(llama.sequence_log_probs(model, tokens, mask))
+
+    grads.append(jax.jit(jax.grad(loss))(lora))
+  for other in grads[1:]:
+    for g, h in zip(jax.tree.leaves(grads[0]), jax.tree.leaves(other), strict=True):
+      np.testing.assert_allclose(g, h, rtol=1e-5, atol=1e-6)
+
+
+def test_bfloat16_compute_agrees_with_float32_within_the_stated_tolerance():
+  config = dataclasses.replace(TINY, adapter="lora", adapter_rank=2)
+  half = dataclasses.replace(config, compute_dtype="bfloat16", param_dtype="bfloat16")
+  full_model = llama.Llama(config, rngs=nnx.Rngs(0))
+  half_model = llama.Llama(half, rngs=nnx.Rngs(0))  # the same draws, rounded to bfloat16
+  assert half_model.blocks.wq.base.kernel[...].dtype == jnp.bfloat16
+  assert half_model.blocks.wq.a[...].dtype == jnp.float32  # master adapter weights
+  tokens = jax.random.randint(jax.random.key(8), (2, 8), 0, TINY.vocab_size)
+  want, _ = full_model(tokens, llama.init_cache(config, 2))
+  got, cache = half_model(tokens, llama.init_cache(half, 2))
+  assert got.dtype == jnp.float32 and cache.keys.dtype == jnp.bfloat16
+  gap = jnp.abs(jax.nn.log_softmax(got) - jax.nn.log_softmax(want))
+  assert float(jnp.max(gap)) < 0.15  # the documented tolerance (bfloat16: 8 mantissa bits)
+  assert float(jnp.mean(gap)) < 0.03
+
+
+def test_bad_layout_and_precision_settings():
+  with pytest.raises(ValueError, match="unknown remat 'some'"):
+    dataclasses.replace(TINY, remat="some")
+  with pytest.raises(ValueError, match="unknown compute_dtype 'int8'"):
+    dataclasses.replace(TINY, compute_dtype="int8")
+  with pytest.raises(ValueError, match="remat applies to the scanned blocks"):
+    dataclasses.replace(TINY, scan_layers=False, remat="full")

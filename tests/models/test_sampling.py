@@ -25,10 +25,9 @@ TINY = models.LlamaConfig(
 @pytest.fixture(scope="module")
 def model():
   m = models.Llama(TINY, rngs=nnx.Rngs(0))
-  for i, block in enumerate(m.blocks):  # a non-zero adapter, so policy != reference
-    for name in TINY.adapter_targets:
-      layer = getattr(block, name)
-      layer.b[...] = 0.5 * jax.random.normal(jax.random.key(10 + i), layer.b.shape)
+  for i, name in enumerate(TINY.adapter_targets):  # a non-zero adapter: policy != reference
+    layer = getattr(m.blocks, name)  # stacked over the layers
+    layer.b[...] = 0.5 * jax.random.normal(jax.random.key(10 + i), layer.b.shape)
   return m
 
 
