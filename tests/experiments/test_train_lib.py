@@ -145,6 +145,8 @@ def test_run_options():
     "async_save": True,
     "backend": "shard_map",
     "devices": -1,
+    "data": 1,
+    "fsdp": 1,
     "tensorboard": True,
     "progress_seconds": 5.0,
   }

@@ -1,3 +1,5 @@
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -66,3 +68,85 @@ def test_bad_backend_and_device_count():
     training.PointMapper("jit", 4, num_devices=9)
   assert training.PointMapper("jit", 4, 2).num_devices == 2
   assert training.PointMapper("none", 4).num_devices == 1
+
+
+class _HP(NamedTuple):
+  scale: float = 1.0
+
+
+class _Fit(NamedTuple):
+  w: jax.Array  # [16, 8] weights: split over fsdp
+  opt: jax.Array  # [16, 8] a second-moment estimate: the same layout
+  count: jax.Array  # scalar: replicated
+
+
+def _fit_init(hp, key):
+  w = jax.random.normal(key, (16, 8)) * hp.scale
+  return training.shard_params(_Fit(w, jnp.zeros_like(w), jnp.zeros((), jnp.int32)))
+
+
+def _fit_step(state, hp, t):
+  """One RMSProp step of least squares on a batch of 32 rows drawn from the step index."""
+  x = jax.random.normal(jax.random.fold_in(jax.random.key(0), t), (32, 16))
+  x = training.shard_batch(x)
+  grad = jax.grad(lambda w: jnp.mean((x @ w - 1.0) ** 2))(state.w)
+  opt = 0.9 * state.opt + 0.1 * grad**2
+  w = state.w - 0.01 * grad / (jnp.sqrt(opt) + 1e-8)
+  return training.shard_params(_Fit(w, opt, state.count + 1))
+
+
+def _fit_metrics(state, hp):
+  return {"norm": jnp.sum(state.w**2), "count": state.count}
+
+
+@pytest.mark.parametrize(("data", "fsdp"), [(4, 1), (2, 2), (1, 8)])
+def test_data_and_fsdp_axes_equal_one_device(data, fsdp, tmp_path):
+  program = training.Program(_fit_init, _fit_step, _fit_metrics)
+  sweep = training.make_sweep(_HP(), seeds=3, axes={"scale": (0.5, 1.0)})
+  kw = dict(steps=4, log_every=2, progress_seconds=-1, tensorboard=False)
+  one = training.run_sweep(program, sweep, workdir=str(tmp_path / "one"), backend="none", **kw)
+  split = training.run_sweep(
+    program, sweep, workdir=str(tmp_path / "split"), data=data, fsdp=fsdp, **kw
+  )
+  np.testing.assert_allclose(split.state.w, one.state.w, rtol=1e-5, atol=1e-6)
+  for name in one.history:
+    np.testing.assert_allclose(split.history[name], one.history[name], rtol=1e-5)
+
+
+def test_fsdp_really_shards_the_state_and_data_the_rows():
+  mapper = training.PointMapper("jit", 6, data=2, fsdp=2)
+  assert dict(mapper.mesh.shape) == {"points": 2, "data": 2, "fsdp": 2}
+  assert mapper.padded == 6
+  keys = jax.random.key_data(jax.random.split(jax.random.key(0), 6))
+  state = mapper.map(lambda args: _fit_init(_HP(args[0]), jax.random.wrap_key_data(args[1])))(
+    mapper.put((np.ones(6), keys))
+  )
+  spec = state.w.sharding.spec
+  assert spec[0] == "points" and "fsdp" in tuple(spec)  # [points, 16 / fsdp, 8]
+  assert state.w.addressable_shards[0].data.shape == (3, 8, 8)
+  assert state.count.sharding.spec[1:] == ()  # scalars stay whole per point
+
+  def rows(args):
+    return training.shard_batch(jnp.ones((32, 4)) * args[0])
+
+  out = mapper.map(rows)(mapper.put((np.ones(6),)))
+  assert tuple(out.sharding.spec)[:2] == ("points", "data")
+  assert training.shard_batch(jnp.ones((3, 2))).shape == (3, 2)  # off-mesh: the identity
+
+
+def test_param_spec_picks_the_largest_divisible_dimension():
+  from jax.sharding import PartitionSpec as P
+
+  assert training.param_spec((30, 576, 8), 2) == P(None, "fsdp", None)
+  assert training.param_spec((30, 7, 9), 2) == P("fsdp", None, None)
+  assert training.param_spec((3, 5), 2) == P()
+  assert training.param_spec((), 4) == P()
+
+
+def test_bad_within_point_axes():
+  with pytest.raises(ValueError, match="need the 'jit' backend"):
+    training.PointMapper("shard_map", 4, data=2)
+  with pytest.raises(ValueError, match=r"do not split into mesh\.data=3"):
+    training.PointMapper("jit", 4, data=3)
+  with pytest.raises(ValueError, match="must be >= 1"):
+    training.PointMapper("jit", 4, fsdp=0)
