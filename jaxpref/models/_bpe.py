@@ -1,11 +1,13 @@
 r"""Byte-level BPE tokenizer (GPT-2 style) and the ChatML template, read from a GGUF file.
 
-Encoding: split out the special (control) tokens, pre-tokenize the rest (every digit alone, then
-the GPT-2 pattern ``'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+``),
-map each piece's UTF-8 bytes to printable characters, and apply the merges in rank order. This
-is what llama.cpp does for ``tokenizer.ggml.pre == "smollm"`` and what Hugging Face's
-``tokenizers`` does for SmolLM2 (``Digits(individual_digits)`` + ``ByteLevel``). Unicode classes
-are taken from :mod:`unicodedata`, so no ``regex`` or ``transformers`` dependency is needed.
+The vocabulary and merges stored in the GGUF file are handed to Hugging Face ``tokenizers``
+(``models.BPE``): control tokens such as ``<|im_start|>`` are matched verbatim as special added
+tokens, the rest is pre-tokenized with every number character alone, then the GPT-2 pattern
+``'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`` on the UTF-8 bytes
+mapped to printable characters (``Digits(individual_digits=True)`` + ``ByteLevel``), and the
+merges apply in rank order. This is SmolLM2's ``tokenizer.json`` and what llama.cpp does for
+``tokenizer.ggml.pre == "smollm"``. Needs the ``tokenizers`` package (``pip install .[lm]``),
+imported when a tokenizer is built; no ``transformers``.
 
 References:
   Radford et al., Language models are unsupervised multitask learners (GPT-2), 2019;
@@ -14,14 +16,13 @@ References:
 
 import dataclasses
 import functools
-import itertools
 import os
-import re
-import sys
-import unicodedata
 from collections.abc import Sequence
 
 CHATML_SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
+# Stands in for an unknown byte when the vocabulary lacks some: NUL is outside GPT-2's byte
+# alphabet, so no merge can produce it.
+_UNK = "\x00unk"
 
 
 @functools.cache
@@ -38,39 +39,9 @@ def _byte_chars() -> tuple[str, ...]:
   return tuple(table[b] for b in range(256))
 
 
-def _class(prefixes: str) -> str:
-  """A regex character class of every code point whose Unicode category starts with a prefix."""
-  ranges, start, prev = [], None, None
-  for cp in range(sys.maxunicode + 1):
-    if unicodedata.category(chr(cp))[0] in prefixes:
-      if start is None:
-        start = cp
-      prev = cp
-    elif start is not None:
-      ranges.append((start, prev))
-      start = None
-  if start is not None:
-    ranges.append((start, prev))
-  return "".join(
-    re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges
-  )
-
-
-@functools.cache
-def _pretokenizer() -> tuple[re.Pattern, re.Pattern]:
-  r"""(single-number splitter, GPT-2 pattern) with exact ``\\p{L}`` / ``\\p{N}`` classes."""
-  letters, numbers = _class("L"), _class("N")
-  digit = re.compile(f"[{numbers}]")
-  gpt2 = re.compile(
-    rf"'s|'t|'re|'ve|'m|'ll|'d| ?[{letters}]+| ?[{numbers}]+| ?[^\s{letters}{numbers}]+"
-    r"|\s+(?!\S)|\s+"
-  )
-  return digit, gpt2
-
-
 @dataclasses.dataclass
 class BPETokenizer:
-  """A byte-level BPE tokenizer.
+  """A byte-level BPE tokenizer (a Hugging Face ``tokenizers.Tokenizer`` underneath).
 
   Attributes:
     tokens: the vocabulary; token ``i`` is ``tokens[i]`` in GPT-2's printable byte alphabet.
@@ -78,6 +49,10 @@ class BPETokenizer:
     special: ids of control tokens (``<|im_start|>``, ...), matched verbatim before BPE.
     eos_id: the end-of-sequence id (``<|im_end|>`` for chat models).
     chat_template: the raw Jinja template, kept for reference.
+
+  Raises:
+    ValueError: if a merge is not of the form ``"a b"`` or joins or makes a piece outside the
+      vocabulary.
   """
 
   tokens: Sequence[str]
@@ -87,23 +62,52 @@ class BPETokenizer:
   chat_template: str | None = None
 
   def __post_init__(self):
-    """Builds the lookup tables."""
+    """Builds the ``tokenizers`` BPE model, pre-tokenizer and decoder."""
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
+
     self.tokens = list(self.tokens)
     self._ids = {t: i for i, t in enumerate(self.tokens)}
-    self._ranks = {}
+    pairs = []
     for rank, merge in enumerate(self.merges):
       a, sep, b = merge.partition(" ")
       if not sep:
         raise ValueError(f"BPE merge {rank} ({merge!r}) is not of the form 'a b'.")
-      self._ranks[(a, b)] = rank
-    self._special = {self.tokens[i]: i for i in self.special}
-    self._special_re = (
-      re.compile("|".join(re.escape(s) for s in sorted(self._special, key=len, reverse=True)))
-      if self._special
-      else None
+      if a not in self._ids or b not in self._ids or a + b not in self._ids:
+        raise ValueError(
+          f"BPE merge {rank} ({merge!r}) joins or makes a piece that is not in the vocabulary."
+        )
+      pairs.append((a, b))
+    alphabet = _byte_chars()
+    # A vocabulary without every byte leaves text it cannot encode: such bytes become _UNK,
+    # an id past the vocabulary, and encode() raises on it.
+    self._missing = frozenset(c for c in alphabet if c not in self._ids)
+    vocab = dict(self._ids)
+    if self._missing:
+      vocab[_UNK] = len(self.tokens)
+    bpe = models.BPE(vocab, pairs, unk_token=_UNK if self._missing else None)
+    self._plain = Tokenizer(bpe)  # control tokens tokenized as ordinary text
+    self._plain.pre_tokenizer = pre_tokenizers.Sequence(
+      [
+        pre_tokenizers.Digits(individual_digits=True),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
+      ]
     )
-    self._byte_of = {c: b for b, c in enumerate(_byte_chars())}
-    self._cache: dict[str, tuple[int, ...]] = {}
+    self._plain.decoder = decoders.ByteLevel()
+    special = sorted({int(i) for i in self.special})
+    is_special = frozenset(special).__contains__
+    self._tok = self._plain
+    if special:
+      self._tok = Tokenizer(bpe)  # shares the BPE model
+      self._tok.pre_tokenizer = self._plain.pre_tokenizer
+      self._tok.decoder = self._plain.decoder
+      self._tok.add_special_tokens(
+        [AddedToken(self.tokens[i], special=True, normalized=False) for i in special]
+      )
+    # Ordinary tokens outside the byte alphabet cannot be decoded to bytes.
+    in_alphabet = frozenset(alphabet).issuperset
+    self._foreign = frozenset(
+      i for i, t in enumerate(self.tokens) if not is_special(i) and not in_alphabet(t)
+    )
 
   @property
   def vocab_size(self) -> int:
@@ -118,54 +122,6 @@ class BPETokenizer:
       )
     return self._ids[piece]
 
-  def _bpe(self, word: str) -> tuple[int, ...]:
-    if word in self._cache:
-      return self._cache[word]
-    parts = list(word)
-    while len(parts) > 1:
-      ranked = [
-        (self._ranks.get(pair, len(self._ranks)), i)
-        for i, pair in enumerate(itertools.pairwise(parts))
-      ]
-      rank, i = min(ranked)
-      if rank == len(self._ranks):
-        break
-      a, b = parts[i], parts[i + 1]
-      merged, j = [], 0
-      while j < len(parts):  # merge every occurrence of (a, b), left to right
-        if j + 1 < len(parts) and parts[j] == a and parts[j + 1] == b:
-          merged.append(a + b)
-          j += 2
-        else:
-          merged.append(parts[j])
-          j += 1
-      parts = merged
-    try:
-      ids = tuple(self._ids[p] for p in parts)
-    except KeyError as e:
-      raise ValueError(
-        f"unknown tokenizer piece {e.args[0]!r} (from {word!r}): the vocabulary does not cover "
-        "every byte, so the tokenizer file is incomplete."
-      ) from None
-    if len(self._cache) < 100_000:
-      self._cache[word] = ids
-    return ids
-
-  def _encode_ordinary(self, text: str) -> list[int]:
-    digit, gpt2 = _pretokenizer()
-    table = _byte_chars()
-    ids: list[int] = []
-    pos = 0
-    chunks = []
-    for m in digit.finditer(text):  # every number character is its own piece
-      chunks += [text[pos : m.start()], m.group()]
-      pos = m.end()
-    chunks.append(text[pos:])
-    for chunk in chunks:
-      for piece in gpt2.findall(chunk):
-        ids.extend(self._bpe("".join(table[b] for b in piece.encode("utf-8"))))
-    return ids
-
   def encode(self, text: str, *, allow_special: bool = True) -> list[int]:
     """Token ids of ``text``.
 
@@ -176,33 +132,33 @@ class BPETokenizer:
 
     Returns:
       The ids.
+
+    Raises:
+      ValueError: if the vocabulary lacks a byte of ``text`` (an incomplete tokenizer file).
     """
-    if not allow_special or self._special_re is None:
-      return self._encode_ordinary(text)
-    ids, pos = [], 0
-    for m in self._special_re.finditer(text):
-      ids += self._encode_ordinary(text[pos : m.start()])
-      ids.append(self._special[m.group()])
-      pos = m.end()
-    return ids + self._encode_ordinary(text[pos:])
+    enc = (self._tok if allow_special else self._plain).encode(text, add_special_tokens=False)
+    ids = enc.ids
+    if self._missing and self.vocab_size in ids:
+      k = ids.index(self.vocab_size)
+      start, end = enc.offsets[k]
+      piece = next(c for c in _byte_str(text[start:end]) if c in self._missing)
+      word = enc.word_to_chars(enc.word_ids[k]) if enc.word_ids[k] is not None else (start, end)
+      raise ValueError(
+        f"unknown tokenizer piece {piece!r} (from {_byte_str(text[word[0] : word[1]])!r}): the "
+        "vocabulary does not cover every byte, so the tokenizer file is incomplete."
+      )
+    return ids
 
   def decode(self, ids: Sequence[int], *, skip_special: bool = False) -> str:
     """The text of ``ids`` (invalid UTF-8 from a cut multi-byte character becomes U+FFFD)."""
-    out = bytearray()
+    ids = [int(i) for i in ids]
     for i in ids:
-      i = int(i)
       if not 0 <= i < self.vocab_size:
         raise ValueError(f"token id {i} is outside the vocabulary [0, {self.vocab_size}).")
-      piece = self.tokens[i]
-      if piece in self._special:
-        if not skip_special:
-          out += piece.encode("utf-8")
-        continue
-      try:
-        out += bytes(self._byte_of[c] for c in piece)
-      except KeyError:
-        raise ValueError(f"token {i} ({piece!r}) is not in the byte alphabet.") from None
-    return out.decode("utf-8", errors="replace")
+    if self._foreign and not self._foreign.isdisjoint(ids):
+      i = next(i for i in ids if i in self._foreign)
+      raise ValueError(f"token {i} ({self.tokens[i]!r}) is not in the byte alphabet.")
+    return self._tok.decode(ids, skip_special_tokens=skip_special)
 
   def chat(self, messages: Sequence[dict[str, str]], *, system: str | None = CHATML_SYSTEM) -> str:
     r"""Renders messages in ChatML with the assistant turn opened (SmolLM2's template).
@@ -227,6 +183,12 @@ class BPETokenizer:
   def encode_chat(self, prompt: str, *, system: str | None = CHATML_SYSTEM) -> list[int]:
     """Ids of a one-turn user prompt in the chat template, ready for generation."""
     return self.encode(self.chat([{"role": "user", "content": prompt}], system=system))
+
+
+def _byte_str(text: str) -> str:
+  """``text``'s UTF-8 bytes in GPT-2's printable byte alphabet (how BPE pieces are spelled)."""
+  table = _byte_chars()
+  return "".join(table[b] for b in text.encode("utf-8"))
 
 
 def _strings(reader, key: str) -> list[str]:
