@@ -1,7 +1,7 @@
 """Language-model sampling, geometric-mixture sampling, scoring and LoRA training steps.
 
   python benchmarks/lm.py [--batch 1,16] [--new_tokens 32] [--prompt 64] [--repeats 3]
-                          [--dtype float32] [--weights]
+                          [--dtype float32] [--weights] [--sections sampling,train,layouts]
 
 A SmolLM2-135M-shaped decoder (30 layers, d = 576, 9 / 3 heads, vocab 49,152; random init, which
 does not change the speed; ``--weights`` loads the GGUF instead) with a rank-8 LoRA adapter on
@@ -10,7 +10,9 @@ the attention projections. Prompts of ``--prompt`` random ids, temperature 1, ex
 Hugging Face baseline (``docs/solvers.md``, 'Language-model sampling baseline'), so its figures
 compare.
 
-Rows, all in JAX in this one run:
+Sections (``--sections``), all in JAX in this one run:
+
+``sampling`` (scanned blocks, ``--dtype``):
 
 * ``plain``: ``models.generate`` (KV cache, the whole decode loop compiled).
 * ``mixture, one pass``: ``models.generate(mixture=0.5)``: policy and reference rows in one batch
@@ -21,6 +23,15 @@ Rows, all in JAX in this one run:
   prefix every token (a host loop of compiled full forwards, as ``generate`` drives it).
 * ``scoring``: sequence log-probabilities of prompt + response under policy and reference.
 * ``train step``: one Adam step of online DPO on the LoRA parameters (pairs of sequences).
+
+``train``: the LoRA training step (online DPO on B = ``--train_batch`` sequences of prompt +
+response) for each layout (unrolled blocks, scanned, scanned with remat) and dtype (float32;
+bfloat16 compute and weights with float32 LoRA and logits): compile seconds (``lower`` +
+``compile``), step seconds (median), and the loss against float32's.
+
+``layouts``: the same step under ``mesh`` layouts of the available devices (run with
+``JAX_NUM_CPU_DEVICES=8`` on a CPU): ``data=N`` and ``data=N/2, fsdp=2``, loss and updated
+adapter against one device (correctness; CPU devices share the same cores, so no speed-up).
 
 Tokens/s count new tokens of all B rows; the mixture ratio is its time per token over plain's.
 Medians over ``--repeats`` after a warm-up call (compile time printed apart).
@@ -47,13 +58,17 @@ def _merged_policy(model: models.Llama) -> models.Llama:
   plain = models.Llama(dataclasses.replace(model.config, adapter=None), rngs=nnx.Rngs(1))
   plain.embed.embedding[...] = model.embed.embedding[...]
   plain.norm.scale[...] = model.norm.scale[...]
-  for src, dst in zip(model.blocks, plain.blocks, strict=True):
+  pairs = [(model.blocks, plain.blocks)]  # scanned: one stacked block each
+  if not model.config.scan_layers:
+    pairs = list(zip(model.blocks, plain.blocks, strict=True))
+  for src, dst in pairs:
     dst.attn_norm.scale[...] = src.attn_norm.scale[...]
     dst.ffn_norm.scale[...] = src.ffn_norm.scale[...]
     for name in ("wq", "wk", "wv", "wo", "w_gate", "w_up", "w_down"):
       layer = getattr(src, name)
       if isinstance(layer, models.LoRALinear):
-        kernel = layer.base.kernel[...] + layer.scaling * layer.a[...] @ layer.b[...]
+        update = layer.scaling * layer.a[...] @ layer.b[...]  # batched over stacked layers
+        kernel = layer.base.kernel[...] + update.astype(layer.base.kernel[...].dtype)
       else:
         kernel = layer.kernel[...]
       getattr(dst, name).kernel[...] = kernel
@@ -104,8 +119,10 @@ def _no_cache_mixture(g1, s1, g2, s2, prompt, key, mixture, steps):
   return tokens.block_until_ready()
 
 
-def _train_step(graphdef, rest, tx):
-  def loss_fn(lora, tokens, mask):
+def _step_body(graphdef, tx):
+  """``(lora, opt_state, tokens, mask, rest) -> (lora, opt_state, loss)``: online DPO on pairs."""
+
+  def loss_fn(lora, tokens, mask, rest):
     model = nnx.merge(graphdef, lora, rest)
     n = tokens.shape[0]
     lp = models.sequence_log_probs(model, tokens, mask, gate=jnp.ones((n,)))
@@ -121,11 +138,20 @@ def _train_step(graphdef, rest, tx):
     )
     return jnp.mean(jax.vmap(lambda e: losses.dpo(e)[0])(ex))
 
-  @jax.jit
-  def step(lora, opt_state, tokens, mask):
-    loss, g = jax.value_and_grad(loss_fn)(lora, tokens, mask)
+  def step(lora, opt_state, tokens, mask, rest):
+    loss, g = jax.value_and_grad(loss_fn)(lora, tokens, mask, rest)
     updates, opt_state = tx.update(g, opt_state, lora)
     return optax.apply_updates(lora, updates), opt_state, loss
+
+  return step
+
+
+def _train_step(graphdef, rest, tx):
+  """``step(lora, opt_state, tokens, mask)``: the jitted body with the frozen weights passed."""
+  body = jax.jit(_step_body(graphdef, tx))
+
+  def step(lora, opt_state, tokens, mask):
+    return body(lora, opt_state, tokens, mask, rest)
 
   return step
 
@@ -137,8 +163,31 @@ def _timed(fn, repeats):
   return first, _time(lambda: jax.block_until_ready(fn()), repeats, warmup=False)
 
 
+def _model(args, **layout) -> models.Llama:
+  """The benchmarked decoder with a non-zero adapter (as after some training)."""
+  lora = dict(adapter="lora", adapter_rank=8, max_len=args.prompt + args.new_tokens + 8)
+  if args.tiny:
+    lora.update(vocab_size=512, dim=64, num_layers=2, num_heads=4, num_kv_heads=2, hidden_dim=128)
+  if args.weights:
+    model = models.load_llama_gguf(models.smollm2_path(), **lora, **layout)
+  else:
+    model = models.Llama(models.LlamaConfig(**lora, **layout), rngs=nnx.Rngs(0))
+  stacked = model.config.scan_layers
+  for name in model.config.adapter_targets:  # the same B in every layer and layout
+    for block in [model.blocks] if stacked else list(model.blocks):
+      layer = getattr(block, name)
+      shape = layer.b.shape[1:] if stacked else layer.b.shape
+      b = 0.01 * jax.random.normal(jax.random.key(1), shape)
+      layer.b[...] = jnp.broadcast_to(b, layer.b.shape)
+  return model
+
+
+def _dtype_layout(dtype: str) -> dict:
+  return {"compute_dtype": dtype, "param_dtype": dtype}
+
+
 def main() -> None:
-  """Prints one row per (task, batch size)."""
+  """Prints the rows of each requested section."""
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--batch", default="1,16")
   parser.add_argument("--new_tokens", type=int, default=32)
@@ -146,21 +195,114 @@ def main() -> None:
   parser.add_argument("--repeats", type=int, default=3)
   parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"))
   parser.add_argument("--weights", action="store_true", help="load SmolLM2's GGUF weights")
+  parser.add_argument("--tiny", action="store_true", help="a 2-layer model (smoke runs)")
   parser.add_argument("--no_cache_max_batch", type=int, default=1)
+  parser.add_argument("--sections", default="sampling,train")
+  parser.add_argument("--train_batch", type=int, default=16)
+  parser.add_argument("--layouts", default="unrolled,scan,scan+remat")
   args = parser.parse_args()
-  dtype = jnp.dtype(args.dtype)
-  lora = dict(adapter="lora", adapter_rank=8, max_len=args.prompt + args.new_tokens + 8)
-  if args.weights:
-    model = models.load_llama_gguf(models.smollm2_path(), dtype=dtype, **lora)
-  else:
-    model = models.Llama(models.LlamaConfig(**lora), rngs=nnx.Rngs(0))
-  for block in model.blocks:  # a non-zero adapter, as after some training
-    for name in model.config.adapter_targets:
-      layer = getattr(block, name)
-      layer.b[...] = 0.01 * jax.random.normal(jax.random.key(1), layer.b.shape)
-  if dtype != jnp.float32:
-    _, state = nnx.split(model)
-    nnx.update(model, jax.tree.map(lambda x: x.astype(dtype), state))
+  dev = jax.devices()[0]
+  cpu = platform.processor() or platform.machine()
+  print(
+    f"jax {jax.__version__} on {dev.platform} ({dev.device_kind}) x {jax.device_count()}, {cpu}"
+  )
+  sections = args.sections.split(",")
+  if "train" in sections:
+    bench_train(args)
+  if "layouts" in sections:
+    bench_layouts(args)
+  if "sampling" in sections:
+    bench_sampling(args)
+
+
+def _train_inputs(args, vocab: int):
+  B, T = args.train_batch, args.prompt + args.new_tokens
+  tokens = jax.random.randint(jax.random.key(2), (B, T), 0, vocab)
+  mask = jnp.broadcast_to(jnp.arange(T) >= args.prompt, (B, T))
+  return tokens, mask
+
+
+def bench_train(args) -> None:
+  """Compile and step time of the LoRA training step per layout and dtype."""
+  layouts = {
+    "unrolled": dict(scan_layers=False),
+    "scan": dict(scan_layers=True),
+    "scan+remat": dict(scan_layers=True, remat="dots"),
+  }
+  print(f"\ntraining step (online DPO on the LoRA), B = {args.train_batch}, T = "
+        f"{args.prompt + args.new_tokens}, median of {args.repeats}")  # fmt: skip
+  print(f"{'layout':<12} {'dtype':<9} {'compile s':>10} {'step s':>8} {'seq/s':>7} {'loss':>10}")
+  for dtype in ("float32", "bfloat16"):
+    for name in args.layouts.split(","):
+      model = _model(args, **layouts[name], **_dtype_layout(dtype))
+      graphdef, lora, rest = nnx.split(model, nnx.LoRAParam, ...)
+      tx = optax.adam(1e-4)
+      inputs = (lora, tx.init(lora), *_train_inputs(args, model.config.vocab_size), rest)
+      start = time.perf_counter()
+      compiled = jax.jit(_step_body(graphdef, tx)).lower(*inputs).compile()
+      compile_s = time.perf_counter() - start
+      loss = float(compiled(*inputs)[2])
+      t = _time(
+        lambda c=compiled, x=inputs: jax.block_until_ready(c(*x)[2]), args.repeats, warmup=False
+      )
+      print(
+        f"{name:<12} {dtype:<9} {compile_s:10.1f} {t:8.3f} {args.train_batch / t:7.2f} {loss:10.6f}"
+      )
+
+
+def bench_layouts(args) -> None:
+  """The training step under data / fsdp layouts against one device (correctness)."""
+  from jax.sharding import NamedSharding
+
+  from jaxpref import training
+
+  n = jax.device_count()
+  model = _model(args)
+  graphdef, lora, rest = nnx.split(model, nnx.LoRAParam, ...)
+  tx = optax.adam(1e-4)
+  opt_state = tx.init(lora)
+  tokens, mask = _train_inputs(args, model.config.vocab_size)
+
+  def constrained(lora, opt_state, tokens, mask, rest):
+    rest = training.shard_params(rest)
+    tokens, mask = training.shard_batch((tokens, mask))
+    new, opt, loss = _step_body(graphdef, tx)(lora, opt_state, tokens, mask, rest)
+    return training.shard_params(new), training.shard_params(opt), loss
+
+  one = jax.jit(constrained)(lora, opt_state, tokens, mask, rest)
+  print(f"\nlayouts of the training step on {n} devices (B = {args.train_batch})")
+  print(f"{'layout':<16} {'step s':>8} {'max |loss diff|':>16} {'max |update diff|':>18} "
+        f"{'sharded leaves':>15}")  # fmt: skip
+  for data, fsdp in ((n, 1), (n // 2, 2)):
+    if data < 1 or args.train_batch % data:
+      continue
+    mesh = jax.make_mesh(
+      (data, fsdp), ("data", "fsdp"), axis_types=(jax.sharding.AxisType.Auto,) * 2
+    )
+    placed = jax.tree.map(
+      lambda x, mesh=mesh, fsdp=fsdp: jax.device_put(
+        x, NamedSharding(mesh, training.param_spec(tuple(x.shape), fsdp))
+      ),
+      rest,
+    )
+    with jax.set_mesh(mesh):
+      fn = jax.jit(constrained)
+      out = fn(lora, opt_state, tokens, mask, placed)
+      t = _time(lambda fn=fn, placed=placed: jax.block_until_ready(
+        fn(lora, opt_state, tokens, mask, placed)[2]), args.repeats)  # fmt: skip
+    diff = max(
+      float(jnp.max(jnp.abs(a - b)))
+      for a, b in zip(jax.tree.leaves(out[0]), jax.tree.leaves(one[0]), strict=True)
+    )
+    sharded = sum(not x.sharding.is_fully_replicated for x in jax.tree.leaves((out[0], out[1])))
+    total = len(jax.tree.leaves((out[0], out[1])))
+    print(f"data={data} fsdp={fsdp:<4} {t:8.3f} {abs(float(out[2]) - float(one[2])):16.2e} "
+          f"{diff:18.2e} {sharded:>7}/{total}")  # fmt: skip
+
+
+def bench_sampling(args) -> None:
+  """Sampling, mixture sampling, scoring and the training step per batch size (scanned)."""
+  model = _model(args, **_dtype_layout(args.dtype))
   graphdef, lora_state, rest = nnx.split(model, nnx.LoRAParam, ...)
   policy = _merged_policy(model)
   reference = models.Llama(dataclasses.replace(model.config, adapter=None), rngs=nnx.Rngs(2))
@@ -169,13 +311,10 @@ def main() -> None:
   tx = optax.adam(1e-4)
   step = _train_step(graphdef, rest, tx)
   opt_state = tx.init(lora_state)
-  dev = jax.devices()[0]
-  cpu = platform.processor() or platform.machine()
   n_params = sum(x.size for x in jax.tree.leaves(nnx.split(policy)[1]))
-  print(f"jax {jax.__version__} on {dev.platform} ({dev.device_kind}), {cpu}; {args.dtype}")
   print(
-    f"{n_params / 1e6:.1f}M parameters, prompt {args.prompt}, {args.new_tokens} new tokens, "
-    f"median of {args.repeats}"
+    f"\nsampling: {n_params / 1e6:.1f}M parameters, {args.dtype}, prompt {args.prompt}, "
+    f"{args.new_tokens} new tokens, median of {args.repeats}"
   )
   print(f"{'task':<26} {'B':>4} {'s/call':>9} {'compile+1st s':>14} {'tokens/s':>10} {'ratio':>7}")
   parts = (graphdef, lora_state, rest, g1, s1, g2, s2, step, opt_state)

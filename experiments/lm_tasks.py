@@ -41,17 +41,32 @@ class Task(NamedTuple):
 def init_adapter(task: Task, key: PRNGKey) -> list[Array]:
   """The adapter's leaves at a point's start, from ``key``.
 
-  LoRA's A ~ N(0, 1 / fan_in) (``[layers, in, rank]`` in the scanned layout, ``[in, rank]``
-  unrolled); B (and any other leaf) as the template holds it, B = 0, so the adapted model starts
-  at the reference.
+  LoRA's A ~ N(0, 1 / fan_in); B (and any other leaf) as the template holds it, B = 0, so the
+  adapted model starts at the reference. With the scanned layout (every leaf stacked
+  ``[layers, ...]``), layer l's slice of leaf j is drawn from key ``l * n + j`` of
+  ``split(key, layers * n)``: the key the unrolled layout's leaf of that layer gets, so both
+  layouts start from the same adapter.
   """
   paths_leaves = jax.tree_util.tree_flatten_with_path(task.lora)[0]
-  keys = jax.random.split(key, len(paths_leaves))
+  n = len(paths_leaves)
+  stacked = all(
+    not any(isinstance(getattr(part, "key", None), int) for part in path)
+    for path, _ in paths_leaves
+  )
+  layers = paths_leaves[0][1].shape[0] if stacked else 1
+  keys = jax.random.split(key, n * layers)
+
+  def draw(j, x):
+    shape = x.shape[1:] if stacked else x.shape
+    a = [
+      jax.random.normal(keys[layer * n + j], shape, x.dtype) / np.sqrt(shape[-2])
+      for layer in range(layers)
+    ]
+    return jnp.stack(a) if stacked else a[0]
+
   return [
-    jax.random.normal(k, x.shape, x.dtype) / np.sqrt(x.shape[-2])
-    if "a" in [getattr(part, "key", None) for part in path]
-    else x
-    for k, (path, x) in zip(keys, paths_leaves, strict=True)
+    draw(j, x) if "a" in [getattr(part, "key", None) for part in path] else x
+    for j, (path, x) in enumerate(paths_leaves)
   ]
 
 
@@ -302,7 +317,7 @@ def host_run(
       rest,
     )
   state, first, history = (
-    init(hp, training.seed_keys(config.seed, [config.vmap.seed_offset])[0]),
+    jax.jit(init)(hp, training.seed_keys(config.seed, [config.vmap.seed_offset])[0]),
     0,
     [],
   )

@@ -99,6 +99,32 @@ def test_eight_devices_equal_one(reference, backend, tmp_path, float32):
     np.testing.assert_allclose(result.history[name][:, :2], values, rtol=1e-4, atol=1e-4)
 
 
+# Compiles the experiment twice on 8 devices; the engine's layouts are tested by default.
+@pytest.mark.slow
+@pytest.mark.parametrize(("data", "fsdp"), [(4, 1), (2, 2)])
+def test_data_and_fsdp_layouts_equal_one_device(reference, data, fsdp, tmp_path, float32):
+  config, expected = reference
+  config = _small(**{"vmap.axes.learning_rate": (0.01, 0.05), "mesh.data": data})
+  config.mesh.fsdp = fsdp
+  result = _sweep(config, tmp_path)
+  for name, values in expected.history.items():
+    np.testing.assert_allclose(result.history[name], values, rtol=1e-5, atol=1e-5)
+
+
+# A host loop with the frozen weights placed FSDP (SmolLM2's path) on a [2, 2] mesh.
+@pytest.mark.slow
+def test_host_loop_on_a_data_fsdp_mesh_runs_the_same_step(reference, tmp_path, float32):
+  config, expected = reference
+  one = train_lib.point_config(config, expected.sweep, 1, lm_online.FIELDS)
+  one.mesh.data, one.mesh.fsdp = 2, 2
+  task = lm_tasks.tiny_task(one)
+  fns = lm_online.make_point_fns(one, losses.get_objective(one.objective), task)
+  out = lm_tasks.host_run(one, str(tmp_path), task, fns)
+  for name in lm_online.METRICS:
+    got = [h[name] for h in out["history"]]
+    np.testing.assert_allclose(got, expected.history[name][0, 1], rtol=1e-5, atol=1e-5)
+
+
 # Compiles the experiment several times; the engine's own invariance tests run by default.
 @pytest.mark.slow
 def test_interrupted_and_resumed_equals_uninterrupted(reference, tmp_path, float32):
