@@ -25,7 +25,8 @@ Sections (``--sections``), all in JAX in this one run:
 * ``train step``: one Adam step of online DPO on the LoRA parameters (pairs of sequences).
 
 ``train``: the LoRA training step (online DPO on B = ``--train_batch`` sequences of prompt +
-response) for each layout (unrolled blocks, scanned, scanned with remat) and dtype (float32;
+response) for each layout (unrolled blocks, scanned, scanned with remat; ``-const``: the frozen
+weights closed over as compile-time constants, as the earlier harness did) and dtype (float32;
 bfloat16 compute and weights with float32 LoRA and logits): compile seconds (``lower`` +
 ``compile``), step seconds (median), and the loss against float32's.
 
@@ -228,6 +229,9 @@ def bench_train(args) -> None:
     "unrolled": dict(scan_layers=False),
     "scan": dict(scan_layers=True),
     "scan+remat": dict(scan_layers=True, remat="dots"),
+    # The earlier harness: the frozen weights closed over (compile-time constants).
+    "unrolled-const": dict(scan_layers=False),
+    "scan-const": dict(scan_layers=True),
   }
   print(f"\ntraining step (online DPO on the LoRA), B = {args.train_batch}, T = "
         f"{args.prompt + args.new_tokens}, median of {args.repeats}")  # fmt: skip
@@ -238,8 +242,15 @@ def bench_train(args) -> None:
       graphdef, lora, rest = nnx.split(model, nnx.LoRAParam, ...)
       tx = optax.adam(1e-4)
       inputs = (lora, tx.init(lora), *_train_inputs(args, model.config.vocab_size), rest)
+      body = _step_body(graphdef, tx)
+      if name.endswith("-const"):
+        inputs = inputs[:-1]
+
+        def body(*args, fn=body, frozen=rest):
+          return fn(*args, frozen)
+
       start = time.perf_counter()
-      compiled = jax.jit(_step_body(graphdef, tx)).lower(*inputs).compile()
+      compiled = jax.jit(body).lower(*inputs).compile()
       compile_s = time.perf_counter() - start
       loss = float(compiled(*inputs)[2])
       t = _time(

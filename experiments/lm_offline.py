@@ -15,6 +15,7 @@ import hashlib
 import inspect
 import json
 import os
+import time
 from typing import Any, NamedTuple
 
 import jax
@@ -239,14 +240,19 @@ def reference_log_probs(
     gate = jnp.zeros((tokens.shape[0],))
     return models.sequence_log_probs(model, tokens, mask, start=start, gate=gate)
 
-  out = []
+  out, started = [], time.perf_counter()
   for i in range(0, padded, batch):
     rows = np.arange(i, i + batch) % m
     out.append(np.asarray(score(flat_tokens[rows], flat_mask[rows], flat_start[rows])))
+    done = min(i + batch, m)
+    if len(out) % 10 == 0 or done == m:  # progress of a long scoring pass (SmolLM2 on a CPU)
+      elapsed = time.perf_counter() - started
+      print(f"reference log-probabilities: {done}/{m} responses, {elapsed:.0f} s", flush=True)
   logp = np.concatenate(out)[:m].reshape(-1, 2)
-  if cache:
+  if cache and jax.process_index() == 0:  # one writer when several processes run
     os.makedirs(os.path.dirname(cache) or ".", exist_ok=True)
-    np.savez(cache, logp=logp, digest=np.asarray(digest))
+    np.savez(cache + ".tmp.npz", logp=logp, digest=np.asarray(digest))
+    os.replace(cache + ".tmp.npz", cache)
   return logp
 
 
@@ -342,7 +348,18 @@ def make_task(config: ml_collections.ConfigDict, workdir: str | None) -> Task:
       text_oracle, tokenizer, [texts[int(pairs.prompt[r])] for r in rows]
     )
     oracle = (lambda t, mask: features(jnp.arange(t.shape[0]), t, mask), prefer)
+  held_pref, held_ref = pairs.pref[heldout], ref_logp[heldout]
+  decisive, lengths = held_pref != 0.5, pairs.mask[heldout].sum(-1)
+
+  def likelihood_accuracy(score):  # the reference's own preference: the likelier response wins
+    agree = np.where(
+      score[:, 0] == score[:, 1], 0.5, (score[:, 0] > score[:, 1]) == (held_pref > 0.5)
+    )
+    return float(np.mean(agree[decisive])) if decisive.any() else float("nan")
+
   info = {
+    "heldout_reference_likelihood_accuracy": likelihood_accuracy(held_ref),
+    "heldout_reference_per_token_accuracy": likelihood_accuracy(held_ref / lengths),
     "pairs_train": len(train),
     "pairs_heldout": len(heldout),
     "heldout_prompts": [int(p) for p in held_prompts],
@@ -520,6 +537,6 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         metrics=["heldout_accuracy", "heldout_margin", "kl"], log_scale=False,
       )  # fmt: skip
       print(f"Wrote {path}")
-  with open(os.path.join(workdir, "pairs.json"), "w", encoding="utf-8") as f:
-    json.dump(task.info, f, indent=1)
+    with open(os.path.join(workdir, "pairs.json"), "w", encoding="utf-8") as f:
+      json.dump(task.info, f, indent=1)
   return results

@@ -24,7 +24,7 @@ from jaxpref.types import Array, PRNGKey
 
 MODELS = ("tiny", "smollm2")
 ORACLES = ("token", "text")
-METRICS = ("win_rate", "kl", "reward", "reference_reward", "loss")
+METRICS = ("win_rate", "win_rate_se", "kl", "reward", "reference_reward", "loss")
 
 
 Hyper = losses.OnlineHparams  # The traced hyperparameters of one point (any can be an axis).
@@ -284,6 +284,7 @@ def make_point_fns(
       prefer=task.prefer,
       reward=task.reward,
       temperature=hp.temperature,
+      clusters=n if eval_rows.shape[0] % n == 0 else None,  # standard error over prompts
       **kw,
     )
     return {**out, "loss": state.loss}

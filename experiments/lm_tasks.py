@@ -354,7 +354,7 @@ def host_run(
   if ckpt is not None:
     ckpt.close()
   return {
-    "objective": config.objective,
+    **({"objective": config.objective} if "objective" in config else {}),
     "model": config.model.kind,
     "history": history,
     **task.info,

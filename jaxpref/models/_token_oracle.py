@@ -62,6 +62,7 @@ def evaluate_vs_reference(
   eos_id: int,
   temperature: float | Array = 1.0,
   top_p: float = 1.0,
+  clusters: int | None = None,
 ) -> dict[str, Array]:
   """Win rate of the policy against its reference on fixed prompts, KL and rewards (traceable).
 
@@ -80,10 +81,14 @@ def evaluate_vs_reference(
     eos_id: end token.
     temperature: sampling temperature.
     top_p: nucleus threshold.
+    clusters: when rows repeat prompts (row i shows prompt ``i % clusters``, ``N`` a multiple of
+      ``clusters``), the standard error is taken over the prompts' mean win rates; over the
+      rows when None.
 
   Returns:
-    ``win_rate`` (mean P(policy > reference)), ``kl`` (mean exact KL of the policy to the
-    reference on its samples), ``reward`` and ``reference_reward`` (mean scores).
+    ``win_rate`` (mean P(policy > reference)) and ``win_rate_se`` (its standard error, NaN for
+    fewer than two rows or prompts), ``kl`` (mean exact KL of the policy to the reference on its
+    samples), ``reward`` and ``reference_reward`` (mean scores).
   """
   kw = dict(max_new_tokens=max_new_tokens, eos_id=eos_id, temperature=temperature, top_p=top_p)
   pol = sample_padded(model, tokens, start, key, **kw)
@@ -93,8 +98,18 @@ def evaluate_vs_reference(
   graphdef, *states = model
   full, mask, first = pol.full()
   kl = sequence_kl(nnx.merge(graphdef, *states), full, mask, start=first)
+  win = prefer(a, b)
+  if clusters is not None:
+    if win.shape[0] % clusters:
+      raise ValueError(f"{win.shape[0]} rows do not repeat {clusters} prompts evenly.")
+    units = jnp.mean(win.reshape(-1, clusters), axis=0)
+  else:
+    units = win
+  n = units.shape[0]
+  se = jnp.std(units, ddof=1) / jnp.sqrt(n) if n > 1 else jnp.full((), jnp.nan)
   return {
-    "win_rate": jnp.mean(prefer(a, b)),
+    "win_rate": jnp.mean(win),
+    "win_rate_se": se,
     "kl": jnp.mean(kl),
     "reward": jnp.mean(reward(a)),
     "reference_reward": jnp.mean(reward(b)),

@@ -27,7 +27,7 @@ def _free_port():
     return s.getsockname()[1]
 
 
-def _launch(workdir, log, devices, *extra):
+def _launch(workdir, log, devices, *extra, args=ARGS):
   env = {
     **os.environ,
     "JAX_PLATFORMS": "cpu",
@@ -36,7 +36,7 @@ def _launch(workdir, log, devices, *extra):
   }
   with open(log, "w") as out:
     return subprocess.Popen(
-      [sys.executable, "-m", "experiments.train", *ARGS, "--workdir", str(workdir), *extra],
+      [sys.executable, "-m", "experiments.train", *args, "--workdir", str(workdir), *extra],
       cwd=REPO,
       env=env,
       stdout=out,
@@ -72,3 +72,52 @@ def test_two_processes_equal_one(tmp_path):
   results = json.loads((tmp_path / "multi" / "results.json").read_text())
   assert results["points"] == 4 * 3 * 5
   assert sorted(os.listdir(tmp_path / "multi" / "checkpoints"), key=int) == ["20", "40", "60"]
+
+
+LM_ARGS = [
+  "--config",
+  "configs/lm_offline.py:seeds=2",
+  "--config.model.dim=16",
+  "--config.model.layers=1",
+  "--config.model.hidden=32",
+  "--config.data.train_pairs=32",
+  "--config.eval_pairs=16",
+  "--config.eval_prompts=2",
+  "--config.data.response_tokens=8",
+  "--config.max_new_tokens=4",
+  "--config.prompts.buckets=64",
+  "--config.model.max_len=80",
+  "--config.steps=4",
+  "--config.log.every=2",
+  "--config.checkpoint.every=0",
+  "--config.plot=False",
+  "--config.mesh.data=2",
+  "--config.mesh.fsdp=2",
+]
+
+
+# Two processes (2 devices each) on one [points, data, fsdp] = [1, 2, 2] mesh (about 1 min).
+@pytest.mark.slow
+def test_lm_offline_data_fsdp_mesh_over_two_processes_equals_one(tmp_path):
+  single = _launch(tmp_path / "single", tmp_path / "single.log", 4, args=LM_ARGS)
+  assert single.wait(timeout=600) == 0, (tmp_path / "single.log").read_text()[-3000:]
+  port = _free_port()
+  procs = [
+    _launch(
+      tmp_path / "multi",
+      tmp_path / f"p{i}.log",
+      2,
+      f"--coordinator_address=localhost:{port}",
+      "--num_processes=2",
+      f"--process_id={i}",
+      args=LM_ARGS,
+    )
+    for i in range(2)
+  ]
+  for i, p in enumerate(procs):
+    assert p.wait(timeout=600) == 0, (tmp_path / f"p{i}.log").read_text()[-3000:]
+  one, two = (training.read_metrics(str(tmp_path / d)) for d in ("single", "multi"))
+  assert [r["step"] for r in two] == [r["step"] for r in one] and len(two) >= 2
+  for a, b in zip(one, two, strict=True):
+    for name in a["metrics"]:
+      np.testing.assert_allclose(b["metrics"][name], a["metrics"][name], rtol=1e-5, atol=1e-6)

@@ -48,4 +48,11 @@ def test_a_policy_equal_to_its_reference_wins_half_with_zero_kl():
     jax.random.key(3), features=oracle.reward, prefer=oracle.prefer, max_new_tokens=4, eos_id=39,
   )  # fmt: skip
   assert float(out["win_rate"]) == 0.5 and float(out["kl"]) == 0.0
+  assert float(out["win_rate_se"]) == 0.0  # every row at exactly 1/2
   assert float(out["reward"]) == float(out["reference_reward"])
+  with pytest.raises(ValueError, match="2 rows do not repeat 3 prompts"):
+    models.evaluate_vs_reference(
+      nnx.split(model, nnx.LoRAParam, ...), jnp.asarray(tokens), jnp.asarray(start),
+      jax.random.key(3), features=oracle.reward, prefer=oracle.prefer, max_new_tokens=4,
+      eos_id=39, clusters=3,
+    )  # fmt: skip
