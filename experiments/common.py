@@ -44,6 +44,29 @@ def stats(values: Any) -> dict[str, Any]:
   return {"values": values.tolist(), "mean": s.mean.tolist(), "ci95": s.half_width.tolist()}
 
 
+def sweep_summary(out: training.SweepResult, *, first: bool = False) -> dict[str, Any]:
+  """The results.json fields of a sweep: its axes, resumption, speed, final values and curves.
+
+  ``final`` (and with ``first`` the first log's) values of every metric as :func:`stats`,
+  ``curve`` the seed-mean of every metric at each log step.
+  """
+  history, sweep = out.history, out.sweep
+  summary = {
+    "shape": list(sweep.shape),
+    "labels": sweep.labels(),
+    "resumed_from": out.resumed_from,
+    "steps_per_second": out.steps_per_second,
+  }
+  if first:
+    summary["first"] = {k: stats(v[..., 0]) for k, v in history.items()}
+  summary["final"] = {k: stats(v[..., -1]) for k, v in history.items()}
+  summary["curve"] = {
+    "steps": out.log_steps.tolist(),
+    **{k: training.summarize(v, axis=-2).mean.tolist() for k, v in history.items()},
+  }
+  return summary
+
+
 def axes_of(sweep: training.Sweep) -> dict[str, list[Any]]:
   """``{axis name: values}`` of a sweep's vectorized axes, outermost first (for results.json)."""
   return {k: np.asarray(v).tolist() for k, v in zip(sweep.names, sweep.values, strict=True)}

@@ -505,16 +505,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   results = {
     "loss": config.loss,
     "model": config.model.kind,
-    "shape": list(sweep.shape),
-    "labels": sweep.labels(),
-    "resumed_from": out.resumed_from,
-    "steps_per_second": out.steps_per_second,
-    "first": {k: common.stats(v[..., 0]) for k, v in out.history.items()},
-    "final": {k: common.stats(v[..., -1]) for k, v in out.history.items()},
-    "curve": {
-      "steps": out.log_steps.tolist(),
-      **{k: training.summarize(v, axis=-2).mean.tolist() for k, v in out.history.items()},
-    },
+    **common.sweep_summary(out, first=True),
     **task.info,
   }
   if jax.process_index() == 0:

@@ -313,15 +313,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     "sampling": objective.sampling,
     "model": config.model.kind,
     "queries_per_step": queries_per_step(objective, config),
-    "shape": list(sweep.shape),
-    "labels": sweep.labels(),
-    "resumed_from": out.resumed_from,
-    "steps_per_second": out.steps_per_second,
-    "final": {k: common.stats(v[..., -1]) for k, v in out.history.items()},
-    "curve": {
-      "steps": out.log_steps.tolist(),
-      **{k: training.summarize(v, axis=-2).mean.tolist() for k, v in out.history.items()},
-    },
+    **common.sweep_summary(out),
     **task.info,
   }
   if jax.process_index() == 0:
