@@ -104,7 +104,9 @@ def test_smollm2_scanned_unrolled_and_bfloat16_logits():
   }.items():
     model = models.load_llama_gguf(path, max_len=16, **layout)
     logits[name] = jax.nn.log_softmax(model(tokens, models.init_cache(model.config, 1))[0])
-  np.testing.assert_allclose(logits["scan"], logits["unrolled"], atol=1e-5)
+  # 30 float32 layers fused differently: equal to 1e-5 relative (measured max 7.6e-6 relative,
+  # 7.4e-5 absolute on log-probabilities down to -25).
+  np.testing.assert_allclose(logits["scan"], logits["unrolled"], rtol=1e-5, atol=1e-6)
   gap = np.abs(np.asarray(logits["bfloat16"]) - np.asarray(logits["scan"]))
   top = np.asarray(logits["scan"]).argmax(-1)
   assert np.mean(np.asarray(logits["bfloat16"]).argmax(-1) == top) >= 0.85
