@@ -111,6 +111,23 @@ def test_data_and_fsdp_layouts_equal_one_device(reference, data, fsdp, tmp_path,
     np.testing.assert_allclose(result.history[name], values, rtol=1e-5, atol=1e-5)
 
 
+def test_fsdp_layout_shards_the_adapter_and_adam_state(float32):
+  config = _small(**{"mesh.data": 2, "mesh.fsdp": 2})
+  program = _program(config)
+  hp = train_lib.config_hparams(config, lm_online.FIELDS, lm_online.Hyper)
+  mapper = training.PointMapper("jit", 2, data=2, fsdp=2)
+  keys = jax.random.key_data(jax.random.split(jax.random.key(0), 2))
+  hps = jax.tree.map(lambda v: np.full(2, v, np.float32), hp)
+  state = mapper.map(lambda a: program.init(a[0], jax.random.wrap_key_data(a[1])))(
+    mapper.put((hps, keys))
+  )
+  leaves = jax.tree.leaves((state.lora, state.opt_state))
+  sharded = [x for x in leaves if "fsdp" in tuple(x.sharding.spec)]
+  assert len(sharded) >= 2 * len(state.lora)  # every adapter leaf and its Adam moments
+  for x in state.lora:
+    assert "fsdp" in tuple(x.sharding.spec), x.sharding
+
+
 # A host loop with the frozen weights placed FSDP (SmolLM2's path) on a [2, 2] mesh.
 @pytest.mark.slow
 def test_host_loop_on_a_data_fsdp_mesh_runs_the_same_step(reference, tmp_path, float32):
