@@ -72,7 +72,7 @@ class PointState(NamedTuple):
 def validate(config: ml_collections.ConfigDict) -> None:
   """Raises ``ValueError`` on settings that cannot run (compiles nothing)."""
   fn = losses.get_loss(config.loss)  # Lists the registered names otherwise.
-  needs = {p.name for p in inspect.signature(fn).parameters.values() if p.kind == p.KEYWORD_ONLY}
+  needs = _keyword_args(fn)
   unknown = needs - set(Hyper._fields)
   if unknown:
     raise ValueError(
@@ -340,12 +340,9 @@ def make_task(config: ml_collections.ConfigDict, workdir: str | None) -> Task:
   rows = [rows[i % len(rows)] for i in range(int(config.eval_prompts))]
   P = pairs.tokens.shape[-1] - int(d.response_tokens)
   if config.oracle.win_rate:
-    online = ml_collections.ConfigDict(config.to_dict())
-    online.oracle.holdout, online.oracle.labels = float(config.oracle.holdout), "soft"
-    text_oracle, report = lm_tasks.text_oracle(online, jax.random.key(config.seed))
-    texts = {int(p): judged["prompts"][int(p)] for p in held_prompts}
+    text_oracle, report = lm_tasks.text_oracle(config, jax.random.key(config.seed))
     features, prefer = lm_tasks.oracle_fns(
-      text_oracle, tokenizer, [texts[int(pairs.prompt[r])] for r in rows]
+      text_oracle, tokenizer, [judged["prompts"][int(pairs.prompt[r])] for r in rows]
     )
     oracle = (lambda t, mask: features(jnp.arange(t.shape[0]), t, mask), prefer)
   held_pref, held_ref = pairs.pref[heldout], ref_logp[heldout]
@@ -387,10 +384,15 @@ def make_task(config: ml_collections.ConfigDict, workdir: str | None) -> Task:
   )
 
 
+def _keyword_args(fn) -> set[str]:
+  """The keyword-only parameter names of a loss (its hyperparameters)."""
+  return {p.name for p in inspect.signature(fn).parameters.values() if p.kind == p.KEYWORD_ONLY}
+
+
 def _loss_fn(name: str):
   """``(example, hp) -> loss`` passing the loss the hyperparameters it takes by name."""
   fn = losses.get_loss(name)
-  takes = {p.name for p in inspect.signature(fn).parameters.values() if p.kind == p.KEYWORD_ONLY}
+  takes = _keyword_args(fn)
 
   def loss(example: losses.Example, hp: Hyper) -> Array:
     kwargs = {k: getattr(hp, k) for k in takes & set(Hyper._fields)}
