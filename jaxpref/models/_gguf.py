@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from jaxpref.models._llama import Llama, LlamaConfig
+from jaxpref.models._llama import _PROJECTIONS, Llama, LlamaConfig
 
 
 def _field(reader, key: str):
@@ -133,7 +133,7 @@ def load_llama_gguf(path: str | os.PathLike, **overrides) -> Llama:
   def fill(block, weights: dict[str, np.ndarray]) -> None:
     put(block.attn_norm.scale, weights["attn_norm"])
     put(block.ffn_norm.scale, weights["ffn_norm"])
-    for name in ("wq", "wk", "wv", "wo", "w_gate", "w_up", "w_down"):
+    for name in _PROJECTIONS:
       dense = getattr(block, name)
       put(getattr(dense, "base", dense).kernel, weights[name])  # adapters wrap the kernel
 
