@@ -44,27 +44,34 @@ def _launch(workdir, log, devices, *extra, args=ARGS):
     )
 
 
-# Two JAX processes over a local coordinator (about 20 s); 8 devices = 1 runs by default.
-@pytest.mark.slow
-def test_two_processes_equal_one(tmp_path):
-  single = _launch(tmp_path / "single", tmp_path / "single.log", 8)
-  assert single.wait(timeout=300) == 0, (tmp_path / "single.log").read_text()[-3000:]
+def _one_and_two_processes(tmp_path, devices, *, args=ARGS, timeout=300):
+  """Runs ``args`` as one process on ``devices`` CPU devices (workdir ``single``), then as two
+  processes on half as many each (``multi``); returns both metric logs."""
+  single = _launch(tmp_path / "single", tmp_path / "single.log", devices, args=args)
+  assert single.wait(timeout=timeout) == 0, (tmp_path / "single.log").read_text()[-3000:]
   port = _free_port()
   procs = [
     _launch(
       tmp_path / "multi",
       tmp_path / f"p{i}.log",
-      4,
+      devices // 2,
       f"--coordinator_address=localhost:{port}",
       "--num_processes=2",
       f"--process_id={i}",
+      args=args,
     )
     for i in range(2)
   ]
   for i, p in enumerate(procs):
-    assert p.wait(timeout=300) == 0, (tmp_path / f"p{i}.log").read_text()[-3000:]
+    assert p.wait(timeout=timeout) == 0, (tmp_path / f"p{i}.log").read_text()[-3000:]
+  return tuple(training.read_metrics(str(tmp_path / d)) for d in ("single", "multi"))
+
+
+# Two JAX processes over a local coordinator (about 20 s); 8 devices = 1 runs by default.
+@pytest.mark.slow
+def test_two_processes_equal_one(tmp_path):
+  one, two = _one_and_two_processes(tmp_path, 8)
   assert "process 1/2" in (tmp_path / "p1.log").read_text()
-  one, two = (training.read_metrics(str(tmp_path / d)) for d in ("single", "multi"))
   assert [r["step"] for r in two] == [0, 20, 40, 60]  # written once, by process 0
   for a, b in zip(one[1:], two[1:], strict=True):
     for name in a["metrics"]:
@@ -99,24 +106,7 @@ LM_ARGS = [
 # Two processes (2 devices each) on one [points, data, fsdp] = [1, 2, 2] mesh (about 1 min).
 @pytest.mark.slow
 def test_lm_offline_data_fsdp_mesh_over_two_processes_equals_one(tmp_path):
-  single = _launch(tmp_path / "single", tmp_path / "single.log", 4, args=LM_ARGS)
-  assert single.wait(timeout=600) == 0, (tmp_path / "single.log").read_text()[-3000:]
-  port = _free_port()
-  procs = [
-    _launch(
-      tmp_path / "multi",
-      tmp_path / f"p{i}.log",
-      2,
-      f"--coordinator_address=localhost:{port}",
-      "--num_processes=2",
-      f"--process_id={i}",
-      args=LM_ARGS,
-    )
-    for i in range(2)
-  ]
-  for i, p in enumerate(procs):
-    assert p.wait(timeout=600) == 0, (tmp_path / f"p{i}.log").read_text()[-3000:]
-  one, two = (training.read_metrics(str(tmp_path / d)) for d in ("single", "multi"))
+  one, two = _one_and_two_processes(tmp_path, 4, args=LM_ARGS, timeout=600)
   assert [r["step"] for r in two] == [r["step"] for r in one] == [0, 2, 4]
   for a, b in zip(one[1:], two[1:], strict=True):  # the first record holds the hyperparameters
     for name in a["metrics"]:
