@@ -290,6 +290,7 @@ def population_prior(
   return w @ params["users"] / jnp.sum(w)
 
 
+@functools.partial(jax.jit, static_argnames=("num_people", "max_steps"))
 def adapt_people(
   model: PersonalModel,
   params: Params,
@@ -339,6 +340,7 @@ def adapt_people(
   return jax.vmap(one, in_axes=1)(onehot)
 
 
+@functools.partial(jax.jit, static_argnames=("num_people",))
 def people_posterior(
   model: PersonalModel,
   params: Params,
@@ -378,6 +380,7 @@ def people_posterior(
   return jax.nn.softmax((ll @ onehot).T + prior, axis=-1)
 
 
+@jax.jit
 def posterior_log_likelihood(
   model: PersonalModel, params: Params, posterior: Array, pairs: Pairs, people: Array
 ) -> Array:

@@ -1,5 +1,7 @@
 """Synthetic comparison data from known preference games (for recovery tests and experiments)."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 
@@ -38,6 +40,7 @@ def cyclic_gpm(
   return model, {"scores": scores - scores.mean(), "embed": embed}
 
 
+@functools.partial(jax.jit, static_argnames=("per_annotator", "num_annotators"))
 def sample_comparisons(
   key: PRNGKey,
   games: ArrayLike,
@@ -89,6 +92,9 @@ def bt_mixture_games(key: PRNGKey, num_items: int, num_groups: int, *, scale: fl
   return jax.nn.sigmoid(scores[:, :, None] - scores[:, None, :])
 
 
+@functools.partial(
+  jax.jit, static_argnames=("num_items", "num_people", "kind", "components")
+)
 def latent_user_rewards(
   key: PRNGKey,
   num_items: int,
@@ -138,6 +144,7 @@ def latent_user_rewards(
   raise ValueError(f'kind must be "groups" or "rank"; got {kind!r}.')
 
 
+@functools.partial(jax.jit, static_argnames=("per_person",))
 def sample_person_comparisons(key: PRNGKey, rewards: ArrayLike, *, per_person: int) -> Pairs:
   """``per_person`` comparisons of random distinct pairs by each person (Bradley-Terry labels).
 
@@ -152,9 +159,10 @@ def sample_person_comparisons(key: PRNGKey, rewards: ArrayLike, *, per_person: i
   rewards = jnp.asarray(rewards)
   people, n = rewards.shape
   k_a, k_b, k_o = jax.random.split(key, 3)
-  a = jax.random.randint(k_a, (people, per_person), 0, n)
-  b = (a + jax.random.randint(k_b, (people, per_person), 1, n)) % n
-  d = jnp.take_along_axis(rewards, a, 1) - jnp.take_along_axis(rewards, b, 1)
-  outcome = jax.random.bernoulli(k_o, jax.nn.sigmoid(d)).astype(rewards.dtype)
+  # Flat draws: the same numbers as [people, per_person] draws, a much smaller XLA program.
+  a = jax.random.randint(k_a, (people * per_person,), 0, n)
+  b = (a + jax.random.randint(k_b, (people * per_person,), 1, n)) % n
   person = jnp.repeat(jnp.arange(people), per_person)
-  return make_pairs(a.ravel(), b.ravel(), outcome.ravel(), annotator=person)
+  d = rewards[person, a] - rewards[person, b]
+  outcome = jax.random.bernoulli(k_o, jax.nn.sigmoid(d)).astype(rewards.dtype)
+  return make_pairs(a, b, outcome, annotator=person)

@@ -99,6 +99,7 @@ def _dense(params: Params, name: str, x: Array) -> Array:
   return x @ params[name] + params[name + "_b"]
 
 
+@jax.jit
 def vpl_encode(model: VPL, params: Params, context: Pairs) -> tuple[Array, Array]:
   r"""``(mu, logvar)`` of :math:`q(z \mid C)` for one person's context rows (``weight`` masks).
 
@@ -239,6 +240,7 @@ def _fit_vpl(model, people, key, *, steps, lr, max_context):
   return VPLFit(params, values)
 
 
+@functools.partial(jax.jit, static_argnames=("samples",))
 def vpl_predict(
   model: VPL,
   params: Params,

@@ -118,6 +118,9 @@ def test_reference_log_probs_are_cached_and_equal_direct_scoring(tmp_path, float
   assert changed[0, 0] != got[0, 0]  # a different digest recomputes
 
 
+# The notebook (tests/experiments/test_notebooks.py) runs this config by default and checks the
+# same outputs; this direct run stays for debugging.
+@pytest.mark.slow
 def test_tiny_run_trains_through_the_engine_and_writes_results(tmp_path, float32):
   config = _small()
   lm_offline.validate(config)

@@ -31,7 +31,13 @@ def model():
   return m
 
 
-WIDTH = 16  # Every by-hand pass has this length: one shape, so the eager ops compile once.
+WIDTH = 16  # Every by-hand pass has this length: one shape, so it compiles once.
+
+
+@nnx.jit
+def _forward(model, tokens, cache, gate):
+  """The model's plain forward pass (no sampler code), compiled as one program."""
+  return model(tokens, cache, gate=gate)
 
 
 def _greedy_by_hand(model, prompt, steps, gate):
@@ -44,7 +50,7 @@ def _greedy_by_hand(model, prompt, steps, gate):
   cache = models.init_cache(TINY, 1, max_len=WIDTH)
   for _ in range(steps):
     t = jnp.asarray(toks + [0] * (WIDTH - len(toks)))[None]
-    logits, _ = model(t, cache, gate=jnp.full((1,), gate))
+    logits, _ = _forward(model, t, cache, jnp.full((1,), gate))
     toks.append(int(jnp.argmax(logits[0, len(toks) - 1])))
   return toks[len(prompt) :]
 
