@@ -92,9 +92,7 @@ def bt_mixture_games(key: PRNGKey, num_items: int, num_groups: int, *, scale: fl
   return jax.nn.sigmoid(scores[:, :, None] - scores[:, None, :])
 
 
-@functools.partial(
-  jax.jit, static_argnames=("num_items", "num_people", "kind", "components")
-)
+@functools.partial(jax.jit, static_argnames=("num_items", "num_people", "kind", "components"))
 def latent_user_rewards(
   key: PRNGKey,
   num_items: int,
