@@ -300,7 +300,8 @@ def sampled_operator(P: ArrayLike, *, num_samples: int, bernoulli: bool = False)
     opponents = jax.random.categorical(k_opp, logits, shape=(num_samples,))
     wins = P[:, opponents]  # [n, K]
     if bernoulli:
-      wins = jax.random.bernoulli(k_out, wins).astype(P.dtype)
+      # Flat draw: the same numbers as one of shape [n, K], a smaller program to compile.
+      wins = jax.random.bernoulli(k_out, wins.ravel()).reshape(wins.shape).astype(P.dtype)
     return jnp.mean(wins, axis=-1)
 
   return operator

@@ -4,6 +4,8 @@ Every constructor returns ``P`` with ``P[..., i, j] = Prob(i beats j)`` and ``P 
 floating-point rounding), in JAX's default float dtype unless stated otherwise.
 """
 
+import functools
+import math
 from collections.abc import Sequence
 
 import jax
@@ -46,8 +48,14 @@ def uniform_random_game(key: PRNGKey, n: int, batch_shape: Sequence[int] = ()) -
   """
   if int(n) < 2:
     raise ValueError(f"uniform_random_game needs n >= 2; got n = {n}.")
-  batch_shape = tuple(int(b) for b in batch_shape)
-  u = jax.random.uniform(key, (*batch_shape, n, n))
+  return _uniform_random_game(key, int(n), tuple(int(b) for b in batch_shape))
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _uniform_random_game(key: PRNGKey, n: int, batch_shape: tuple[int, ...]) -> Array:
+  # One flat draw reshaped: the same numbers as a draw of the full shape (JAX's counter-based
+  # PRNG numbers the elements in row-major order), and a far smaller program to compile.
+  u = jax.random.uniform(key, (math.prod(batch_shape) * n * n,)).reshape((*batch_shape, n, n))
   row = jnp.arange(n)[:, None]
   col = jnp.arange(n)[None, :]
   return jnp.where(row > col, u, jnp.where(row < col, 1.0 - jnp.swapaxes(u, -1, -2), 0.5))

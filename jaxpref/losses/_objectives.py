@@ -618,7 +618,9 @@ def bandit_examples(
     def at_list(values):  # [prompts, n] at y -> [prompts, K]
       return jnp.sum(values[:, None, :] * jax.nn.one_hot(y, n, dtype=values.dtype), axis=-1)
 
-    utility = at_list(strength) + jax.random.gumbel(k2, (prompts, K), P.dtype)
+    # Flat draw (same numbers as shape [prompts, K], a smaller program to compile).
+    gumbel = jax.random.gumbel(k2, (prompts * K,), P.dtype).reshape(prompts, K)
+    utility = at_list(strength) + gumbel
     ref = jnp.broadcast_to(log_ref[:, None], (prompts, K))
     if sampling == "policy_lists":
       place = jnp.argsort(jnp.argsort(-utility, axis=-1), axis=-1)  # 0 = best

@@ -269,7 +269,8 @@ def vpl_predict(
   mu, logvar = jax.vmap(lambda c: vpl_encode(model, params, c))(context)
   if key is None:
     return jax.vmap(lambda z, p: vpl_log_likelihood(model, params, z, p))(mu, pairs)
-  eps = jax.random.normal(key, (samples, *mu.shape), mu.dtype)
+  # Flat draw: the same numbers as one of shape [S, P, latent], a smaller program to compile.
+  eps = jax.random.normal(key, (samples * mu.size,), mu.dtype).reshape(samples, *mu.shape)
   z = mu + jnp.exp(0.5 * logvar) * eps  # [S, P, latent]
 
   def win(zz, p):  # [R] P(item_a wins) for one person and one draw

@@ -113,7 +113,12 @@ def test_vmapped_batch_equals_per_game_loop():
 def test_leading_batch_dims_and_history():
   P = uniform_random_game(jax.random.key(3), 8, (2, 3))
   result = eq.solve(
-    P, eq.mirror_prox(step_size=2.0, kl_coef=0.1), tol=1e-10, max_steps=640, num_logs=10
+    P,
+    eq.mirror_prox(step_size=2.0, kl_coef=0.1),
+    tol=1e-10,
+    max_steps=640,
+    num_logs=10,
+    tile_size=0,  # shapes only: the tiled schedule has its own test (one program, not two)
   )
   assert result.policy.shape == (2, 3, 8) and result.gap.shape == (2, 3)
   assert result.history.best.shape == (2, 3, 10) and result.history.steps.shape == (10,)
@@ -239,7 +244,9 @@ def test_two_lambdas_of_the_same_shape_compile_once():
   solver = eq.mirror_prox(step_size=1.0, kl_coef=0.1)
 
   def run(operator, solver=solver, tol=1e-4):
-    return eq.solve(P, solver, operator=operator, key=jax.random.key(0), max_steps=64, tol=tol)
+    return eq.solve(
+      P, solver, operator=operator, key=jax.random.key(0), max_steps=64, tol=tol, tile_size=0
+    )
 
   first = run(lambda p: eq.sampled_operator(p, num_samples=8))
   size = _cache_size()
@@ -261,14 +268,13 @@ def test_pytree_operator_and_matrix_operator_are_traced():
   Q1 = uniform_random_game(jax.random.key(3), 6, (2,))
   Q2 = uniform_random_game(jax.random.key(4), 6, (2,))
   solver = eq.mirror_prox(step_size=2.0, kl_coef=0.1)
-  eq.solve(P, solver, operator=Q1, max_steps=32)
+  kw = dict(max_steps=32, tile_size=0)  # caching, not tiling: one program per call, not two
+  eq.solve(P, solver, operator=Q1, **kw)
   size = _cache_size()
-  r2 = eq.solve(P, solver, operator=Q2, max_steps=32)
+  r2 = eq.solve(P, solver, operator=Q2, **kw)
   assert _cache_size() == size
   # Queries of Q2, certificates against P: the same as a Partial over Q2's games.
-  r3 = eq.solve(
-    P, solver, operator=jax.tree_util.Partial(lambda q: eq.matrix_operator(q)), max_steps=32
-  )
+  r3 = eq.solve(P, solver, operator=jax.tree_util.Partial(lambda q: eq.matrix_operator(q)), **kw)
   np.testing.assert_allclose(
     eq.solve(P[0], solver, operator=Q2[0], max_steps=32).policy, r2.policy[0], atol=1e-6
   )
