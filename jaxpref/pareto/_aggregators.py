@@ -14,6 +14,8 @@ References:
   https://arxiv.org/abs/2406.16232 (UPGrad, DualProj; the TorchJD library).
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 
@@ -74,7 +76,11 @@ def mgda_weights(G: ArrayLike, *, max_iters: int = 100, tol: float = 1e-9) -> Ar
     >>> [round(float(v), 6) for v in w], [round(abs(float(v)), 6) for v in J.T @ w]
     ([0.6, 0.4], [0.0, 1.0, 1.0])
   """
-  G = _gramian(G, "mgda_weights")
+  return _mgda(_gramian(G, "mgda_weights"), max_iters, tol)
+
+
+@functools.partial(jax.jit, static_argnums=(1,))
+def _mgda(G: Array, max_iters: int, tol: float | Array) -> Array:
   m = G.shape[0]
 
   def cond(carry):
@@ -121,7 +127,11 @@ def pcgrad_weights(G: ArrayLike, key: PRNGKey | None = None) -> Array:
     >>> [round(float(v), 4) for v in J.T @ pcgrad_weights(J @ J.T)]
     [0.5848, 3.8012, 3.8012]
   """
-  G = _gramian(G, "pcgrad_weights")
+  return _pcgrad(_gramian(G, "pcgrad_weights"), key)
+
+
+@jax.jit
+def _pcgrad(G: Array, key: PRNGKey | None) -> Array:
   m = G.shape[0]
   if key is None:
     orders = jnp.tile(jnp.arange(m), (m, 1))
@@ -217,8 +227,13 @@ def upgrad_weights(
   G = _gramian(G, "upgrad_weights")
   m = G.shape[0]
   p = _preference(weights, m, G.dtype, "upgrad_weights")
+  return _upgrad(G, p, ridge, sweeps)
+
+
+@functools.partial(jax.jit, static_argnums=(3,))
+def _upgrad(G: Array, p: Array, ridge: float | Array, sweeps: int) -> Array:
   Gn = _normalized(G, ridge)
-  lowers = p[:, None] * jnp.eye(m, dtype=G.dtype)
+  lowers = p[:, None] * jnp.eye(G.shape[0], dtype=G.dtype)
   return jnp.sum(jax.vmap(lambda low: _box_qp(Gn, low, sweeps))(lowers), axis=0)
 
 
@@ -252,4 +267,9 @@ def dualproj_weights(
   G = _gramian(G, "dualproj_weights")
   m = G.shape[0]
   p = _preference(weights, m, G.dtype, "dualproj_weights")
+  return _dualproj(G, p, ridge, sweeps)
+
+
+@functools.partial(jax.jit, static_argnums=(3,))
+def _dualproj(G: Array, p: Array, ridge: float | Array, sweeps: int) -> Array:
   return _box_qp(_normalized(G, ridge), p, sweeps)
