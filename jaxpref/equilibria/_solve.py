@@ -687,7 +687,10 @@ def _run(
       vperiod = jax.vmap(period, in_axes=(0, 0, 0, 0, 0, None))
       return vperiod(P_p[idx], q_p[idx], ref_p[idx], keys, sub, it)
 
-    c = run_tiled(advance, c0, lambda c: c.done, num_iters=opts.num_checks, tile=tile)
+    # Small games in small tiles: one sweep (half the compiled program); a straggler then drags a
+    # tile of under 32 games of n < 64, about the cost of one.
+    small = tile if tile < 32 and n < 64 else None
+    c = run_tiled(advance, c0, lambda c: c.done, num_iters=opts.num_checks, tile=tile, small=small)
     c = jax.tree.map(lambda a: a[:B], c)
   log_steps = (jnp.arange(num_logs) + 1) * opts.log_every * opts.check_every
   return SolveResult(

@@ -284,11 +284,14 @@ def test_pytree_operator_and_matrix_operator_are_traced():
 _MP = eq.mirror_prox(step_size=2.0, kl_coef=0.05)
 
 
-# The default solver's tiling runs by default, Mirror Prox's with -m slow.
-@pytest.mark.parametrize("solver", [None, pytest.param(_MP, marks=pytest.mark.slow)])
-def test_tiled_schedule_equals_plain_vmap_of_the_per_game_loop(solver):
+# The default solver's tiling runs by default, Mirror Prox's with -m slow. Tiles of 4 small games
+# run one sweep; tiles of 32 switch to tiles of 2 for the stragglers.
+@pytest.mark.parametrize(
+  "solver, tile", [(None, 4), (None, 32), pytest.param(_MP, 4, marks=pytest.mark.slow)]
+)
+def test_tiled_schedule_equals_plain_vmap_of_the_per_game_loop(solver, tile):
   P = uniform_random_game(jax.random.key(11), 9, (13,))
-  tiled = eq.solve(P, solver, tol=1e-7, max_steps=3000, tile_size=4)
+  tiled = eq.solve(P, solver, tol=1e-7, max_steps=3000, tile_size=tile)
   plain = eq.solve(P, solver, tol=1e-7, max_steps=3000, tile_size=0)
   np.testing.assert_allclose(tiled.policy, plain.policy, atol=1e-12)
   np.testing.assert_array_equal(tiled.num_steps, plain.num_steps)
