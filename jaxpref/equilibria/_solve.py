@@ -452,7 +452,9 @@ def _period(
   def body(s, k):
     return solver.step(s, op, key=k if opts.use_key else None), None
 
-  state = jax.lax.scan(body, c.state, jax.random.split(key, opts.check_every))[0]
+  # Keys only for operators that sample (threefry is costly to compile, even where unused).
+  keys = jax.random.split(key, opts.check_every) if opts.use_key else None
+  state = jax.lax.scan(body, c.state, keys, length=opts.check_every)[0]
   last, avg = state.policy, average_value(state.average)
   g_last, g_avg = gap(last), gap(avg)
   cands = [(last, g_last, LAST), (avg, g_avg, AVERAGE)]
@@ -658,6 +660,8 @@ def _run(
   )
 
   def game_key(idx: Array, it: Array) -> PRNGKey:
+    if not opts.use_key:
+      return key
     return jax.random.fold_in(jax.random.fold_in(key, it), idx)
 
   if opts.tile_size == 0:  # the per-game loop, vmapped
