@@ -8,7 +8,8 @@ Hyperparameters have one name everywhere: ``kl_coef`` (beta, the KL weight to th
 mixture) and ``weights`` (objective weights); each docstring converts its paper's symbols.
 :data:`LOSSES` maps config names to functions, :func:`register` adds a new one,
 :func:`combined_loss` mixes several; :func:`curriculum_pairs` / :func:`curriculum_order` build
-Curry-DPO's easy-to-hard pair curriculum from rated lists. Several annotator groups: GRPO's
+Curry-DPO's easy-to-hard pair curriculum from rated lists. CPO's controllable DPO (:func:`cpo`)
+labels pairs by how well they meet target ratings. Several annotator groups: GRPO's
 :func:`group_robust_dpo` with its adversarial group weights (:func:`group_robust_weights`,
 :func:`group_batch_weights`), and MaxMin-RLHF's policy-gradient :func:`maxmin_rlhf` with its
 max-min weight step :func:`egalitarian_weights`. :data:`OBJECTIVES` couples a loss
@@ -33,7 +34,7 @@ from jaxpref.losses._groups import (
   maxmin_rlhf,
 )
 from jaxpref.losses._listwise import lipo, mpo, pl_dpo, pro
-from jaxpref.losses._multi import modpo
+from jaxpref.losses._multi import cpo, modpo
 from jaxpref.losses._objectives import (
   OBJECTIVES,
   SAMPLINGS,
@@ -70,6 +71,7 @@ __all__ = [
   "cdpo",
   "check_online_hparams",
   "combined_loss",
+  "cpo",
   "curriculum_buckets",
   "curriculum_order",
   "curriculum_pairs",

@@ -13,7 +13,7 @@ from jaxpref.losses._distributional import aot
 from jaxpref.losses._example import Example
 from jaxpref.losses._groups import group_robust_dpo, maxmin_rlhf
 from jaxpref.losses._listwise import lipo, mpo, pl_dpo, pro
-from jaxpref.losses._multi import modpo
+from jaxpref.losses._multi import cpo, modpo
 from jaxpref.losses._offline import cdpo, dpo, ipo, rdpo
 from jaxpref.losses._online import inpo, nash_md_pg, nash_mp, online_ipo
 from jaxpref.losses._self_play import dno, gpo, sppo
@@ -34,6 +34,7 @@ LOSSES: dict[str, LossFn] = {
   "gpo": gpo,
   "dno": dno,
   "modpo": modpo,
+  "cpo": cpo,
   "pl_dpo": pl_dpo,
   "pro": pro,
   "lipo": lipo,

@@ -5,13 +5,24 @@ where front sizes vary) and an explicit ``sense`` (``"min"`` for losses, ``"max"
 metrics negate internally to minimisation, as pymoo and moocore do). Host-side exact
 hypervolume for any number of objectives is :func:`hypervolume_host`.
 
+Multi-objective alignment methods as pure functions: KL-regularized categorical policies and
+their closed-form front (:func:`closed_form_policy`, :func:`policy_values`), MODPO's population
+loss, Rewarded Soups (:func:`interpolate_params`), CPO's and DPA's prompt conditioning
+(:func:`cpo_scores`, :func:`directional_rewards`, :func:`rejection_sampling_targets`), PAMA's
+advantage and dynamic reward weighting (:func:`pama_advantage`, :func:`mirror_weights`,
+:func:`hypervolume_meta_reward`), MAP's palette (:func:`palette_weights`), and named gradient
+aggregators for training (:data:`AGGREGATORS`, :func:`aggregator_weighting`, :func:`aggregate`).
+
 One vocabulary: a weight (preference) vector is ``weights`` everywhere (the papers'
 :math:`\lambda`, UPGrad's and DualProj's p), the hypervolume's reference point is ``ref_point``,
 an ideal or utopia point is ``ideal``; hyperparameters (``ref_point``, ``ideal``, ``rho``, ``mu``,
 ``alpha``, ``ridge``, ``sweeps``, ``num_samples``, ...) are keyword-only.
 """
 
+from jaxpref.pareto._adaptive import hypervolume_meta_reward, mirror_weights, pama_advantage
 from jaxpref.pareto._aggregators import (
+  AGGREGATORS,
+  aggregator_weighting,
   dualproj_weights,
   mean_weights,
   mgda_weights,
@@ -37,12 +48,19 @@ from jaxpref.pareto._indicators import (
   sparsity,
 )
 from jaxpref.pareto._jacobian import aggregate, combine, gramian, gramian_and_values
+from jaxpref.pareto._palette import Palette, palette_weights
 from jaxpref.pareto._policies import (
   closed_form_policy,
   interpolate_params,
   modpo_population_loss,
   policy_kl,
   policy_values,
+)
+from jaxpref.pareto._prompted import (
+  cpo_preference,
+  cpo_scores,
+  directional_rewards,
+  rejection_sampling_targets,
 )
 from jaxpref.pareto._scalarize import (
   SCALARIZATIONS,
@@ -54,13 +72,19 @@ from jaxpref.pareto._scalarize import (
 from jaxpref.pareto._weights import das_dennis, dirichlet, unit_directions
 
 __all__ = [
+  "AGGREGATORS",
   "SCALARIZATIONS",
   "Egalitarian",
+  "Palette",
   "aggregate",
+  "aggregator_weighting",
   "closed_form_policy",
   "combine",
   "controllability",
+  "cpo_preference",
+  "cpo_scores",
   "das_dennis",
+  "directional_rewards",
   "dirichlet",
   "dominance_matrix",
   "dualproj_weights",
@@ -74,18 +98,23 @@ __all__ = [
   "hypervolume_contributions",
   "hypervolume_host",
   "hypervolume_mc",
+  "hypervolume_meta_reward",
   "igd",
   "igd_plus",
   "interpolate_params",
   "linear",
   "mean_weights",
   "mgda_weights",
+  "mirror_weights",
   "modpo_population_loss",
   "nondominated_mask",
+  "palette_weights",
+  "pama_advantage",
   "pcgrad_weights",
   "policy_kl",
   "policy_values",
   "r2",
+  "rejection_sampling_targets",
   "scalarize",
   "smooth_tchebycheff",
   "spacing",

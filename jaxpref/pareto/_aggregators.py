@@ -15,6 +15,7 @@ References:
 """
 
 import functools
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -273,3 +274,53 @@ def dualproj_weights(
 @functools.partial(jax.jit, static_argnums=(3,))
 def _dualproj(G: Array, p: Array, ridge: float | Array, sweeps: int) -> Array:
   return _box_qp(_normalized(G, ridge), p, sweeps)
+
+
+AGGREGATORS = ("mean", "mgda", "pcgrad", "upgrad", "dualproj")
+
+
+def aggregator_weighting(
+  name: str, weights: ArrayLike | None = None, *, key: PRNGKey | None = None
+) -> Callable[[Array], Array]:
+  r"""The weighting ``G -> w`` of a named aggregator, with preference weights p.
+
+  UPGrad and DualProj take p natively. The others are applied to the rows scaled by p, i.e. to
+  :math:`G' = \mathrm{diag}(p) G \mathrm{diag}(p)`, and return :math:`w = p \odot w'(G')`: "mean"
+  is then linear scalarization :math:`w = p`, and MGDA and PCGrad act on :math:`p_i g_i` (an
+  objective with :math:`p_i = 0` drops out). Without p every aggregator is its unweighted self.
+
+  Args:
+    name: one of :data:`AGGREGATORS` (``"mean"``, ``"mgda"``, ``"pcgrad"``, ``"upgrad"``,
+      ``"dualproj"``).
+    weights: ``[m]`` non-negative preference weights p, or ``None``.
+    key: PRNG key for PCGrad's projection orders.
+
+  Returns:
+    A function of the ``[m, m]`` Gramian returning ``[m]`` weights, for
+    :func:`jaxpref.pareto.aggregate`.
+
+  Examples:
+    >>> J = jnp.array([[-4.0, 1, 1], [6, 1, 1]])
+    >>> aggregator_weighting("mean", jnp.array([0.25, 0.75]))(J @ J.T).tolist()
+    [0.25, 0.75]
+  """
+  if name not in AGGREGATORS:
+    raise ValueError(f"Unknown aggregator {name!r}; known: {', '.join(AGGREGATORS)}.")
+
+  def weighting(G: Array) -> Array:
+    G = _gramian(G, f"aggregator_weighting({name!r})")
+    m = G.shape[0]
+    p = _preference(weights, m, G.dtype, f"aggregator_weighting({name!r})")
+    if name == "upgrad":
+      return _upgrad(G, p, 0.0, 100)
+    if name == "dualproj":
+      return _dualproj(G, p, 0.0, 100)
+    if name == "mean":
+      return p
+    scale = jnp.ones((m,), G.dtype) if weights is None else p
+    scaled = G * scale[:, None] * scale[None, :]
+    if name == "mgda":
+      return scale * _mgda(scaled, 100, 1e-9)
+    return scale * _pcgrad(scaled, key)
+
+  return weighting

@@ -130,3 +130,53 @@ def test_preference_weights_are_named_weights_and_hyperparameters_keyword_only()
   assert bool(jnp.all(J @ (J.T @ w) >= -1e-9))
   with pytest.raises(TypeError):
     pareto.mgda_weights(G, 10)  # max_iters is keyword-only
+
+
+def test_named_aggregators_with_preference_weights():
+  p = jnp.array([0.25, 0.75])
+  np.testing.assert_allclose(pareto.aggregator_weighting("mean", p)(G), p)  # LS
+  np.testing.assert_allclose(pareto.aggregator_weighting("mean")(G), pareto.mean_weights(G))
+  np.testing.assert_allclose(pareto.aggregator_weighting("mgda")(G), pareto.mgda_weights(G))
+  np.testing.assert_allclose(pareto.aggregator_weighting("pcgrad")(G), pareto.pcgrad_weights(G))
+  np.testing.assert_allclose(
+    pareto.aggregator_weighting("upgrad", p)(G), pareto.upgrad_weights(G, p)
+  )
+  np.testing.assert_allclose(
+    pareto.aggregator_weighting("dualproj", p)(G), pareto.dualproj_weights(G, p)
+  )
+  # MGDA and PCGrad on the scaled rows p_i g_i.
+  Js = p[:, None] * J
+  np.testing.assert_allclose(
+    pareto.aggregator_weighting("mgda", p)(G), p * pareto.mgda_weights(Js @ Js.T), rtol=1e-12
+  )
+  np.testing.assert_allclose(
+    J.T @ pareto.aggregator_weighting("pcgrad", p)(G),
+    Js.T @ pareto.pcgrad_weights(Js @ Js.T),
+    rtol=1e-12,
+  )
+  with pytest.raises(ValueError, match="Unknown aggregator 'adam'; known: mean, mgda"):
+    pareto.aggregator_weighting("adam")
+  with pytest.raises(ValueError, match="non-negative"):
+    pareto.aggregator_weighting("upgrad", jnp.array([-0.5, 1.5]))(G)
+
+
+def test_aggregated_training_step_equals_aggregate_of_the_per_objective_gradients():
+  """One step through ``pareto.aggregate`` (Gramian-only) equals J^T w(J J^T) from jacrev."""
+
+  def losses(params, x):
+    h = jnp.tanh(x @ params["w"]) @ params["v"]
+    return jnp.stack([jnp.mean((h - 1.0) ** 2), jnp.mean((h + 0.5) ** 2), jnp.mean(h**2 * x[:, 0])])
+
+  k1, k2, k3 = jax.random.split(jax.random.key(0), 3)
+  params = {"w": jax.random.normal(k1, (4, 5)), "v": jax.random.normal(k2, (5,))}
+  x = jax.random.normal(k3, (8, 4))
+  p = jnp.array([0.2, 0.5, 0.3])
+  jac = jax.jacrev(losses)(params, x)
+  for name in pareto.AGGREGATORS:
+    weighting = pareto.aggregator_weighting(name, p, key=jax.random.key(1))
+    direction, values, w = pareto.aggregate(losses, params, weighting, x)
+    np.testing.assert_allclose(w, weighting(pareto.gramian(jac)), rtol=1e-6, atol=1e-9)
+    expected = pareto.combine(jac, w)
+    for leaf, ref in zip(jax.tree.leaves(direction), jax.tree.leaves(expected), strict=True):
+      np.testing.assert_allclose(leaf, ref, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(values, losses(params, x), rtol=1e-12)
