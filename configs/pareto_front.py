@@ -48,6 +48,7 @@ the ff and llmfao numbers.
 import ml_collections
 
 from configs import common
+from experiments.pareto_kl import METHODS
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
@@ -80,10 +81,17 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.kl.kl_coef = 0.5  # KL weight beta (vmappable, > 0).
   config.kl.hidden = "64,64"  # Hidden widths of every policy network.
   config.kl.rank = 4  # Learned singular values per SVD-LoRA layer.
-  config.kl.baseline_steps = 2000  # Steps of the MODPO models and Rewarded-Soups experts.
+  config.kl.methods = ",".join(METHODS)  # Methods compared, each its own run (static).
   config.kl.learning_rate = 3e-3  # Adam step size, all methods (vmappable).
-  config.kl.num_weights = 16  # Weight vectors per step for the conditioned policy.
-  config.kl.sweep = 10  # Divisions of the weight grid of the baselines (11 models for m = 2).
+  config.kl.num_weights = 16  # Weights / tokens / directions per step of the conditioned policies.
+  config.kl.sweep = 10  # Divisions of the weight sweep: per-weight models and evaluation (11).
+  config.kl.cpo_temperature = 0.0  # CPO label temperature; 0 = the paper's hard labels.
+  config.kl.dpa_samples = 16  # DPA: responses drawn per prompt and direction in a round (N).
+  config.kl.dpa_rounds = 4  # DPA: rejection-sampling rounds over the run.
+  config.kl.pama_radius = 1.0  # PAMA: 1 = the paper's rule, 0 = linear scalarization.
+  config.kl.dynamic_every = 25  # Dynamic weighting: steps between mirror steps on the weights (K).
+  config.kl.dynamic_mu = 1.0  # Dynamic weighting: regularisation mu of the mirror step.
+  config.kl.map_samples = 16  # MAP: reference samples per prompt for the dual.
 
   config.llmfao = ml_collections.ConfigDict()
   config.llmfao.crowd = ""  # Crowd comparisons; "" = the copy shipped with jaxpref.

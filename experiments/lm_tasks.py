@@ -92,10 +92,11 @@ def tiny_task(config: ml_collections.ConfigDict) -> Task:
     num_kv_heads=m.kv_heads,
     hidden_dim=m.hidden,
     max_len=m.max_len,
-    adapter="lora",
+    adapter=str(m.get("adapter", "lora")),
     adapter_rank=m.rank,
     adapter_alpha=m.alpha,
     adapter_targets=tuple(t.strip() for t in m.targets.split(",")),
+    num_objectives=int(m.get("num_objectives", 2)),
     **_layout(m),
   )
   k_model, k_prompts, k_reward = jax.random.split(jax.random.key(config.seed), 3)

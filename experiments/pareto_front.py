@@ -11,6 +11,7 @@ prints them and writes PNGs of the fronts (seed mean and per-seed points) and of
 """
 
 import os
+import time
 from typing import Any
 
 import jax
@@ -32,8 +33,8 @@ from jaxpref import models, pareto, training
 from jaxpref.training import _plots
 
 __all__ = ["FF_EXACT_HV", "fonseca_fleming", "part_sweep", "run", "validate"]
-MAKERS = {"ff": make_ff, "kl": pareto_kl.make_kl, "llmfao": make_llmfao}
-CURVES = {"ff": None, "kl": ["conditioned/max_kl", "modpo/max_kl"], "llmfao": None}
+MAKERS = {"ff": make_ff, "llmfao": make_llmfao}  # kl: one part per method (pareto_kl.make_kl)
+CURVES = {"ff": None, "llmfao": None}
 
 
 def _axis_paths(node: ml_collections.ConfigDict, prefix: str = "") -> list[str]:
@@ -81,8 +82,25 @@ def validate(config: ml_collections.ConfigDict) -> None:
     )
   if config.grid < 2 or config.kl.sweep < 1:
     raise ValueError("grid must be >= 2 and kl.sweep >= 1.")
-  if "kl" in parts and not 0 <= config.kl.baseline_steps <= config.steps:
-    raise ValueError(f"kl.baseline_steps must lie in [0, steps={config.steps}].")
+  methods = common.names(config.kl.methods)
+  if "kl" in parts and not methods:
+    raise ValueError("kl.methods is empty; choose from " + ", ".join(pareto_kl.METHODS) + ".")
+  for method in methods:
+    if method not in pareto_kl.METHODS:
+      raise ValueError(
+        f"Unknown method {method!r} in kl.methods; known: {', '.join(pareto_kl.METHODS)}."
+      )
+  kl = config.kl
+  if kl.cpo_temperature < 0 or kl.dpa_samples < 1 or kl.dpa_rounds < 1 or kl.map_samples < 2:
+    raise ValueError(
+      "kl needs cpo_temperature >= 0, dpa_samples >= 1, dpa_rounds >= 1 and map_samples >= 2; "
+      f"got {kl.cpo_temperature}, {kl.dpa_samples}, {kl.dpa_rounds}, {kl.map_samples}."
+    )
+  if not 0 <= kl.pama_radius <= 1 or kl.dynamic_every < 1 or kl.dynamic_mu <= 0:
+    raise ValueError(
+      "kl needs pama_radius in [0, 1], dynamic_every >= 1 and dynamic_mu > 0; got "
+      f"{kl.pama_radius}, {kl.dynamic_every}, {kl.dynamic_mu}."
+    )
   vmappable = sorted(p for fields in FIELDS.values() for p in fields)
   for path in _axis_paths(config.vmap.axes):
     if path not in vmappable:
@@ -121,22 +139,27 @@ def _host_metrics(name: str, part, F: dict[str, np.ndarray]) -> dict[str, np.nda
         add(f"{combo}/hv_ratio", hv / FF_EXACT_HV)
         add(f"{combo}/distinct_points", len(np.unique(np.round(F[combo][i], 3), axis=0)))
       continue
-    grid = "closed_form_grid" if name == "kl" else "closed_form"
-    exact = F[grid][i]
-    ref = (
-      exact.min(0) - 0.1 * (exact.max(0) - exact.min(0))
-      if name == "kl"
-      else part.info["scores"].min(0)
-    )
-    hv = lambda P, ref=ref: pareto.hypervolume_host(P, ref_point=ref, sense="max")  # noqa: E731
-    closed = hv(F["closed_form"][i])
+    if name == "kl":  # One method: its front against the closed form of the same seed.
+      exact = F["closed_form_grid"][i]
+      ref = exact.min(0) - 0.1 * (exact.max(0) - exact.min(0))
+      hv = lambda P, ref=ref: pareto.hypervolume_host(P, ref_point=ref, sense="max")  # noqa: E731
+      closed, front = hv(F["closed_form"][i]), F["front"][i]
+      add("hv", hv(front))
+      add("hv_ratio", hv(front) / closed)
+      add("closed_form/hv", closed)
+      add("igd_plus", pareto.igd_plus(front, exact, sense="max"))
+      add("controllability", np.min(pareto.controllability(part.info["sweep"], front)))
+      continue
+    exact = F["closed_form"][i]
+    hv = lambda P: pareto.hypervolume_host(P, ref_point=part.info["scores"].min(0), sense="max")  # noqa: E731
+    closed = hv(exact)
     add("closed_form/hv", closed)
-    methods = ("conditioned", "modpo", "rewarded_soups") if name == "kl" else ("conditioned",)
-    weights = part.info["sweep" if name == "kl" else "grid"]
-    for method in methods:
-      add(f"{method}/hv", hv(F[method][i]))
-      add(f"{method}/hv_ratio", hv(F[method][i]) / closed)
-      add(f"{method}/controllability", np.min(pareto.controllability(weights, F[method][i])))
+    add("conditioned/hv", hv(F["conditioned"][i]))
+    add("conditioned/hv_ratio", hv(F["conditioned"][i]) / closed)
+    add(
+      "conditioned/controllability",
+      np.min(pareto.controllability(part.info["grid"], F["conditioned"][i])),
+    )
   return {k: np.asarray(v) for k, v in out.items()}
 
 
@@ -202,6 +225,89 @@ def _report(name: str, metrics: dict[str, dict[str, Any]], sweep: training.Sweep
       print(f"  {label:24s} {metric:36s} {mean:10.4g} ± {ci:.2g}")
 
 
+def _run_one(config, part, name: str, sweep, sub: str, stop_after):
+  """One ``run_sweep`` and its host-side fronts and metrics: ``(result, F, values, seconds)``."""
+  start = time.perf_counter()
+  result = training.run_sweep(
+    part.program, sweep, workdir=sub, name=name, stop_after=stop_after,
+    **train_lib.run_options(config),
+  )  # fmt: skip
+  F = _fronts(part, result)
+  seconds = time.perf_counter() - start
+  values = {k: v[..., -1] for k, v in result.history.items()}
+  part_name = name.split("/")[0]
+  host = _host_metrics(part_name, part, F)
+  values.update({k: v.reshape(sweep.shape) for k, v in host.items()})
+  return result, F, values, seconds
+
+
+def _run_kl(config, workdir: str, stop_after) -> tuple[dict[str, Any], dict, training.Sweep]:
+  """Every method of part (b) in ``workdir/kl/<method>``; results keyed by method."""
+  sweep = part_sweep(config, "kl")
+  methods: dict[str, Any] = {}
+  fronts = {}
+  for method, part in pareto_kl.make_kl(config).items():
+    sub = os.path.join(workdir, "kl", method)
+    result, F, values, seconds = _run_one(config, part, f"kl/{method}", sweep, sub, stop_after)
+    fronts[method] = F
+    methods[method] = {
+      "metrics": {k: _summary(v) for k, v in values.items() if k != "closed_form/hv"},
+      "models_trained": part.info["models"],
+      "wall_time_s": seconds,
+      "steps_per_second": result.steps_per_second,
+      "resumed_from": result.resumed_from,
+    }
+    if jax.process_index() == 0:
+      _report(f"kl/{method}", methods[method]["metrics"], sweep)
+  first = next(iter(fronts.values()))
+  closed = {
+    "hv": _summary(np.asarray([pareto.hypervolume_host(
+      first["closed_form"][i], sense="max",
+      ref_point=first["closed_form_grid"][i].min(0)
+      - 0.1 * np.ptp(first["closed_form_grid"][i], axis=0),
+    ) for i in range(sweep.num_points)]).reshape(sweep.shape))
+  }  # fmt: skip
+  out = {
+    "axes": sweep.to_json(),
+    "labels": sweep.labels(),
+    "closed_form": closed,
+    "methods": methods,
+  }
+  return out, fronts, sweep
+
+
+def _plot_kl(fronts: dict, sweep: training.Sweep, path: str) -> None:
+  """Part (b): every method's front (seed mean, first hyperparameter point) on the closed form."""
+  S = sweep.num_seeds
+  groups = [
+    [m for m in fronts if m not in pareto_kl.GRADIENT_METHODS],
+    [m for m in fronts if m in pareto_kl.GRADIENT_METHODS],
+  ]
+  groups = [g for g in groups if g]
+  titles = ["conditioned, per-weight losses, soups, MAP", "policy-gradient combinations"]
+  with _plots.styled():
+    fig, axes = _plots.subplots(len(groups), cols=2, panel=(5.0, 4.4), extra_width=2.4)
+    first = next(iter(fronts.values()))
+    for ax, group, title in zip(axes, groups, titles, strict=False):
+      exact = first["closed_form_grid"][:S].mean(0)
+      ax.plot(*exact[:, :2].T, color="0.75", lw=5, label="closed form", zorder=1)
+      for method in group:
+        st = _plots.style(pareto_kl.METHODS.index(method))  # one style per method, both panels
+        front = fronts[method]["front"][:S, :, :2]
+        ax.plot(*front.mean(0).T, color=st["color"], ls=st["linestyle"], marker=st["marker"],
+                ms=4, lw=1.2, label=method, zorder=4)  # fmt: skip
+        for f in front:
+          ax.plot(*f.T, ".", ms=2.5, alpha=0.3, color=st["color"], zorder=3)
+      ax.set(
+        xlabel="J1 = E r1 - kl_coef KL (maximized)",
+        ylabel="J2 = E r2 - kl_coef KL (maximized)",
+        title=f"kl: {title}",
+      )
+    _plots.legend_outside(fig)
+    fig.suptitle(f"lines: mean over {S} seed(s) per weight ({sweep.labels()[0]}); dots: each seed")
+    _plots.save(fig, path)
+
+
 def run(
   config: ml_collections.ConfigDict, workdir: str, *, stop_after: int | None = None
 ) -> dict[str, Any]:
@@ -214,7 +320,8 @@ def run(
 
   Returns:
     ``{part: {"metrics": {name: {"values": [*axes, seed], "mean", "ci95"}}, "axes", ...}}``;
-    ``None`` for llmfao when its GPT-4 file is missing.
+    the kl part is ``{"methods": {method: {"metrics", "models_trained", "wall_time_s", ...}},
+    "closed_form": ...}``; ``None`` for llmfao when its GPT-4 file is missing.
   """
   results: dict[str, Any] = {}
   for name in common.names(config.parts):
@@ -224,16 +331,19 @@ def run(
       )
       results[name] = None
       continue
+    if name == "kl":
+      results[name], fronts, sweep = _run_kl(config, workdir, stop_after)
+      common.write_results(workdir, results)
+      if jax.process_index() == 0 and config.plot:
+        path = os.path.join(workdir, "kl_fronts.png")
+        _plot_kl(fronts, sweep, path)
+        print("Wrote " + path)
+      continue
     part = MAKERS[name](config)
     sweep = part_sweep(config, name)
-    sub = os.path.join(workdir, name)
-    options = train_lib.run_options(config)
-    result = training.run_sweep(
-      part.program, sweep, workdir=sub, name=name, stop_after=stop_after, **options
+    result, F, values, _ = _run_one(
+      config, part, name, sweep, os.path.join(workdir, name), stop_after
     )
-    F = _fronts(part, result)
-    values = {k: v[..., -1] for k, v in result.history.items()}
-    values.update({k: v.reshape(sweep.shape) for k, v in _host_metrics(name, part, F).items()})
     out = {
       "axes": sweep.to_json(),
       "labels": sweep.labels(),
@@ -241,8 +351,6 @@ def run(
       "steps_per_second": result.steps_per_second,
       "metrics": {k: _summary(v) for k, v in values.items()},
     }
-    if name == "kl":
-      out["models_trained"] = part.info["models"]
     if name == "llmfao":
       S, items = part.info["scores"], part.info["items"]
       nd = np.flatnonzero(np.asarray(pareto.nondominated_mask(S, sense="max")))

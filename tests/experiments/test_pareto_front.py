@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from configs import pareto_front as config_lib
-from experiments import pareto_front, pareto_programs, train_lib
+from experiments import pareto_front, pareto_kl, pareto_programs, train_lib
 from jaxpref import training
 from tests.experiments.test_train import _cli
 
@@ -33,7 +33,6 @@ def small_config(parts="kl", seeds=2, steps=20, **overrides):
     "kl.vocab": 4,
     "kl.hidden": "8",
     "kl.sweep": 2,
-    "kl.baseline_steps": steps // 2,
     "kl.num_weights": 4,
   }
   for key, value in {**QUIET, **sizes, **overrides}.items():
@@ -45,8 +44,8 @@ def small_config(parts="kl", seeds=2, steps=20, **overrides):
   return config
 
 
-def _run(name, config, workdir, **kwargs):
-  part = pareto_front.MAKERS[name](config)
+def _run(name, config, workdir, method="modpo", **kwargs):
+  part = pareto_kl.make_kl(config)[method] if name == "kl" else pareto_front.MAKERS[name](config)
   options = {**train_lib.run_options(config), **kwargs}
   sweep = pareto_front.part_sweep(config, name)
   return training.run_sweep(part.program, sweep, workdir=str(workdir), **options)
@@ -85,7 +84,7 @@ def test_stop_and_resume_equals_an_uninterrupted_run_bit_for_bit(tmp_path):
 DEVICES_SCRIPT = """
 import json, sys
 import numpy as np
-from experiments import pareto_front, pareto_programs, train_lib
+from experiments import pareto_front, pareto_kl, pareto_programs, train_lib
 from jaxpref import training
 from tests.experiments.test_pareto_front import small_config
 
@@ -125,7 +124,7 @@ def test_eight_devices_give_the_single_device_results(tmp_path):
 def test_cli_small_run_writes_per_seed_metrics_fronts_and_engine_logs(tmp_path):
   flags = {**QUIET, "ff.hidden": "8", "ff.conditionings": "svd_lora", "ff.methods": "ls,stch"}
   flags.update({"kl.num_prompts": 4, "kl.vocab": 6, "kl.hidden": "8", "kl.sweep": 3, "grid": 20})
-  flags.update({"kl.baseline_steps": 40, "log.every": 20, "plot": True})
+  flags.update({"log.every": 20, "plot": True})
   proc = _cli(
     "--config",
     "configs/pareto_front.py:parts=ff+kl,seeds=2,steps=60",
@@ -135,16 +134,41 @@ def test_cli_small_run_writes_per_seed_metrics_fronts_and_engine_logs(tmp_path):
   )
   assert proc.returncode == 0, proc.stderr[-3000:]
   results = json.loads((tmp_path / "results.json").read_text())
+  for name, s in results["ff"]["metrics"].items():
+    assert np.shape(s["values"]) == (2,) and np.isfinite(s["mean"]), name
+  assert (tmp_path / "ff" / "metrics.jsonl").is_file()
+  methods = results["kl"]["methods"]
+  assert list(methods) == list(pareto_kl.METHODS)
+  for method, r in methods.items():
+    assert (tmp_path / "kl" / method / "metrics.jsonl").is_file()
+    for name in ("hv", "hv_ratio", "igd_plus", "max_kl", "controllability"):
+      assert np.shape(r["metrics"][name]["values"]) == (2,), (method, name)
+    assert r["wall_time_s"] > 0
+  models = {m: r["models_trained"] for m, r in methods.items()}
+  assert models == {m: {"panacea": 1, "cpo": 1, "dpa": 1, "rewarded_soups": 2, "map": 0}.get(m, 4)
+                    for m in pareto_kl.METHODS}  # fmt: skip
   for part in ("ff", "kl"):
-    for name, s in results[part]["metrics"].items():
-      assert np.shape(s["values"]) == (2,) and np.isfinite(s["mean"]), name
-    assert (tmp_path / part / "metrics.jsonl").is_file()
     assert (tmp_path / f"{part}_fronts.png").stat().st_size > 10_000
-  ff, kl = results["ff"]["metrics"], results["kl"]["metrics"]
+  ff = results["ff"]["metrics"]
   assert ff["svd_lora/stch/hv_ratio"]["mean"] > ff["svd_lora/ls/hv_ratio"]["mean"]
-  assert results["kl"]["models_trained"] == {"conditioned": 1, "modpo": 4, "rewarded_soups": 2}
-  assert 0.5 < kl["modpo/hv_ratio"]["mean"] < 1.05 and kl["closed_form/hv"]["mean"] > 0
+  assert 0.5 < methods["modpo"]["metrics"]["hv_ratio"]["mean"] < 1.05
+  assert results["kl"]["closed_form"]["hv"]["mean"] > 0
   assert "95% interval over 2 seeds" in proc.stdout
+
+
+def test_pama_at_radius_zero_and_fixed_dynamic_weights_are_linear_scalarization(tmp_path):
+  """Both reduce to the LS policy gradient: the same models after the same steps."""
+  config = small_config("kl", seeds=1, steps=20, **{"kl.pama_radius": 0.0})
+  config.kl.dynamic_mu = 1e30  # the mirror step moves the weights by 0
+  config.kl.methods = "pama,dynamic_weighting"
+  pama = _run("kl", config, tmp_path / "pama", method="pama")
+  dyn = _run("kl", config, tmp_path / "dyn", method="dynamic_weighting")
+  sweep = pareto_kl.pareto.das_dennis(2, 2)
+  np.testing.assert_allclose(dyn.state["extra"][0][0], sweep, rtol=1e-6)
+  leaves = jax.tree.leaves(pama.state["models"]), jax.tree.leaves(dyn.state["models"])
+  for a, b in zip(*leaves, strict=True):
+    np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-6)
+  assert pama.history["max_kl"][..., -1] < pama.history["max_kl"][..., 0]
 
 
 def test_llmfao_part_on_shared_data(shared_data, tmp_path):
@@ -172,7 +196,10 @@ def test_llmfao_part_skips_without_gpt4_file(tmp_path, capsys):
     ({"kl.num_objectives": 5}, "must be 2 or 3"),
     ({"kl.kl_coef": 0.0}, "kl.kl_coef must be > 0"),
     ({"kl.num_objectives": 3, "kl.correlation": -0.6}, "must lie in"),
-    ({"kl.baseline_steps": 10**6}, "baseline_steps must lie in"),
+    ({"kl.methods": "panacea,rlhf"}, "Unknown method 'rlhf' in kl.methods; known: panacea"),
+    ({"kl.methods": ""}, "kl.methods is empty"),
+    ({"kl.pama_radius": 2.0}, "pama_radius in \\[0, 1\\]"),
+    ({"kl.map_samples": 1}, "map_samples >= 2"),
     ({"vmap.axes.kl": {"nope": (1.0,)}}, "has no field 'kl.nope'"),
     ({"vmap.axes.kl": {"vocab": (4, 8)}}, "kl.vocab is not a vmappable hyperparameter"),
     ({"vmap.axes.kl": {"kl_coef": ()}}, "non-empty"),

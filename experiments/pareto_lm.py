@@ -1,0 +1,382 @@
+"""Multi-objective alignment of a language model: one Panacea-conditioned decoder vs MODPO.
+
+Config: ``configs/pareto_lm.py``. A random-init decoder (``lm_tasks.tiny_task``) with Panacea's
+SVD-LoRA adapter (``adapter="svd_lora"``: the preference vector w enters the adapted projections'
+singular values; the adapter off is the reference) answers random token prompts. Two objectives
+are mean token rewards ``r_i(y) = mean_t u_i[y_t]`` with ``u ~ N(0, I)`` mixed to correlation
+``synthetic.correlation`` (conflicting when negative). Methods, each its own ``run_sweep`` (seeds,
+vmap axes, checkpoints, resumption) in ``workdir/<method>``:
+
+* ``panacea``: ONE conditioned decoder; each step draws w per prompt (uniform on the simplex).
+  ``lm.panacea_loss="dpo"`` (Panacea's DPO variant): pairs from the reference, as MODPO's, and
+  the linear scalarization ``sum_i w_i L_i`` of the per-objective DPO losses with Bradley-Terry
+  labels ``sigmoid(r_i(y) - r_i(y'))``. ``"pg"`` (its RLHF variant): two responses per prompt
+  from the policy given w and a policy-gradient step on the KL-regularized scalarized reward
+  ``w^T r(y) - kl_coef log(pi(y)/pi_ref(y))``, the other response as baseline (RLOO).
+* ``modpo``: one adapter per weight of ``lm.modpo_weights``, trained with ``losses.modpo`` on pairs
+  sampled from the reference: the objective with the larger weight labels the pair by
+  Bradley-Terry (``sigmoid(r(y) - r(y'))``), the other enters as the margin; its population
+  optimum is Panacea's target at that weight, ``pi_ref exp(w^T r / kl_coef)``.
+
+Both fronts are evaluated on the same prompts with the same keys: ``J_i = E r_i - kl_coef KL``
+(sampled KL), Panacea on an ``lm.grid``-point weight grid and on MODPO's weights. Reported per
+seed with 95% intervals: hypervolume (reference point = the reference policy's rewards minus
+``hv_margin`` on each axis: the same for both methods), Panacea's HV over MODPO's (coverage),
+controllability (Spearman of w_i with J_i, the smaller of the two), models trained, wall time.
+No closed-form front exists for a sequence policy.
+"""
+
+import os
+import time
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+from flax import nnx
+
+from experiments import common, lm_tasks, train_lib
+from jaxpref import losses, models, pareto, training
+from jaxpref.training import _plots
+from jaxpref.types import Array, PRNGKey
+
+METHODS = ("panacea", "modpo")
+
+
+class Hyper(NamedTuple):
+  """Traced hyperparameters (vmappable: ``lm.learning_rate``, ``lm.kl_coef``)."""
+
+  learning_rate: float
+  kl_coef: float
+
+
+FIELDS = {"lm.learning_rate": "learning_rate", "lm.kl_coef": "kl_coef"}
+
+
+class State(NamedTuple):
+  """One point: the adapter leaves (stacked per weight for MODPO), Adam state, keys, last loss."""
+
+  lora: list[Array]
+  opt_state: Any
+  key: PRNGKey
+  eval_key: PRNGKey
+  loss: Array
+
+
+def task_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """The fields ``lm_tasks.tiny_task`` reads, from ``config.lm``."""
+  lm = config.lm
+  out = ml_collections.ConfigDict()
+  out.seed = config.seed
+  out.max_new_tokens = lm.max_new_tokens
+  out.model = ml_collections.ConfigDict(
+    dict(
+      vocab=lm.vocab, dim=lm.dim, layers=lm.layers, heads=lm.heads, kv_heads=lm.kv_heads,
+      hidden=lm.hidden, max_len=lm.max_len, rank=lm.rank, alpha=lm.alpha, targets=lm.targets,
+      adapter="svd_lora", num_objectives=2,
+    )
+  )  # fmt: skip
+  out.prompts = ml_collections.ConfigDict(dict(num=lm.prompts, buckets=lm.buckets))
+  out.oracle = ml_collections.ConfigDict(dict(scale=1.0))  # unused: rewards are token_rewards
+  return out
+
+
+def token_rewards(config: ml_collections.ConfigDict) -> Array:
+  """``[2, V]`` token rewards with correlation ``synthetic.correlation``."""
+  c = float(config.synthetic.correlation)
+  z = jax.random.normal(jax.random.fold_in(jax.random.key(config.seed), 11), (2, config.lm.vocab))
+  return jnp.stack([z[0], c * z[0] + np.sqrt(1 - c**2) * z[1]])
+
+
+def modpo_weights(config: ml_collections.ConfigDict) -> np.ndarray:
+  """``[k, 2]`` MODPO's weight vectors from ``lm.modpo_weights`` (weights of objective 1)."""
+  w1 = np.array([float(v) for v in str(config.lm.modpo_weights).split(",") if v.strip()])
+  return np.stack([w1, 1 - w1], axis=1)
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+  """Checks methods, weights, sizes and the swept values before anything compiles."""
+  methods = common.names(config.methods)
+  if not methods:
+    raise ValueError("methods is empty; choose from " + ", ".join(METHODS) + ".")
+  for method in methods:
+    if method not in METHODS:
+      raise ValueError(f"Unknown method {method!r}; known: {', '.join(METHODS)}.")
+  try:
+    w = modpo_weights(config)
+  except ValueError:
+    raise ValueError(
+      f"lm.modpo_weights must be numbers; got {config.lm.modpo_weights!r}."
+    ) from None
+  if w.size == 0 or not np.all((w[:, 0] > 0) & (w[:, 0] < 1)):
+    raise ValueError(
+      f"lm.modpo_weights: each weight of objective 1 must lie in (0, 1) (on the simplex, both "
+      f"objectives present); got {config.lm.modpo_weights!r}."
+    )
+  if config.lm.panacea_loss not in ("dpo", "pg"):
+    raise ValueError(f"lm.panacea_loss must be 'dpo' or 'pg'; got {config.lm.panacea_loss!r}.")
+  if not -1 < config.synthetic.correlation < 1:
+    raise ValueError(
+      f"synthetic.correlation must lie in (-1, 1); got {config.synthetic.correlation}."
+    )
+  if config.lm.grid < 2 or config.lm.batch_prompts < 1 or config.lm.eval_prompts < 1:
+    raise ValueError("lm.grid must be >= 2 and lm.batch_prompts, lm.eval_prompts >= 1.")
+  lm_tasks.buckets(task_config(config))
+  points, _ = training.sweep_points(sweep(config))
+  for path, name in FIELDS.items():
+    values = np.asarray(getattr(points, name))
+    if not np.all(values > 0):
+      raise ValueError(f"{path} must be > 0; got {sorted(set(values.tolist()))}.")
+
+
+def sweep(config: ml_collections.ConfigDict) -> training.Sweep:
+  """The (hyperparameter, seed) sweep from ``config.lm`` and ``config.vmap``."""
+  hparams = train_lib.config_hparams(config, FIELDS, Hyper)
+  return train_lib.sweep_from_config(config, hparams, FIELDS)
+
+
+class Method(NamedTuple):
+  """A method's program, its fronts ``(state, hp) -> {name: [k, 2]}`` and weights evaluated."""
+
+  program: training.Program
+  fronts: Any
+  weights: np.ndarray
+  models: int
+
+
+def make_method(config: ml_collections.ConfigDict, task: lm_tasks.Task, method: str) -> Method:
+  """The per-point program of one method on the tiny decoder."""
+  lm = config.lm
+  graphdef, treedef = task.graphdef, jax.tree.structure(task.lora)
+  prompts, start = jnp.asarray(task.tokens), jnp.asarray(task.start)
+  n, B, E = prompts.shape[0], int(lm.batch_prompts), int(lm.eval_prompts)
+  kw = dict(max_new_tokens=int(lm.max_new_tokens), eos_id=task.eos_id)
+  U = token_rewards(config)
+  grid = jnp.asarray(pareto.das_dennis(2, int(lm.grid)), jnp.float32)
+  mw = jnp.asarray(modpo_weights(config), jnp.float32)
+  k = mw.shape[0]
+
+  def rewards(tokens: Array, mask: Array) -> Array:  # [N, 2] mean token rewards
+    per_token = jax.nn.one_hot(tokens, U.shape[1]) @ U.T
+    count = jnp.maximum(jnp.sum(mask, axis=-1, keepdims=True), 1)
+    return jnp.sum(jnp.where(mask[..., None], per_token, 0.0), axis=-2) / count
+
+  def split(lora):
+    return (graphdef, jax.tree.unflatten(treedef, lora), task.rest)
+
+  def logps(lora, samples, gate, w):
+    tokens, mask, first = samples.full()
+    N = tokens.shape[0]
+    model = nnx.merge(*split(lora))
+    return models.sequence_log_probs(
+      model, tokens, mask, start=first, gate=jnp.full((N,), gate), weights=w
+    )
+
+  def sample(lora, rows, key, w, reference=False):
+    return models.sample_padded(
+      split(lora), prompts[rows], start[rows], key, weights=w, reference=reference, **kw
+    )
+
+  def panacea_step(state: State, hp, t: Array) -> State:
+    key, k_rows, k_w, k_pol = jax.random.split(state.key, 4)
+    rows = jnp.repeat(jax.random.choice(k_rows, n, (B,), replace=n < B), 2)
+    e = jax.random.exponential(k_w, (B, 2))
+    w = jnp.repeat(e / jnp.sum(e, axis=-1, keepdims=True), 2, axis=0)  # [2B, 2], Dirichlet(1)
+    if lm.panacea_loss == "dpo":  # the reference's pairs, as MODPO's
+      pairs = sample(state.lora, rows, k_pol, w, reference=True)
+    else:
+      pairs = sample(state.lora, rows, k_pol, w)
+    r = rewards(pairs.tokens, pairs.mask)
+    ref = logps(state.lora, pairs, 0.0, w)
+
+    def objective(lora):
+      lp = logps(lora, pairs, 1.0, w)
+      if lm.panacea_loss == "dpo":  # LS of the per-objective DPO losses
+        a, b = lp.reshape(B, 2).T, ref.reshape(B, 2).T
+        rr = r.reshape(B, 2, 2)
+        ex = losses.Example(logp=a[0], logp2=a[1], ref_logp=b[0], ref_logp2=b[1])
+        per = jnp.stack([
+          jax.vmap(lambda e: losses.dpo(e, kl_coef=hp.kl_coef)[0])(
+            ex._replace(pref=jax.nn.sigmoid(rr[:, 0, i] - rr[:, 1, i]))
+          )
+          for i in range(2)
+        ], axis=-1)  # fmt: skip
+        return jnp.mean(jnp.sum(w[::2] * per, axis=-1))
+      s = jax.lax.stop_gradient(jnp.sum(w * r, -1) - hp.kl_coef * (lp - ref)).reshape(B, 2)
+      advantage = (s - s[:, ::-1]).reshape(-1)  # the other response as baseline (RLOO)
+      return -jnp.mean(advantage * lp)
+
+    loss, grads = jax.value_and_grad(objective)(state.lora)
+    updates, opt_state = optax.adam(hp.learning_rate).update(grads, state.opt_state)
+    return State(optax.apply_updates(state.lora, updates), opt_state, key, state.eval_key, loss)
+
+  def modpo_step(state: State, hp, t: Array) -> State:
+    key, k_rows, k_ref = jax.random.split(state.key, 3)
+    rows = jnp.repeat(jax.random.choice(k_rows, n, (B,), replace=n < B), 2)
+    neutral = jnp.full((2 * B, 2), 0.5)  # the reference ignores w (adapter off)
+    pairs = sample(jax.tree.map(lambda x: x[0], state.lora), rows, k_ref, neutral, reference=True)
+    r = rewards(pairs.tokens, pairs.mask).reshape(B, 2, 2)
+
+    def one(lora, wk):
+      primary = jnp.argmax(wk)
+      order = jnp.stack([primary, 1 - primary])
+      w, rr = wk[order], r[..., order]  # labelled objective first
+      ww = jnp.broadcast_to(wk, (2 * B, 2))
+      ref = logps(lora, pairs, 0.0, ww).reshape(B, 2)
+
+      def objective(lora):
+        lp = logps(lora, pairs, 1.0, ww).reshape(B, 2)
+        pref = jax.nn.sigmoid(rr[:, 0, 0] - rr[:, 1, 0])
+        ex = losses.Example(
+          logp=lp[:, 0], logp2=lp[:, 1], ref_logp=ref[:, 0], ref_logp2=ref[:, 1], pref=pref,
+          margin=rr[:, 0, 1:], margin2=rr[:, 1, 1:],
+        )  # fmt: skip
+        per = jax.vmap(lambda e: losses.modpo(e, weights=w, kl_coef=hp.kl_coef)[0])(ex)
+        return jnp.mean(per)
+
+      return jax.value_and_grad(objective)(lora)
+
+    loss, grads = jax.vmap(one)(state.lora, mw)
+    updates, opt_state = jax.vmap(lambda g, o: optax.adam(hp.learning_rate).update(g, o))(
+      grads, state.opt_state
+    )
+    lora = optax.apply_updates(state.lora, updates)
+    return State(lora, opt_state, key, state.eval_key, jnp.mean(loss))
+
+  def init(hp, key: PRNGKey) -> State:
+    k_lora, k_eval, k_run = jax.random.split(key, 3)
+    leaves = lm_tasks.init_adapter(task, k_lora)
+    if method == "modpo":  # every MODPO adapter starts from the same draw
+      leaves = [jnp.broadcast_to(x, (k, *x.shape)) for x in leaves]
+      opt = jax.vmap(optax.adam(hp.learning_rate).init)(leaves)
+    else:
+      opt = optax.adam(hp.learning_rate).init(leaves)
+    return State(leaves, opt, k_run, k_eval, jnp.zeros(()))
+
+  def values(lora, w, eval_key, kl_coef):
+    """``[2]`` ``J_i = E r_i - kl_coef KL`` on the evaluation prompts at weight w."""
+    rows = jnp.arange(E) % n
+    ww = jnp.broadcast_to(w, (E, 2))
+    pol = sample(lora, rows, eval_key, ww)
+    kl = jnp.mean(logps(lora, pol, 1.0, ww) - logps(lora, pol, 0.0, ww))
+    return jnp.mean(rewards(pol.tokens, pol.mask), 0) - kl_coef * kl, kl
+
+  def fronts(state: State, hp) -> dict[str, Array]:
+    if method == "modpo":
+      J, kl = jax.vmap(lambda lo, w: values(lo, w, state.eval_key, hp.kl_coef))(state.lora, mw)
+      return {"front": J, "kl": kl}
+    J, kl = jax.vmap(lambda w: values(state.lora, w, state.eval_key, hp.kl_coef))(grid)
+    Jm, _ = jax.vmap(lambda w: values(state.lora, w, state.eval_key, hp.kl_coef))(mw)
+    return {"front": J, "kl": kl, "front_at_modpo_weights": Jm}
+
+  def metrics(state: State, hp) -> dict[str, Array]:
+    del hp  # the fronts are evaluated once, after training (one compiled sampler, not per log)
+    return {"loss": state.loss}
+
+  step = modpo_step if method == "modpo" else panacea_step
+  weights = np.asarray(mw if method == "modpo" else grid)
+  return Method(
+    training.Program(init, step, metrics), fronts, weights, k if method == "modpo" else 1
+  )
+
+
+def _reference_values(config, task) -> np.ndarray:
+  """``[2]`` the reference policy's expected rewards on the evaluation prompts (seed 0's key)."""
+  lm = config.lm
+  rows = jnp.arange(int(lm.eval_prompts)) % task.tokens.shape[0]
+  U = token_rewards(config)
+  graphdef, treedef = task.graphdef, jax.tree.structure(task.lora)
+  pol = models.sample_padded(
+    (graphdef, task.lora, task.rest), jnp.asarray(task.tokens)[rows],
+    jnp.asarray(task.start)[rows], jax.random.key(config.seed),
+    max_new_tokens=int(lm.max_new_tokens), eos_id=task.eos_id, reference=True,
+    weights=jnp.full((rows.shape[0], 2), 0.5),
+  )  # fmt: skip
+  del treedef
+  per_token = jax.nn.one_hot(pol.tokens, U.shape[1]) @ U.T
+  count = jnp.maximum(jnp.sum(pol.mask, -1, keepdims=True), 1)
+  r = jnp.sum(jnp.where(pol.mask[..., None], per_token, 0.0), axis=-2) / count
+  return np.asarray(jnp.mean(r, 0))
+
+
+def _summary(values: np.ndarray) -> dict[str, Any]:
+  s = training.summarize(values)
+  return {"values": values.tolist(), "mean": s.mean.tolist(), "ci95": s.half_width.tolist()}
+
+
+def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+  """Trains every method through the engine and compares their fronts; writes results and PNGs."""
+  task = lm_tasks.tiny_task(task_config(config))
+  sw = sweep(config)
+  ref = _reference_values(config, task) - float(config.hv_margin)
+  fronts, results = {}, {"reference_point": ref.tolist(), "methods": {}}
+  for method in common.names(config.methods):
+    m = make_method(config, task, method)
+    start = time.perf_counter()
+    out = training.run_sweep(
+      m.program, sw, workdir=os.path.join(workdir, method), name=method,
+      **train_lib.run_options(config),
+    )  # fmt: skip
+    flat = jax.tree.map(lambda x: x.reshape(sw.num_points, *x.shape[len(sw.shape) :]), out.state)
+    hps = jax.tree.map(lambda v: v.astype(np.float32), training.sweep_points(sw)[0])
+    F = jax.tree.map(np.asarray, jax.jit(jax.vmap(m.fronts))(flat, hps))
+    seconds = time.perf_counter() - start
+    fronts[method] = F
+    hv = np.array([pareto.hypervolume_host(f, ref_point=ref, sense="max") for f in F["front"]])
+    ctrl = np.array([np.min(pareto.controllability(m.weights, f)) for f in F["front"]])
+    metrics = {k: v[..., -1] for k, v in out.history.items()}
+    metrics |= {"hv": hv.reshape(sw.shape), "controllability": ctrl.reshape(sw.shape)}
+    metrics["max_kl"] = F["kl"].max(-1).reshape(sw.shape)
+    results["methods"][method] = {
+      "metrics": {k: _summary(np.asarray(v)) for k, v in metrics.items()},
+      "models_trained": m.models,
+      "wall_time_s": seconds,
+      "steps_per_second": out.steps_per_second,
+      "resumed_from": out.resumed_from,
+    }
+    if method == "panacea":
+      at = np.array([
+        pareto.hypervolume_host(f, ref_point=ref, sense="max")
+        for f in F["front_at_modpo_weights"]
+      ])  # fmt: skip
+      results["methods"][method]["metrics"]["hv_at_modpo_weights"] = _summary(at.reshape(sw.shape))
+  if {"panacea", "modpo"} <= set(fronts):
+    cover = np.array(results["methods"]["panacea"]["metrics"]["hv"]["values"]) / np.array(
+      results["methods"]["modpo"]["metrics"]["hv"]["values"]
+    )
+    results["coverage"] = _summary(cover)  # Panacea's HV over MODPO's, per point
+  common.write_results(workdir, results)
+  if jax.process_index() == 0:
+    print(f"pareto_lm: mean ± 95% interval over {sw.num_seeds} seeds (reference point {ref})")
+    line = lambda s: f"{np.ravel(s['mean'])[0]:10.4g} ± {np.ravel(s['ci95'])[0]:.2g}"  # noqa: E731
+    for method, r in results["methods"].items():
+      for name, s in r["metrics"].items():
+        print(f"  {method:10s} {name:24s} {line(s)}")
+      print(f"  {method:10s} models trained {r['models_trained']}, wall {r['wall_time_s']:.1f} s")
+    if "coverage" in results:
+      print(f"  coverage (HV panacea / HV modpo) {line(results['coverage'])}")
+    if config.plot:
+      path = os.path.join(workdir, "pareto_lm_fronts.png")
+      _plot(fronts, sw.num_seeds, ref, path)
+      print("Wrote " + path)
+  return results
+
+
+def _plot(fronts: dict[str, Any], seeds: int, ref: np.ndarray, path: str) -> None:
+  """Both fronts: seed mean (line) and every seed (dots), first hyperparameter point."""
+  with _plots.styled():
+    fig, axes = _plots.subplots(1, cols=1, panel=(5.4, 4.6), extra_width=2.2)
+    ax = axes[0]
+    for i, (method, F) in enumerate(fronts.items()):
+      st = _plots.style(i)
+      front = F["front"][:seeds]
+      ax.plot(*front.mean(0).T, color=st["color"], ls=st["linestyle"], marker=st["marker"],
+              ms=5, lw=1.4, label=f"{method} (mean over {seeds} seeds)")  # fmt: skip
+      for f in front:
+        ax.plot(*f.T, ".", ms=3, alpha=0.35, color=st["color"])
+    ax.scatter(*ref, marker="x", color="0.3", label="HV reference point")
+    ax.set(xlabel="J1 = E r1 - kl_coef KL", ylabel="J2 = E r2 - kl_coef KL", title="pareto_lm")
+    _plots.legend_outside(fig)
+    _plots.save(fig, path)

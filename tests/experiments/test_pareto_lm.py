@@ -1,0 +1,63 @@
+"""``pareto_lm``: one Panacea-conditioned decoder against per-weight MODPO adapters, in CI."""
+
+import json
+
+import ml_collections
+import numpy as np
+import pytest
+
+from configs import pareto_lm as config_lib
+from experiments import train_lib
+from jaxpref import training
+
+
+def _config(**overrides):
+  config = config_lib.get_config("seeds=2,steps=300,plot=false")
+  config.log.every = 150
+  config.log.tensorboard = False
+  config.log.progress_seconds = -1.0
+  for key, value in overrides.items():
+    node = config
+    *path, leaf = key.split(".")
+    for p in path:
+      node = node[p]
+    node[leaf] = ml_collections.ConfigDict(value) if isinstance(value, dict) else value
+  return config
+
+
+def test_one_conditioned_decoder_covers_the_per_weight_modpo_front(tmp_path):
+  """Stated tolerance: per seed, Panacea's HV >= 90% of MODPO's and controllability >= 0.9."""
+  results = train_lib.train_and_evaluate(_config(), str(tmp_path))
+  panacea, modpo = results["methods"]["panacea"], results["methods"]["modpo"]
+  assert panacea["models_trained"] == 1 and modpo["models_trained"] == 5
+  assert min(results["coverage"]["values"]) >= 0.9, results["coverage"]
+  assert min(panacea["metrics"]["controllability"]["values"]) >= 0.9 - 1e-6  # float32 Spearman
+  assert min(modpo["metrics"]["controllability"]["values"]) >= 0.9 - 1e-6
+  for r in (panacea, modpo):
+    assert np.shape(r["metrics"]["hv"]["values"]) == (2,) and r["wall_time_s"] > 0
+    assert np.all(np.asarray(r["metrics"]["max_kl"]["values"]) > 0)
+  saved = json.loads((tmp_path / "results.json").read_text())
+  assert saved["coverage"]["values"] == pytest.approx(results["coverage"]["values"])
+  assert (tmp_path / "panacea" / "metrics.jsonl").is_file()
+
+
+@pytest.mark.parametrize(
+  ("override", "message"),
+  [
+    ({"methods": "panacea,soups"}, "Unknown method 'soups'; known: panacea, modpo"),
+    ({"methods": ""}, "methods is empty"),
+    ({"lm.modpo_weights": "0.0,0.5"}, "must lie in \\(0, 1\\)"),
+    ({"lm.modpo_weights": "0.2,x"}, "must be numbers"),
+    ({"lm.panacea_loss": "tch"}, "must be 'dpo' or 'pg'"),
+    ({"synthetic.correlation": 1.0}, "must lie in \\(-1, 1\\)"),
+    ({"lm.kl_coef": 0.0}, "lm.kl_coef must be > 0"),
+    ({"vmap.axes.lm": {"vocab": (8,)}}, "not a vmappable|lm.vocab"),
+  ],
+)
+def test_bad_configs_fail_before_compiling(override, message, monkeypatch, tmp_path):
+  def compiled(*args, **kwargs):
+    raise AssertionError("run_sweep reached")
+
+  monkeypatch.setattr(training, "run_sweep", compiled)
+  with pytest.raises(ValueError, match=message):
+    train_lib.train_and_evaluate(_config(**override), str(tmp_path))
