@@ -15,11 +15,13 @@ seed's points, ``<part>_curves.png`` the logged metrics (mean and band over seed
   networks live in one state). Reported: IGD+ and hypervolume (ratio to the exact 0.34209,
   reference (1, 1)) of the front traced on a 201-point weight grid, distinct points.
 * ``kl``: a KL-regularized multi-objective categorical policy (a "tiny LM": prompts with feature
-  vectors, V responses, m reward vectors; each seed draws its own task). One SVD-LoRA-conditioned
-  policy trained with LS against the closed form pi_ref exp(w^T r / kl_coef); MODPO
-  (``pareto.modpo_population_loss``) with one model per weight of the sweep and Rewarded Soups
-  (one expert per reward, ``pareto.interpolate_params``), both vmapped inside the state. Reported:
-  max KL from the closed form, hypervolume and its ratio to the closed form's, controllability.
+  vectors, V responses, m reward vectors; each seed draws its own task) and every method of
+  ``kl.methods`` (``experiments/pareto_kl.py``), each its own run in ``workdir/kl/<method>``:
+  panacea (one SVD-LoRA-conditioned policy, LS), modpo, rewarded_soups, cpo, dpa, pama,
+  dynamic_weighting, map, mgda, pcgrad, upgrad, dualproj, against the closed form
+  pi_ref exp(w^T r / kl_coef). Reported per method (``results["kl"]["methods"]``): max KL to its
+  target, hypervolume and its ratio to the closed form's, IGD+ to the closed-form front,
+  controllability, models trained, wall time.
 * ``llmfao``: a real two-objective case. BT strengths of the 59 LLMs from the crowd's judgments
   and from GPT-4's judgments of the same pairs are two rewards; a conditioned router policy over
   the 59 models traces their KL-regularized front; the Pareto-optimal LLMs are listed. Needs
@@ -34,10 +36,11 @@ Run:
 Variants after a colon: ``parts=ff`` (any of ff, kl, llmfao joined by "+"), ``seeds=8``,
 ``steps=3000``, ``plot=false``.
 
-Expected (``parts=kl``, 8 seeds, 3000 steps; about 18 minutes on a loaded 2-core machine; the
-README has the table): the conditioned policy within max KL (1.82 +- 0.18)e-3 of the closed form
-and HV 0.99970 +- 0.00008 of the closed form's; MODPO exact (KL 1.4e-8, HV ratio 1.00000);
-Rewarded Soups KL 0.30 +- 0.04, HV ratio 0.891 +- 0.011; controllability 1 for all.
+Expected (``parts=kl``, 8 seeds, 3000 steps; about 20 minutes on a loaded 2-core machine; the
+README has the table of all twelve methods): panacea within max KL (1.77 +- 0.13)e-3 of the
+closed form and HV 0.99978 +- 0.00006 of the closed form's; modpo exact (KL 6e-6, HV ratio
+1.00000); rewarded_soups KL 0.31 +- 0.03, HV ratio 0.889 +- 0.009; cpo and dpa controllable
+(0.92, 0.997) but far below the front (HV ratios 0.23, 0.24); map 0.983; upgrad 0.942.
 ``parts=ff,steps=1500`` (8 seeds, about 20 s; 4 minutes on a loaded machine): TCH/STCH
 99.10-99.27% of the exact HV for every conditioning (concat best), LS 80-88%. ``parts=llmfao``
 (about 11 s): GPT 4 and GPT 3.5 Turbo are the only Pareto-optimal LLMs; the router policy is

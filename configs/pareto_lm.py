@@ -18,7 +18,9 @@ Run:
 
 Variants after a colon: ``seeds=8``, ``steps=400``, ``plot=false``.
 
-Expected (8 seeds, 400 steps, 2-core CPU): see the README's pareto_lm table.
+Expected (8 seeds, 400 steps, 83 s on the idle 2-core machine; the README has the table): HV
+panacea 0.308 +- 0.015 vs modpo 0.337 +- 0.012, coverage 0.914 +- 0.037, controllability 0.95
+(panacea) and 0.975 (modpo); ``lm.panacea_loss=pg``: HV 0.332 +- 0.024, controllability 0.98.
 """
 
 import ml_collections
