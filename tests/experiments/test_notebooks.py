@@ -85,3 +85,13 @@ def test_lm_offline_notebook_executes():
   assert "held-out prompts shared with training: 0" in out  # the split is by prompt
   assert "written: metrics.jsonl, pairs.json, reference_logp.npz" in out
   assert "KL to the reference > 0 at every seed: True" in out
+
+
+def test_multiobjective_notebook_executes():
+  """MAP's palette, CPO/DPA/PAMA, the named aggregators, three methods through the engine."""
+  out = _run("multiobjective.ipynb")
+  assert "MAP lambda [0.5 1.5]  w / kl_coef [0.5 1.5]" in out
+  assert "CPO label 1.0  loss 0.2014" in out and "PAMA [0.0, 1.0, -0.5]" in out
+  assert "upgrad    weights [1.1667 0.8947]" in out
+  for method in ("panacea  models  1", "map      models  0", "upgrad   models  5"):
+    assert method in out
