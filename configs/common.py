@@ -117,7 +117,7 @@ def add_run_sections(
   config.vmap.axes = ml_collections.ConfigDict()
   config.mesh = ml_collections.ConfigDict()
   config.mesh.backend = backend  # "jit" (NamedSharding), "shard_map", "pmap" or "none".
-  config.mesh.devices = -1  # Devices the point axis is sharded over (-1 = all).
+  config.mesh.devices = -1  # Devices for the point axis (-1 = all, at most one per point).
   config.log = ml_collections.ConfigDict()
   config.log.every = log_every  # Steps per compiled chunk; metrics are logged at chunk ends.
   config.log.tensorboard = True  # Also write TensorBoard event files (workdir/tensorboard).

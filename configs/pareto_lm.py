@@ -16,7 +16,10 @@ Run:
 
   python -m experiments.train --config configs/pareto_lm.py --workdir /tmp/pareto_lm
 
-Variants after a colon: ``seeds=8``, ``steps=400``, ``plot=false``.
+Variants after a colon: ``seeds=8``, ``steps=400``, ``plot=false``. Other methods:
+``--config.methods=panacea,modpo,rewarded_soups,ls,mgda,pcgrad,upgrad,dualproj`` (Rewarded Soups
+of two single-objective experts; per-weight adapters trained on the two per-objective DPO losses
+by linear scalarization or by a gradient aggregator on the LoRA parameters).
 
 Expected (8 seeds, 400 steps, 83 s on the idle 2-core machine; the README has the table): HV
 panacea 0.308 +- 0.015 vs modpo 0.337 +- 0.012, coverage 0.914 +- 0.037, controllability 0.95
@@ -35,7 +38,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.experiment = "pareto_lm"  # Which experiment train_lib runs.
   config.seed = 0  # Base seed: the decoder, prompts and token rewards; seed s adds fold_in(s).
   config.x64 = False  # Float32 (neural training).
-  config.methods = "panacea,modpo"  # Methods compared, each its own run (static).
+  # Methods, each its own run (static): panacea, modpo, rewarded_soups, ls, mgda, pcgrad, upgrad,
+  # dualproj (experiments/pareto_lm.py).
+  config.methods = "panacea,modpo"  # The CI comparison; the README's table adds the others.
   config.plot = arg.plot  # Write the PNG of the fronts.
   config.hv_margin = 0.5  # HV reference point: the reference policy's E r minus this, per axis.
 

@@ -81,6 +81,32 @@ def buckets(config) -> tuple[int, ...]:
   return out
 
 
+def tiny_task_config(
+  config: ml_collections.ConfigDict, *, scale: float = 1.0, **model: Any
+) -> ml_collections.ConfigDict:
+  """The fields :func:`tiny_task` reads, from an experiment's ``config.seed`` and ``config.lm``.
+
+  Args:
+    config: a config with ``seed`` and an ``lm`` section (sizes, adapter, prompts, buckets).
+    scale: the token-reward oracle's Bradley-Terry scale.
+    **model: further ``model`` fields (e.g. ``adapter="svd_lora", num_objectives=2``).
+  """
+  lm = config.lm
+  out = ml_collections.ConfigDict()
+  out.seed = config.seed
+  out.max_new_tokens = lm.max_new_tokens
+  out.model = ml_collections.ConfigDict(
+    dict(
+      vocab=lm.vocab, dim=lm.dim, layers=lm.layers, heads=lm.heads, kv_heads=lm.kv_heads,
+      hidden=lm.hidden, max_len=lm.max_len, rank=lm.rank, alpha=lm.alpha, targets=lm.targets,
+      **model,
+    )
+  )  # fmt: skip
+  out.prompts = ml_collections.ConfigDict(dict(num=lm.prompts, buckets=lm.buckets))
+  out.oracle = ml_collections.ConfigDict(dict(scale=scale))
+  return out
+
+
 def tiny_task(config: ml_collections.ConfigDict) -> Task:
   """A random-init decoder, random token prompts and a token-reward oracle, all from ``seed``."""
   m = config.model

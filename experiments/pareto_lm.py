@@ -18,7 +18,14 @@ vmap axes, checkpoints, resumption) in ``workdir/<method>``:
   Bradley-Terry (``sigmoid(r(y) - r(y'))``), the other enters as the margin; its population
   optimum is Panacea's target at that weight, ``pi_ref exp(w^T r / kl_coef)``.
 
-Both fronts are evaluated on the same prompts with the same keys: ``J_i = E r_i - kl_coef KL``
+* ``rewarded_soups``: two experts (DPO on one objective's labels each, the same pairs), their
+  adapter parameters interpolated (``pareto.interpolate_params``) on the weight grid.
+* ``ls``, ``mgda``, ``pcgrad``, ``upgrad``, ``dualproj``: one adapter per weight of
+  ``lm.modpo_weights`` trained on the vector of the two per-objective DPO losses, combined by
+  linear scalarization (``ls``, Panacea's loss at a fixed weight) or by a gradient aggregator
+  through the Gramian-only route (``pareto.aggregate`` with ``pareto.aggregator_weighting``).
+
+Every front is evaluated on the same prompts with the same keys: ``J_i = E r_i - kl_coef KL``
 (sampled KL), Panacea on an ``lm.grid``-point weight grid and on MODPO's weights. Reported per
 seed with 95% intervals: hypervolume (reference point = the reference policy's rewards minus
 ``hv_margin`` on each axis: the same for both methods), Panacea's HV over MODPO's (coverage),
@@ -42,7 +49,7 @@ from jaxpref import losses, models, pareto, training
 from jaxpref.training import _plots
 from jaxpref.types import Array, PRNGKey
 
-METHODS = ("panacea", "modpo")
+METHODS = ("panacea", "modpo", "rewarded_soups", "ls", "mgda", "pcgrad", "upgrad", "dualproj")
 
 
 class Hyper(NamedTuple):
@@ -66,21 +73,8 @@ class State(NamedTuple):
 
 
 def task_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-  """The fields ``lm_tasks.tiny_task`` reads, from ``config.lm``."""
-  lm = config.lm
-  out = ml_collections.ConfigDict()
-  out.seed = config.seed
-  out.max_new_tokens = lm.max_new_tokens
-  out.model = ml_collections.ConfigDict(
-    dict(
-      vocab=lm.vocab, dim=lm.dim, layers=lm.layers, heads=lm.heads, kv_heads=lm.kv_heads,
-      hidden=lm.hidden, max_len=lm.max_len, rank=lm.rank, alpha=lm.alpha, targets=lm.targets,
-      adapter="svd_lora", num_objectives=2,
-    )
-  )  # fmt: skip
-  out.prompts = ml_collections.ConfigDict(dict(num=lm.prompts, buckets=lm.buckets))
-  out.oracle = ml_collections.ConfigDict(dict(scale=1.0))  # unused: rewards are token_rewards
-  return out
+  """The fields ``lm_tasks.tiny_task`` reads: Panacea's SVD-LoRA adapter, two objectives."""
+  return lm_tasks.tiny_task_config(config, adapter="svd_lora", num_objectives=2)
 
 
 def token_rewards(config: ml_collections.ConfigDict) -> Array:
@@ -212,33 +206,56 @@ def make_method(config: ml_collections.ConfigDict, task: lm_tasks.Task, method: 
     updates, opt_state = optax.adam(hp.learning_rate).update(grads, state.opt_state)
     return State(optax.apply_updates(state.lora, updates), opt_state, key, state.eval_key, loss)
 
-  def modpo_step(state: State, hp, t: Array) -> State:
-    key, k_rows, k_ref = jax.random.split(state.key, 3)
+  neutral = jnp.array([0.5, 0.5])  # the soups' experts' (constant) preference input
+  stacked = mw if method != "rewarded_soups" else jnp.eye(2)  # one adapter per row
+
+  def dpo_losses(lp, ref, rr, kl_coef):
+    """``[2]`` per-objective DPO losses with Bradley-Terry labels of each objective."""
+    ex = losses.Example(logp=lp[:, 0], logp2=lp[:, 1], ref_logp=ref[:, 0], ref_logp2=ref[:, 1])
+    per = [
+      jnp.mean(jax.vmap(lambda e: losses.dpo(e, kl_coef=kl_coef)[0])(
+        ex._replace(pref=jax.nn.sigmoid(rr[:, 0, i] - rr[:, 1, i]))
+      ))
+      for i in range(2)
+    ]  # fmt: skip
+    return jnp.stack(per)
+
+  def stacked_step(state: State, hp, t: Array) -> State:
+    """One update of every stacked adapter on the same pairs from the reference."""
+    key, k_rows, k_ref, k_agg = jax.random.split(state.key, 4)
     rows = jnp.repeat(jax.random.choice(k_rows, n, (B,), replace=n < B), 2)
-    neutral = jnp.full((2 * B, 2), 0.5)  # the reference ignores w (adapter off)
-    pairs = sample(jax.tree.map(lambda x: x[0], state.lora), rows, k_ref, neutral, reference=True)
+    first = jax.tree.map(lambda x: x[0], state.lora)
+    pairs = sample(first, rows, k_ref, jnp.broadcast_to(neutral, (2 * B, 2)), reference=True)
     r = rewards(pairs.tokens, pairs.mask).reshape(B, 2, 2)
 
-    def one(lora, wk):
-      primary = jnp.argmax(wk)
-      order = jnp.stack([primary, 1 - primary])
-      w, rr = wk[order], r[..., order]  # labelled objective first
-      ww = jnp.broadcast_to(wk, (2 * B, 2))
-      ref = logps(lora, pairs, 0.0, ww).reshape(B, 2)
+    def one(lora, wk, kk):
+      cond = jnp.broadcast_to(neutral if method == "rewarded_soups" else wk, (2 * B, 2))
+      ref = logps(lora, pairs, 0.0, cond).reshape(B, 2)
+      logp = lambda lo: logps(lo, pairs, 1.0, cond).reshape(B, 2)  # noqa: E731
+      if method == "modpo":
+        primary = jnp.argmax(wk)
+        order = jnp.stack([primary, 1 - primary])
+        w, rr = wk[order], r[..., order]  # labelled objective first
 
-      def objective(lora):
-        lp = logps(lora, pairs, 1.0, ww).reshape(B, 2)
-        pref = jax.nn.sigmoid(rr[:, 0, 0] - rr[:, 1, 0])
-        ex = losses.Example(
-          logp=lp[:, 0], logp2=lp[:, 1], ref_logp=ref[:, 0], ref_logp2=ref[:, 1], pref=pref,
-          margin=rr[:, 0, 1:], margin2=rr[:, 1, 1:],
-        )  # fmt: skip
-        per = jax.vmap(lambda e: losses.modpo(e, weights=w, kl_coef=hp.kl_coef)[0])(ex)
-        return jnp.mean(per)
+        def objective(lo):
+          lp = logp(lo)
+          ex = losses.Example(
+            logp=lp[:, 0], logp2=lp[:, 1], ref_logp=ref[:, 0], ref_logp2=ref[:, 1],
+            pref=jax.nn.sigmoid(rr[:, 0, 0] - rr[:, 1, 0]), margin=rr[:, 0, 1:],
+            margin2=rr[:, 1, 1:],
+          )  # fmt: skip
+          return jnp.mean(jax.vmap(lambda e: losses.modpo(e, weights=w, kl_coef=hp.kl_coef)[0])(ex))
 
-      return jax.value_and_grad(objective)(lora)
+        return jax.value_and_grad(objective)(lora)
+      vector = lambda lo: dpo_losses(logp(lo), ref, r, hp.kl_coef)  # noqa: E731
+      if method in ("ls", "rewarded_soups"):  # LS of the per-objective losses (an expert: e_i)
+        return jax.value_and_grad(lambda lo: wk @ vector(lo))(lora)
+      weighting = pareto.aggregator_weighting(method, wk, key=kk)
+      direction, values, weights = pareto.aggregate(vector, lora, weighting)
+      return weights @ values, direction
 
-    loss, grads = jax.vmap(one)(state.lora, mw)
+    keys = jax.random.split(k_agg, stacked.shape[0])
+    loss, grads = jax.vmap(one)(state.lora, stacked, keys)
     updates, opt_state = jax.vmap(lambda g, o: optax.adam(hp.learning_rate).update(g, o))(
       grads, state.opt_state
     )
@@ -248,38 +265,41 @@ def make_method(config: ml_collections.ConfigDict, task: lm_tasks.Task, method: 
   def init(hp, key: PRNGKey) -> State:
     k_lora, k_eval, k_run = jax.random.split(key, 3)
     leaves = lm_tasks.init_adapter(task, k_lora)
-    if method == "modpo":  # every MODPO adapter starts from the same draw
-      leaves = [jnp.broadcast_to(x, (k, *x.shape)) for x in leaves]
+    if method != "panacea":  # every stacked adapter starts from the same draw
+      leaves = [jnp.broadcast_to(x, (stacked.shape[0], *x.shape)) for x in leaves]
       opt = jax.vmap(optax.adam(hp.learning_rate).init)(leaves)
     else:
       opt = optax.adam(hp.learning_rate).init(leaves)
     return State(leaves, opt, k_run, k_eval, jnp.zeros(()))
 
-  def values(lora, w, eval_key, kl_coef):
-    """``[2]`` ``J_i = E r_i - kl_coef KL`` on the evaluation prompts at weight w."""
+  def values(lora, cond, eval_key, kl_coef):
+    """``[2]`` ``J_i = E r_i - kl_coef KL`` on the evaluation prompts, preference input cond."""
     rows = jnp.arange(E) % n
-    ww = jnp.broadcast_to(w, (E, 2))
+    ww = jnp.broadcast_to(cond, (E, 2))
     pol = sample(lora, rows, eval_key, ww)
     kl = jnp.mean(logps(lora, pol, 1.0, ww) - logps(lora, pol, 0.0, ww))
     return jnp.mean(rewards(pol.tokens, pol.mask), 0) - kl_coef * kl, kl
 
   def fronts(state: State, hp) -> dict[str, Array]:
-    if method == "modpo":
-      J, kl = jax.vmap(lambda lo, w: values(lo, w, state.eval_key, hp.kl_coef))(state.lora, mw)
+    at = lambda lo, c: values(lo, c, state.eval_key, hp.kl_coef)  # noqa: E731
+    if method == "rewarded_soups":  # the experts' parameters interpolated on the grid
+      J, kl = jax.vmap(lambda w: at(pareto.interpolate_params(state.lora, w), neutral))(grid)
       return {"front": J, "kl": kl}
-    J, kl = jax.vmap(lambda w: values(state.lora, w, state.eval_key, hp.kl_coef))(grid)
-    Jm, _ = jax.vmap(lambda w: values(state.lora, w, state.eval_key, hp.kl_coef))(mw)
+    if method != "panacea":
+      J, kl = jax.vmap(at)(state.lora, mw)
+      return {"front": J, "kl": kl}
+    J, kl = jax.vmap(lambda w: at(state.lora, w))(grid)
+    Jm, _ = jax.vmap(lambda w: at(state.lora, w))(mw)
     return {"front": J, "kl": kl, "front_at_modpo_weights": Jm}
 
   def metrics(state: State, hp) -> dict[str, Array]:
     del hp  # the fronts are evaluated once, after training (one compiled sampler, not per log)
     return {"loss": state.loss}
 
-  step = modpo_step if method == "modpo" else panacea_step
-  weights = np.asarray(mw if method == "modpo" else grid)
-  return Method(
-    training.Program(init, step, metrics), fronts, weights, k if method == "modpo" else 1
-  )
+  step = panacea_step if method == "panacea" else stacked_step
+  weights = np.asarray(grid if method in ("panacea", "rewarded_soups") else mw)
+  models_trained = {"panacea": 1, "rewarded_soups": 2}.get(method, k)
+  return Method(training.Program(init, step, metrics), fronts, weights, models_trained)
 
 
 def _reference_values(config, task) -> np.ndarray:

@@ -51,19 +51,7 @@ class LMState(NamedTuple):
 
 def task_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """The fields ``lm_tasks.tiny_task`` reads, from ``config.lm``."""
-  lm = config.lm
-  out = ml_collections.ConfigDict()
-  out.seed = config.seed
-  out.max_new_tokens = lm.max_new_tokens
-  out.model = ml_collections.ConfigDict(
-    dict(
-      vocab=lm.vocab, dim=lm.dim, layers=lm.layers, heads=lm.heads, kv_heads=lm.kv_heads,
-      hidden=lm.hidden, max_len=lm.max_len, rank=lm.rank, alpha=lm.alpha, targets=lm.targets,
-    )
-  )  # fmt: skip
-  out.prompts = ml_collections.ConfigDict(dict(num=lm.prompts, buckets=lm.buckets))
-  out.oracle = ml_collections.ConfigDict(dict(scale=lm.scale))
-  return out
+  return lm_tasks.tiny_task_config(config, scale=config.lm.scale)
 
 
 def make_task(config: ml_collections.ConfigDict) -> LMTask:

@@ -88,10 +88,10 @@ def test_lm_offline_notebook_executes():
 
 
 def test_multiobjective_notebook_executes():
-  """MAP's palette, CPO/DPA/PAMA, the named aggregators, three methods through the engine."""
+  """MAP's palette, CPO/DPA/PAMA, the named aggregators, two methods through the engine."""
   out = _run("multiobjective.ipynb")
   assert "MAP lambda [0.5 1.5]  w / kl_coef [0.5 1.5]" in out
   assert "CPO label 1.0  loss 0.2014" in out and "PAMA [0.0, 1.0, -0.5]" in out
   assert "upgrad    weights [1.1667 0.8947]" in out
-  for method in ("panacea  models  1", "map      models  0", "upgrad   models  5"):
+  for method in ("panacea  models  1", "map      models  0"):
     assert method in out

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 from configs import pareto_lm as config_lib
-from experiments import train_lib
+from experiments import pareto_lm, train_lib
 from jaxpref import training
 
 
-def _config(**overrides):
-  config = config_lib.get_config("seeds=2,steps=300,plot=false")
+def _config(seeds=1, **overrides):
+  config = config_lib.get_config(f"seeds={seeds},steps=300,plot=false")
   config.log.every = 150
   config.log.tensorboard = False
   config.log.progress_seconds = -1.0
@@ -26,7 +26,10 @@ def _config(**overrides):
 
 
 def test_one_conditioned_decoder_covers_the_per_weight_modpo_front(tmp_path):
-  """Stated tolerance: per seed, Panacea's HV >= 90% of MODPO's and controllability >= 0.9."""
+  """Stated tolerance (seed 0, 300 steps): Panacea's HV >= 90% of MODPO's, controllability >= 0.9.
+
+  One seed keeps the suite short; the README gives the 8-seed intervals (coverage 0.914 +- 0.037).
+  """
   results = train_lib.train_and_evaluate(_config(), str(tmp_path))
   panacea, modpo = results["methods"]["panacea"], results["methods"]["modpo"]
   assert panacea["models_trained"] == 1 and modpo["models_trained"] == 5
@@ -34,7 +37,7 @@ def test_one_conditioned_decoder_covers_the_per_weight_modpo_front(tmp_path):
   assert min(panacea["metrics"]["controllability"]["values"]) >= 0.9 - 1e-6  # float32 Spearman
   assert min(modpo["metrics"]["controllability"]["values"]) >= 0.9 - 1e-6
   for r in (panacea, modpo):
-    assert np.shape(r["metrics"]["hv"]["values"]) == (2,) and r["wall_time_s"] > 0
+    assert np.shape(r["metrics"]["hv"]["values"]) == (1,) and r["wall_time_s"] > 0
     assert np.all(np.asarray(r["metrics"]["max_kl"]["values"]) > 0)
   saved = json.loads((tmp_path / "results.json").read_text())
   assert saved["coverage"]["values"] == pytest.approx(results["coverage"]["values"])
@@ -61,3 +64,17 @@ def test_bad_configs_fail_before_compiling(override, message, monkeypatch, tmp_p
   monkeypatch.setattr(training, "run_sweep", compiled)
   with pytest.raises(ValueError, match=message):
     train_lib.train_and_evaluate(_config(**override), str(tmp_path))
+
+
+# Every method on the tiny decoder (8 programs to compile; the CI pair above runs by default).
+@pytest.mark.slow
+def test_every_method_runs_and_the_soup_ends_are_its_experts(tmp_path):
+  config = _config(seeds=2, methods=",".join(pareto_lm.METHODS))
+  config.steps = 100
+  results = train_lib.train_and_evaluate(config, str(tmp_path))["methods"]
+  assert list(results) == list(pareto_lm.METHODS)
+  models = {m: r["models_trained"] for m, r in results.items()}
+  assert models == {m: {"panacea": 1, "rewarded_soups": 2}.get(m, 5) for m in pareto_lm.METHODS}
+  for method, r in results.items():
+    assert np.all(np.isfinite(r["metrics"]["hv"]["values"])), method
+    assert np.all(np.asarray(r["metrics"]["max_kl"]["values"]) > 0), method

@@ -30,6 +30,8 @@ def test_pama_advantage_three_cases_and_the_weighted_interpolation():
 def test_pama_and_mirror_weights_reject_bad_weights():
   with pytest.raises(ValueError, match="simplex"):
     pareto.pama_advantage(jnp.ones(2), jnp.array([0.5, 0.6]))
+  with pytest.raises(ValueError, match=r"has 3 objectives .* but 2 were expected"):
+    pareto.pama_advantage(jnp.ones(2), jnp.array([0.2, 0.3, 0.5]))  # wrong number of objectives
   with pytest.raises(ValueError, match="radius"):
     pareto.pama_advantage(jnp.ones(2), radius=1.5)
   with pytest.raises(ValueError, match="simplex"):

@@ -158,6 +158,8 @@ def test_named_aggregators_with_preference_weights():
     pareto.aggregator_weighting("adam")
   with pytest.raises(ValueError, match="non-negative"):
     pareto.aggregator_weighting("upgrad", jnp.array([-0.5, 1.5]))(G)
+  with pytest.raises(ValueError, match=r"has 3 objectives .* but 2 were expected"):
+    pareto.aggregator_weighting("mgda", jnp.array([0.2, 0.3, 0.5]))(G)
 
 
 def test_aggregated_training_step_equals_aggregate_of_the_per_objective_gradients():

@@ -21,6 +21,8 @@ def test_cpo_scores_and_labels_hand_computed():
   np.testing.assert_allclose(
     pareto.cpo_preference(p[1], p[0], c, conditioned=free3, temperature=2.0), jax.nn.sigmoid(1.5)
   )
+  with pytest.raises(ValueError, match=r"has 2 objectives .* but 3 were expected"):
+    pareto.cpo_scores(p, c[:2])
   with pytest.raises(ValueError, match="conditioned and weights need shape"):
     pareto.cpo_scores(p, c, conditioned=jnp.array([True, False]))
 

@@ -68,6 +68,13 @@ def test_bad_backend_and_device_count():
     training.PointMapper("jit", 4, num_devices=9)
   assert training.PointMapper("jit", 4, 2).num_devices == 2
   assert training.PointMapper("none", 4).num_devices == 1
+  # -1 = all devices, but none that would only hold padded copies of the points.
+  two = training.PointMapper("jit", 2)
+  assert (two.num_devices, two.padded) == (2, 2)
+  assert training.PointMapper("jit", 1).num_devices == 1
+  within = training.PointMapper("jit", 3, data=2)
+  assert (within.num_devices, within.point_devices, within.padded) == (6, 3, 3)
+  assert training.PointMapper("jit", 13).num_devices == 8
 
 
 class _HP(NamedTuple):
