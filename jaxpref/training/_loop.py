@@ -213,7 +213,7 @@ def run_sweep(
     max_to_keep: checkpoints kept.
     async_save: save checkpoints in the background.
     backend: how points map onto devices, one of :data:`~jaxpref.training.BACKENDS`.
-    devices: devices to shard the points over (``-1``: all).
+    devices: devices to shard the points over (``-1``: all, at most one per point).
     data: mesh axis splitting each point's batch (``jit`` backend; the program marks its batch
       with :func:`~jaxpref.training.shard_batch`); the points axis gets ``devices / (data fsdp)``.
     fsdp: mesh axis splitting each point's parameters and optimizer state along their largest

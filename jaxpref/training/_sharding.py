@@ -124,7 +124,8 @@ class PointMapper:
   Args:
     backend: one of :data:`BACKENDS`.
     num_points: ``N``, the length of the point axis.
-    num_devices: devices to use; ``-1`` means all (all local devices for ``"pmap"``).
+    num_devices: devices to use; ``-1`` means all (all local devices for ``"pmap"``), but never
+      more than the points fill (``num_points * data * fsdp``), so no device runs only padding.
     data: size of the ``data`` mesh axis (rows of a point's batch), ``"jit"`` backend only.
     fsdp: size of the ``fsdp`` mesh axis (a point's parameters), ``"jit"`` backend only.
 
@@ -140,18 +141,18 @@ class PointMapper:
       raise ValueError(f"Unknown mesh backend {backend!r}; choose one of {', '.join(BACKENDS)}.")
     if backend == "pmap" and jax.process_count() > 1:
       raise ValueError("The pmap backend runs on one host; use 'jit' or 'shard_map' across hosts.")
+    data, fsdp = int(data), int(fsdp)
+    if data < 1 or fsdp < 1:
+      raise ValueError(f"mesh.data and mesh.fsdp must be >= 1, got {data} and {fsdp}.")
     devices = jax.local_devices() if backend == "pmap" else jax.devices()
     if backend == "none":
       num_devices = 1
-    elif num_devices == -1:
-      num_devices = len(devices)
+    elif num_devices == -1:  # All devices, but none that would only compute padded copies.
+      num_devices = min(len(devices), max(1, int(num_points)) * data * fsdp)
     if not 1 <= num_devices <= len(devices):
       raise ValueError(
         f"config.mesh.devices={num_devices}: {len(devices)} device(s) available (-1 = all)."
       )
-    data, fsdp = int(data), int(fsdp)
-    if data < 1 or fsdp < 1:
-      raise ValueError(f"mesh.data and mesh.fsdp must be >= 1, got {data} and {fsdp}.")
     if data * fsdp > 1 and backend != "jit":
       raise ValueError(f"mesh.data / mesh.fsdp need the 'jit' backend, not {backend!r}.")
     if num_devices % (data * fsdp):
