@@ -29,6 +29,8 @@ models are stacked on a leading axis and trained with ``jax.vmap``; all gradient
 * ``mgda``, ``pcgrad``, ``upgrad``, ``dualproj``: one model per weight, the per-objective value
   gradients combined by ``pareto.aggregate`` (Gramian-only) with
   ``pareto.aggregator_weighting(name, w)``.
+
+Design choices where the papers leave room: ``docs/multiobjective.md``.
 """
 
 from typing import Any
