@@ -1,11 +1,11 @@
 """Pareto fronts from one preference-conditioned model against per-weight baselines, over seeds.
 
 Config: ``configs/pareto_front.py``. Each part (ff and llmfao: ``experiments/pareto_programs.py``,
-kl: ``experiments/pareto_kl.py``) runs through ``jaxpref.training.run_sweep`` in
-``workdir/<part>`` (``metrics.jsonl``, TensorBoard, checkpoints, resumption) at every
-``[*axes, seed]`` point, vmapped and sharded. The exact hypervolumes are computed afterwards on
-the host, per point, from the final states (``pareto.hypervolume_host`` is NumPy code, so it
-cannot run inside the compiled program).
+kl: ``experiments/pareto_kl.py``, one run per method in ``workdir/kl/<method>``) runs through
+``jaxpref.training.run_sweep`` in ``workdir/<part>`` (``metrics.jsonl``, TensorBoard,
+checkpoints, resumption) at every ``[*axes, seed]`` point, vmapped and sharded. The exact
+hypervolumes are computed afterwards on the host, per point, from the final states
+(``pareto.hypervolume_host`` is NumPy code, so it cannot run inside the compiled program).
 Reports every metric as an ``[*axes, seed]`` array with its mean and 95% interval over seeds,
 prints them and writes PNGs of the fronts (seed mean and per-seed points) and of the curves.
 """
