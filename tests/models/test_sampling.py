@@ -27,7 +27,7 @@ def model():
   m = models.Llama(TINY, rngs=nnx.Rngs(0))
   for i, name in enumerate(TINY.adapter_targets):  # a non-zero adapter: policy != reference
     layer = getattr(m.blocks, name)  # stacked over the layers
-    layer.b[...] = 0.5 * jax.random.normal(jax.random.key(10 + i), layer.b.shape)
+    layer.b[...] = 0.5 * jax.random.normal(jax.random.key(10 + i), layer.b.shape, layer.b.dtype)
   return m
 
 

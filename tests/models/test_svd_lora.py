@@ -12,7 +12,7 @@ def _layer(seed=0, rank=3, m=2):
     5, 4, rank=rank, num_objectives=m, rngs=nnx.Rngs(seed), param_dtype=jnp.float64
   )
   # Move off the zero init of U and sigma so every term matters.
-  layer.u[...] = jax.random.normal(jax.random.key(seed + 1), layer.u.shape)
+  layer.u[...] = jax.random.normal(jax.random.key(seed + 1), layer.u.shape, layer.u.dtype)
   layer.sigma[...] = jnp.arange(1.0, rank + 1)
   layer.scale[...] = jnp.asarray(2.5)
   return layer
