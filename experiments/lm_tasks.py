@@ -81,6 +81,13 @@ def buckets(config) -> tuple[int, ...]:
   return out
 
 
+def mean_token_rewards(token_rewards: Array, tokens: Array, mask: Array) -> Array:
+  """``[N, k]`` mean over each response's masked tokens of k token-reward vectors ``[k, V]``."""
+  per_token = jax.nn.one_hot(tokens, token_rewards.shape[1]) @ token_rewards.T
+  count = jnp.maximum(jnp.sum(mask, axis=-1, keepdims=True), 1)
+  return jnp.sum(jnp.where(mask[..., None], per_token, 0.0), axis=-2) / count
+
+
 def tiny_task_config(
   config: ml_collections.ConfigDict, *, scale: float = 1.0, **model: Any
 ) -> ml_collections.ConfigDict:

@@ -34,7 +34,6 @@ from jaxpref.training import _plots
 
 __all__ = ["FF_EXACT_HV", "fonseca_fleming", "part_sweep", "run", "validate"]
 MAKERS = {"ff": make_ff, "llmfao": make_llmfao}  # kl: one part per method (pareto_kl.make_kl)
-CURVES = {"ff": None, "llmfao": None}
 
 
 def _axis_paths(node: ml_collections.ConfigDict, prefix: str = "") -> list[str]:
@@ -82,14 +81,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
     )
   if config.grid < 2 or config.kl.sweep < 1:
     raise ValueError("grid must be >= 2 and kl.sweep >= 1.")
-  methods = common.names(config.kl.methods)
-  if "kl" in parts and not methods:
-    raise ValueError("kl.methods is empty; choose from " + ", ".join(pareto_kl.METHODS) + ".")
-  for method in methods:
-    if method not in pareto_kl.METHODS:
-      raise ValueError(
-        f"Unknown method {method!r} in kl.methods; known: {', '.join(pareto_kl.METHODS)}."
-      )
+  if "kl" in parts or common.names(config.kl.methods):
+    common.known_names(config.kl.methods, pareto_kl.METHODS, field="kl.methods", what="method")
   kl = config.kl
   if kl.cpo_temperature < 0 or kl.dpa_samples < 1 or kl.dpa_rounds < 1 or kl.map_samples < 2:
     raise ValueError(
@@ -163,11 +156,6 @@ def _host_metrics(name: str, part, F: dict[str, np.ndarray]) -> dict[str, np.nda
   return {k: np.asarray(v) for k, v in out.items()}
 
 
-def _summary(values: np.ndarray) -> dict[str, Any]:
-  s = training.summarize(values)
-  return {"values": values.tolist(), "mean": s.mean.tolist(), "ci95": s.half_width.tolist()}
-
-
 def _plot(name: str, part, F: dict[str, np.ndarray], sweep: training.Sweep, path: str) -> None:
   """Fronts of the first hyperparameter point: mean over seeds (line) and every seed (dots).
 
@@ -184,7 +172,7 @@ def _plot(name: str, part, F: dict[str, np.ndarray], sweep: training.Sweep, path
         ax.plot(*ff_true_front(2001).T, color="0.75", lw=5, label=f"true front (HV {FF_EXACT_HV})")
       if name == "llmfao":
         ax.scatter(*part.info["scores"].T, s=10, color="0.6", label="59 LLMs (BT strengths)")
-      keys = [k for k in F if "/logp" not in k and "_grid" not in k]
+      keys = [k for k in F if "/logp" not in k]
       if name == "ff":
         keys = [k for k in keys if k.startswith(group + "/")]
         keys.sort(key=lambda k: k.endswith("/ls"))  # LS last, on top.
@@ -245,13 +233,14 @@ def _run_kl(config, workdir: str, stop_after) -> tuple[dict[str, Any], dict, tra
   """Every method of part (b) in ``workdir/kl/<method>``; results keyed by method."""
   sweep = part_sweep(config, "kl")
   methods: dict[str, Any] = {}
-  fronts = {}
+  fronts, closed = {}, None
   for method, part in pareto_kl.make_kl(config).items():
     sub = os.path.join(workdir, "kl", method)
     result, F, values, seconds = _run_one(config, part, f"kl/{method}", sweep, sub, stop_after)
     fronts[method] = F
+    closed = values.pop("closed_form/hv")  # the same task per seed: every method's is the same
     methods[method] = {
-      "metrics": {k: _summary(v) for k, v in values.items() if k != "closed_form/hv"},
+      "metrics": {k: common.stats(v) for k, v in values.items()},
       "models_trained": part.info["models"],
       "wall_time_s": seconds,
       "steps_per_second": result.steps_per_second,
@@ -259,18 +248,10 @@ def _run_kl(config, workdir: str, stop_after) -> tuple[dict[str, Any], dict, tra
     }
     if jax.process_index() == 0:
       _report(f"kl/{method}", methods[method]["metrics"], sweep)
-  first = next(iter(fronts.values()))
-  closed = {
-    "hv": _summary(np.asarray([pareto.hypervolume_host(
-      first["closed_form"][i], sense="max",
-      ref_point=first["closed_form_grid"][i].min(0)
-      - 0.1 * np.ptp(first["closed_form_grid"][i], axis=0),
-    ) for i in range(sweep.num_points)]).reshape(sweep.shape))
-  }  # fmt: skip
   out = {
     "axes": sweep.to_json(),
     "labels": sweep.labels(),
-    "closed_form": closed,
+    "closed_form": {"hv": common.stats(closed)},
     "methods": methods,
   }
   return out, fronts, sweep
@@ -349,7 +330,7 @@ def run(
       "labels": sweep.labels(),
       "resumed_from": result.resumed_from,
       "steps_per_second": result.steps_per_second,
-      "metrics": {k: _summary(v) for k, v in values.items()},
+      "metrics": {k: common.stats(v) for k, v in values.items()},
     }
     if name == "llmfao":
       S, items = part.info["scores"], part.info["items"]
@@ -367,8 +348,6 @@ def run(
           os.path.join(workdir, f"{name}_curves.png"),
         ]
         _plot(name, part, F, sweep, paths[0])
-        training.plot_sweep_curves(
-          result.history, result.log_steps, sweep, paths[1], metrics=CURVES[name]
-        )
+        training.plot_sweep_curves(result.history, result.log_steps, sweep, paths[1])
         print("Wrote " + ", ".join(paths))
   return results

@@ -49,6 +49,7 @@ from experiments.pareto_programs import (
   conditioned,
   conditioned_logp,
   conditioned_step,
+  simplex_draws,
   step_key,
   widths,
 )
@@ -88,12 +89,6 @@ def _adam(params, opt_state, direction, learning_rate):
   """One Adam step along a given (descent) direction."""
   updates, opt_state = optax.adam(learning_rate).update(direction, opt_state, params)
   return optax.apply_updates(params, updates), opt_state
-
-
-def _simplex_draws(key: PRNGKey, num: int, m: int) -> Array:
-  """Uniform weights on the simplex (normalized exponentials; see ``pareto_programs.set_loss``)."""
-  e = jax.random.exponential(key, (num, m))
-  return e / jnp.sum(e, axis=-1, keepdims=True)
 
 
 def make_kl(config: ml_collections.ConfigDict) -> dict[str, Part]:
@@ -233,7 +228,7 @@ def make_kl(config: ml_collections.ConfigDict) -> dict[str, Part]:
         return {**state, "net": net}
       k_draw, k_sample = jax.random.split(key)
       if method == "cpo":
-        tokens = _simplex_draws(k_draw, cfg.num_weights, m)
+        tokens = simplex_draws(k_draw, cfg.num_weights, m)
         c = levels(R, tokens)  # [B, P, m]
         V = log_ref.shape[1]
         a = jnp.broadcast_to(jnp.arange(V)[:, None], (V, V)).reshape(-1)

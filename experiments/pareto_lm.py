@@ -45,6 +45,7 @@ import optax
 from flax import nnx
 
 from experiments import common, lm_tasks, train_lib
+from experiments.pareto_programs import simplex_draws
 from jaxpref import losses, models, pareto, training
 from jaxpref.training import _plots
 from jaxpref.types import Array, PRNGKey
@@ -86,18 +87,13 @@ def token_rewards(config: ml_collections.ConfigDict) -> Array:
 
 def modpo_weights(config: ml_collections.ConfigDict) -> np.ndarray:
   """``[k, 2]`` MODPO's weight vectors from ``lm.modpo_weights`` (weights of objective 1)."""
-  w1 = np.array([float(v) for v in str(config.lm.modpo_weights).split(",") if v.strip()])
+  w1 = np.array(common.floats(config.lm.modpo_weights))
   return np.stack([w1, 1 - w1], axis=1)
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
   """Checks methods, weights, sizes and the swept values before anything compiles."""
-  methods = common.names(config.methods)
-  if not methods:
-    raise ValueError("methods is empty; choose from " + ", ".join(METHODS) + ".")
-  for method in methods:
-    if method not in METHODS:
-      raise ValueError(f"Unknown method {method!r}; known: {', '.join(METHODS)}.")
+  common.known_names(config.methods, METHODS, field="methods", what="method")
   try:
     w = modpo_weights(config)
   except ValueError:
@@ -153,9 +149,7 @@ def make_method(config: ml_collections.ConfigDict, task: lm_tasks.Task, method: 
   k = mw.shape[0]
 
   def rewards(tokens: Array, mask: Array) -> Array:  # [N, 2] mean token rewards
-    per_token = jax.nn.one_hot(tokens, U.shape[1]) @ U.T
-    count = jnp.maximum(jnp.sum(mask, axis=-1, keepdims=True), 1)
-    return jnp.sum(jnp.where(mask[..., None], per_token, 0.0), axis=-2) / count
+    return lm_tasks.mean_token_rewards(U, tokens, mask)
 
   def split(lora):
     return (graphdef, jax.tree.unflatten(treedef, lora), task.rest)
@@ -176,8 +170,7 @@ def make_method(config: ml_collections.ConfigDict, task: lm_tasks.Task, method: 
   def panacea_step(state: State, hp, t: Array) -> State:
     key, k_rows, k_w, k_pol = jax.random.split(state.key, 4)
     rows = jnp.repeat(jax.random.choice(k_rows, n, (B,), replace=n < B), 2)
-    e = jax.random.exponential(k_w, (B, 2))
-    w = jnp.repeat(e / jnp.sum(e, axis=-1, keepdims=True), 2, axis=0)  # [2B, 2], Dirichlet(1)
+    w = jnp.repeat(simplex_draws(k_w, B, 2), 2, axis=0)  # [2B, 2], Dirichlet(1)
     if lm.panacea_loss == "dpo":  # the reference's pairs, as MODPO's
       pairs = sample(state.lora, rows, k_pol, w, reference=True)
     else:
@@ -306,24 +299,14 @@ def _reference_values(config, task) -> np.ndarray:
   """``[2]`` the reference policy's expected rewards on the evaluation prompts (seed 0's key)."""
   lm = config.lm
   rows = jnp.arange(int(lm.eval_prompts)) % task.tokens.shape[0]
-  U = token_rewards(config)
-  graphdef, treedef = task.graphdef, jax.tree.structure(task.lora)
   pol = models.sample_padded(
-    (graphdef, task.lora, task.rest), jnp.asarray(task.tokens)[rows],
+    (task.graphdef, task.lora, task.rest), jnp.asarray(task.tokens)[rows],
     jnp.asarray(task.start)[rows], jax.random.key(config.seed),
     max_new_tokens=int(lm.max_new_tokens), eos_id=task.eos_id, reference=True,
     weights=jnp.full((rows.shape[0], 2), 0.5),
   )  # fmt: skip
-  del treedef
-  per_token = jax.nn.one_hot(pol.tokens, U.shape[1]) @ U.T
-  count = jnp.maximum(jnp.sum(pol.mask, -1, keepdims=True), 1)
-  r = jnp.sum(jnp.where(pol.mask[..., None], per_token, 0.0), axis=-2) / count
+  r = lm_tasks.mean_token_rewards(token_rewards(config), pol.tokens, pol.mask)
   return np.asarray(jnp.mean(r, 0))
-
-
-def _summary(values: np.ndarray) -> dict[str, Any]:
-  s = training.summarize(values)
-  return {"values": values.tolist(), "mean": s.mean.tolist(), "ci95": s.half_width.tolist()}
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
@@ -350,7 +333,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     metrics |= {"hv": hv.reshape(sw.shape), "controllability": ctrl.reshape(sw.shape)}
     metrics["max_kl"] = F["kl"].max(-1).reshape(sw.shape)
     results["methods"][method] = {
-      "metrics": {k: _summary(np.asarray(v)) for k, v in metrics.items()},
+      "metrics": {k: common.stats(v) for k, v in metrics.items()},
       "models_trained": m.models,
       "wall_time_s": seconds,
       "steps_per_second": out.steps_per_second,
@@ -361,12 +344,14 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         pareto.hypervolume_host(f, ref_point=ref, sense="max")
         for f in F["front_at_modpo_weights"]
       ])  # fmt: skip
-      results["methods"][method]["metrics"]["hv_at_modpo_weights"] = _summary(at.reshape(sw.shape))
+      results["methods"][method]["metrics"]["hv_at_modpo_weights"] = common.stats(
+        at.reshape(sw.shape)
+      )
   if {"panacea", "modpo"} <= set(fronts):
     cover = np.array(results["methods"]["panacea"]["metrics"]["hv"]["values"]) / np.array(
       results["methods"]["modpo"]["metrics"]["hv"]["values"]
     )
-    results["coverage"] = _summary(cover)  # Panacea's HV over MODPO's, per point
+    results["coverage"] = common.stats(cover)  # Panacea's HV over MODPO's, per point
   common.write_results(workdir, results)
   if jax.process_index() == 0:
     print(f"pareto_lm: mean ± 95% interval over {sw.num_seeds} seeds (reference point {ref})")

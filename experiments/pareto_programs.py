@@ -93,14 +93,19 @@ def step_key(state: dict[str, Any], t: Array) -> PRNGKey:
   return jax.random.fold_in(jax.random.wrap_key_data(state["key"]), t)
 
 
-def set_loss(net, key, objectives, *, num_objectives: int, num_weights: int, method: str, **kw):
-  """``models.pareto_set_loss`` with Dirichlet(1) weights drawn as normalized exponentials.
+def simplex_draws(key: PRNGKey, num: int, num_objectives: int) -> Array:
+  """``[num, m]`` uniform weights on the simplex (Dirichlet(1)) as normalized exponentials.
 
   ``jax.random.dirichlet``'s gamma sampler fails under ``vmap`` with keys sharded over the point
   axis (the ``jit`` backend), so the uniform-simplex weights are drawn without it.
   """
-  e = jax.random.exponential(key, (num_weights, num_objectives))
-  weights = e / jnp.sum(e, axis=-1, keepdims=True)
+  e = jax.random.exponential(key, (num, num_objectives))
+  return e / jnp.sum(e, axis=-1, keepdims=True)
+
+
+def set_loss(net, key, objectives, *, num_objectives: int, num_weights: int, method: str, **kw):
+  """``models.pareto_set_loss`` with Dirichlet(1) weights (:func:`simplex_draws`)."""
+  weights = simplex_draws(key, num_weights, num_objectives)
   return jnp.mean(pareto.scalarize(objectives(net, weights, None), weights, method, **kw))
 
 

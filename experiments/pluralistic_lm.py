@@ -89,9 +89,7 @@ def make_program(config: ml_collections.ConfigDict, task: LMTask, method: str) -
   minority = int(np.argmin(task.shares))
 
   def rewards(tokens: Array, mask: Array) -> Array:  # [N, G] each group's mean token reward
-    per_token = jax.nn.one_hot(tokens, task.token_rewards.shape[1]) @ task.token_rewards.T
-    count = jnp.maximum(jnp.sum(mask, axis=-1, keepdims=True), 1)
-    return jnp.sum(jnp.where(mask[..., None], per_token, 0.0), axis=-2) / count
+    return lm_tasks.mean_token_rewards(task.token_rewards, tokens, mask)
 
   def split(lora):
     return (graphdef, jax.tree.unflatten(treedef, lora), base.rest)

@@ -196,7 +196,7 @@ def test_llmfao_part_skips_without_gpt4_file(tmp_path, capsys):
     ({"kl.num_objectives": 5}, "must be 2 or 3"),
     ({"kl.kl_coef": 0.0}, "kl.kl_coef must be > 0"),
     ({"kl.num_objectives": 3, "kl.correlation": -0.6}, "must lie in"),
-    ({"kl.methods": "panacea,rlhf"}, "Unknown method 'rlhf' in kl.methods; known: panacea"),
+    ({"kl.methods": "panacea,rlhf"}, "Unknown method 'rlhf' in config.kl.methods; known: panacea"),
     ({"kl.methods": ""}, "kl.methods is empty"),
     ({"kl.pama_radius": 2.0}, "pama_radius in \\[0, 1\\]"),
     ({"kl.map_samples": 1}, "map_samples >= 2"),

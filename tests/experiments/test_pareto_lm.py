@@ -47,7 +47,10 @@ def test_one_conditioned_decoder_covers_the_per_weight_modpo_front(tmp_path):
 @pytest.mark.parametrize(
   ("override", "message"),
   [
-    ({"methods": "panacea,soups"}, "Unknown method 'soups'; known: panacea, modpo"),
+    (
+      {"methods": "panacea,soups"},
+      "Unknown method 'soups' in config.methods; known: panacea, modpo",
+    ),
     ({"methods": ""}, "methods is empty"),
     ({"lm.modpo_weights": "0.0,0.5"}, "must lie in \\(0, 1\\)"),
     ({"lm.modpo_weights": "0.2,x"}, "must be numbers"),
