@@ -1,9 +1,21 @@
 """Shared fixtures. Tests run in float64: certified gaps reach 1e-16; float32 stops near 1e-7."""
 
+import os
 import pathlib
 
-import jax
-import pytest
+# Compile fast, run slower: three quarters of the suite's time is XLA compiling many small
+# programs, and without the fusion emitters and LLVM's optimisation passes it compiles them in
+# about a third of the time (the suite halves on the 2-core CI machine). Only float32 round-off
+# changes (the bounds that state round-off allow for it). Subprocesses (the CLI and notebook
+# tests) inherit the flags. A user's own XLA_FLAGS come first and win.
+_FAST_COMPILE = ("--xla_cpu_use_fusion_emitters=false", "--xla_backend_optimization_level=0")
+_flags = os.environ.get("XLA_FLAGS", "")
+os.environ["XLA_FLAGS"] = " ".join(
+  [_flags] + [f for f in _FAST_COMPILE if f.split("=")[0] not in _flags]
+).strip()
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 # Eight CPU devices for the sharding invariance tests (before any backend starts); computations

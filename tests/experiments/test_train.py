@@ -148,8 +148,8 @@ def test_nash_sweep_default_config_gives_its_docstrings_numbers(tmp_path):
   results = train_lib.train_and_evaluate(config, str(tmp_path))
   final = {(r["point"], r["metric"]): r["mean"] for r in results["final"]}
   steps = ("0.25", "0.5", "1", "2")
-  for step in steps:  # kl_coef 0.1: float32 round-off at every step size
-    assert abs(final[(f"kl_coef=0.1 step_size={step}", "regularized_gap")]) <= 3e-8
+  for step in steps:  # kl_coef 0.1: float32 round-off (2e-8 to 4e-8 with XLA's code generation)
+    assert abs(final[(f"kl_coef=0.1 step_size={step}", "regularized_gap")]) <= 5e-8
   for step in steps[1:]:
     assert abs(final[(f"kl_coef=0.01 step_size={step}", "regularized_gap")]) <= 5e-8
   assert 1.5e-6 <= final[("kl_coef=0.01 step_size=0.25", "regularized_gap")] <= 3e-6
