@@ -141,14 +141,23 @@ def load_llmfao_prompts(path: str | os.PathLike | None = None) -> dict[int, str]
   return {int(r["id"]): r["text"] for r in _jsonl(path, ("id", "text"))}
 
 
-def load_llmfao_texts(folder: str | os.PathLike | None = None) -> TextComparisons:
-  """Crowd judgments with the prompt and both responses as text.
+# Whose judgments: the comparisons file of each judge (same pairs, same format).
+JUDGES = {"crowd": "crowd-comparisons.csv", "gpt4": "gpt4-crowd-comparisons.csv"}
+
+
+def load_llmfao_texts(
+  folder: str | os.PathLike | None = None, *, judge: str = "crowd"
+) -> TextComparisons:
+  """Crowd (or GPT-4) judgments with the prompt and both responses as text.
 
   Joins ``crowd-comparisons.csv`` (``prompt, model_x, model_y, winner``; ``model_x`` is the left
-  model) with ``results.jsonl`` (``prompt, model, result``) and ``prompts.jsonl``.
+  model) with ``results.jsonl`` (``prompt, model, result``) and ``prompts.jsonl``. With
+  ``judge="gpt4"`` the comparisons are ``gpt4-crowd-comparisons.csv``: GPT-4's verdicts on the
+  same 2,139 pairs the crowd judged, one per pair (both files are packaged).
 
   Args:
     folder: a folder holding those three files; the packaged copies when None.
+    judge: ``"crowd"`` or ``"gpt4"``: whose judgments.
 
   Returns:
     :class:`TextComparisons` (8,931 judgments for the packaged crowd file).
@@ -157,15 +166,13 @@ def load_llmfao_texts(folder: str | os.PathLike | None = None) -> TextComparison
     FileNotFoundError: if a file is missing.
     ValueError: on missing columns or fields, or a judged response absent from the results.
   """
+  if judge not in JUDGES:
+    raise ValueError(f"load_llmfao_texts: unknown judge {judge!r}; known: {', '.join(JUDGES)}.")
+  names = (JUDGES[judge], "results.jsonl", "prompts.jsonl")
   if folder is None:
-    comparisons, results, prompts = (
-      _packaged(n) for n in ("crowd-comparisons.csv", "results.jsonl", "prompts.jsonl")
-    )
+    comparisons, results, prompts = (_packaged(n) for n in names)
   else:
-    comparisons, results, prompts = (
-      os.path.join(os.fspath(folder), n)
-      for n in ("crowd-comparisons.csv", "results.jsonl", "prompts.jsonl")
-    )
+    comparisons, results, prompts = (os.path.join(os.fspath(folder), n) for n in names)
   table = load_llmfao(comparisons)
   texts = {(int(r["prompt"]), int(r["model"])): r["result"] for r in _jsonl(results, _RESULTS)}
   with open(comparisons, newline="", encoding="utf-8") as f:

@@ -67,6 +67,20 @@ def test_texts_join_judgments_with_the_judged_responses():
   assert "kubernetes" in t.prompts[int(t.prompt[0])]
 
 
+def test_gpt4_judges_the_same_pairs_and_disagrees_with_the_crowd_in_part():
+  crowd, gpt4 = data.load_llmfao_texts(), data.load_llmfao_texts(judge="gpt4")
+  assert gpt4.outcome.shape[0] == len(np.unique(gpt4.pair)) == 2139  # one verdict per pair
+  key = lambda t, i: (int(t.prompt[i]), t.left[i], t.right[i])  # noqa: E731
+  crowd_mean = {}
+  for i in range(crowd.outcome.shape[0]):
+    crowd_mean.setdefault(key(crowd, i), []).append(crowd.outcome[i])
+  both = [(np.mean(crowd_mean[key(gpt4, i)]), gpt4.outcome[i]) for i in range(2139)]
+  decisive = [(c > 0.5) == (g > 0.5) for c, g in both if c != 0.5 and g != 0.5]
+  assert len(both) == 2139 and 0.55 < np.mean(decisive) < 0.9  # related judges, not the same
+  with pytest.raises(ValueError, match="unknown judge 'gpt5'; known: crowd, gpt4"):
+    data.load_llmfao_texts(judge="gpt5")
+
+
 def test_text_loader_errors(tmp_path):
   import shutil
 
