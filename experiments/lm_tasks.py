@@ -192,27 +192,47 @@ def adapter_fields(m: ml_collections.ConfigDict) -> dict[str, Any]:
   )
 
 
+def judged_embeddings(
+  encoder, wordpiece, *tables: data.TextComparisons
+) -> tuple[list[tuple[Array, Array]], int]:
+  """MiniLM embeddings of each judgment's (prompt, left / right) texts, per table.
+
+  Every distinct (prompt, response) of all tables is embedded once. Returns ``[(phi_a [J, d],
+  phi_b [J, d]) per table]`` and the number of texts embedded.
+  """
+  items = sorted(
+    {(int(p), s) for t in tables for p, s in zip(t.prompt, t.left, strict=True)}
+    | {(int(p), s) for t in tables for p, s in zip(t.prompt, t.right, strict=True)}
+  )
+  index = {k: i for i, k in enumerate(items)}
+  prompts = tables[0].prompts
+  emb = models.embed_texts(
+    encoder, wordpiece, [prompts[p] for p, _ in items], [s for _, s in items]
+  )
+  out = []
+  for t in tables:
+    phi_a = emb[[index[int(p), s] for p, s in zip(t.prompt, t.left, strict=True)]]
+    phi_b = emb[[index[int(p), s] for p, s in zip(t.prompt, t.right, strict=True)]]
+    out.append((phi_a, phi_b))
+  return out, len(items)
+
+
+def heldout_pairs(texts: data.TextComparisons, holdout: float, seed: int) -> np.ndarray:
+  """``[J]`` True where the judgment's pair is held out (a share ``holdout`` of the pairs)."""
+  rng = np.random.default_rng(int(seed))
+  pairs = np.unique(texts.pair)
+  return np.isin(texts.pair, rng.choice(pairs, round(holdout * len(pairs)), replace=False))
+
+
 def text_oracle(config, key) -> tuple[models.TextPreferenceOracle, dict[str, Any]]:
   """MiniLM + BT and GPM heads fitted on LLMFAO's crowd judgments; the configured one returned."""
   start = time.time()
   texts = data.load_llmfao_texts()
   encoder, wordpiece = models.load_minilm()
-  items = sorted(
-    {(int(p), s) for p, s in zip(texts.prompt, texts.left, strict=True)}
-    | {(int(p), s) for p, s in zip(texts.prompt, texts.right, strict=True)}
-  )
-  index = {k: i for i, k in enumerate(items)}
-  emb = models.embed_texts(
-    encoder, wordpiece, [texts.prompts[p] for p, _ in items], [s for _, s in items]
-  )
-  phi_a = emb[[index[int(p), s] for p, s in zip(texts.prompt, texts.left, strict=True)]]
-  phi_b = emb[[index[int(p), s] for p, s in zip(texts.prompt, texts.right, strict=True)]]
-  rng = np.random.default_rng(int(config.seed))
-  pairs = np.unique(texts.pair)
-  held = rng.choice(pairs, round(config.oracle.holdout * len(pairs)), replace=False)
-  test = np.isin(texts.pair, held)
+  ((phi_a, phi_b),), embedded = judged_embeddings(encoder, wordpiece, texts)
+  test = heldout_pairs(texts, config.oracle.holdout, config.seed)
   y = texts.outcome
-  heads, report = {}, {"responses_embedded": len(items), "judgments": len(y)}
+  heads, report = {}, {"responses_embedded": embedded, "judgments": len(y)}
   for kind in models.HEADS:
     head = models.fit_preference_head(
       phi_a[~test],
@@ -244,6 +264,47 @@ def text_oracle(config, key) -> tuple[models.TextPreferenceOracle, dict[str, Any
   )
   report["seconds"] = time.time() - start
   return models.TextPreferenceOracle(encoder, wordpiece, heads[config.oracle.head]), report
+
+
+def judge_heads(config, key) -> tuple[models.TextPreferenceOracle, dict[str, Any], dict[str, Any]]:
+  """MiniLM and one Bradley-Terry head per judge of ``config.smollm2.judges`` on LLMFAO.
+
+  Every judge's verdicts are on the same responses (``data.load_llmfao_texts(judge=...)``); the
+  same pairs are held out for all (a share ``config.smollm2.holdout``). The report gives each
+  head's held-out accuracy on its own judge and on the other's, and the Spearman correlation of
+  the heads' rewards over every judged response (how far the objectives conflict).
+
+  Returns:
+    ``(oracle, heads, report)``: the encoder (``oracle.embed``), the heads keyed by judge.
+  """
+  from scipy import stats
+
+  start, sm = time.time(), config.smollm2
+  judges = [j.strip() for j in sm.judges.split(",")]
+  tables = [data.load_llmfao_texts(judge=j) for j in judges]
+  encoder, wordpiece = models.load_minilm()
+  embedded, count = judged_embeddings(encoder, wordpiece, *tables)
+  items = lambda t: list(zip(t.prompt.tolist(), t.left, t.right, strict=True))  # noqa: E731
+  keys = sorted(set(items(tables[0])))
+  rng = np.random.default_rng(int(config.seed))
+  held = {keys[i] for i in rng.choice(len(keys), round(sm.holdout * len(keys)), replace=False)}
+  tests = [np.array([k in held for k in items(t)]) for t in tables]
+  heads, report = {}, {"responses_embedded": count}
+  for j, t, (a, b), test in zip(judges, tables, embedded, tests, strict=True):
+    heads[j] = models.fit_preference_head(
+      a[~test], b[~test], t.outcome[~test], kind="bt", key=key, steps=sm.head_steps, l2=sm.l2
+    )
+  for j in judges:
+    for other, t, (a, b), test in zip(judges, tables, embedded, tests, strict=True):
+      m = models.head_metrics(heads[j], a[test], b[test], t.outcome[test])
+      report[f"{j}_head_on_{other}_heldout_accuracy"] = m.accuracy
+      print(f"judge head {j}: held-out accuracy {m.accuracy:.3f} on {other}'s {m.n} verdicts")
+  phi = np.concatenate([x for pair in embedded for x in pair])
+  r = [np.asarray(heads[j].features(jnp.asarray(phi))[0]) for j in judges]
+  report["reward_spearman"] = float(stats.spearmanr(r[0], r[1]).statistic)
+  report["seconds"] = time.time() - start
+  print(f"judge heads: Spearman of the two rewards {report['reward_spearman']:.3f}", flush=True)
+  return models.TextPreferenceOracle(encoder, wordpiece, heads[judges[0]]), heads, report
 
 
 def oracle_fns(oracle_model, tokenizer, texts: list[str]):

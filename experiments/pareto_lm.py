@@ -46,11 +46,14 @@ from flax import nnx
 
 from experiments import common, lm_tasks, train_lib
 from experiments.pareto_programs import simplex_draws
-from jaxpref import losses, models, pareto, training
+from jaxpref import data, losses, models, pareto, training
 from jaxpref.training import _plots
 from jaxpref.types import Array, PRNGKey
 
-METHODS = ("panacea", "modpo", "rewarded_soups", "ls", "mgda", "pcgrad", "upgrad", "dualproj")
+METHODS = (
+  "panacea", "modpo", "rewarded_soups", "cpo", "dpa", "ls", "mgda", "pcgrad", "upgrad", "dualproj"
+)  # fmt: skip
+PROMPTED = ("cpo", "dpa")  # Conditioned by preference tokens in the prompt, not the adapter.
 
 
 class Hyper(NamedTuple):
@@ -64,13 +67,32 @@ FIELDS = {"lm.learning_rate": "learning_rate", "lm.kl_coef": "kl_coef"}
 
 
 class State(NamedTuple):
-  """One point: the adapter leaves (stacked per weight for MODPO), Adam state, keys, last loss."""
+  """One point: the adapter leaves (stacked per weight for MODPO), Adam state, keys, last loss.
+
+  ``extra`` is method-specific: DPA's adapter at the start of the round (it samples the round's
+  candidates), CPO's ``[2, n, 2]`` reward range (lowest, highest) per prompt under the reference.
+  """
 
   lora: list[Array]
   opt_state: Any
   key: PRNGKey
   eval_key: PRNGKey
   loss: Array
+  extra: Any = None
+
+
+class Setup(NamedTuple):
+  """What every method shares: the decoder, the two objectives and the prompts.
+
+  ``rewards(rows, tokens, mask)`` gives ``[N, 2]`` rewards of responses to prompts ``rows``;
+  ``prompted(method)`` gives ``([G, n, P'] tokens, [G, n] start)``: every prompt carrying the
+  preference tokens of grid weight g (CPO's target, DPA's direction) in the method's format.
+  """
+
+  task: lm_tasks.Task
+  rewards: Any
+  prompted: Any
+  labels: tuple[str, str]
 
 
 def task_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
@@ -113,6 +135,22 @@ def validate(config: ml_collections.ConfigDict) -> None:
     )
   if config.lm.grid < 2 or config.lm.batch_prompts < 1 or config.lm.eval_prompts < 1:
     raise ValueError("lm.grid must be >= 2 and lm.batch_prompts, lm.eval_prompts >= 1.")
+  if config.lm.model not in ("tiny", "smollm2"):
+    raise ValueError(f"lm.model must be 'tiny' or 'smollm2'; got {config.lm.model!r}.")
+  lm = config.lm
+  if lm.cpo_temperature < 0 or lm.dpa_samples < 1 or lm.dpa_rounds < 1:
+    raise ValueError("lm.cpo_temperature must be >= 0 and lm.dpa_samples, lm.dpa_rounds >= 1.")
+  if lm.cpo_range_samples < 2:
+    raise ValueError(f"lm.cpo_range_samples must be >= 2; got {lm.cpo_range_samples}.")
+  if lm.model == "tiny" and lm.vocab - 2 - lm.grid < 0:
+    raise ValueError(
+      f"lm.vocab={lm.vocab} has no room for the {lm.grid + 1} preference tokens of CPO/DPA."
+    )
+  judges = common.names(config.smollm2.judges)
+  if lm.model == "smollm2" and (len(judges) != 2 or not set(judges) <= set(data.JUDGES)):
+    raise ValueError(
+      f"smollm2.judges must name two of {', '.join(data.JUDGES)}; got {config.smollm2.judges!r}."
+    )
   lm_tasks.buckets(task_config(config))
   points, _ = training.sweep_points(sweep(config))
   for path, name in FIELDS.items():
@@ -136,20 +174,19 @@ class Method(NamedTuple):
   models: int
 
 
-def make_method(config: ml_collections.ConfigDict, task: lm_tasks.Task, method: str) -> Method:
-  """The per-point program of one method on the tiny decoder."""
-  lm = config.lm
+def make_method(config: ml_collections.ConfigDict, setup: Setup, method: str) -> Method:
+  """The per-point program of one method on the setup's decoder."""
+  lm, task, rewards = config.lm, setup.task, setup.rewards
   graphdef, treedef = task.graphdef, jax.tree.structure(task.lora)
   prompts, start = jnp.asarray(task.tokens), jnp.asarray(task.start)
   n, B, E = prompts.shape[0], int(lm.batch_prompts), int(lm.eval_prompts)
   kw = dict(max_new_tokens=int(lm.max_new_tokens), eos_id=task.eos_id)
-  U = token_rewards(config)
   grid = jnp.asarray(pareto.das_dennis(2, int(lm.grid)), jnp.float32)
+  G = grid.shape[0]
   mw = jnp.asarray(modpo_weights(config), jnp.float32)
   k = mw.shape[0]
-
-  def rewards(tokens: Array, mask: Array) -> Array:  # [N, 2] mean token rewards
-    return lm_tasks.mean_token_rewards(U, tokens, mask)
+  if method in PROMPTED:
+    ctok, cstart = (jnp.asarray(x) for x in setup.prompted(method))
 
   def split(lora):
     return (graphdef, jax.tree.unflatten(treedef, lora), task.rest)
@@ -162,10 +199,9 @@ def make_method(config: ml_collections.ConfigDict, task: lm_tasks.Task, method: 
       model, tokens, mask, start=first, gate=jnp.full((N,), gate), weights=w
     )
 
-  def sample(lora, rows, key, w, reference=False):
-    return models.sample_padded(
-      split(lora), prompts[rows], start[rows], key, weights=w, reference=reference, **kw
-    )
+  def sample(lora, rows, key, w, reference=False, toks=None, st=None):
+    toks, st = (prompts[rows], start[rows]) if toks is None else (toks, st)
+    return models.sample_padded(split(lora), toks, st, key, weights=w, reference=reference, **kw)
 
   def panacea_step(state: State, hp, t: Array) -> State:
     key, k_rows, k_w, k_pol = jax.random.split(state.key, 4)
@@ -175,7 +211,7 @@ def make_method(config: ml_collections.ConfigDict, task: lm_tasks.Task, method: 
       pairs = sample(state.lora, rows, k_pol, w, reference=True)
     else:
       pairs = sample(state.lora, rows, k_pol, w)
-    r = rewards(pairs.tokens, pairs.mask)
+    r = rewards(rows, pairs.tokens, pairs.mask)
     ref = logps(state.lora, pairs, 0.0, w)
 
     def objective(lora):
@@ -199,6 +235,67 @@ def make_method(config: ml_collections.ConfigDict, task: lm_tasks.Task, method: 
     updates, opt_state = optax.adam(hp.learning_rate).update(grads, state.opt_state)
     return State(optax.apply_updates(state.lora, updates), opt_state, key, state.eval_key, loss)
 
+  free = jnp.array([True, False])  # CPO: objective 1 conditioned on a target level, 2 maximised
+
+  def prompted_step(state: State, hp, t: Array) -> State:
+    """CPO (CDPO on the reference's pairs) or DPA (one rejection-sampling fine-tuning update)."""
+    key, k_rows, k_g, k_pol = jax.random.split(state.key, 4)
+    rows = jax.random.choice(k_rows, n, (B,), replace=n < B)
+    g = jax.random.randint(k_g, (B,), 0, G)  # the grid weight each prompt carries
+    toks, st = ctok[g, rows], cstart[g, rows]
+    if method == "cpo":
+      cond = jnp.broadcast_to(neutral, (2 * B, 2))
+      pairs = sample(state.lora, jnp.repeat(rows, 2), k_pol, cond, reference=True,
+                     toks=jnp.repeat(toks, 2, 0), st=jnp.repeat(st, 2))  # fmt: skip
+      r = rewards(jnp.repeat(rows, 2), pairs.tokens, pairs.mask).reshape(B, 2, 2)
+      lo, hi = state.extra[0][rows], state.extra[1][rows]  # [B, 2]
+      target = lo + grid[g, :1] * (hi - lo)  # level w_1 of objective 1's range (2 is free)
+      ref = logps(state.lora, pairs, 0.0, cond).reshape(B, 2)
+
+      def objective(lora):
+        lp = logps(lora, pairs, 1.0, cond).reshape(B, 2)
+        ex = losses.Example(logp=lp[:, 0], logp2=lp[:, 1], ref_logp=ref[:, 0],
+                            ref_logp2=ref[:, 1], margin=r[:, 0], margin2=r[:, 1])  # fmt: skip
+        cdpo = lambda e, c: losses.cpo(  # noqa: E731
+          e, condition=c, conditioned=free, kl_coef=hp.kl_coef, temperature=lm.cpo_temperature
+        )[0]
+        return jnp.mean(jax.vmap(cdpo)(ex, target))
+
+      extra = state.extra
+    else:  # DPA: a round's candidates come from the adapter at the round's start
+      frozen = jax.tree.map(
+        lambda f, x: jnp.where(t % round_len == 0, x, f), state.extra, state.lora
+      )
+      N = int(lm.dpa_samples)
+      cond = jnp.broadcast_to(neutral, (N * B, 2))
+      draws = sample(frozen, jnp.repeat(rows, N), k_pol, cond,
+                     toks=jnp.repeat(toks, N, 0), st=jnp.repeat(st, N))  # fmt: skip
+      v = grid[g] / jnp.linalg.norm(grid[g], axis=-1, keepdims=True)  # unit directions [B, 2]
+      r = rewards(jnp.repeat(rows, N), draws.tokens, draws.mask).reshape(B, N, 2)
+      best = jnp.argmax(pareto.directional_rewards(r, v[:, None, :]), axis=1)
+      targets = jax.tree.map(lambda x: x.reshape(B, N, *x.shape[1:])[jnp.arange(B), best], draws)
+      cond = cond[:B]
+
+      def objective(lora):  # fine-tuning on the best of N: -log pi(y* | x, v)
+        return -jnp.mean(logps(lora, targets, 1.0, cond))
+
+      extra = frozen
+    loss, grads = jax.value_and_grad(objective)(state.lora)
+    updates, opt_state = optax.adam(hp.learning_rate).update(grads, state.opt_state)
+    lora = optax.apply_updates(state.lora, updates)
+    return State(lora, opt_state, key, state.eval_key, loss, extra)
+
+  round_len = max(1, int(config.steps) // max(1, int(lm.dpa_rounds)))
+  task_leaves = jax.tree.leaves(task.lora)  # the reference ignores them (adapter off)
+
+  def reward_ranges(key: PRNGKey) -> Array:
+    """``[2, n, 2]`` lowest and highest rewards of each prompt over K reference responses."""
+    K = int(lm.cpo_range_samples)
+    rows = jnp.repeat(jnp.arange(n), K)
+    ref = sample(task_leaves, rows, key, jnp.broadcast_to(neutral, (n * K, 2)), reference=True)
+    r = rewards(rows, ref.tokens, ref.mask).reshape(n, K, 2)
+    return jnp.stack([r.min(1), r.max(1)])
+
   neutral = jnp.array([0.5, 0.5])  # the soups' experts' (constant) preference input
   stacked = mw if method != "rewarded_soups" else jnp.eye(2)  # one adapter per row
 
@@ -219,7 +316,7 @@ def make_method(config: ml_collections.ConfigDict, task: lm_tasks.Task, method: 
     rows = jnp.repeat(jax.random.choice(k_rows, n, (B,), replace=n < B), 2)
     first = jax.tree.map(lambda x: x[0], state.lora)
     pairs = sample(first, rows, k_ref, jnp.broadcast_to(neutral, (2 * B, 2)), reference=True)
-    r = rewards(pairs.tokens, pairs.mask).reshape(B, 2, 2)
+    r = rewards(rows, pairs.tokens, pairs.mask).reshape(B, 2, 2)
 
     def one(lora, wk, kk):
       cond = jnp.broadcast_to(neutral if method == "rewarded_soups" else wk, (2 * B, 2))
@@ -256,25 +353,35 @@ def make_method(config: ml_collections.ConfigDict, task: lm_tasks.Task, method: 
     return State(lora, opt_state, key, state.eval_key, jnp.mean(loss))
 
   def init(hp, key: PRNGKey) -> State:
-    k_lora, k_eval, k_run = jax.random.split(key, 3)
+    k_lora, k_eval, k_run, k_range = jax.random.split(key, 4)
     leaves = lm_tasks.init_adapter(task, k_lora)
-    if method != "panacea":  # every stacked adapter starts from the same draw
+    if method in ("panacea", *PROMPTED):
+      opt = optax.adam(hp.learning_rate).init(leaves)
+    else:  # every stacked adapter starts from the same draw
       leaves = [jnp.broadcast_to(x, (stacked.shape[0], *x.shape)) for x in leaves]
       opt = jax.vmap(optax.adam(hp.learning_rate).init)(leaves)
-    else:
-      opt = optax.adam(hp.learning_rate).init(leaves)
-    return State(leaves, opt, k_run, k_eval, jnp.zeros(()))
+    extra = {"cpo": lambda: reward_ranges(k_range), "dpa": lambda: leaves}.get(method, lambda: None)
+    return State(leaves, opt, k_run, k_eval, jnp.zeros(()), extra())
 
-  def values(lora, cond, eval_key, kl_coef):
-    """``[2]`` ``J_i = E r_i - kl_coef KL`` on the evaluation prompts, preference input cond."""
+  def values(lora, cond, eval_key, kl_coef, g=None):
+    """``[2]`` ``J_i = E r_i - kl_coef KL`` on the evaluation prompts, preference input cond.
+
+    ``g``: the grid weight whose preference tokens the prompts carry (CPO, DPA).
+    """
     rows = jnp.arange(E) % n
     ww = jnp.broadcast_to(cond, (E, 2))
-    pol = sample(lora, rows, eval_key, ww)
+    toks, st = (None, None) if g is None else (ctok[g, rows], cstart[g, rows])
+    pol = sample(lora, rows, eval_key, ww, toks=toks, st=st)
     kl = jnp.mean(logps(lora, pol, 1.0, ww) - logps(lora, pol, 0.0, ww))
-    return jnp.mean(rewards(pol.tokens, pol.mask), 0) - kl_coef * kl, kl
+    return jnp.mean(rewards(rows, pol.tokens, pol.mask), 0) - kl_coef * kl, kl
 
   def fronts(state: State, hp) -> dict[str, Array]:
     at = lambda lo, c: values(lo, c, state.eval_key, hp.kl_coef)  # noqa: E731
+    if method in PROMPTED:  # the prompt carries the weight; the adapter's input stays neutral
+      J, kl = jax.vmap(lambda g: values(state.lora, neutral, state.eval_key, hp.kl_coef, g))(
+        jnp.arange(G)
+      )
+      return {"front": J, "kl": kl}
     if method == "rewarded_soups":  # the experts' parameters interpolated on the grid
       J, kl = jax.vmap(lambda w: at(pareto.interpolate_params(state.lora, w), neutral))(grid)
       return {"front": J, "kl": kl}
@@ -289,34 +396,123 @@ def make_method(config: ml_collections.ConfigDict, task: lm_tasks.Task, method: 
     del hp  # the fronts are evaluated once, after training (one compiled sampler, not per log)
     return {"loss": state.loss}
 
-  step = panacea_step if method == "panacea" else stacked_step
-  weights = np.asarray(grid if method in ("panacea", "rewarded_soups") else mw)
-  models_trained = {"panacea": 1, "rewarded_soups": 2}.get(method, k)
+  step = {"panacea": panacea_step, "cpo": prompted_step, "dpa": prompted_step}.get(
+    method, stacked_step
+  )
+  weights = np.asarray(mw if method in ("modpo", "ls", *pareto.AGGREGATORS) else grid)
+  models_trained = {"panacea": 1, "rewarded_soups": 2, "cpo": 1, "dpa": 1}.get(method, k)
   return Method(training.Program(init, step, metrics), fronts, weights, models_trained)
 
 
-def _reference_values(config, task) -> np.ndarray:
+def _reference_values(config, setup: Setup) -> np.ndarray:
   """``[2]`` the reference policy's expected rewards on the evaluation prompts (seed 0's key)."""
-  lm = config.lm
+  lm, task = config.lm, setup.task
   rows = jnp.arange(int(lm.eval_prompts)) % task.tokens.shape[0]
-  pol = models.sample_padded(
-    (task.graphdef, task.lora, task.rest), jnp.asarray(task.tokens)[rows],
-    jnp.asarray(task.start)[rows], jax.random.key(config.seed),
-    max_new_tokens=int(lm.max_new_tokens), eos_id=task.eos_id, reference=True,
-    weights=jnp.full((rows.shape[0], 2), 0.5),
+
+  @jax.jit
+  def values(key):
+    pol = models.sample_padded(
+      (task.graphdef, task.lora, task.rest), jnp.asarray(task.tokens)[rows],
+      jnp.asarray(task.start)[rows], key, max_new_tokens=int(lm.max_new_tokens),
+      eos_id=task.eos_id, reference=True, weights=jnp.full((rows.shape[0], 2), 0.5),
+    )  # fmt: skip
+    return jnp.mean(setup.rewards(rows, pol.tokens, pol.mask), 0)
+
+  return np.asarray(values(jax.random.key(config.seed)))
+
+
+def tiny_setup(config: ml_collections.ConfigDict) -> Setup:
+  """The random-init decoder, two correlated token rewards, one level token per grid weight."""
+  task = lm_tasks.tiny_task(task_config(config))
+  U = token_rewards(config)
+  G = int(config.lm.grid) + 1
+  raw = [list(t[s:]) for t, s in zip(task.tokens, task.start, strict=True)]
+  # Grid weight g is the token vocab - 1 - G + g (below the end token) before the prompt.
+  level = [[config.lm.vocab - 1 - G + g, *r] for g in range(G) for r in raw]
+  toks, st = models.pad_prompts(
+    level, pad_id=0, buckets=lm_tasks.buckets(task_config(config)), max_len=config.lm.max_len,
+    max_new_tokens=int(config.lm.max_new_tokens),
   )  # fmt: skip
-  r = lm_tasks.mean_token_rewards(token_rewards(config), pol.tokens, pol.mask)
-  return np.asarray(jnp.mean(r, 0))
+  prompted = (toks.reshape(G, len(raw), -1), st.reshape(G, len(raw)))
+  return Setup(
+    task,
+    lambda rows, tokens, mask: lm_tasks.mean_token_rewards(U, tokens, mask),
+    lambda method: prompted,
+    ("r1 (token reward 1)", "r2 (token reward 2)"),
+  )
+
+
+def smollm2_setup(config: ml_collections.ConfigDict) -> Setup:
+  """SmolLM2 with Panacea's SVD-LoRA, LLMFAO's prompts, the crowd's and GPT-4's MiniLM heads.
+
+  Each objective is the reward of a Bradley-Terry head fitted on one judge's LLMFAO verdicts of
+  the same responses (``lm_tasks.judge_heads``), computed on the host from the decoded texts.
+  CPO's prompts state the target as weights, DPA's the unit direction.
+  """
+  lm, sm = config.lm, config.smollm2
+  path = sm.path or models.smollm2_path()
+  model = models.load_llama_gguf(
+    path, max_len=lm.max_len, adapter="svd_lora", adapter_rank=lm.rank, adapter_alpha=lm.alpha,
+    adapter_targets=tuple(t.strip() for t in lm.targets.split(",")), num_objectives=2,
+  )  # fmt: skip
+  graphdef, lora, rest = nnx.split(model, nnx.LoRAParam, ...)
+  tokenizer = models.load_bpe_gguf(path)
+  texts = data.load_llmfao_texts()
+  judged = sorted({int(p) for p in texts.prompt})  # the prompts the judges saw
+  prompts = [texts.prompts[p] for p in judged][: int(sm.prompts) or None]
+  system = models.CHATML_SYSTEM if sm.system else None
+  buckets = lm_tasks.buckets(ml_collections.ConfigDict({"prompts": {"buckets": lm.buckets}}))
+
+  def pad(items):
+    ids = [tokenizer.encode_chat(t, system=system) for t in items]
+    return models.pad_prompts(
+      ids, pad_id=0, buckets=buckets, max_len=lm.max_len, max_new_tokens=int(lm.max_new_tokens)
+    )
+
+  tokens, start = pad(prompts)
+  oracle, heads, report = lm_tasks.judge_heads(config, jax.random.key(config.seed))
+  grid = pareto.das_dennis(2, int(lm.grid))
+  names = [j.strip() for j in sm.judges.split(",")]
+
+  def prompted(method):
+    def tag(w):
+      if method == "dpa":
+        w = w / np.linalg.norm(w)
+        return f"[Preference direction: {names[0]} {w[0]:.2f}, {names[1]} {w[1]:.2f}]"
+      return f"[Preference weights: {names[0]} {w[0]:.1f}, {names[1]} {w[1]:.1f}]"
+
+    toks, st = pad([f"{tag(w)} {t}" for w in grid for t in prompts])
+    return toks.reshape(len(grid), len(prompts), -1), st.reshape(len(grid), len(prompts))
+
+  def host_rewards(rows, toks, mask):
+    decoded = [
+      tokenizer.decode(t[k], skip_special=True)
+      for t, k in zip(np.asarray(toks), np.asarray(mask), strict=True)
+    ]
+    phi = oracle.embed([prompts[i] for i in np.asarray(rows)], decoded)
+    return np.stack([np.asarray(heads[j].features(phi)[0]) for j in names], -1).astype(np.float32)
+
+  def rewards(rows, toks, mask):
+    shape = jax.ShapeDtypeStruct((toks.shape[0], 2), jnp.float32)
+    return jax.pure_callback(host_rewards, shape, rows, toks, mask, vmap_method="sequential")
+
+  info = {"oracle": f"MiniLM + BT heads of {', '.join(names)} on LLMFAO", "judges": report}
+  task = lm_tasks.Task(
+    graphdef, lora, rest, tokens, start, tokenizer.eos_id, None, None, None, info
+  )
+  return Setup(task, rewards, prompted, tuple(f"{j} reward" for j in names))
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Trains every method through the engine and compares their fronts; writes results and PNGs."""
-  task = lm_tasks.tiny_task(task_config(config))
+  setup = smollm2_setup(config) if config.lm.model == "smollm2" else tiny_setup(config)
   sw = sweep(config)
-  ref = _reference_values(config, task) - float(config.hv_margin)
-  fronts, results = {}, {"reference_point": ref.tolist(), "methods": {}}
+  ref = _reference_values(config, setup) - float(config.hv_margin)
+  fronts, results = {}, {"reference_point": ref.tolist(), "methods": {}, **setup.task.info}
   for method in common.names(config.methods):
-    m = make_method(config, task, method)
+    if config.lm.model == "smollm2":
+      jax.clear_caches()  # the frozen weights are constants of every compiled program
+    m = make_method(config, setup, method)
     start = time.perf_counter()
     out = training.run_sweep(
       m.program, sw, workdir=os.path.join(workdir, method), name=method,

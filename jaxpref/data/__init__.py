@@ -8,6 +8,7 @@ transitive comparisons. Splits hold out comparisons or whole annotators.
 """
 
 from jaxpref.data._llmfao import (
+  JUDGES,
   TextComparisons,
   default_llmfao_path,
   load_llmfao,
@@ -28,6 +29,7 @@ from jaxpref.data._table import (
 
 __all__ = [
   "ADVANTAGE_CODES",
+  "JUDGES",
   "SIGNED_CODES",
   "Comparisons",
   "RankingTable",

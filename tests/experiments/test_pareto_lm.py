@@ -2,6 +2,7 @@
 
 import json
 
+import jax
 import ml_collections
 import numpy as np
 import pytest
@@ -58,6 +59,11 @@ def test_one_conditioned_decoder_covers_the_per_weight_modpo_front(tmp_path):
     ({"synthetic.correlation": 1.0}, "must lie in \\(-1, 1\\)"),
     ({"lm.kl_coef": 0.0}, "lm.kl_coef must be > 0"),
     ({"vmap.axes.lm": {"vocab": (8,)}}, "not a vmappable|lm.vocab"),
+    ({"lm.model": "gpt2"}, "lm.model must be 'tiny' or 'smollm2'"),
+    ({"lm.dpa_samples": 0}, "lm.dpa_samples, lm.dpa_rounds >= 1"),
+    ({"lm.cpo_range_samples": 1}, "cpo_range_samples must be >= 2"),
+    ({"lm.vocab": 10}, "no room for the 11 preference tokens"),
+    ({"lm.model": "smollm2", "smollm2.judges": "crowd"}, "must name two of crowd, gpt4"),
   ],
 )
 def test_bad_configs_fail_before_compiling(override, message, monkeypatch, tmp_path):
@@ -77,7 +83,34 @@ def test_every_method_runs_and_the_soup_ends_are_its_experts(tmp_path):
   results = train_lib.train_and_evaluate(config, str(tmp_path))["methods"]
   assert list(results) == list(pareto_lm.METHODS)
   models = {m: r["models_trained"] for m, r in results.items()}
-  assert models == {m: {"panacea": 1, "rewarded_soups": 2}.get(m, 5) for m in pareto_lm.METHODS}
+  one = {"panacea": 1, "rewarded_soups": 2, "cpo": 1, "dpa": 1}
+  assert models == {m: one.get(m, 5) for m in pareto_lm.METHODS}
   for method, r in results.items():
     assert np.all(np.isfinite(r["metrics"]["hv"]["values"])), method
     assert np.all(np.asarray(r["metrics"]["max_kl"]["values"]) > 0), method
+
+
+def test_prompted_methods_carry_the_weight_in_the_prompt_and_train(tmp_path):
+  """CPO and DPA on the tiny decoder: grid weight g is token ``vocab - 1 - G + g`` before the
+  prompt; CPO's reward ranges come from the reference, DPA's round restarts from the adapter."""
+  config = _config(methods="cpo,dpa")
+  config.steps, config.lm.dpa_rounds = 20, 2
+  setup = pareto_lm.tiny_setup(config)
+  toks, start = setup.prompted("cpo")
+  G, n = 11, setup.task.tokens.shape[0]
+  assert toks.shape[:2] == (G, n) and start.shape == (G, n)
+  for g in (0, 10):
+    for i in range(n):
+      plain = list(setup.task.tokens[i, setup.task.start[i] :])
+      assert list(toks[g, i, start[g, i] :]) == [64 - 1 - G + g, *plain]
+  method = pareto_lm.make_method(config, setup, "cpo")
+  hp = pareto_lm.Hyper(np.float32(1e-2), np.float32(0.1))
+  state = jax.jit(method.program.init)(hp, jax.random.key(0))
+  lo, hi = np.asarray(state.extra)
+  assert lo.shape == hi.shape == (n, 2) and np.all(lo <= hi) and np.any(lo < hi)
+  results = train_lib.train_and_evaluate(config, str(tmp_path))["methods"]
+  for name in ("cpo", "dpa"):
+    r = results[name]
+    assert r["models_trained"] == 1
+    assert np.all(np.isfinite(r["metrics"]["hv"]["values"])), name
+    assert np.all(np.asarray(r["metrics"]["max_kl"]["values"]) > 0), name  # the adapter moved
