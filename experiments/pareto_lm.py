@@ -235,6 +235,9 @@ def make_method(config: ml_collections.ConfigDict, setup: Setup, method: str) ->
     updates, opt_state = optax.adam(hp.learning_rate).update(grads, state.opt_state)
     return State(optax.apply_updates(state.lora, updates), opt_state, key, state.eval_key, loss)
 
+  # Weights (and stacked adapters) together (vmap) on the tiny decoder, one after the other on
+  # SmolLM2, whose [rows, length, 49152] logits for every weight at once would not fit in memory.
+  over = jax.vmap if lm.model == "tiny" else lambda f: lambda xs: jax.lax.map(f, xs)
   free = jnp.array([True, False])  # CPO: objective 1 conditioned on a target level, 2 maximised
 
   def prompted_step(state: State, hp, t: Array) -> State:
@@ -345,7 +348,7 @@ def make_method(config: ml_collections.ConfigDict, setup: Setup, method: str) ->
       return weights @ values, direction
 
     keys = jax.random.split(k_agg, stacked.shape[0])
-    loss, grads = jax.vmap(one)(state.lora, stacked, keys)
+    loss, grads = over(lambda a: one(*a))((state.lora, stacked, keys))
     updates, opt_state = jax.vmap(lambda g, o: optax.adam(hp.learning_rate).update(g, o))(
       grads, state.opt_state
     )
@@ -378,18 +381,18 @@ def make_method(config: ml_collections.ConfigDict, setup: Setup, method: str) ->
   def fronts(state: State, hp) -> dict[str, Array]:
     at = lambda lo, c: values(lo, c, state.eval_key, hp.kl_coef)  # noqa: E731
     if method in PROMPTED:  # the prompt carries the weight; the adapter's input stays neutral
-      J, kl = jax.vmap(lambda g: values(state.lora, neutral, state.eval_key, hp.kl_coef, g))(
+      J, kl = over(lambda g: values(state.lora, neutral, state.eval_key, hp.kl_coef, g))(
         jnp.arange(G)
       )
       return {"front": J, "kl": kl}
     if method == "rewarded_soups":  # the experts' parameters interpolated on the grid
-      J, kl = jax.vmap(lambda w: at(pareto.interpolate_params(state.lora, w), neutral))(grid)
+      J, kl = over(lambda w: at(pareto.interpolate_params(state.lora, w), neutral))(grid)
       return {"front": J, "kl": kl}
     if method != "panacea":
-      J, kl = jax.vmap(at)(state.lora, mw)
+      J, kl = over(lambda a: at(*a))((state.lora, mw))
       return {"front": J, "kl": kl}
-    J, kl = jax.vmap(lambda w: at(state.lora, w))(grid)
-    Jm, _ = jax.vmap(lambda w: at(state.lora, w))(mw)
+    J, kl = over(lambda w: at(state.lora, w))(grid)
+    Jm, _ = over(lambda w: at(state.lora, w))(mw)
     return {"front": J, "kl": kl, "front_at_modpo_weights": Jm}
 
   def metrics(state: State, hp) -> dict[str, Array]:
@@ -399,7 +402,8 @@ def make_method(config: ml_collections.ConfigDict, setup: Setup, method: str) ->
   step = {"panacea": panacea_step, "cpo": prompted_step, "dpa": prompted_step}.get(
     method, stacked_step
   )
-  weights = np.asarray(mw if method in ("modpo", "ls", *pareto.AGGREGATORS) else grid)
+  per_weight = method in ("modpo", "ls", *pareto.AGGREGATORS)
+  weights = modpo_weights(config) if per_weight else pareto.das_dennis(2, int(lm.grid))
   models_trained = {"panacea": 1, "rewarded_soups": 2, "cpo": 1, "dpa": 1}.get(method, k)
   return Method(training.Program(init, step, metrics), fronts, weights, models_trained)
 
@@ -410,15 +414,15 @@ def _reference_values(config, setup: Setup) -> np.ndarray:
   rows = jnp.arange(int(lm.eval_prompts)) % task.tokens.shape[0]
 
   @jax.jit
-  def values(key):
+  def values(key, rest):  # the frozen weights an argument: no folding of SmolLM2's constants
     pol = models.sample_padded(
-      (task.graphdef, task.lora, task.rest), jnp.asarray(task.tokens)[rows],
+      (task.graphdef, task.lora, rest), jnp.asarray(task.tokens)[rows],
       jnp.asarray(task.start)[rows], key, max_new_tokens=int(lm.max_new_tokens),
       eos_id=task.eos_id, reference=True, weights=jnp.full((rows.shape[0], 2), 0.5),
     )  # fmt: skip
     return jnp.mean(setup.rewards(rows, pol.tokens, pol.mask), 0)
 
-  return np.asarray(values(jax.random.key(config.seed)))
+  return np.asarray(values(jax.random.key(config.seed), task.rest))
 
 
 def tiny_setup(config: ml_collections.ConfigDict) -> Setup:
@@ -503,6 +507,61 @@ def smollm2_setup(config: ml_collections.ConfigDict) -> Setup:
   return Setup(task, rewards, prompted, tuple(f"{j} reward" for j in names))
 
 
+class HostRun(NamedTuple):
+  """What :func:`run` reads of a run: ``run_sweep``'s fields and the evaluated fronts."""
+
+  history: dict[str, np.ndarray]
+  steps_per_second: float
+  resumed_from: int | None
+  fronts: dict[str, np.ndarray]
+
+
+def host_sweep(
+  config: ml_collections.ConfigDict, setup: Setup, method: str, sw: training.Sweep, workdir: str
+) -> HostRun:
+  """Runs one method's points one after the other from Python with the frozen weights passed in.
+
+  For SmolLM2: closed over (as ``run_sweep``'s programs close over the tiny model), 135M frozen
+  weights would be compile-time constants that XLA spends minutes folding. Here each program is
+  the method's own, traced with the weights as an argument; the seeds' keys are ``run_sweep``'s
+  (``training.seed_keys``) and the step index runs from 0, as there. No checkpoints.
+  """
+
+  def bound(rest):
+    return make_method(config, setup._replace(task=setup.task._replace(rest=rest)), method)
+
+  init = jax.jit(lambda hp, key, r: bound(r).program.init(hp, key))
+  step = jax.jit(lambda s, hp, t, r: bound(r).program.step(s, hp, t))
+  read = jax.jit(lambda s, hp, r: bound(r).program.metrics(s, hp))
+  fronts = jax.jit(lambda s, hp, r: bound(r).fronts(s, hp))
+  rest, options = setup.task.rest, train_lib.run_options(config)
+  hps, seeds = training.sweep_points(sw)
+  keys = training.seed_keys(sw.seed, seeds)
+  history, evaluated, start = [], [], time.perf_counter()
+  with training.MetricWriter(workdir, tensorboard=options["tensorboard"]) as writer:
+    for i in range(sw.num_points):
+      hp = jax.tree.map(lambda v, i=i: jnp.asarray(v[i], jnp.float32), hps)
+      state, logs = init(hp, keys[i], rest), []
+      for t in range(options["steps"]):
+        state = step(state, hp, jnp.int32(t), rest)
+        if (t + 1) % options["log_every"] == 0 or t + 1 == options["steps"]:
+          record = {k: float(v) for k, v in read(state, hp, rest).items()}
+          logs.append(record)
+          writer.write_scalars(t + 1, {f"point{i}/{k}": v for k, v in record.items()})
+          print(f"[{method}] point {i + 1}/{sw.num_points} step {t + 1}/{options['steps']}: "
+                + ", ".join(f"{k} {v:.4f}" for k, v in record.items()), flush=True)  # fmt: skip
+      history.append({k: [r[k] for r in logs] for k in logs[0]})
+      evaluated.append(jax.tree.map(np.asarray, fronts(state, hp, rest)))
+  seconds = time.perf_counter() - start
+  shape = (*sw.shape, -1)
+  return HostRun(
+    {k: np.array([h[k] for h in history]).reshape(shape) for k in history[0]},
+    sw.num_points * options["steps"] / seconds,
+    None,
+    {k: np.stack([f[k] for f in evaluated]) for k in evaluated[0]},
+  )
+
+
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Trains every method through the engine and compares their fronts; writes results and PNGs."""
   setup = smollm2_setup(config) if config.lm.model == "smollm2" else tiny_setup(config)
@@ -510,17 +569,19 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   ref = _reference_values(config, setup) - float(config.hv_margin)
   fronts, results = {}, {"reference_point": ref.tolist(), "methods": {}, **setup.task.info}
   for method in common.names(config.methods):
-    if config.lm.model == "smollm2":
-      jax.clear_caches()  # the frozen weights are constants of every compiled program
     m = make_method(config, setup, method)
     start = time.perf_counter()
-    out = training.run_sweep(
-      m.program, sw, workdir=os.path.join(workdir, method), name=method,
-      **train_lib.run_options(config),
-    )  # fmt: skip
-    flat = jax.tree.map(lambda x: x.reshape(sw.num_points, *x.shape[len(sw.shape) :]), out.state)
-    hps = jax.tree.map(lambda v: v.astype(np.float32), training.sweep_points(sw)[0])
-    F = jax.tree.map(np.asarray, jax.jit(jax.vmap(m.fronts))(flat, hps))
+    if config.lm.model == "smollm2":
+      out = host_sweep(config, setup, method, sw, os.path.join(workdir, method))
+      F = out.fronts
+    else:
+      out = training.run_sweep(
+        m.program, sw, workdir=os.path.join(workdir, method), name=method,
+        **train_lib.run_options(config),
+      )  # fmt: skip
+      flat = jax.tree.map(lambda x: x.reshape(sw.num_points, *x.shape[len(sw.shape) :]), out.state)
+      hps = jax.tree.map(lambda v: v.astype(np.float32), training.sweep_points(sw)[0])
+      F = jax.tree.map(np.asarray, jax.jit(jax.vmap(m.fronts))(flat, hps))
     seconds = time.perf_counter() - start
     fronts[method] = F
     hv = np.array([pareto.hypervolume_host(f, ref_point=ref, sense="max") for f in F["front"]])

