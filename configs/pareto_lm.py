@@ -46,7 +46,7 @@ from configs import common
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   """Returns the config of the ``pareto_lm`` experiment."""
-  # steps and seeds 0: the model's default (tiny: 400 steps, 8 seeds; smollm2: 12 steps, 1 seed).
+  # steps and seeds 0: the model's default (tiny: 400 steps, 8 seeds; smollm2: 16 steps, 1 seed).
   arg = common.parse_arg(arg, plot=True, seeds=0, steps=0, model="tiny")
   real = arg.model == "smollm2"
   config = ml_collections.ConfigDict()
@@ -102,7 +102,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # Every method runs steps updates at each (hyperparameter, seed) point.
   common.add_run_sections(
     config,
-    steps=arg.steps or (12 if real else 400),
+    steps=arg.steps or (16 if real else 400),
     log_every=4 if real else 100,
     checkpoint_every=0,
     seeds=arg.seeds or (1 if real else 8),

