@@ -10,7 +10,8 @@ vmappable ``lm.learning_rate`` and ``lm.kl_coef``) in ``workdir/<method>``; fron
 ``J_i = E r_i - kl_coef KL`` are evaluated on the same prompts and keys. ``results.json``:
 per method the hypervolume (reference point: the reference policy's rewards minus ``hv_margin``),
 controllability (Spearman of w_i with J_i), models trained and wall time, each with its 95%
-interval over seeds, and ``coverage`` = Panacea's HV over MODPO's; ``pareto_lm_fronts.png``.
+interval over seeds, the front itself (``front``: J per point at each of ``weights``), and
+``coverage`` = Panacea's HV over MODPO's; ``pareto_lm_fronts.png``.
 
 Run:
 

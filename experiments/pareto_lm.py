@@ -592,6 +592,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     results["methods"][method] = {
       "metrics": {k: common.stats(v) for k, v in metrics.items()},
       "models_trained": m.models,
+      "weights": np.asarray(m.weights).tolist(),  # [k, 2] the weights the front is evaluated at
+      "front": F["front"].reshape(*sw.shape, *F["front"].shape[1:]).tolist(),  # [..., k, 2] J
       "wall_time_s": seconds,
       "steps_per_second": out.steps_per_second,
       "resumed_from": out.resumed_from,

@@ -40,6 +40,8 @@ def test_one_conditioned_decoder_covers_the_per_weight_modpo_front(tmp_path):
   for r in (panacea, modpo):
     assert np.shape(r["metrics"]["hv"]["values"]) == (1,) and r["wall_time_s"] > 0
     assert np.all(np.asarray(r["metrics"]["max_kl"]["values"]) > 0)
+  assert np.shape(panacea["front"]) == (1, 11, 2) and np.shape(modpo["front"]) == (1, 5, 2)
+  assert np.asarray(modpo["weights"])[:, 0].tolist() == pytest.approx([0.1, 0.3, 0.5, 0.7, 0.9])
   saved = json.loads((tmp_path / "results.json").read_text())
   assert saved["coverage"]["values"] == pytest.approx(results["coverage"]["values"])
   assert (tmp_path / "panacea" / "metrics.jsonl").is_file()
