@@ -266,33 +266,48 @@ def text_oracle(config, key) -> tuple[models.TextPreferenceOracle, dict[str, Any
   return models.TextPreferenceOracle(encoder, wordpiece, heads[config.oracle.head]), report
 
 
-def judge_heads(config, key) -> tuple[models.TextPreferenceOracle, dict[str, Any], dict[str, Any]]:
-  """MiniLM and one Bradley-Terry head per judge of ``config.smollm2.judges`` on LLMFAO.
+def judge_heads(
+  tables: dict[str, data.TextComparisons],
+  key: PRNGKey,
+  *,
+  holdout: float,
+  seed: int,
+  steps: int,
+  l2: float,
+) -> tuple[models.TextPreferenceOracle, dict[str, Any], dict[str, Any]]:
+  """MiniLM and one Bradley-Terry head per judge, fitted on LLMFAO.
 
   Every judge's verdicts are on the same responses (``data.load_llmfao_texts(judge=...)``); the
-  same pairs are held out for all (a share ``config.smollm2.holdout``). The report gives each
-  head's held-out accuracy on its own judge and on the other's, and the Spearman correlation of
-  the heads' rewards over every judged response (how far the objectives conflict).
+  same pairs are held out for all (a share ``holdout``, drawn from ``seed``). The report gives
+  each head's held-out accuracy on its own judge and on the others', and the Spearman
+  correlation of the first two heads' rewards over the judged responses (how far the objectives
+  conflict).
+
+  Args:
+    tables: each judge's judgments, keyed by judge.
+    key: PRNG key of the heads' initialisation.
+    holdout: share of the (prompt, pair) items held out.
+    seed: seed of the held-out draw.
+    steps: Adam steps fitting each head.
+    l2: head weight penalty.
 
   Returns:
     ``(oracle, heads, report)``: the encoder (``oracle.embed``), the heads keyed by judge.
   """
   from scipy import stats
 
-  start, sm = time.time(), config.smollm2
-  judges = [j.strip() for j in sm.judges.split(",")]
-  tables = [data.load_llmfao_texts(judge=j) for j in judges]
+  start, judges, tables = time.time(), list(tables), list(tables.values())
   encoder, wordpiece = models.load_minilm()
   embedded, count = judged_embeddings(encoder, wordpiece, *tables)
   items = lambda t: list(zip(t.prompt.tolist(), t.left, t.right, strict=True))  # noqa: E731
   keys = sorted(set(items(tables[0])))
-  rng = np.random.default_rng(int(config.seed))
-  held = {keys[i] for i in rng.choice(len(keys), round(sm.holdout * len(keys)), replace=False)}
+  rng = np.random.default_rng(int(seed))
+  held = {keys[i] for i in rng.choice(len(keys), round(holdout * len(keys)), replace=False)}
   tests = [np.array([k in held for k in items(t)]) for t in tables]
   heads, report = {}, {"responses_embedded": count}
   for j, t, (a, b), test in zip(judges, tables, embedded, tests, strict=True):
     heads[j] = models.fit_preference_head(
-      a[~test], b[~test], t.outcome[~test], kind="bt", key=key, steps=sm.head_steps, l2=sm.l2
+      a[~test], b[~test], t.outcome[~test], kind="bt", key=key, steps=steps, l2=l2
     )
   for j in judges:
     for other, t, (a, b), test in zip(judges, tables, embedded, tests, strict=True):

@@ -33,6 +33,7 @@ controllability (Spearman of w_i with J_i, the smaller of the two), models train
 No closed-form front exists for a sequence policy.
 """
 
+import functools
 import os
 import time
 from typing import Any, NamedTuple
@@ -92,7 +93,6 @@ class Setup(NamedTuple):
   task: lm_tasks.Task
   rewards: Any
   prompted: Any
-  labels: tuple[str, str]
 
 
 def task_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
@@ -135,9 +135,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
     )
   if config.lm.grid < 2 or config.lm.batch_prompts < 1 or config.lm.eval_prompts < 1:
     raise ValueError("lm.grid must be >= 2 and lm.batch_prompts, lm.eval_prompts >= 1.")
-  if config.lm.model not in ("tiny", "smollm2"):
-    raise ValueError(f"lm.model must be 'tiny' or 'smollm2'; got {config.lm.model!r}.")
   lm = config.lm
+  if lm.model not in ("tiny", "smollm2"):
+    raise ValueError(f"lm.model must be 'tiny' or 'smollm2'; got {lm.model!r}.")
   if lm.cpo_temperature < 0 or lm.dpa_samples < 1 or lm.dpa_rounds < 1:
     raise ValueError("lm.cpo_temperature must be >= 0 and lm.dpa_samples, lm.dpa_rounds >= 1.")
   if lm.cpo_range_samples < 2:
@@ -184,9 +184,18 @@ def make_method(config: ml_collections.ConfigDict, setup: Setup, method: str) ->
   grid = jnp.asarray(pareto.das_dennis(2, int(lm.grid)), jnp.float32)
   G = grid.shape[0]
   mw = jnp.asarray(modpo_weights(config), jnp.float32)
-  k = mw.shape[0]
   if method in PROMPTED:
     ctok, cstart = (jnp.asarray(x) for x in setup.prompted(method))
+
+  neutral = jnp.array([0.5, 0.5])  # the adapter's (constant) input where it is not conditioned
+  single = method in ("panacea", *PROMPTED)  # one adapter; the others stack one per row of:
+  stacked = mw if method != "rewarded_soups" else jnp.eye(2)
+  # Weights (and stacked adapters) together (vmap) on the tiny decoder, one after the other on
+  # SmolLM2, whose [rows, length, 49152] logits for every weight at once would not fit in memory.
+  over = jax.vmap if lm.model == "tiny" else lambda f: lambda xs: jax.lax.map(f, xs)
+  free = jnp.array([True, False])  # CPO: objective 1 conditioned on a target level, 2 maximised
+  round_len = max(1, int(config.steps) // max(1, int(lm.dpa_rounds)))  # DPA's steps per round
+  task_leaves = jax.tree.leaves(task.lora)  # the reference ignores them (adapter off)
 
   def split(lora):
     return (graphdef, jax.tree.unflatten(treedef, lora), task.rest)
@@ -234,11 +243,6 @@ def make_method(config: ml_collections.ConfigDict, setup: Setup, method: str) ->
     loss, grads = jax.value_and_grad(objective)(state.lora)
     updates, opt_state = optax.adam(hp.learning_rate).update(grads, state.opt_state)
     return State(optax.apply_updates(state.lora, updates), opt_state, key, state.eval_key, loss)
-
-  # Weights (and stacked adapters) together (vmap) on the tiny decoder, one after the other on
-  # SmolLM2, whose [rows, length, 49152] logits for every weight at once would not fit in memory.
-  over = jax.vmap if lm.model == "tiny" else lambda f: lambda xs: jax.lax.map(f, xs)
-  free = jnp.array([True, False])  # CPO: objective 1 conditioned on a target level, 2 maximised
 
   def prompted_step(state: State, hp, t: Array) -> State:
     """CPO (CDPO on the reference's pairs) or DPA (one rejection-sampling fine-tuning update)."""
@@ -288,9 +292,6 @@ def make_method(config: ml_collections.ConfigDict, setup: Setup, method: str) ->
     lora = optax.apply_updates(state.lora, updates)
     return State(lora, opt_state, key, state.eval_key, loss, extra)
 
-  round_len = max(1, int(config.steps) // max(1, int(lm.dpa_rounds)))
-  task_leaves = jax.tree.leaves(task.lora)  # the reference ignores them (adapter off)
-
   def reward_ranges(key: PRNGKey) -> Array:
     """``[2, n, 2]`` lowest and highest rewards of each prompt over K reference responses."""
     K = int(lm.cpo_range_samples)
@@ -298,9 +299,6 @@ def make_method(config: ml_collections.ConfigDict, setup: Setup, method: str) ->
     ref = sample(task_leaves, rows, key, jnp.broadcast_to(neutral, (n * K, 2)), reference=True)
     r = rewards(rows, ref.tokens, ref.mask).reshape(n, K, 2)
     return jnp.stack([r.min(1), r.max(1)])
-
-  neutral = jnp.array([0.5, 0.5])  # the soups' experts' (constant) preference input
-  stacked = mw if method != "rewarded_soups" else jnp.eye(2)  # one adapter per row
 
   def dpo_losses(lp, ref, rr, kl_coef):
     """``[2]`` per-objective DPO losses with Bradley-Terry labels of each objective."""
@@ -358,7 +356,7 @@ def make_method(config: ml_collections.ConfigDict, setup: Setup, method: str) ->
   def init(hp, key: PRNGKey) -> State:
     k_lora, k_eval, k_run, k_range = jax.random.split(key, 4)
     leaves = lm_tasks.init_adapter(task, k_lora)
-    if method in ("panacea", *PROMPTED):
+    if single:
       opt = optax.adam(hp.learning_rate).init(leaves)
     else:  # every stacked adapter starts from the same draw
       leaves = [jnp.broadcast_to(x, (stacked.shape[0], *x.shape)) for x in leaves]
@@ -399,12 +397,10 @@ def make_method(config: ml_collections.ConfigDict, setup: Setup, method: str) ->
     del hp  # the fronts are evaluated once, after training (one compiled sampler, not per log)
     return {"loss": state.loss}
 
-  step = {"panacea": panacea_step, "cpo": prompted_step, "dpa": prompted_step}.get(
-    method, stacked_step
-  )
-  per_weight = method in ("modpo", "ls", *pareto.AGGREGATORS)
-  weights = modpo_weights(config) if per_weight else pareto.das_dennis(2, int(lm.grid))
-  models_trained = {"panacea": 1, "rewarded_soups": 2, "cpo": 1, "dpa": 1}.get(method, k)
+  step = prompted_step if method in PROMPTED else panacea_step if single else stacked_step
+  on_grid = single or method == "rewarded_soups"  # else one adapter per MODPO weight
+  weights = pareto.das_dennis(2, int(lm.grid)) if on_grid else modpo_weights(config)
+  models_trained = 1 if single else stacked.shape[0]
   return Method(training.Program(init, step, metrics), fronts, weights, models_trained)
 
 
@@ -442,7 +438,6 @@ def tiny_setup(config: ml_collections.ConfigDict) -> Setup:
     task,
     lambda rows, tokens, mask: lm_tasks.mean_token_rewards(U, tokens, mask),
     lambda method: prompted,
-    ("r1 (token reward 1)", "r2 (token reward 2)"),
   )
 
 
@@ -461,11 +456,13 @@ def smollm2_setup(config: ml_collections.ConfigDict) -> Setup:
   )  # fmt: skip
   graphdef, lora, rest = nnx.split(model, nnx.LoRAParam, ...)
   tokenizer = models.load_bpe_gguf(path)
-  texts = data.load_llmfao_texts()
+  names = common.names(sm.judges)
+  tables = {j: data.load_llmfao_texts(judge=j) for j in names}
+  texts = tables[names[0]]
   judged = sorted({int(p) for p in texts.prompt})  # the prompts the judges saw
   prompts = [texts.prompts[p] for p in judged][: int(sm.prompts) or None]
   system = models.CHATML_SYSTEM if sm.system else None
-  buckets = lm_tasks.buckets(ml_collections.ConfigDict({"prompts": {"buckets": lm.buckets}}))
+  buckets = lm_tasks.buckets(task_config(config))
 
   def pad(items):
     ids = [tokenizer.encode_chat(t, system=system) for t in items]
@@ -474,10 +471,13 @@ def smollm2_setup(config: ml_collections.ConfigDict) -> Setup:
     )
 
   tokens, start = pad(prompts)
-  oracle, heads, report = lm_tasks.judge_heads(config, jax.random.key(config.seed))
+  oracle, heads, report = lm_tasks.judge_heads(
+    tables, jax.random.key(config.seed), holdout=sm.holdout, seed=config.seed,
+    steps=sm.head_steps, l2=sm.l2,
+  )  # fmt: skip
   grid = pareto.das_dennis(2, int(lm.grid))
-  names = [j.strip() for j in sm.judges.split(",")]
 
+  @functools.cache  # make_method asks once per traced program
   def prompted(method):
     def tag(w):
       if method == "dpa":
@@ -504,7 +504,7 @@ def smollm2_setup(config: ml_collections.ConfigDict) -> Setup:
   task = lm_tasks.Task(
     graphdef, lora, rest, tokens, start, tokenizer.eos_id, None, None, None, info
   )
-  return Setup(task, rewards, prompted, tuple(f"{j} reward" for j in names))
+  return Setup(task, rewards, prompted)
 
 
 class HostRun(NamedTuple):
