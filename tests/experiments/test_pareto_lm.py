@@ -79,7 +79,7 @@ def test_bad_configs_fail_before_compiling(override, message, monkeypatch, tmp_p
 
 # Every method on the tiny decoder (8 programs to compile; the CI pair above runs by default).
 @pytest.mark.slow
-def test_every_method_runs_and_the_soup_ends_are_its_experts(tmp_path):
+def test_every_method_runs_with_its_number_of_models(tmp_path):
   config = _config(seeds=2, methods=",".join(pareto_lm.METHODS))
   config.steps = 100
   results = train_lib.train_and_evaluate(config, str(tmp_path))["methods"]
@@ -94,7 +94,7 @@ def test_every_method_runs_and_the_soup_ends_are_its_experts(tmp_path):
 
 def test_prompted_methods_carry_the_weight_in_the_prompt_and_train(tmp_path):
   """CPO and DPA on the tiny decoder: grid weight g is token ``vocab - 1 - G + g`` before the
-  prompt; CPO's reward ranges come from the reference, DPA's round restarts from the adapter."""
+  prompt; CPO's reward ranges come from the reference; both train through the engine."""
   config = _config(methods="cpo,dpa")
   config.steps, config.lm.dpa_rounds = 20, 2
   setup = pareto_lm.tiny_setup(config)
