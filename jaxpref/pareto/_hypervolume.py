@@ -12,11 +12,13 @@ bucket (:mod:`jaxpref.shapes`; ``size=`` pins one) and run one jitted program pe
 over fronts of many sizes compiles a few programs.
 
 Algorithms. Two objectives: sort by :math:`f_1`, running minimum of :math:`f_2`, sum of
-rectangles, O(n log n). Three objectives: sweep in :math:`f_3`; at each level the area of the
-:math:`(f_1, f_2)` projection of the points seen so far is the same rectangle sum over the points
-pre-sorted by :math:`f_1` with the unseen ones masked out, O(n) per level under ``lax.scan``, so
-O(n^2) work in O(n) memory. The host version for any m slices the last objective recursively
-(HSO) down to the vectorised 3-D case.
+rectangles, O(n log n). Three objectives: one ``lax.scan`` over the points in :math:`f_3` order.
+The state is the height of the :math:`(f_1, f_2)` staircase over each interval
+:math:`[x_i, x_{i+1})` of the points pre-sorted by :math:`f_1`; a new point lowers the heights from
+its own :math:`f_1` position on (one elementwise minimum: no re-sort and no running minimum per
+level), and each interval's area in the :math:`(f_2, f_3)` plane grows by depth times height.
+O(n) per level, O(n^2) work in O(n) memory. The host version for any m slices the last
+objective recursively (HSO) down to the vectorised 3-D case.
 
 References:
   While, Hingston, Barone, Huband, A faster algorithm for calculating hypervolume, IEEE TEVC 2006
@@ -31,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxpref.pareto._checks import check_points, check_valid, padded_points, to_min, unpad
+from jaxpref.pareto._order import argsort
 from jaxpref.types import Array, ArrayLike, HostArray, PRNGKey
 
 
@@ -71,27 +74,36 @@ def _contributions_kernel(F, ref_point, valid, sense):
 
 
 def _hv2(P: Array, r: Array) -> Array:
-  order = jnp.lexsort((P[:, 1], P[:, 0]))
+  # Ties in f1 need no second key: the widths between tied points are 0 and the last of them
+  # sees the running minimum over all of them.
+  order = argsort(P[:, 0])
   x, y = P[order, 0], P[order, 1]
   width = jnp.append(x[1:], r[0]) - x
   return jnp.sum(width * (r[1] - jax.lax.cummin(y)))
 
 
 def _hv3(P: Array, r: Array) -> Array:
-  order = jnp.lexsort((P[:, 1], P[:, 0]))
-  x, y, z = P[order, 0], P[order, 1], P[order, 2]
+  n = P.shape[0]
+  by_x = argsort(P[:, 0])
+  x = P[by_x, 0]
   width = jnp.append(x[1:], r[0]) - x
-  by_z = jnp.argsort(z)
-  z_sorted = z[by_z]
-  depth = jnp.append(z_sorted[1:], r[2]) - z_sorted
+  position = jnp.zeros(n, jnp.int32).at[by_x].set(jnp.arange(n, dtype=jnp.int32))
+  by_z = argsort(P[:, 2])  # the levels
+  z, pos, y = P[by_z, 2], position[by_z], P[by_z, 1]
+  depth = jnp.append(z[1:], r[2]) - z
+  index = jnp.arange(n)
 
-  def level(active, k):
-    active = active.at[by_z[k]].set(True)
-    height = r[1] - jax.lax.cummin(jnp.where(active, y, r[1]))
-    return active, jnp.sum(width * height) * depth[k]
+  def level(carry, point):
+    # low[i]: the least f2 over the points seen so far whose f1 position is <= i, i.e. the height
+    # of the (f1, f2) staircase over [x_i, x_{i+1}); seeing point k lowers it from k's position on.
+    low, volume = carry
+    at, y_k, depth_k = point
+    low = jnp.minimum(low, jnp.where(index >= at, y_k, r[1]))
+    return (low, volume + depth_k * (r[1] - low)), None
 
-  _, slabs = jax.lax.scan(level, jnp.zeros(P.shape[0], bool), jnp.arange(P.shape[0]))
-  return jnp.sum(slabs)
+  init = (jnp.full(n, r[1], P.dtype), jnp.zeros(n, P.dtype))
+  (_, volume), _ = jax.lax.scan(level, init, (pos, y, depth))
+  return jnp.sum(width * volume)  # volume[i]: the area of column i in the (f2, f3) plane
 
 
 def _exact(P: Array, r: Array) -> Array:

@@ -65,6 +65,23 @@ def test_against_moocore_and_pymoo(m):
     np.testing.assert_array_equal(ranks[k, : sizes[k]], theirs)
 
 
+@pytest.mark.parametrize("m", [2, 3, 4])
+@pytest.mark.parametrize("n", [60, 700])
+def test_many_ties_and_duplicates_against_moocore(m, n):
+  moocore = pytest.importorskip("moocore")
+  rng = np.random.default_rng(10 * m + n)
+  F = rng.integers(0, 6, size=(6, n, m)).astype(float)  # a grid: ties and duplicates everywhere
+  F[:, :5] = -0.0  # signed zeros tie
+  ranks = jax.jit(jax.vmap(pareto.front_ranks))(F)
+  masks = jax.jit(jax.vmap(pareto.nondominated_mask))(F)
+  for k in range(len(F)):
+    np.testing.assert_array_equal(ranks[k], moocore.pareto_rank(F[k]))
+    np.testing.assert_array_equal(masks[k], moocore.is_nondominated(F[k], keep_weakly=True))
+  F32 = rng.uniform(size=(n, m)).astype(np.float32)
+  with jax.enable_x64(False):  # 32-bit packed sort keys
+    np.testing.assert_array_equal(pareto.front_ranks(F32), moocore.pareto_rank(F32))
+
+
 def test_bad_inputs():
   with pytest.raises(ValueError, match="must be finite"):
     pareto.front_ranks(jnp.array([[1.0, jnp.nan], [0.0, 1.0]]))
