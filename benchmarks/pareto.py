@@ -6,10 +6,13 @@ Same points for every library, float64. Fronts: ``n`` points near a spherical fr
 (most mutually non-dominated, the hard case for hypervolume), reference point (1, ..., 1); for
 sorting, uniform points (many fronts). A batch is ``--batch`` fronts of 100 points: jaxpref vmaps
 one compiled call over the batch, the peers loop in Python. Times are medians over ``--repeats``
-after one warm-up (jaxpref's one-off compile is listed apart); the ratio is peer / jaxpref (> 1
-means jaxpref is faster). pymoo's ``HV`` calls moocore's C code after normalising, so its column
-shows the wrapper's overhead; pymoo's sorting is its own (``NonDominatedSorting``). Runs that would
-take more than ``--budget`` seconds per call are skipped.
+rounds after one warm-up, each round calling jaxpref and the peers in turn (jaxpref's one-off
+compile is listed apart); the ratio is peer / jaxpref (> 1 means jaxpref is faster). pymoo's
+``HV`` calls moocore's C code after normalising, so its column shows the wrapper's overhead;
+pymoo's sorting is its own (``NonDominatedSorting``). A call whose warm-up takes more than
+``--budget / 4`` seconds is timed once. At the largest size the ``host`` rows
+time the host functions (``hypervolume_host``, ``front_ranks_host``, ``nondominated_mask_host``),
+which call moocore when it is installed: the route for evaluating large fronts.
 """
 
 import argparse
@@ -22,6 +25,7 @@ import numpy as np
 
 jax.config.update("jax_enable_x64", True)
 
+from _timing import interleaved_medians  # noqa: E402
 from _timing import median_seconds as _time  # noqa: E402
 
 from jaxpref import pareto  # noqa: E402
@@ -77,6 +81,11 @@ def main() -> None:
   nd_jit = jax.jit(pareto.nondominated_mask)
   sorter = NonDominatedSorting()
 
+  def compare(label, ours, peers, compile_s=0.0):
+    """One row: jaxpref's ``ours`` and each peer timed in alternating rounds."""
+    times = interleaved_medians({"jaxpref": ours, **peers}, args.repeats, budget=args.budget)
+    print(_row(label, times.pop("jaxpref"), compile_s, times))
+
   print("\nExact hypervolume (reference 1, points near a spherical front)")
   print(header)
   for m in (2, 3):
@@ -85,31 +94,33 @@ def main() -> None:
       F = _front(rng, n, m)
       Fj, refj = jnp.asarray(F), jnp.asarray(ref)
       compile_s = _compile_seconds(hv_jit, Fj, refj)
-      ours = _time(lambda Fj=Fj, refj=refj: jax.block_until_ready(hv_jit(Fj, refj)), args.repeats)
       got, want = float(hv_jit(Fj, refj)), moocore.hypervolume(F, ref=ref)
       assert abs(got - want) <= 1e-10 * max(1.0, abs(want)), (got, want)
       peers = {
-        "moocore": _time(lambda F=F, ref=ref: moocore.hypervolume(F, ref=ref), args.repeats),
-        "pymoo": _time(lambda F=F, ref=ref: HV(ref_point=ref)(F), args.repeats),
+        "moocore": lambda F=F, ref=ref: moocore.hypervolume(F, ref=ref),
+        "pymoo": lambda F=F, ref=ref: HV(ref_point=ref)(F),
       }
-      print(_row(f"HV m={m} n={n}", ours, compile_s, peers))
+      ours = lambda Fj=Fj, refj=refj: jax.block_until_ready(hv_jit(Fj, refj))  # noqa: E731
+      compare(f"HV m={m} n={n}", ours, peers, compile_s)
+      if n == max(sizes):  # host evaluation of a large front: hypervolume_host calls moocore
+        assert pareto.hypervolume_host(F, ref_point=ref) == want
+        compare(
+          f"HV host m={m} n={n}", lambda F=F, r=ref: pareto.hypervolume_host(F, ref_point=r), peers
+        )
     B = np.stack([_front(rng, 100, m) for _ in range(args.batch)])
     batched = jax.jit(
       jax.vmap(lambda F, ref: pareto.hypervolume(F, ref_point=ref), in_axes=(0, None))
     )
-    Bj = jnp.asarray(B)
-    compile_s = _compile_seconds(batched, Bj, jnp.asarray(ref))
-    ours = _time(
-      lambda Bj=Bj, ref=ref, fn=batched: jax.block_until_ready(fn(Bj, jnp.asarray(ref))),
-      args.repeats,
-    )
+    Bj, refj = jnp.asarray(B), jnp.asarray(ref)
+    compile_s = _compile_seconds(batched, Bj, refj)
+    want = [moocore.hypervolume(f, ref=ref) for f in B]
+    np.testing.assert_allclose(batched(Bj, refj), want, rtol=1e-10)
     peers = {
-      "moocore": _time(
-        lambda B=B, ref=ref: [moocore.hypervolume(f, ref=ref) for f in B], args.repeats
-      ),
-      "pymoo": _time(lambda B=B, ref=ref: [HV(ref_point=ref)(f) for f in B], args.repeats),
+      "moocore": lambda B=B, ref=ref: [moocore.hypervolume(f, ref=ref) for f in B],
+      "pymoo": lambda B=B, ref=ref: [HV(ref_point=ref)(f) for f in B],
     }
-    print(_row(f"HV m={m} {args.batch} x 100", ours, compile_s, peers))
+    ours = lambda Bj=Bj, r=refj, fn=batched: jax.block_until_ready(fn(Bj, r))  # noqa: E731
+    compare(f"HV m={m} {args.batch} x 100", ours, peers, compile_s)
 
   print("\nA loop of eager calls over 50 fronts of 10-200 points (first loop: compiles included)")
   print(f"{'task':<26} {'jaxpref s':>10} {'programs':>8} {'warm s':>10} {'moocore s':>10}")
@@ -134,42 +145,39 @@ def main() -> None:
       F = rng.uniform(size=(n, m))
       Fj = jnp.asarray(F)
       compile_s = _compile_seconds(ranks_jit, Fj)
-      start = time.perf_counter()
       ranks = np.asarray(ranks_jit(Fj))
-      once = time.perf_counter() - start
-      ours = (
-        once
-        if once > args.budget / 4
-        else _time(lambda Fj=Fj: jax.block_until_ready(ranks_jit(Fj)), args.repeats)
-      )
       np.testing.assert_array_equal(ranks, moocore.pareto_rank(F))
-      start = time.perf_counter()
-      sorter.do(F)
-      pymoo_once = time.perf_counter() - start
       peers = {
-        "moocore": _time(lambda F=F: moocore.pareto_rank(F), args.repeats),
-        "pymoo": pymoo_once
-        if pymoo_once > args.budget / 4
-        else _time(lambda F=F: sorter.do(F), args.repeats),
+        "moocore": lambda F=F: moocore.pareto_rank(F),
+        "pymoo": lambda F=F: sorter.do(F),
       }
-      print(_row(f"ranks m={m} n={n} ({ranks.max() + 1} fronts)", ours, compile_s, peers))
+      ours = lambda Fj=Fj: jax.block_until_ready(ranks_jit(Fj))  # noqa: E731
+      compare(f"ranks m={m} n={n} ({ranks.max() + 1} fronts)", ours, peers, compile_s)
+      if n == max(sizes):  # host evaluation: front_ranks_host calls moocore
+        np.testing.assert_array_equal(pareto.front_ranks_host(F), ranks)
+        compare(f"ranks host m={m} n={n}", lambda F=F: pareto.front_ranks_host(F), peers)
       compile_s = _compile_seconds(nd_jit, Fj)
-      ours = _time(lambda Fj=Fj: jax.block_until_ready(nd_jit(Fj)), args.repeats)
+      np.testing.assert_array_equal(nd_jit(Fj), ranks == 0)
       peers = {
-        "moocore": _time(lambda F=F: moocore.is_nondominated(F, keep_weakly=True), args.repeats),
-        "pymoo": _time(lambda F=F: sorter.do(F, only_non_dominated_front=True), args.repeats),
+        "moocore": lambda F=F: moocore.is_nondominated(F, keep_weakly=True),
+        "pymoo": lambda F=F: sorter.do(F, only_non_dominated_front=True),
       }
-      print(_row(f"front 0 m={m} n={n}", ours, compile_s, peers))
+      ours = lambda Fj=Fj: jax.block_until_ready(nd_jit(Fj))  # noqa: E731
+      compare(f"front 0 m={m} n={n}", ours, peers, compile_s)
+      if n == max(sizes):
+        np.testing.assert_array_equal(pareto.nondominated_mask_host(F), ranks == 0)
+        compare(f"front 0 host m={m} n={n}", lambda F=F: pareto.nondominated_mask_host(F), peers)
     B = rng.uniform(size=(args.batch, 100, m))
     batched = jax.jit(jax.vmap(pareto.front_ranks))
     Bj = jnp.asarray(B)
     compile_s = _compile_seconds(batched, Bj)
-    ours = _time(lambda Bj=Bj, fn=batched: jax.block_until_ready(fn(Bj)), args.repeats)
+    np.testing.assert_array_equal(batched(Bj), [moocore.pareto_rank(f) for f in B])
     peers = {
-      "moocore": _time(lambda B=B: [moocore.pareto_rank(f) for f in B], args.repeats),
-      "pymoo": _time(lambda B=B: [sorter.do(f) for f in B], args.repeats),
+      "moocore": lambda B=B: [moocore.pareto_rank(f) for f in B],
+      "pymoo": lambda B=B: [sorter.do(f) for f in B],
     }
-    print(_row(f"ranks m={m} {args.batch} x 100", ours, compile_s, peers))
+    ours = lambda Bj=Bj, fn=batched: jax.block_until_ready(fn(Bj))  # noqa: E731
+    compare(f"ranks m={m} {args.batch} x 100", ours, peers, compile_s)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@ r"""Pareto toolkit: scalarizations, weights, dominance, hypervolume, indicators,
 
 Pure functions that jit and vmap, with static shapes (a boolean ``valid`` mask marks the real rows
 where front sizes vary) and an explicit ``sense`` (``"min"`` for losses, ``"max"`` for rewards;
-metrics negate internally to minimisation, as pymoo and moocore do). Host-side exact
-hypervolume for any number of objectives is :func:`hypervolume_host`.
+metrics negate internally to minimisation, as pymoo and moocore do). Host-side evaluation of
+large fronts (moocore when installed, jaxpref's exact code otherwise): :func:`hypervolume_host`
+(any number of objectives), :func:`front_ranks_host`, :func:`nondominated_mask_host`.
 
 Multi-objective alignment methods as pure functions: KL-regularized categorical policies and
 their closed-form front (:func:`closed_form_policy`, :func:`policy_values`), MODPO's population
@@ -29,7 +30,13 @@ from jaxpref.pareto._aggregators import (
   pcgrad_weights,
   upgrad_weights,
 )
-from jaxpref.pareto._dominance import dominance_matrix, front_ranks, nondominated_mask
+from jaxpref.pareto._dominance import (
+  dominance_matrix,
+  front_ranks,
+  front_ranks_host,
+  nondominated_mask,
+  nondominated_mask_host,
+)
 from jaxpref.pareto._egalitarian import Egalitarian, egalitarian_policy
 from jaxpref.pareto._hypervolume import (
   hypervolume,
@@ -90,6 +97,7 @@ __all__ = [
   "dualproj_weights",
   "egalitarian_policy",
   "front_ranks",
+  "front_ranks_host",
   "gd",
   "gd_plus",
   "gramian",
@@ -108,6 +116,7 @@ __all__ = [
   "mirror_weights",
   "modpo_population_loss",
   "nondominated_mask",
+  "nondominated_mask_host",
   "palette_weights",
   "pama_advantage",
   "pcgrad_weights",

@@ -33,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxpref.pareto._checks import check_points, check_valid, padded_points, to_min, unpad
+from jaxpref.pareto._host import check_finite, host_points, moocore_or_none
 from jaxpref.pareto._order import argsort
 from jaxpref.types import Array, ArrayLike, HostArray, PRNGKey
 
@@ -308,16 +309,16 @@ def hypervolume_host(
   """Exact hypervolume for any number of objectives, on the host (for evaluation).
 
   With ``backend="moocore"`` (the default ``"auto"`` when the package is installed) it calls
-  moocore, the field's reference C implementation (O(n log n) for m <= 3). With ``"numpy"`` (the
-  fallback) it slices the last objective recursively (HSO) on the non-dominated points, down to
-  an O(n^2) vectorised three-objective sweep: the cost grows as O(n^(m-2)) three-objective sweeps,
-  fine for evaluation fronts (hundreds of points, m up to 5 or 6), not for training loops.
+  moocore, the field's reference C implementation (O(n log n) for m <= 3). With ``"jaxpref"``
+  (the fallback) it slices the last objective recursively (HSO) on the non-dominated points, down
+  to an O(n^2) vectorised three-objective sweep: the cost grows as O(n^(m-2)) three-objective
+  sweeps, fine for evaluation fronts (hundreds of points, m up to 5 or 6), not for training loops.
 
   Args:
     F: ``[n, m]`` objective values.
     ref_point: ``[m]`` reference point.
     sense: ``"min"`` or ``"max"``.
-    backend: ``"auto"``, ``"moocore"`` or ``"numpy"``.
+    backend: ``"auto"``, ``"moocore"`` or ``"jaxpref"``.
 
   Returns:
     The hypervolume as a Python float (float64).
@@ -327,33 +328,17 @@ def hypervolume_host(
     >>> hypervolume_host(F, ref_point=[5, 5, 5, 5])
     99.0
   """
-  F, r = np.asarray(F, dtype=np.float64), np.asarray(ref_point, dtype=np.float64)
-  if F.ndim != 2 or r.shape != (F.shape[1],):
+  where = "hypervolume_host"
+  F = host_points(F, sense=sense, where=where)
+  r = np.asarray(ref_point, dtype=np.float64)
+  if r.shape != (F.shape[1],):
     raise ValueError(
-      "hypervolume_host: F must be [n, m] and ref_point [m] with the same m; got "
-      f"{F.shape}, {r.shape}."
+      f"{where}: F must be [n, m] and ref_point [m] with the same m; got {F.shape}, {r.shape}."
     )
-  for name, x in (("F", F), ("ref_point", r)):
-    if not np.isfinite(x).all():
-      idx = [int(i) for i in np.argwhere(~np.isfinite(x))[0]]
-      raise ValueError(f"hypervolume_host: {name} must be finite; {name}{idx} = {x[tuple(idx)]}.")
-  if sense not in ("min", "max"):
-    raise ValueError(f'sense must be "min" or "max"; got {sense!r}.')
-  if backend not in ("auto", "moocore", "numpy"):
-    raise ValueError(f'backend must be "auto", "moocore" or "numpy"; got {backend!r}.')
-  if sense == "max":
-    F, r = -F, -r
+  check_finite(r, "ref_point", where)
+  r = -r if sense == "max" else r
+  moocore = moocore_or_none(backend, where)
+  if moocore is not None and len(F):  # moocore skips points that do not beat r by itself
+    return float(moocore.hypervolume(F, ref=r))
   P = F[np.all(r > F, axis=1)]
-  if len(P) == 0:
-    return 0.0
-  if backend != "numpy":
-    try:
-      import moocore  # optional: the [test] and [bench] extras
-    except ImportError:
-      if backend == "moocore":
-        raise ImportError(
-          "hypervolume_host(backend='moocore') needs: pip install moocore"
-        ) from None
-    else:
-      return float(moocore.hypervolume(P, ref=r))
-  return float(_hv_host(_nondominated_host(P), r))
+  return float(_hv_host(_nondominated_host(P), r)) if len(P) else 0.0

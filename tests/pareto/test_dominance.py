@@ -91,3 +91,39 @@ def test_bad_inputs():
     pareto.front_ranks(SPEC_F, valid=jnp.ones(4, bool))
   with pytest.raises(ValueError, match="sense"):
     pareto.dominance_matrix(SPEC_F, sense="up")
+
+
+@pytest.mark.parametrize("backend", ["auto", "jaxpref"])
+@pytest.mark.parametrize("m", [2, 3, 5])
+def test_host_sorting_against_moocore(m, backend):
+  moocore = pytest.importorskip("moocore")
+  rng = np.random.default_rng(m)
+  for F in (rng.uniform(size=(300, m)), rng.integers(0, 4, size=(300, m)).astype(float)):
+    ranks = pareto.front_ranks_host(F, backend=backend)
+    assert ranks.dtype == np.int32
+    np.testing.assert_array_equal(ranks, moocore.pareto_rank(F))
+    np.testing.assert_array_equal(
+      pareto.nondominated_mask_host(F, backend=backend),
+      moocore.is_nondominated(F, keep_weakly=True),
+    )
+    np.testing.assert_array_equal(
+      pareto.front_ranks_host(-F, sense="max", backend=backend), moocore.pareto_rank(F)
+    )
+
+
+def test_host_sorting_is_exact_in_float64_without_x64():
+  F = np.array([[1.0, 2.0], [1.0 + 1e-12, 2.0], [0.5, 3.0]])  # rows 0, 1 tie in float32
+  with jax.enable_x64(False):
+    assert pareto.front_ranks_host(F, backend="jaxpref").tolist() == [0, 1, 0]
+    assert pareto.nondominated_mask_host(F, backend="jaxpref").tolist() == [True, False, True]
+
+
+def test_host_sorting_bad_inputs():
+  with pytest.raises(ValueError, match=r"front_ranks_host: F must be \[n, m\]"):
+    pareto.front_ranks_host([1.0, 2.0])
+  with pytest.raises(ValueError, match="must be finite"):
+    pareto.nondominated_mask_host([[1.0, np.nan]])
+  with pytest.raises(ValueError, match="backend must be one of"):
+    pareto.front_ranks_host([[1.0, 2.0]], backend="numpy")
+  with pytest.raises(ValueError, match="sense"):
+    pareto.nondominated_mask_host([[1.0, 2.0]], sense="up")

@@ -1,0 +1,51 @@
+"""Host (NumPy) evaluation: input checks and the optional moocore backend.
+
+The ``*_host`` functions evaluate large fronts outside any compiled program. They call moocore,
+the field's reference C implementation, when it is installed (the ``[test]`` and ``[bench]``
+extras) and ``backend`` allows it (``"auto"`` or ``"moocore"``), and jaxpref's own exact code
+otherwise (``"jaxpref"``, or ``"auto"`` without moocore).
+"""
+
+import numpy as np
+
+from jaxpref.types import ArrayLike, HostArray
+
+BACKENDS = ("auto", "moocore", "jaxpref")
+
+
+def host_points(F: ArrayLike, *, sense: str, where: str) -> HostArray:
+  """``F`` as a finite float64 ``[n, m]`` array in minimisation form (negated for ``"max"``)."""
+  F = np.asarray(F, dtype=np.float64)
+  if F.ndim != 2:
+    raise ValueError(f"{where}: F must be [n, m]; got shape {F.shape}.")
+  check_finite(F, "F", where)
+  if sense not in ("min", "max"):
+    raise ValueError(f'sense must be "min" or "max"; got {sense!r}.')
+  return -F if sense == "max" else F
+
+
+def check_finite(x: HostArray, name: str, where: str) -> None:
+  """Raises a ValueError naming the first non-finite entry of ``x``."""
+  if not np.isfinite(x).all():
+    idx = [int(i) for i in np.argwhere(~np.isfinite(x))[0]]
+    raise ValueError(f"{where}: {name} must be finite; {name}{idx} = {x[tuple(idx)]}.")
+
+
+def moocore_or_none(backend: str, where: str):
+  """The moocore module when ``backend`` allows it and it is installed, else None.
+
+  Raises:
+    ValueError: for an unknown backend.
+    ImportError: for ``backend="moocore"`` without the package.
+  """
+  if backend not in BACKENDS:
+    raise ValueError(f"{where}: backend must be one of {BACKENDS}; got {backend!r}.")
+  if backend == "jaxpref":
+    return None
+  try:
+    import moocore  # optional: the [test] and [bench] extras
+  except ImportError:
+    if backend == "moocore":
+      raise ImportError(f"{where}(backend='moocore') needs: pip install moocore") from None
+    return None
+  return moocore
