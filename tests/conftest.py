@@ -14,6 +14,10 @@ os.environ["XLA_FLAGS"] = " ".join(
   [_flags] + [f for f in _FAST_COMPILE if f.split("=")[0] not in _flags]
 ).strip()
 
+# Tests compile in memory: jaxpref's on-disk executable cache stays off unless the user set
+# JAXPREF_CACHE_DIR (tests/test_executable_cache.py turns it on in temporary folders).
+os.environ.setdefault("JAXPREF_CACHE_DIR", "")
+
 import jax  # noqa: E402
 import pytest  # noqa: E402
 

@@ -33,6 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxpref._executable_cache import CachedProgram
 from jaxpref.equilibria._base import Operator, Solver, average_value, matrix_operator
 from jaxpref.equilibria._projected_extragradient import projected_extragradient
 from jaxpref.equilibria._tiling import auto_tile, run_tiled
@@ -278,6 +279,10 @@ def solve(
   (:func:`~jaxpref.metrics.regularized_duality_gap`) for solvers with ``kl_coef > 0`` (a traced
   ``kl_coef`` selects per value). The returned policy is the best of the last iterate, the averaged
   iterate and the support polish, whichever has the smallest certified gap.
+
+  Called with concrete arrays, the compiled program is kept on disk between processes
+  (``$JAXPREF_CACHE_DIR``, by default ``~/.cache/jaxpref/executables``; an empty value turns it
+  off), so a new process's first call for a known shape loads it instead of compiling.
 
   Args:
     P: ``[..., n, n]`` preference matrices (validated when concrete). Its dtype sets the working
@@ -708,4 +713,4 @@ def _run(
   )
 
 
-_solve_batch = jax.jit(_run, static_argnames=("op_static", "options"))
+_solve_batch = CachedProgram(_run, name="solve", static_argnames=("op_static", "options"))
