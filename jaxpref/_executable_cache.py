@@ -85,48 +85,76 @@ class CachedProgram:
     fn: the function (as for ``jax.jit``).
     name: a short name for the cache entries' file names.
     static_argnames: keyword arguments that are static (hashable), as for ``jax.jit``.
+    cpu_options: XLA compile options for the CPU backend, each applied unless ``XLA_FLAGS`` sets
+      that flag (the user's flags win); part of the cache key.
   """
 
-  def __init__(self, fn: Callable[..., Any], *, name: str, static_argnames: tuple[str, ...] = ()):
-    self._jitted = jax.jit(fn, static_argnames=static_argnames)
+  def __init__(
+    self,
+    fn: Callable[..., Any],
+    *,
+    name: str,
+    static_argnames: tuple[str, ...] = (),
+    cpu_options: dict[str, Any] | None = None,
+  ):
+    self._fn = fn
+    self._static_argnames = static_argnames
+    self._cpu_options = dict(cpu_options or {})
     self._name = name
+    self._jits: dict[tuple[Any, ...], Any] = {}
     self._memo: dict[Any, Any] = {}
     self._lock = threading.Lock()
     functools.update_wrapper(self, fn)
+
+  def _jitted(self, platform: str) -> tuple[Any, dict[str, Any]]:
+    """The ``jax.jit`` of the function with the options that apply on ``platform``."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    options = {
+      k: v for k, v in self._cpu_options.items() if platform == "cpu" and f"--{k}" not in flags
+    }
+    key = tuple(sorted(options.items()))
+    if key not in self._jits:
+      self._jits[key] = jax.jit(
+        self._fn, static_argnames=self._static_argnames, compiler_options=options or None
+      )
+    return self._jits[key], options
 
   def __call__(self, *args: Any, **statics: Any) -> Any:
     leaves, treedef = jax.tree.flatten(args)
     directory = cache_dir()
     device = _default_device(leaves)
+    jitted, options = self._jitted(jax.default_backend() if device is None else device.platform)
     if directory is None or device is None or any(isinstance(x, jax.core.Tracer) for x in leaves):
-      return self._jitted(*args, **statics)
+      return jitted(*args, **statics)
     signature = (
       treedef,
       tuple(jax.typeof(x) for x in leaves),
       tuple(sorted(statics.items())),
       device,
+      tuple(sorted(options.items())),
     )
     with self._lock:
       compiled = self._memo.get(signature)
       if compiled is None:
-        compiled = self._memo[signature] = self._load_or_compile(directory, device, args, statics)
+        compiled = self._load_or_compile(jitted, options, directory, device, args, statics)
+        self._memo[signature] = compiled
     return compiled(*args)
 
-  def _load_or_compile(self, directory, device, args, statics):
-    lowered = self._jitted.lower(*args, **statics)
-    text = lowered.as_text() + "\n" + _environment(device)
+  def _load_or_compile(self, jitted, options, directory, device, args, statics):
+    lowered = jitted.lower(*args, **statics)
+    text = "\n".join([lowered.as_text(), _environment(device), repr(sorted(options.items()))])
     path = directory / f"{self._name}-{hashlib.sha256(text.encode()).hexdigest()[:32]}.xla"
     if path.exists():
       try:
         return serialize_executable.deserialize_and_load(
           path.read_bytes(), lowered.in_tree, lowered.out_tree, execution_devices=[device]
         )
-      except Exception as e:
+      except Exception as e:  # a bad entry is replaced, whatever the cause
         logging.warning("jaxpref: ignoring the unreadable cached executable %s (%s)", path, e)
     compiled = lowered.compile()
     try:
       blob, _, _ = serialize_executable.serialize(compiled)
-    except Exception as e:
+    except Exception as e:  # some executables (and XLA options) do not serialize
       logging.warning("jaxpref: the %s executable cannot be cached on disk (%s)", self._name, e)
       return compiled
     try:
@@ -140,4 +168,4 @@ class CachedProgram:
 
   def _cache_size(self) -> int:
     """Programs compiled or loaded in this process (as ``jax.jit``'s ``_cache_size``)."""
-    return self._jitted._cache_size() + len(self._memo)
+    return sum(j._cache_size() for j in self._jits.values()) + len(self._memo)

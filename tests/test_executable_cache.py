@@ -73,6 +73,24 @@ def test_the_key_covers_xla_flags(cache, monkeypatch):
   assert len(list(cache.glob("t-*.xla"))) == 2
 
 
+def test_cpu_options_apply_unless_xla_flags_set_them(cache, monkeypatch):
+  options = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 1}
+  program = _executable_cache.CachedProgram(
+    _program, name="t", static_argnames=("scale",), cpu_options=options
+  )
+  monkeypatch.setenv("XLA_FLAGS", "")
+  assert program._jitted("cpu")[1] == options
+  assert program._jitted("gpu")[1] == {}
+  monkeypatch.setenv("XLA_FLAGS", "--xla_backend_optimization_level=0")
+  assert program._jitted("cpu")[1] == {"xla_cpu_use_fusion_emitters": False}  # the user's wins
+  monkeypatch.setenv("XLA_FLAGS", "")
+  x = jnp.arange(5.0)
+  assert float(program(x, 2.0, scale=1.0)["sum"]) == 12.0
+  plain = _executable_cache.CachedProgram(_program, name="t", static_argnames=("scale",))
+  plain(x, 2.0, scale=1.0)
+  assert len(list(cache.glob("t-*.xla"))) == 2  # the options are part of the key
+
+
 def test_off_unwritable_traced_or_on_another_device_compiles_in_memory(tmp_path, monkeypatch):
   x, y = jnp.arange(5.0), jnp.float64(2.0)
   program = _executable_cache.CachedProgram(_program, name="t", static_argnames=("scale",))
