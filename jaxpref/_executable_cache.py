@@ -5,8 +5,8 @@ so again in every new process. :class:`CachedProgram` wraps such a function like
 for calls with concrete arguments on one device, keeps each compiled executable on disk
 (``jax.experimental.serialize_executable``): a later process traces and lowers the function (a
 few tenths of a second), finds the executable under the program's key and loads it instead of
-compiling. Calls inside a traced program, or with arguments on other than the default device,
-take the plain ``jax.jit`` route.
+compiling. Calls inside a traced program or under ``jax.disable_jit``, or with arguments on
+other than the default device, take the plain ``jax.jit`` route.
 
 Location: ``$JAXPREF_CACHE_DIR``, by default ``$XDG_CACHE_HOME/jaxpref/executables`` (or
 ``~/.cache/jaxpref/executables``); an empty ``JAXPREF_CACHE_DIR`` turns the cache off. An entry's
@@ -124,8 +124,9 @@ class CachedProgram:
     directory = cache_dir()
     device = _default_device(leaves)
     jitted, options = self._jitted(jax.default_backend() if device is None else device.platform)
-    if directory is None or device is None or any(isinstance(x, jax.core.Tracer) for x in leaves):
-      return jitted(*args, **statics)
+    traced = any(isinstance(x, jax.core.Tracer) for x in leaves)
+    if directory is None or device is None or traced or jax.config.jax_disable_jit:
+      return jitted(*args, **statics)  # (under jax.disable_jit this runs op by op)
     signature = (
       treedef,
       tuple(jax.typeof(x) for x in leaves),

@@ -91,7 +91,7 @@ def test_cpu_options_apply_unless_xla_flags_set_them(cache, monkeypatch):
   assert len(list(cache.glob("t-*.xla"))) == 2  # the options are part of the key
 
 
-def test_off_unwritable_traced_or_on_another_device_compiles_in_memory(tmp_path, monkeypatch):
+def test_off_unwritable_traced_eager_or_on_another_device_compiles_in_memory(tmp_path, monkeypatch):
   x, y = jnp.arange(5.0), jnp.float64(2.0)
   program = _executable_cache.CachedProgram(_program, name="t", static_argnames=("scale",))
   monkeypatch.setenv("JAXPREF_CACHE_DIR", "")  # off
@@ -104,6 +104,8 @@ def test_off_unwritable_traced_or_on_another_device_compiles_in_memory(tmp_path,
   assert "could not cache" in warning.call_args[0][0]
   monkeypatch.setenv("JAXPREF_CACHE_DIR", str(tmp_path / "cache"))
   assert float(jax.jit(lambda x: program(x, y, scale=1.0)["sum"])(x)) == 12.0  # traced
+  with jax.disable_jit():
+    assert float(program(x, y, scale=1.0)["sum"]) == 12.0
   other = jax.device_put(x, jax.devices()[-1])
   assert float(program(other, y, scale=1.0)["sum"]) == 12.0
   assert not (tmp_path / "cache").exists()
