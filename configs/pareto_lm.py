@@ -54,8 +54,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.experiment = "pareto_lm"  # Which experiment train_lib runs.
   config.seed = 0  # Base seed: the decoder, prompts and token rewards; seed s adds fold_in(s).
   config.x64 = False  # Float32 (neural training).
-  # Methods, each its own run (static): panacea, modpo, rewarded_soups, ls, mgda, pcgrad, upgrad,
-  # dualproj (experiments/pareto_lm.py).
+  # Methods, each its own run (static): panacea, modpo, rewarded_soups, cpo, dpa, ls, mgda,
+  # pcgrad, upgrad, dualproj (experiments/pareto_lm.py).
   methods = "panacea,modpo,rewarded_soups,cpo,dpa" if real else "panacea,modpo"
   config.methods = methods  # Tiny: the CI comparison (the README's table adds the others).
   config.plot = arg.plot  # Write the PNG of the fronts.

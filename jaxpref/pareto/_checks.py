@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxpref.shapes import bucket_size
-from jaxpref.types import Array, ArrayLike
+from jaxpref.types import Array, ArrayLike, HostArray
 
 Sense = Literal["min", "max"]
 
@@ -22,13 +22,25 @@ def is_concrete(*xs: ArrayLike | None) -> bool:
   return not any(isinstance(x, jax.core.Tracer) for x in xs)
 
 
+def check_sense(sense: str) -> None:
+  """Raises a ValueError unless ``sense`` is ``"min"`` or ``"max"``."""
+  if sense not in ("min", "max"):
+    raise ValueError(f'sense must be "min" or "max"; got {sense!r}.')
+
+
 def to_min(F: ArrayLike, sense: str) -> Array:
   """Returns ``F`` in minimisation form (negated for ``sense="max"``)."""
-  if sense == "min":
-    return jnp.asarray(F)
-  if sense == "max":
-    return -jnp.asarray(F)
-  raise ValueError(f'sense must be "min" or "max"; got {sense!r}.')
+  check_sense(sense)
+  return -jnp.asarray(F) if sense == "max" else jnp.asarray(F)
+
+
+def check_finite(x: HostArray, name: str, where: str = "") -> None:
+  """Raises a ValueError naming the first non-finite entry of the host array ``x``."""
+  bad = ~np.isfinite(x)
+  if bad.any():
+    idx = tuple(int(i) for i in np.argwhere(bad)[0])
+    prefix = f"{where}: " if where else ""
+    raise ValueError(f"{prefix}{name} must be finite; {name}{list(idx)} = {x[idx]}.")
 
 
 def check_points(
@@ -68,10 +80,7 @@ def check_points(
       "the number of objectives must match."
     )
   if is_concrete(F):
-    bad = ~np.isfinite(np.asarray(F))
-    if bad.any():
-      idx = tuple(int(i) for i in np.argwhere(bad)[0])
-      raise ValueError(f"{prefix}{name} must be finite; {name}{list(idx)} = {np.asarray(F)[idx]}.")
+    check_finite(np.asarray(F), name, where)
   return F
 
 

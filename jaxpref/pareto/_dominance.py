@@ -196,13 +196,23 @@ def nondominated_mask_host(F: ArrayLike, *, sense: str = "min", backend: str = "
   return np.asarray(nondominated_mask(_order_ranks_host(F)), dtype=bool)
 
 
-def _front_ranks_2d(F: Array, valid: Array) -> Array:
-  n = F.shape[0]
-  big = jnp.finfo(F.dtype).max
-  P = jnp.where(valid[:, None], F, big)  # padding sorts last
+def _lexicographic_2d(F: Array, valid: Array) -> tuple[Array, Array, Array]:
+  """The lexicographic order of two-objective points, padding last.
+
+  Returns:
+    ``(order, y, same)``: the order, f2 in that order, and whether each point in that order
+    equals the one before it.
+  """
+  P = jnp.where(valid[:, None], F, jnp.finfo(F.dtype).max)
   order = lexsort((P[:, 1], P[:, 0]))
   x, y = P[order, 0], P[order, 1]
   same = jnp.concatenate([jnp.zeros(1, bool), (x[1:] == x[:-1]) & (y[1:] == y[:-1])])
+  return order, y, same
+
+
+def _front_ranks_2d(F: Array, valid: Array) -> Array:
+  n = F.shape[0]
+  order, y, same = _lexicographic_2d(F, valid)
   method = "scan_unrolled" if n <= 4096 else "scan"  # unrolled: faster on CPU, but not at 10^4
 
   def step(carry, i):
@@ -224,14 +234,11 @@ def _nondominated_2d(F: Array, valid: Array) -> Array:
   f2 <= its f2; duplicates are adjacent and share the fate of the first of them.
   """
   n = F.shape[0]
-  P = jnp.where(valid[:, None], F, jnp.finfo(F.dtype).max)
-  order = lexsort((P[:, 1], P[:, 0]))
-  x, y = P[order, 0], P[order, 1]
+  order, y, same = _lexicographic_2d(F, valid)
   index = jnp.arange(n)
-  first = jnp.concatenate([jnp.ones(1, bool), (x[1:] != x[:-1]) | (y[1:] != y[:-1])])
   before = jnp.concatenate([jnp.full(1, jnp.inf, y.dtype), jax.lax.cummin(y)[:-1]])
   keep = before > y  # for the first of a group every earlier point is a different point
-  group = jax.lax.cummax(jnp.where(first, index, 0))
+  group = jax.lax.cummax(jnp.where(same, 0, index))  # the first of each group of duplicates
   mask = jnp.zeros(n, bool).at[order].set(keep[group])
   return mask & valid
 

@@ -8,6 +8,7 @@ otherwise (``"jaxpref"``, or ``"auto"`` without moocore).
 
 import numpy as np
 
+from jaxpref.pareto._checks import check_finite, check_sense
 from jaxpref.types import ArrayLike, HostArray
 
 BACKENDS = ("auto", "moocore", "jaxpref")
@@ -19,16 +20,8 @@ def host_points(F: ArrayLike, *, sense: str, where: str) -> HostArray:
   if F.ndim != 2:
     raise ValueError(f"{where}: F must be [n, m]; got shape {F.shape}.")
   check_finite(F, "F", where)
-  if sense not in ("min", "max"):
-    raise ValueError(f'sense must be "min" or "max"; got {sense!r}.')
+  check_sense(sense)
   return -F if sense == "max" else F
-
-
-def check_finite(x: HostArray, name: str, where: str) -> None:
-  """Raises a ValueError naming the first non-finite entry of ``x``."""
-  if not np.isfinite(x).all():
-    idx = [int(i) for i in np.argwhere(~np.isfinite(x))[0]]
-    raise ValueError(f"{where}: {name} must be finite; {name}{idx} = {x[tuple(idx)]}.")
 
 
 def moocore_or_none(backend: str, where: str):

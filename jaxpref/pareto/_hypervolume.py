@@ -32,8 +32,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxpref.pareto._checks import check_points, check_valid, padded_points, to_min, unpad
-from jaxpref.pareto._host import check_finite, host_points, moocore_or_none
+from jaxpref.pareto._checks import (
+  check_finite,
+  check_points,
+  check_valid,
+  padded_points,
+  to_min,
+  unpad,
+)
+from jaxpref.pareto._host import host_points, moocore_or_none
 from jaxpref.pareto._order import argsort
 from jaxpref.types import Array, ArrayLike, HostArray, PRNGKey
 
